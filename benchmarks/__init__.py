@@ -1,0 +1,1 @@
+"""fieldkit benchmarks: ``python -m benchmarks [name ...]``. Each ``bench_<name>.py`` registers one."""

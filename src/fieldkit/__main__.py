@@ -1,0 +1,5 @@
+"""``python -m fieldkit`` runs the command line."""
+
+from fieldkit.cli import main
+
+main()

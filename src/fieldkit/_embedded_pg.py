@@ -1,0 +1,56 @@
+"""An embedded PostgreSQL with pgvector, from the ``pgserver`` package (extra ``embedded``).
+
+Used when a caller passes no DSN: ``embedded_dsn()`` starts (or reuses) one server per data
+directory, creates the ``vector`` extension, and returns a DSN over its Unix socket. pgserver
+shuts the server down when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from fieldkit._home import fieldkit_home
+from fieldkit._lazy import MissingExtraError, require
+
+__all__ = ["EmbeddedPostgresError", "default_data_dir", "embedded_dsn"]
+
+_lock = threading.Lock()
+_servers: dict[Path, Any] = {}
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded Postgres could not be started; pass an explicit DSN instead."""
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory of the embedded server (``$FIELDKIT_HOME/pgdata``)."""
+    return fieldkit_home() / "pgdata"
+
+
+def embedded_dsn(data_dir: str | Path | None = None) -> str:
+    """Start (or reuse) the embedded server for *data_dir* and return a libpq DSN for it."""
+    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = path.expanduser().resolve()
+    with _lock:
+        server = _servers.get(path)
+        if server is None:
+            try:
+                pgserver = require("pgserver", "embedded", purpose="the embedded Postgres")
+            except MissingExtraError as exc:
+                raise EmbeddedPostgresError(
+                    f"{exc}. Or pass an explicit DSN (e.g. pgvector_dsn='postgresql://...')."
+                ) from exc
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                server = pgserver.get_server(str(path), cleanup_mode="stop")
+                server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+            except Exception as exc:  # pgserver raises plain exceptions on unsupported platforms
+                raise EmbeddedPostgresError(
+                    f"could not start the embedded Postgres in {path}: {exc}. "
+                    "Pass an explicit DSN (pgvector_dsn=... / --dsn) to use your own server."
+                ) from exc
+            _servers[path] = server
+        uri: str = server.get_uri()
+        return uri

@@ -1,0 +1,1 @@
+"""fieldkit.capabilities (being built)."""

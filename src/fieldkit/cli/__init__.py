@@ -1,0 +1,14 @@
+"""The ``fieldkit`` command line (Typer). ``app`` is the console-script entry point."""
+
+from __future__ import annotations
+
+# Importing the command modules registers their commands on ``app``.
+from fieldkit.cli import _capabilities, _eval, _lineage, _nim, _rag  # noqa: F401
+from fieldkit.cli._app import app, bench_app
+
+__all__ = ["app", "bench_app", "main"]
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

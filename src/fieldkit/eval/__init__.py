@@ -1,0 +1,1 @@
+"""fieldkit.eval (being built)."""

@@ -1,0 +1,1 @@
+"""fieldkit.lineage (being built)."""

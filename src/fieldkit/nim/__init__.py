@@ -1,0 +1,1 @@
+"""fieldkit.nim (being built)."""

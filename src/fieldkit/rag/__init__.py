@@ -1,0 +1,1 @@
+"""fieldkit.rag (being built)."""

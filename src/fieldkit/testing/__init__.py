@@ -1,0 +1,1 @@
+"""fieldkit.testing (being built)."""

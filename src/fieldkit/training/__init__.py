@@ -1,0 +1,1 @@
+"""fieldkit.training (being built)."""

@@ -1,0 +1,43 @@
+"""The package itself: version, typing marker, lazy heavy imports, ``python -m fieldkit``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import resources
+
+import pytest
+
+import fieldkit
+from fieldkit._lazy import MissingExtraError, require
+
+
+def test_version_is_0_3_0() -> None:
+    assert fieldkit.__version__ == "0.3.0"
+
+
+def test_py_typed_marker_ships() -> None:
+    assert resources.files("fieldkit").joinpath("py.typed").is_file()
+
+
+def test_require_names_the_extra() -> None:
+    with pytest.raises(MissingExtraError, match=r"fieldkit\[training\]"):
+        require("fieldkit_no_such_module_xyz", "training")
+
+
+def test_python_dash_m_fieldkit_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "fieldkit", "version"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout == "0.3.0\n"
+
+
+def test_importing_fieldkit_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys, fieldkit, fieldkit.cli, fieldkit.nim, fieldkit.rag, fieldkit.eval, "
+        "fieldkit.lineage, fieldkit.capabilities, fieldkit.training, fieldkit.testing\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'pgserver', 'peft', 'transformers') "
+        "if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
