@@ -1,1 +1,1 @@
-"""fieldkit benchmarks: ``python -m benchmarks [name ...]``. Each ``bench_<name>.py`` registers one."""
+"""fieldkit benchmarks: ``python -m benchmarks [name ...]``; each ``bench_<name>.py`` is one."""

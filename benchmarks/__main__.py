@@ -31,11 +31,18 @@ def discover() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     available = discover()
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(available)}")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available)})"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the rows to this JSON file"
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     console = Console()
@@ -45,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unknown = [n for n in args.names if n not in available]
     if unknown:
-        console.print(f"error: unknown benchmark(s) {unknown}; known: {list(available)}", style="red")
+        console.print(f"error: unknown benchmark(s) {unknown}; known: {list(available)}")
         return 2
     results: dict[str, list[Row]] = {}
     for name in args.names or list(available):

@@ -57,14 +57,25 @@ def _fmt(x: float | None) -> str:
 def print_table(name: str, rows: list[Row], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"benchmark: {name}", title_justify="left")
-    for col, just in (("measure", "left"), ("ours", "right"), ("baseline", "right"),
-                      ("unit", "left"), ("ratio (×better)", "right"), ("baseline is", "left")):
+    for col, just in (
+        ("measure", "left"),
+        ("ours", "right"),
+        ("baseline", "right"),
+        ("unit", "left"),
+        ("ratio (×better)", "right"),
+        ("baseline is", "left"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
         ratio = r.ratio
-        table.add_row(r.measure, _fmt(r.ours), _fmt(r.baseline), r.unit,
-                      "—" if ratio is None else f"{ratio:.2f}×",
-                      r.baseline_label + (f" ({r.note})" if r.note else ""))
+        table.add_row(
+            r.measure,
+            _fmt(r.ours),
+            _fmt(r.baseline),
+            r.unit,
+            "—" if ratio is None else f"{ratio:.2f}×",
+            r.baseline_label + (f" ({r.note})" if r.note else ""),
+        )
     console.print(table)
 
 

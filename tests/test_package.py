@@ -26,8 +26,9 @@ def test_require_names_the_extra() -> None:
 
 
 def test_python_dash_m_fieldkit_version() -> None:
-    out = subprocess.run([sys.executable, "-m", "fieldkit", "version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fieldkit", "version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout == "0.3.0\n"
 
 
@@ -35,8 +36,8 @@ def test_importing_fieldkit_imports_no_heavy_dependency() -> None:
     code = (
         "import sys, fieldkit, fieldkit.cli, fieldkit.nim, fieldkit.rag, fieldkit.eval, "
         "fieldkit.lineage, fieldkit.capabilities, fieldkit.training, fieldkit.testing\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'pgserver', 'peft', 'transformers') "
-        "if m in sys.modules]\n"
+        "names = ('torch', 'sentence_transformers', 'pgserver', 'peft', 'transformers')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,7 @@ __all__ = ["fieldkit_home"]
 
 
 def fieldkit_home() -> Path:
-    """``$FIELDKIT_HOME`` if set, else ``$XDG_DATA_HOME/fieldkit`` or ``~/.local/share/fieldkit``."""
+    """``$FIELDKIT_HOME`` if set, else ``$XDG_DATA_HOME/fieldkit`` (``~/.local/share/fieldkit``)."""
     env = os.environ.get("FIELDKIT_HOME")
     if env:
         return Path(env).expanduser()
