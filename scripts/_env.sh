@@ -9,6 +9,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY="$ROOT/.venv/bin/python"
+# pip's stderr minus the noise about package-index locations that do not exist on this machine;
+# pip's own exit status is kept.
+_pip() {
+  "$VPY" -m pip --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2 || true)
+}
 fieldkit_install() {
   local extras="$1"
   local stamp=".venv/.installed-$(echo "$extras" | tr ',' '-')"
@@ -17,8 +22,9 @@ fieldkit_install() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  "$VPY" -m pip install --quiet --upgrade pip
-  "$VPY" -m pip install --quiet -c constraints.txt "torch==2.13.0"
-  "$VPY" -m pip install --quiet -c constraints.txt -e ".[$extras]"
+  echo "installing fieldkit[$extras] into .venv (torch pinned to the CPU build) ..." >&2
+  _pip install --upgrade pip
+  _pip install -c constraints.txt "torch==2.13.0"
+  _pip install -c constraints.txt -e ".[$extras]"
   echo "$want" > "$stamp"
 }
