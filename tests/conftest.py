@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from fieldkit.testing import NIMSimulator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -46,5 +50,35 @@ def pg_table() -> str:
 
 
 @pytest.fixture(scope="session")
-def _session_marker() -> Iterator[None]:
-    yield
+def _simulator_session() -> Iterator[NIMSimulator]:
+    """One loopback NIM simulator for the whole session (use ``simulator`` in tests)."""
+    from fieldkit.testing import NIMSimulator
+
+    with NIMSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def simulator(_simulator_session: NIMSimulator) -> NIMSimulator:
+    """The session's ``NIMSimulator``, ``reset()`` before each test (no requests, faults or
+    custom replies carried over). ``simulator.base_url`` is ``http://127.0.0.1:<port>/v1``."""
+    _simulator_session.reset()
+    return _simulator_session
+
+
+@pytest.fixture
+def simulator_factory() -> Iterator[Callable[..., NIMSimulator]]:
+    """Start extra simulators with custom settings (e.g. ``embed_dim=1024``, ``latency_s``);
+    each is stopped at the end of the test."""
+    from fieldkit.testing import NIMSimulator
+
+    started: list[NIMSimulator] = []
+
+    def make(**kwargs: Any) -> NIMSimulator:
+        sim = NIMSimulator(**kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()

@@ -1,1 +1,72 @@
-"""fieldkit.capabilities (being built)."""
+"""fieldkit.capabilities — memory feasibility math for LLMs on one box, and the box's facts.
+
+0.3.0's surface (``Capabilities`` over the bundled DGX Spark document, ``kv_cache_bytes``,
+``weight_bytes``, ``practical_inference_envelope``, ``DTYPE_BYTES`` and the two errors), plus
+catalogs of hardware profiles and model shapes and a :func:`feasibility` report (GQA, MLA and
+MoE aware; exact byte counts; verdict; decode tokens/s upper bound).
+"""
+
+from __future__ import annotations
+
+from fieldkit.capabilities._capabilities import (
+    Capabilities,
+    Hardware,
+    MemoryBudgetRulesOfThumb,
+    StackEntry,
+    practical_inference_envelope,
+)
+from fieldkit.capabilities._dtypes import DTYPE_BYTES
+from fieldkit.capabilities._errors import (
+    UnknownDtype,
+    UnknownEnvelope,
+    UnknownHardware,
+    UnknownModel,
+)
+from fieldkit.capabilities._feasibility import (
+    OVERHEAD_FRACTION,
+    TIGHT_HEADROOM_FRACTION,
+    FeasibilityReport,
+    Verdict,
+    envelope_key,
+    feasibility,
+)
+from fieldkit.capabilities._math import kv_cache_bytes, weight_bytes
+from fieldkit.capabilities._models import ModelShape, get_model, model_shapes
+from fieldkit.capabilities._profiles import (
+    DEFAULT_HARDWARE,
+    HardwareProfile,
+    get_hardware,
+    hardware_profiles,
+)
+from fieldkit.capabilities._render import render_feasibility
+
+__all__ = [
+    # beyond 0.3.0
+    "DEFAULT_HARDWARE",
+    "DTYPE_BYTES",
+    "OVERHEAD_FRACTION",
+    "TIGHT_HEADROOM_FRACTION",
+    # 0.3.0
+    "Capabilities",
+    "FeasibilityReport",
+    "Hardware",
+    "HardwareProfile",
+    "MemoryBudgetRulesOfThumb",
+    "ModelShape",
+    "StackEntry",
+    "UnknownDtype",
+    "UnknownEnvelope",
+    "UnknownHardware",
+    "UnknownModel",
+    "Verdict",
+    "envelope_key",
+    "feasibility",
+    "get_hardware",
+    "get_model",
+    "hardware_profiles",
+    "kv_cache_bytes",
+    "model_shapes",
+    "practical_inference_envelope",
+    "render_feasibility",
+    "weight_bytes",
+]

@@ -1,5 +1,158 @@
-"""`fieldkit` commands of the capabilities module (heavy imports stay inside the commands)."""
+"""`fieldkit` commands of the capabilities module: envelope, feasibility, hardware, models.
+
+``envelope`` and ``feasibility`` print 0.3.0's lines byte-exact for 0.3.0's options; what we add
+comes on extra lines after them. Every user error is ``error: ...`` on stderr with exit 2.
+"""
 
 from __future__ import annotations
 
-from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+import json
+import sys
+from typing import Any
+
+import typer
+
+from fieldkit.cli._app import app, fail
+
+__all__ = ["envelope", "feasibility", "hardware", "models"]
+
+
+def _emit(line: str) -> None:
+    """Echo *line*, degrading the em dash (and anything else) on consoles that cannot print it."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        line.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        line = line.replace("—", "-").encode(encoding, errors="replace").decode(encoding)
+    typer.echo(line)
+
+
+def _emit_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def envelope(
+    size: str = typer.Argument(..., help='Model-size key, e.g. "70B params fp8".'),
+) -> None:
+    """Print the DGX Spark practical-inference-envelope rule for a model size."""
+    from fieldkit.capabilities import UnknownEnvelope, practical_inference_envelope
+
+    try:
+        rule = practical_inference_envelope(size)
+    except UnknownEnvelope as exc:
+        fail(str(exc))
+    _emit(rule)
+
+
+@app.command()
+def feasibility(
+    model_id: str = typer.Argument(..., help="Model id or alias (see `fieldkit models`)."),
+    ctx: int = typer.Option(4096, "--ctx", help="Context length in tokens per sequence."),
+    batch: int = typer.Option(1, "--batch", help="Concurrent sequences."),
+    dtype: str = typer.Option(
+        "fp16", "--dtype", help="Weight dtype (fp32 bf16 fp16 fp8 int8 int4 nf4)."
+    ),
+    kv_dtype: str | None = typer.Option(
+        None, "--kv-dtype", help="KV-cache dtype (default: the weight dtype)."
+    ),
+    hardware_id: str = typer.Option(
+        "dgx-spark", "--hardware", help="Hardware profile id or alias (see `fieldkit hardware`)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Weights + KV cache + overhead for a model on a hardware profile, with a verdict."""
+    from fieldkit.capabilities import (
+        UnknownDtype,
+        UnknownHardware,
+        UnknownModel,
+        render_feasibility,
+    )
+    from fieldkit.capabilities import feasibility as compute
+
+    for option, value in (("--ctx", ctx), ("--batch", batch)):
+        if value <= 0:
+            fail(f"{option} must be a positive integer, got {value}")
+    try:
+        report = compute(
+            model_id, hardware=hardware_id, ctx=ctx, batch=batch, dtype=dtype, kv_dtype=kv_dtype
+        )
+    except (UnknownModel, UnknownHardware, UnknownDtype) as exc:
+        fail(str(exc))
+    except (TypeError, ValueError) as exc:  # defensive: bad input never becomes a traceback
+        fail(str(exc))
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    for line in render_feasibility(
+        report, model_label=model_id, dtype_label=dtype, kv_dtype_label=kv_dtype
+    ):
+        _emit(line)
+
+
+def _table(rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+@app.command()
+def hardware(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
+) -> None:
+    """List the hardware profiles `feasibility --hardware` accepts."""
+    from fieldkit.capabilities import DEFAULT_HARDWARE, hardware_profiles
+
+    profiles = list(hardware_profiles().values())
+    if as_json:
+        _emit_json([p.to_dict() for p in profiles])
+        return
+    rows = [["id", "memory", "bandwidth", "native dtypes", "name"]]
+    for p in profiles:
+        mark = " (default)" if p.id == DEFAULT_HARDWARE else ""
+        rows.append(
+            [
+                p.id,
+                f"{p.memory_gb} GB {p.memory_label}",
+                f"{p.memory_bandwidth_gb_s} GB/s",
+                " ".join(p.dtypes),
+                p.name + mark,
+            ]
+        )
+    for line in _table(rows, right=set()):
+        _emit(line)
+
+
+@app.command()
+def models(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
+) -> None:
+    """List the model shapes `feasibility` accepts."""
+    from fieldkit.capabilities import model_shapes
+
+    shapes = list(model_shapes().values())
+    if as_json:
+        _emit_json([m.to_dict() for m in shapes])
+        return
+    rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "name"]]
+    for m in shapes:
+        kv_per_token = m.kv_cache_bytes(ctx=1, batch=1, dtype="fp16")
+        rows.append(
+            [
+                m.id,
+                f"{m.params_b:g}B",
+                f"{m.effective_active_params_b:g}B",
+                str(m.n_layers),
+                m.attention.upper(),
+                f"{kv_per_token / 1024:,.0f} KiB",
+                m.name,
+            ]
+        )
+    for line in _table(rows, right={1, 2, 3, 5}):
+        _emit(line)

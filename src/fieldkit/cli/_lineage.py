@@ -1,5 +1,198 @@
-"""`fieldkit` commands of the lineage module (heavy imports stay inside the commands)."""
+"""`fieldkit lineage summary|render|tree|chain` — inspect a trial log (directory or results.tsv)."""
 
 from __future__ import annotations
 
-from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fieldkit.cli._app import app, fail
+
+if TYPE_CHECKING:
+    from fieldkit.lineage import LineageStore
+
+lineage_app = typer.Typer(
+    help="Inspect an autonomous-research trial log (a store directory or a results.tsv).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(lineage_app, name="lineage")
+
+PathArg = Annotated[Path, typer.Argument(help="Store directory or a results.tsv file.")]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option("--metric", help="Metric column (default: core_metric if present, else val_bpb)."),
+]
+HigherOpt = Annotated[
+    bool, typer.Option("--higher-is-better", help="Rank the metric descending (e.g. accuracy).")
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail on the first malformed row.")]
+SalvageOpt = Annotated[
+    bool, typer.Option("--salvage", help="Recover rows whose tail lost its tabs (cxcscmu).")
+]
+
+
+def _open(
+    path: Path, metric: str | None, higher: bool, strict: bool, salvage: bool
+) -> LineageStore:
+    from fieldkit.lineage import LineageStore
+
+    if not path.exists():
+        fail(f"{path} does not exist")
+    if path.is_dir() and not (path / LineageStore.RESULTS_FILENAME).is_file():
+        fail(f"{path} has no {LineageStore.RESULTS_FILENAME}")
+    return LineageStore.open(
+        path,
+        lower_is_better=not higher,
+        metric_field=metric,
+        strict=strict,
+        salvage_malformed=salvage,
+    )
+
+
+def _load(store: LineageStore) -> None:
+    """Parse the log once, turning skipped-row warnings into ``warning:`` lines on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            store.all_trials()
+        except (ValueError, OSError) as exc:
+            fail(str(exc))
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    if store.header is not None and store.metric_field not in store.header:
+        typer.echo(
+            f"warning: no {store.metric_field!r} column, so no trial has a metric; "
+            f"pick one with --metric (columns: {', '.join(store.header)})",
+            err=True,
+        )
+
+
+@lineage_app.command("summary")
+def summary(
+    path: PathArg,
+    metric: MetricOpt = None,
+    higher_is_better: HigherOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    strict: StrictOpt = False,
+    salvage: SalvageOpt = False,
+) -> None:
+    """Trials, per-status counts and rates, keeps, the best trial and skipped rows."""
+    store = _open(path, metric, higher_is_better, strict, salvage)
+    _load(store)
+    s = store.summary()
+    out: dict[str, Any] = {
+        "trials": s["trials"],
+        "status_counts": s["status_counts"],
+        "keeps": s["keeps"],
+        "keep_rate": s["keep_rate"],
+        "best": s["best"],
+        "skipped_rows": s["skipped_rows"],
+    }
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    n = s["trials"]
+    typer.echo(f"{store.results_path}: {n} trials ({s['skipped_rows']} malformed rows skipped)")
+    for status, count in sorted(s["status_counts"].items(), key=lambda kv: (-kv[1], kv[0])):
+        typer.echo(f"  {status:<22}{count:>7}  {100.0 * count / n if n else 0.0:6.1f}%")
+    typer.echo(f"keeps: {s['keeps']} ({100.0 * s['keep_rate']:.1f}%)")
+    best = s["best"]
+    if best["exp_id"] is None:
+        typer.echo("best: (empty store)")
+    else:
+        value = "—" if best["metric"] is None else repr(best["metric"])
+        typer.echo(f"best: exp_{best['exp_id']} ({s['metric_field']}={value})")
+
+
+@lineage_app.command("render")
+def render(
+    path: PathArg,
+    specialist: Annotated[str, typer.Option("--specialist", help="Who the prompt is for.")],
+    style: Annotated[str, typer.Option("--style", help="0.3.0 or cxcscmu.")] = "0.3.0",
+    top_k: Annotated[int, typer.Option("--top-k", min=0)] = 20,
+    recent: Annotated[int, typer.Option("--recent", min=0)] = 30,
+    last_m: Annotated[int, typer.Option("--last-m", min=0)] = 10,
+    timestamp: Annotated[str, typer.Option("--timestamp", help="Session timestamp.")] = "",
+    metric: MetricOpt = None,
+    higher_is_better: HigherOpt = False,
+    strict: StrictOpt = False,
+    salvage: SalvageOpt = False,
+) -> None:
+    """Print the lineage prompt a specialist would see at session start."""
+    if style not in ("0.3.0", "cxcscmu"):
+        fail(f"--style must be 0.3.0 or cxcscmu, got {style!r}")
+    store = _open(path, metric, higher_is_better, strict, salvage)
+    _load(store)
+    snap = store.render_prompt(
+        specialist,
+        top_k=top_k,
+        recent_n=recent,
+        last_m_full=last_m,
+        session_timestamp=timestamp,
+        style="cxcscmu" if style == "cxcscmu" else "0.3.0",
+    )
+    typer.echo(snap.rendered_prompt, nl=False)
+
+
+@lineage_app.command("tree")
+def tree(
+    path: PathArg,
+    metric: MetricOpt = None,
+    higher_is_better: HigherOpt = False,
+    strict: StrictOpt = False,
+    salvage: SalvageOpt = False,
+) -> None:
+    """Print the research tree as tree.tsv (preorder; depth and id path per trial)."""
+    from fieldkit.lineage._derived import tree_tsv
+
+    store = _open(path, metric, higher_is_better, strict, salvage)
+    _load(store)
+    typer.echo(tree_tsv(store._current().tree(), store.metric_field), nl=False)
+
+
+@lineage_app.command("chain")
+def chain(
+    path: PathArg,
+    exp: Annotated[str, typer.Argument(help="Trial id (042 or exp_042).")],
+    metric: MetricOpt = None,
+    higher_is_better: HigherOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    strict: StrictOpt = False,
+    salvage: SalvageOpt = False,
+) -> None:
+    """Print the ancestry of EXP, root first."""
+    from fieldkit.lineage._render import one_line
+
+    store = _open(path, metric, higher_is_better, strict, salvage)
+    _load(store)
+    try:
+        trials = store.chain_to(exp)
+    except KeyError:
+        fail(f"exp {exp!r} not found in {store.results_path}")
+    field = store.metric_field
+    if as_json:
+        rows = [
+            {
+                "exp_id": t.exp_id,
+                "parent_exp": t.parent_exp,
+                "specialist": t.specialist,
+                "status": t.status.value,
+                "metric": t.metric(field),
+                "hypothesis": t.hypothesis,
+            }
+            for t in trials
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for i, t in enumerate(trials):
+        value = t.metric(field)
+        shown = "—" if value is None else repr(value)
+        prefix = "" if i == 0 else " └─ "
+        typer.echo(
+            f"{prefix}exp_{t.exp_id} [{t.specialist}, {t.status.value}, {field}={shown}] "
+            f"{one_line(t.hypothesis)[:100]}"
+        )

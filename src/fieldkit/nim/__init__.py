@@ -1,1 +1,50 @@
-"""fieldkit.nim (being built)."""
+"""fieldkit.nim — OpenAI-compatible NIM clients (sync and async) plus token/chunk utilities.
+
+0.3.0 surface: ``NIMClient``, the error classes, ``chunk_text``, ``estimate_tokens``,
+``wait_for_warm``, ``NIM_CONTEXT_WINDOW``, ``DEFAULT_CHUNK_TOKENS``, ``ChatMessage``. Beyond it:
+``AsyncNIMClient``, streaming, embeddings, reranking, ``chat_many``, configurable retries.
+"""
+
+from __future__ import annotations
+
+from fieldkit.nim._async_client import AsyncNIMClient
+from fieldkit.nim._base import NIM_CONTEXT_WINDOW
+from fieldkit.nim._client import NIMClient
+from fieldkit.nim._errors import (
+    NIMContextOverflowError,
+    NIMError,
+    NIMHTTPError,
+    NIMResponseError,
+    NIMStreamError,
+    NIMTimeoutError,
+)
+from fieldkit.nim._payloads import RETRY_STATUSES, ChatMessage
+from fieldkit.nim._retry import RetryPolicy, parse_retry_after
+from fieldkit.nim._tokens import (
+    CHARS_PER_TOKEN_ESTIMATE,
+    DEFAULT_CHUNK_TOKENS,
+    TokenCounter,
+    chunk_text,
+    estimate_tokens,
+)
+from fieldkit.nim._warm import wait_for_warm
+
+__all__ = [
+    "DEFAULT_CHUNK_TOKENS",
+    "NIM_CONTEXT_WINDOW",
+    "AsyncNIMClient",
+    "ChatMessage",
+    "NIMClient",
+    "NIMContextOverflowError",
+    "NIMError",
+    "NIMHTTPError",
+    "NIMResponseError",
+    "NIMStreamError",
+    "NIMTimeoutError",
+    "chunk_text",
+    "estimate_tokens",
+    "wait_for_warm",
+]
+
+# Public but outside __all__ (as CHARS_PER_TOKEN_ESTIMATE was in 0.3.0).
+_EXTRAS = (CHARS_PER_TOKEN_ESTIMATE, RETRY_STATUSES, RetryPolicy, TokenCounter, parse_retry_after)

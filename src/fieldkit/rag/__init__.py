@@ -1,1 +1,56 @@
-"""fieldkit.rag (being built)."""
+"""fieldkit.rag — a pgvector RAG pipeline: ingest → retrieve (dense/lexical/hybrid) → rerank → fuse.
+
+0.3.0-compatible (``Pipeline``, ``Document``, ``Chunk``, ``RAGError`` and the constants), built
+on a pooled psycopg 3 store with COPY ingest and an HNSW index. With no arguments a pipeline
+runs offline: embedded Postgres (extra ``embedded``) and the local MiniLM embedder (extra
+``local``). See docs/api/rag.md.
+"""
+
+from __future__ import annotations
+
+import psycopg  # noqa: F401  (0.3.0 exposed ``fieldkit.rag.psycopg``)
+
+from fieldkit.rag._embedders import (
+    LOCAL_EMBED_DIM,
+    LOCAL_EMBED_MODEL,
+    Embedder,
+    LocalEmbedder,
+    NIMEmbedder,
+)
+from fieldkit.rag._fusion import reciprocal_rank_fusion
+from fieldkit.rag._pipeline import Pipeline
+from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
+from fieldkit.rag._types import (
+    CHUNKS_PER_DOC_MAX,
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_EMBED_BATCH,
+    DEFAULT_EMBED_DIM,
+    DEFAULT_EMBED_MODEL,
+    DEFAULT_RERANK_MODEL,
+    DEFAULT_RERANK_URL,
+    Chunk,
+    Document,
+    RAGError,
+)
+
+__all__ = [
+    "CHUNKS_PER_DOC_MAX",
+    "DEFAULT_CHUNK_TOKENS",
+    "DEFAULT_EMBED_BATCH",
+    "DEFAULT_EMBED_DIM",
+    "DEFAULT_EMBED_MODEL",
+    "DEFAULT_RERANK_MODEL",
+    "DEFAULT_RERANK_URL",
+    "DEFAULT_SYSTEM_PROMPT",
+    "LOCAL_EMBED_DIM",
+    "LOCAL_EMBED_MODEL",
+    "REFUSAL_SENTENCE",
+    "Chunk",
+    "Document",
+    "Embedder",
+    "LocalEmbedder",
+    "NIMEmbedder",
+    "Pipeline",
+    "RAGError",
+    "reciprocal_rank_fusion",
+]

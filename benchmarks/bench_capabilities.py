@@ -1,0 +1,211 @@
+"""Capabilities math: correctness and speed of ours vs a float re-implementation of 0.3.0's
+formulas, measured in the same run, plus the cached ``Capabilities.load()`` vs re-parsing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from importlib import resources
+
+from benchmarks._table import Row
+from fieldkit.capabilities import (
+    DTYPE_BYTES,
+    Capabilities,
+    feasibility,
+    hardware_profiles,
+    kv_cache_bytes,
+    model_shapes,
+    weight_bytes,
+)
+
+DESCRIPTION = (
+    "exact byte math vs 0.3.0-style float math (wrong results, calls/s); "
+    "catalog x hardware x ctx feasibility sweep; cached Capabilities.load vs re-parse"
+)
+
+CTX_SWEEP = [1024, 4096, 8192, 32768, 131072]
+BATCHES = [1, 8, 32]
+
+
+def _rate(fn: Callable[[], int], seconds: float) -> float:
+    """Calls per second of *fn* (which returns how many operations it did), best of 3 runs."""
+    best = 0.0
+    for _ in range(3):
+        done = 0
+        start = time.perf_counter()
+        while True:
+            done += fn()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / 3:
+                break
+        best = max(best, done / elapsed)
+    return best
+
+
+# -- the baseline: 0.3.0's float formulas, re-implemented here -------------------------------
+def _float_weight_bytes(params_b: float, dtype: str) -> int:
+    return int(params_b * 1e9 * DTYPE_BYTES[dtype.lower()])
+
+
+def _float_kv_bytes(hidden: int, n_layers: int, ctx: int, batch: int, dtype: str) -> int:
+    return int(2 * n_layers * hidden * ctx * batch * DTYPE_BYTES[dtype.lower()])
+
+
+def _wrong_weight_results(fn: Callable[[float, str], int]) -> int:
+    wrong = 0
+    for cents in range(1, 2000):
+        for dtype, nbytes in DTYPE_BYTES.items():
+            expected = Fraction(cents * 10**7) * Fraction(nbytes)
+            if fn(cents / 100, dtype) != expected:
+                wrong += 1
+    return wrong
+
+
+def _wrong_kv_results(fn: Callable[[int, int, int, int, str], int]) -> int:
+    wrong = 0
+    for hidden in (1024, 2048, 4096 + 7):
+        for n_layers in (61, 80, 126):
+            for ctx in (2**24 + 1, 10**7 + 1, 3**15):
+                for batch in (1023, 4097, 65537):
+                    exact = 2 * n_layers * hidden * ctx * batch * 2
+                    if fn(hidden, n_layers, ctx, batch, "fp16") != exact:
+                        wrong += 1
+    return wrong
+
+
+def _naive_feasibility_sweep() -> int:
+    """The same sweep in floats: what a quick script would do."""
+    n = 0
+    for m in model_shapes().values():
+        per_token = m.cache_layers * m.kv_elements_per_token_per_layer
+        for hw in hardware_profiles().values():
+            for dtype in ("bf16", "fp8", "int4"):
+                b = DTYPE_BYTES[dtype]
+                for ctx in CTX_SWEEP:
+                    for batch in BATCHES:
+                        weights = m.params_b * 1e9 * b
+                        kv = per_token * ctx * batch * b
+                        total = weights + kv + hw.reserved_gb * 1e9 + 0.1 * (weights + kv)
+                        headroom = hw.memory_gb * 1e9 - total
+                        _ = headroom / (hw.memory_gb * 1e9) >= 0.1
+                        n += 1
+    return n
+
+
+def _feasibility_sweep() -> int:
+    n = 0
+    for m in model_shapes().values():
+        for hw in hardware_profiles().values():
+            for dtype in ("bf16", "fp8", "int4"):
+                for ctx in CTX_SWEEP:
+                    for batch in BATCHES:
+                        _ = feasibility(m, hardware=hw, dtype=dtype, ctx=ctx, batch=batch).verdict
+                        n += 1
+    return n
+
+
+def _reparse_load() -> int:
+    text = (
+        resources.files("fieldkit.capabilities.data")
+        .joinpath("spark-capabilities.json")
+        .read_text(encoding="utf-8")
+    )
+    Capabilities.from_dict(json.loads(text))
+    return 1
+
+
+def _cached_load() -> int:
+    for _ in range(100):
+        Capabilities.load()
+    return 100
+
+
+def run(quick: bool) -> list[Row]:
+    seconds = 0.3 if quick else 3.0
+    sizes = [(p / 100, d) for p in range(1, 2000, 37) for d in DTYPE_BYTES]
+
+    def ours_weights() -> int:
+        for p, d in sizes:
+            weight_bytes(params_b=p, dtype=d)
+        return len(sizes)
+
+    def float_weights() -> int:
+        for p, d in sizes:
+            _float_weight_bytes(p, d)
+        return len(sizes)
+
+    kv_args = [(1024, 80, c, b, d) for c in CTX_SWEEP for b in BATCHES for d in DTYPE_BYTES]
+
+    def ours_kv() -> int:
+        for h, n, c, b, d in kv_args:
+            kv_cache_bytes(hidden=h, n_layers=n, ctx=c, batch=b, dtype=d)
+        return len(kv_args)
+
+    def float_kv() -> int:
+        for h, n, c, b, d in kv_args:
+            _float_kv_bytes(h, n, c, b, d)
+        return len(kv_args)
+
+    def ours_wrong_weights(p: float, d: str) -> int:
+        return weight_bytes(params_b=p, dtype=d)
+
+    def ours_wrong_kv(h: int, n: int, c: int, b: int, d: str) -> int:
+        return kv_cache_bytes(hidden=h, n_layers=n, ctx=c, batch=b, dtype=d)
+
+    Capabilities.load()
+    sweep_size = _feasibility_sweep()
+    return [
+        Row(
+            "weight_bytes wrong",
+            _wrong_weight_results(ours_wrong_weights),
+            _wrong_weight_results(_float_weight_bytes),
+            "results",
+            better="lower",
+            baseline_label="0.3.0 formula int(p*1e9*bytes)",
+            note="0.01..19.99 B x 7 dtypes = 13,993 cases",
+        ),
+        Row(
+            "kv_cache_bytes wrong",
+            _wrong_kv_results(ours_wrong_kv),
+            _wrong_kv_results(_float_kv_bytes),
+            "results",
+            better="lower",
+            baseline_label="0.3.0 formula int(2*L*h*ctx*b*bytes)",
+            note="81 cases above 2^53 bytes",
+        ),
+        Row(
+            "weight_bytes",
+            _rate(ours_weights, seconds),
+            _rate(float_weights, seconds),
+            "calls/s",
+            better="higher",
+            baseline_label="float formula (no validation)",
+        ),
+        Row(
+            "kv_cache_bytes",
+            _rate(ours_kv, seconds),
+            _rate(float_kv, seconds),
+            "calls/s",
+            better="higher",
+            baseline_label="float formula (no validation)",
+        ),
+        Row(
+            "feasibility sweep",
+            _rate(_feasibility_sweep, seconds),
+            _rate(_naive_feasibility_sweep, seconds),
+            "reports/s",
+            better="higher",
+            baseline_label="same budget in floats, no report object",
+            note=f"{sweep_size} reports: models x hardware x dtype x ctx x batch",
+        ),
+        Row(
+            "Capabilities.load()",
+            _rate(_cached_load, seconds),
+            _rate(_reparse_load, seconds),
+            "calls/s",
+            better="higher",
+            baseline_label="read + json.loads + build every call",
+        ),
+    ]

@@ -1,0 +1,37 @@
+"""Bytes per element for the dtypes the memory math knows, and the one resolver both helpers use.
+
+``DTYPE_BYTES`` is 0.3.0's public table (floats). The math itself runs on ``DTYPE_BITS``
+(integers), so byte counts are exact.
+"""
+
+from __future__ import annotations
+
+from fieldkit.capabilities._errors import UnknownDtype
+
+__all__ = ["DTYPE_BITS", "DTYPE_BYTES", "resolve_dtype"]
+
+DTYPE_BITS: dict[str, int] = {
+    "fp32": 32,
+    "bf16": 16,
+    "fp16": 16,
+    "fp8": 8,
+    "int8": 8,
+    "int4": 4,
+    "nf4": 4,
+}
+
+DTYPE_BYTES: dict[str, float] = {name: bits / 8 for name, bits in DTYPE_BITS.items()}
+
+
+def resolve_dtype(dtype: object) -> str:
+    """Return the canonical (lower-case) name of *dtype*, or raise :class:`UnknownDtype`.
+
+    Surrounding whitespace is ignored and case does not matter; a non-string is unknown too
+    (0.3.0 raised ``AttributeError`` for those).
+    """
+    key = dtype.strip().lower() if isinstance(dtype, str) else None
+    if key is not None and key in DTYPE_BITS:
+        return key
+    known = sorted(DTYPE_BITS)
+    message = f"unknown dtype {dtype!r}; known: {known}"
+    raise UnknownDtype(message) from KeyError(dtype)

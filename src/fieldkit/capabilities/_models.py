@@ -1,0 +1,243 @@
+"""Model shapes: the numbers the memory math needs (layers, KV heads, head dim or MLA latent,
+total and active parameters), and the per-model weight/KV byte counts derived from them.
+
+The catalog is ``data/models.json``; it contains 0.3.0's three ids with their 0.3.0 numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fieldkit.capabilities._capabilities import read_data_file
+from fieldkit.capabilities._catalog import build_index, lookup
+from fieldkit.capabilities._errors import UnknownModel
+from fieldkit.capabilities._frozen import FrozenDict
+from fieldkit.capabilities._math import (
+    check_dimension,
+    exact_billions,
+    kv_elements_bytes,
+    weight_bytes,
+)
+
+__all__ = ["Attention", "ModelShape", "get_model", "model_shapes"]
+
+MODELS_FILE = "models.json"
+Attention = Literal["mha", "gqa", "mla"]
+_ATTENTION: tuple[str, ...] = ("mha", "gqa", "mla")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelShape:
+    """A transformer's memory-relevant shape.
+
+    ``params_b`` is every parameter that must be resident (all experts of an MoE);
+    ``active_params_b`` is what one token reads (``None`` → dense, equal to ``params_b``).
+    ``kv_layers`` is the number of layers that keep a KV cache (``None`` → ``n_layers``);
+    ``max_context`` the longest context the model supports (``None`` → unknown).
+    MLA models set ``kv_lora_rank`` and ``qk_rope_head_dim``.
+    """
+
+    id: str
+    name: str
+    params_b: float
+    n_layers: int
+    attention: Attention
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    active_params_b: float | None = None
+    max_context: int | None = None
+    kv_layers: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    n_experts: int | None = None
+    experts_per_token: int | None = None
+    envelope_size: str | None = None
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        total = exact_billions(self.params_b)
+        if (
+            self.active_params_b is not None
+            and exact_billions(self.active_params_b, name="active_params_b") > total
+        ):
+            raise ValueError(
+                f"{self.id}: active_params_b ({self.active_params_b}) exceeds params_b "
+                f"({self.params_b})"
+            )
+        for name in ("n_layers", "n_heads", "n_kv_heads", "head_dim"):
+            check_dimension(name, getattr(self, name))
+        if self.attention not in _ATTENTION:
+            raise ValueError(f"attention must be one of {list(_ATTENTION)}, got {self.attention!r}")
+        if self.n_kv_heads > self.n_heads or self.n_heads % self.n_kv_heads:
+            raise ValueError(
+                f"{self.id}: n_kv_heads ({self.n_kv_heads}) must divide n_heads ({self.n_heads})"
+            )
+        if self.attention == "mha" and self.n_kv_heads != self.n_heads:
+            raise ValueError(f"{self.id}: MHA needs n_kv_heads == n_heads")
+        if self.attention == "mla":
+            if self.kv_lora_rank is None or self.qk_rope_head_dim is None:
+                raise ValueError(f"{self.id}: MLA needs kv_lora_rank and qk_rope_head_dim")
+            check_dimension("kv_lora_rank", self.kv_lora_rank)
+            check_dimension("qk_rope_head_dim", self.qk_rope_head_dim)
+        if self.max_context is not None:
+            check_dimension("max_context", self.max_context)
+        if self.kv_layers is not None and check_dimension("kv_layers", self.kv_layers) > (
+            self.n_layers
+        ):
+            raise ValueError(f"{self.id}: kv_layers exceeds n_layers")
+        if (self.n_experts is None) != (self.experts_per_token is None):
+            raise ValueError(f"{self.id}: set both n_experts and experts_per_token, or neither")
+        if self.n_experts is not None and self.experts_per_token is not None:
+            experts = check_dimension("n_experts", self.n_experts)
+            if check_dimension("experts_per_token", self.experts_per_token) > experts:
+                raise ValueError(f"{self.id}: experts_per_token exceeds n_experts")
+
+    # -- derived shape -------------------------------------------------------------------
+    @property
+    def is_moe(self) -> bool:
+        """True when fewer parameters are read per token than are resident."""
+        return self.active_params_b is not None and self.active_params_b < self.params_b
+
+    @property
+    def effective_active_params_b(self) -> float:
+        """Parameters read per decoded token (billions); ``params_b`` for dense models."""
+        return self.params_b if self.active_params_b is None else self.active_params_b
+
+    @property
+    def cache_layers(self) -> int:
+        """Layers that keep a KV cache."""
+        return self.n_layers if self.kv_layers is None else self.kv_layers
+
+    @property
+    def kv_hidden(self) -> int:
+        """KV heads × head dim (0.3.0's ``hidden`` argument); for MLA, the cached latent width."""
+        if self.attention == "mla":
+            assert self.kv_lora_rank is not None and self.qk_rope_head_dim is not None
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return self.n_kv_heads * self.head_dim
+
+    @property
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Cached elements per token per layer: 2 × KV heads × head dim, or MLA's one latent."""
+        if self.attention == "mla":
+            return self.kv_hidden
+        return 2 * self.kv_hidden
+
+    @property
+    def mha_kv_elements_per_token_per_layer(self) -> int:
+        """What full multi-head attention (one KV head per query head) would cache instead."""
+        return 2 * self.n_heads * self.head_dim
+
+    # -- bytes ---------------------------------------------------------------------------
+    def weight_bytes(self, dtype: str) -> int:
+        """Bytes of all resident parameters at *dtype* (exact)."""
+        return weight_bytes(params_b=self.params_b, dtype=dtype)
+
+    def active_weight_bytes(self, dtype: str) -> int:
+        """Bytes of the parameters one decoded token reads at *dtype* (exact; ≤ weight_bytes)."""
+        return weight_bytes(params_b=self.effective_active_params_b, dtype=dtype)
+
+    def kv_cache_bytes(self, *, ctx: int, batch: int, dtype: str) -> int:
+        """KV-cache bytes for *batch* sequences of *ctx* tokens at *dtype* (exact)."""
+        c = check_dimension("ctx", ctx)
+        b = check_dimension("batch", batch)
+        elements = self.cache_layers * self.kv_elements_per_token_per_layer * c * b
+        return kv_elements_bytes(elements, dtype)
+
+    # -- (de)serialisation -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelShape:
+        """Build a shape from one catalog entry; a missing key is a ``KeyError``."""
+
+        def opt_int(key: str) -> int | None:
+            return None if data.get(key) is None else int(data[key])
+
+        def opt_float(key: str) -> float | None:
+            return None if data.get(key) is None else float(data[key])
+
+        attention = str(data["attention"])
+        if attention not in _ATTENTION:
+            raise ValueError(f"attention must be one of {list(_ATTENTION)}, got {attention!r}")
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            params_b=float(data["params_b"]),
+            n_layers=int(data["n_layers"]),
+            attention=attention,  # type: ignore[arg-type]
+            n_heads=int(data["n_heads"]),
+            n_kv_heads=int(data["n_kv_heads"]),
+            head_dim=int(data["head_dim"]),
+            active_params_b=opt_float("active_params_b"),
+            max_context=opt_int("max_context"),
+            kv_layers=opt_int("kv_layers"),
+            kv_lora_rank=opt_int("kv_lora_rank"),
+            qk_rope_head_dim=opt_int("qk_rope_head_dim"),
+            n_experts=opt_int("n_experts"),
+            experts_per_token=opt_int("experts_per_token"),
+            envelope_size=None if data.get("envelope_size") is None else str(data["envelope_size"]),
+            aliases=tuple(str(a) for a in data.get("aliases", ())),
+            notes=str(data.get("notes", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view, with the derived KV figures."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "params_b": self.params_b,
+            "active_params_b": self.effective_active_params_b,
+            "moe": self.is_moe,
+            "n_experts": self.n_experts,
+            "experts_per_token": self.experts_per_token,
+            "max_context": self.max_context,
+            "n_layers": self.n_layers,
+            "kv_layers": self.cache_layers,
+            "attention": self.attention,
+            "n_heads": self.n_heads,
+            "n_kv_heads": self.n_kv_heads,
+            "head_dim": self.head_dim,
+            "kv_lora_rank": self.kv_lora_rank,
+            "qk_rope_head_dim": self.qk_rope_head_dim,
+            "kv_elements_per_token_per_layer": self.kv_elements_per_token_per_layer,
+            "kv_bytes_per_token_fp16": self.kv_cache_bytes(ctx=1, batch=1, dtype="fp16"),
+            "envelope_size": self.envelope_size,
+            "aliases": list(self.aliases),
+            "notes": self.notes,
+        }
+
+
+_lock = threading.Lock()
+_index: tuple[FrozenDict[str, ModelShape], FrozenDict[str, str]] | None = None
+
+
+def _load() -> tuple[FrozenDict[str, ModelShape], FrozenDict[str, str]]:
+    global _index
+    if _index is None:
+        with _lock:
+            if _index is None:
+                data = read_data_file(MODELS_FILE)
+                shapes = [ModelShape.from_dict(m) for m in data["models"]]
+                _index = build_index(shapes, "model")
+    return _index
+
+
+def model_shapes() -> Mapping[str, ModelShape]:
+    """Every bundled model shape by id (read-only, catalog order)."""
+    return _load()[0]
+
+
+def get_model(model: str | ModelShape) -> ModelShape:
+    """The shape for an id or alias (any case); a shape passes through unchanged.
+
+    Unknown → :class:`UnknownModel` whose message is 0.3.0's
+    ``unknown model id '<as typed>'; known: [...]``.
+    """
+    if isinstance(model, ModelShape):
+        return model
+    by_id, names = _load()
+    return lookup(model, by_id, names, UnknownModel, "model id")

@@ -1,0 +1,214 @@
+"""``AssertionGrader``: deterministic file-system assertions over a rollout's post-state.
+
+Every path is confined to ``post_state_root``: absolute paths, ``..`` segments and symlinks that
+resolve outside the root fail with a clear detail and are never opened or stat-ed. Regexes run
+with a time limit. Files are read as UTF-8 (undecodable bytes replaced); ``file_unchanged``
+compares bytes, so non-UTF-8 seeds compare correctly.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from fieldkit.eval._regex_guard import RegexTimeout, bounded_search
+
+__all__ = ["ASSERTION_KINDS", "AssertionGrader", "AssertionResult", "GradeResult"]
+
+ASSERTION_KINDS: tuple[str, ...] = (
+    "file_exists",
+    "file_not_exists",
+    "file_contents_contain",
+    "file_contents_match_regex",
+    "file_unchanged",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionResult:
+    """One assertion's outcome; ``detail`` is empty on a pass (except a skipped check)."""
+
+    kind: str
+    path: str
+    passed: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "passed": self.passed, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class GradeResult:
+    """All assertions of one task; ``passed`` is the AND of them (an empty list passes)."""
+
+    task_id: str
+    passed: bool
+    n_passed: int
+    n_total: int
+    assertions: list[AssertionResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "passed": self.passed,
+            "n_passed": self.n_passed,
+            "n_total": self.n_total,
+            "assertions": [a.to_dict() for a in self.assertions],
+        }
+
+
+def _norm_rel(rel: str) -> str:
+    """Normalised relative key for seed lookup (``./a//b`` → ``a/b``)."""
+    return posixpath.normpath(rel.replace("\\", "/")).lstrip("/") if rel else rel
+
+
+class _Escape(Exception):
+    pass
+
+
+def _confine(root: Path, rel: str) -> Path:
+    """The target under ``root`` or ``_Escape`` (absolute, ``..`` outside, or escaping symlink)."""
+    if not isinstance(rel, str):
+        raise _Escape(f"path must be a string, got {type(rel).__name__}")
+    if "\x00" in rel:
+        raise _Escape("path contains a NUL byte")
+    if (
+        PurePosixPath(rel).is_absolute()
+        or PureWindowsPath(rel).is_absolute()
+        or (PureWindowsPath(rel).drive)
+    ):
+        raise _Escape("absolute path not allowed; paths are relative to post_state_root")
+    lexical = posixpath.normpath(rel.replace("\\", "/")) if rel else "."
+    if lexical == ".." or lexical.startswith("../"):
+        raise _Escape("path escapes post_state_root ('..')")
+    target = root / rel
+    resolved = Path(os.path.realpath(target))
+    if resolved != root and not resolved.is_relative_to(root):
+        raise _Escape("path escapes post_state_root (symlink resolves outside the root)")
+    return resolved
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+@dataclass
+class AssertionGrader:
+    """Pure file-system grader over the five ``ASSERTION_KINDS``.
+
+    ``regex_timeout_s`` bounds each ``file_contents_match_regex`` search (a timeout fails the
+    assertion with a clear detail).
+    """
+
+    regex_timeout_s: float = 2.0
+
+    @staticmethod
+    def supported_kinds() -> tuple[str, ...]:
+        return ASSERTION_KINDS
+
+    def grade(
+        self,
+        task: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        post_state_root: str | os.PathLike[str],
+        *,
+        seed_files: Mapping[str, str | bytes] | None = None,
+        task_id: str = "",
+    ) -> GradeResult:
+        """Grade ``task`` (a SynthTask dict or a bare list of assertion dicts) against the root.
+
+        Seeds for ``file_unchanged`` come from ``task["workspace_seed"]["files"]`` (``kind ==
+        "text"``) merged with ``seed_files`` (explicit entries win).
+        """
+        seeds: dict[str, str | bytes] = {}
+        derived_id = ""
+        if isinstance(task, Mapping):
+            assertions: Sequence[Any] = task.get("verifiable_assertions") or []
+            ws = task.get("workspace_seed") or {}
+            files = ws.get("files") if isinstance(ws, Mapping) else None
+            for entry in files or []:
+                if isinstance(entry, Mapping) and entry.get("kind") == "text":
+                    seeds[_norm_rel(str(entry.get("path", "")))] = entry.get("content", "") or ""
+            derived_id = str(task.get("task_id", ""))
+        else:
+            assertions = task
+        for k, v in (seed_files or {}).items():
+            seeds[_norm_rel(str(k))] = v
+        root = Path(os.path.realpath(post_state_root))
+        results = [self._one(a, root, seeds) for a in assertions]
+        n_passed = sum(r.passed for r in results)
+        return GradeResult(
+            task_id=task_id or derived_id,
+            passed=all(r.passed for r in results),
+            n_passed=n_passed,
+            n_total=len(results),
+            assertions=results,
+        )
+
+    def _one(self, a: Any, root: Path, seeds: Mapping[str, str | bytes]) -> AssertionResult:
+        if not isinstance(a, Mapping):
+            return AssertionResult(
+                "", "", False, f"assertion must be a dict, got {type(a).__name__}"
+            )
+        kind = str(a.get("kind", "") or "")
+        rel = a.get("path", "")
+        shown = rel if isinstance(rel, str) else str(rel)
+        if kind not in ASSERTION_KINDS:
+            return AssertionResult(kind, shown, False, f"unknown kind: {kind}")
+        try:
+            target = _confine(root, rel)
+        except _Escape as exc:
+            return AssertionResult(kind, shown, False, str(exc))
+        passed, detail = self._check(kind, a, target, shown, seeds)
+        return AssertionResult(kind, shown, passed, detail)
+
+    def _check(
+        self,
+        kind: str,
+        a: Mapping[str, Any],
+        target: Path,
+        rel: str,
+        seeds: Mapping[str, str | bytes],
+    ) -> tuple[bool, str]:
+        if kind == "file_exists":
+            return (True, "") if target.exists() else (False, "path missing")
+        if kind == "file_not_exists":
+            return (True, "") if not target.exists() else (False, "file still present")
+        if kind == "file_unchanged":
+            seed = seeds.get(_norm_rel(rel))
+            if seed is None:
+                return True, "skipped (no seed content)"
+            if not target.is_file():
+                return False, "file missing post-rollout"
+            try:
+                data = _read_bytes(target)
+            except OSError as exc:
+                return False, f"read error: {exc}"
+            want = seed if isinstance(seed, bytes) else seed.encode("utf-8")
+            return (True, "") if data == want else (False, "contents diverged from seed")
+        if not target.is_file():
+            return False, "file missing"
+        try:
+            text = _read_bytes(target).decode("utf-8", errors="replace")
+        except OSError as exc:
+            prefix = "read error" if kind == "file_contents_contain" else "error"
+            return False, f"{prefix}: {exc}"
+        if kind == "file_contents_contain":
+            needles = a.get("must_contain", [])
+            if isinstance(needles, str):
+                needles = [needles]
+            missing = [s for s in (needles or []) if str(s) not in text]
+            return (True, "") if not missing else (False, f"missing substrings: {missing!r}")
+        pattern = a.get("regex", "")
+        try:
+            found = bounded_search(str(pattern), text, self.regex_timeout_s)
+        except re.error as exc:
+            return False, f"error: {exc}"
+        except RegexTimeout:
+            return False, f"error: regex timed out after {self.regex_timeout_s}s (catastrophic?)"
+        return (True, "") if found else (False, "regex not matched")

@@ -1,0 +1,69 @@
+"""``summarize_metric`` (0.3.0 shape) and latency percentiles.
+
+The 0.3.0 summary keeps its exact keys and its upper-middle median; NaN values are dropped
+(0.3.0 let them break sorting, min and max).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["PERCENTILES", "percentile", "percentiles", "summarize_metric"]
+
+PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
+
+
+def _clean(values: Iterable[float | None]) -> list[float]:
+    out: list[float] = []
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, float) and math.isnan(v):
+            continue
+        out.append(v)
+    return out
+
+
+def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
+    """``{"n", "mean", "median", "min", "max"}`` over the non-None, non-NaN values.
+
+    ``mean`` is rounded to 2 places; ``median`` is the element at index ``n // 2`` of the sorted
+    values (the upper middle for even n, as 0.3.0); nothing → ``{"n": 0}``.
+    """
+    xs = sorted(_clean(values))
+    if not xs:
+        return {"n": 0}
+    n = len(xs)
+    return {
+        "n": n,
+        "mean": round(math.fsum(xs) / n, 2),
+        "median": xs[n // 2],
+        "min": xs[0],
+        "max": xs[-1],
+    }
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile ``q`` (0-100) of an already sorted, non-empty sequence."""
+    if not sorted_values:
+        raise ValueError("percentile of an empty sequence")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within [0, 100], got {q}")
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    frac = pos - lo
+    a, b = float(sorted_values[lo]), float(sorted_values[hi])
+    return a + (b - a) * frac
+
+
+def percentiles(
+    values: Iterable[float | None], qs: Sequence[int] = PERCENTILES
+) -> dict[str, float]:
+    """``{"p50": ..., "p90": ..., ...}`` rounded to 2 places; ``{}`` when there are no values."""
+    xs = sorted(_clean(values))
+    if not xs:
+        return {}
+    return {f"p{q}": round(percentile(xs, q), 2) for q in qs}

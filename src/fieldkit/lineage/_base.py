@@ -1,0 +1,239 @@
+"""Read-side API shared by ``LineageStore`` and ``PostgresLineageStore``.
+
+Subclasses only implement ``_sync()`` (bring the in-memory ``LineageIndex`` up to date with
+storage, reading just what is new); every query then answers from one consistent index.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from fieldkit.lineage._index import LineageIndex, norm_id
+from fieldkit.lineage._labels import FailureLabel
+from fieldkit.lineage._render import EMPTY_PROMPT, render_default, sentinel_trial
+from fieldkit.lineage._render_cxcscmu import HarnessView, render_cxcscmu
+from fieldkit.lineage._snapshot import LineageSnapshot
+from fieldkit.lineage._trial import Trial
+
+__all__ = ["LineageBase", "MalformedRowWarning", "RenderStyle"]
+
+RenderStyle = Literal["0.3.0", "cxcscmu"]
+
+
+class MalformedRowWarning(UserWarning):
+    """A row of a trial log was skipped (bad status/number, wrong field count, torn line)."""
+
+
+def _check_count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+class LineageBase:
+    """Queries over a trial log; see ``LineageStore`` for the storage contract."""
+
+    lower_is_better: bool
+    skipped_rows: int
+
+    def __init__(self, *, lower_is_better: bool, metric_field: str | None) -> None:
+        self.lower_is_better = lower_is_better
+        self._metric_field_arg = metric_field
+        self._mu = threading.RLock()
+        self._index = LineageIndex(
+            metric_field=metric_field or "core_metric", lower_is_better=lower_is_better
+        )
+        self.skipped_rows = 0
+
+    # -- storage hook ---------------------------------------------------------------------
+    def _sync(self) -> LineageIndex:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _where(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _current(self) -> LineageIndex:
+        """Synced index, rebuilt if ``lower_is_better`` was changed on the instance."""
+        with self._mu:
+            idx = self._sync()
+            if idx.lower_is_better != self.lower_is_better:
+                fresh = LineageIndex(
+                    metric_field=idx.metric_field, lower_is_better=self.lower_is_better
+                )
+                fresh.extend(idx.trials)
+                self._index = idx = fresh
+            return idx
+
+    @property
+    def metric_field(self) -> str:
+        """The column ``best()`` ranks (``core_metric`` if the file has it, else ``val_bpb``)."""
+        return self._current().metric_field
+
+    # -- 0.3.0 surface --------------------------------------------------------------------
+    def all_trials(self) -> list[Trial]:
+        """Every readable trial in insertion order (malformed rows skipped and counted)."""
+        return list(self._current().trials)
+
+    def latest(self, n: int = 30) -> tuple[Trial, ...]:
+        """The last *n* trials oldest→newest; ``()`` for n ≤ 0."""
+        return self._current().tail(n)
+
+    def best(self) -> Trial | None:
+        """The best **kept** trial by the metric (baseline while none is kept; else row 0)."""
+        return self._current().best()
+
+    def chain_to(self, exp_id: str) -> tuple[Trial, ...]:
+        """Root-first ancestry of *exp_id* (``exp_NNN`` ≡ ``NNN``); ``KeyError`` if unknown."""
+        chain = self._current().chain_to(exp_id)
+        if chain is None:
+            raise KeyError(f"exp_id={exp_id!r} not in {self._where()}")
+        return chain
+
+    def render_prompt(
+        self,
+        for_specialist: str,
+        *,
+        top_k: int = 20,
+        recent_n: int = 30,
+        last_m_full: int = 10,
+        session_timestamp: str = "",
+        style: RenderStyle = "0.3.0",
+        workdir: str | Path | None = None,
+        tree_path: str | None = None,
+        task: str | None = None,
+        knowledge_limit: int = 8000,
+    ) -> LineageSnapshot:
+        """Render the lineage block a specialist reads at session start.
+
+        ``style="0.3.0"`` (default) is the 0.3.0 layout; ``style="cxcscmu"`` is the harness's
+        own prompt (``workdir``, ``tree_path``, ``task`` and ``knowledge_limit`` apply to it).
+        Counts of 0 select nothing. The output is a pure function of the log and arguments.
+        """
+        _check_count("top_k", top_k)
+        _check_count("recent_n", recent_n)
+        _check_count("last_m_full", last_m_full)
+        if style not in ("0.3.0", "cxcscmu"):
+            raise ValueError(f"style must be '0.3.0' or 'cxcscmu', got {style!r}")
+        with self._mu:
+            idx = self._current()
+            best = idx.best()
+            if best is None and style == "0.3.0":
+                return LineageSnapshot(EMPTY_PROMPT, sentinel_trial(), (), (), (), ())
+            chain = idx.chain_to(best.exp_id) or (best,) if best is not None else ()
+            top = tuple(idx.sorted_keeps()[:top_k])
+            recent = idx.tail(recent_n)
+            last_m = idx.tail(last_m_full)
+            if style == "0.3.0":
+                assert best is not None
+                text = render_default(
+                    for_specialist=for_specialist,
+                    session_timestamp=session_timestamp,
+                    best=best,
+                    chain=chain,
+                    top=top,
+                    recent=recent,
+                    last_m=last_m,
+                    metric=idx.metric,
+                )
+            else:
+                view = self._harness_view(idx, top_k=top_k, recent_n=recent_n)
+                text = render_cxcscmu(
+                    view,
+                    for_specialist=for_specialist,
+                    session_timestamp=session_timestamp,
+                    last_m=last_m,
+                    tree_path=tree_path or self._default_tree_path(),
+                    workdir=Path(workdir) if workdir is not None else None,
+                    task=task,
+                    knowledge_limit=knowledge_limit,
+                    key_insights=self._key_insights(),
+                )
+            return LineageSnapshot(
+                text, best if best is not None else sentinel_trial(), chain, top, recent, last_m
+            )
+
+    # -- beyond 0.3.0 ---------------------------------------------------------------------
+    def children_of(self, exp_id: str) -> tuple[Trial, ...]:
+        """Direct children of *exp_id* in insertion order (``exp_NNN`` parents included)."""
+        return tuple(self._current().children_of(exp_id))
+
+    def get(self, exp_id: str) -> Trial | None:
+        """The trial with this id (last occurrence), or None."""
+        return self._current().get(exp_id)
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for dashboards/CLI: trials, status counts, keeps, keep rate, best, skipped."""
+        with self._mu:
+            idx = self._current()
+            n = len(idx)
+            keeps = idx.status_counts.get(FailureLabel.KEEP.value, 0)
+            best = idx.best()
+            return {
+                "trials": n,
+                "status_counts": dict(sorted(idx.status_counts.items())),
+                "keeps": keeps,
+                "keep_rate": (keeps / n) if n else 0.0,
+                "best": {
+                    "exp_id": best.exp_id if best is not None else None,
+                    "metric": idx.metric(best) if best is not None else None,
+                },
+                "metric_field": idx.metric_field,
+                "skipped_rows": self.skipped_rows,
+            }
+
+    def write_derived(
+        self,
+        directory: str | Path | None = None,
+        *,
+        top_k: int = 20,
+        recent_n: int = 30,
+        tree_path: str | None = None,
+    ) -> dict[str, Path]:
+        """Write tree.tsv, LEADERBOARD.md, KNOWLEDGE.md and best.json (each atomically).
+
+        *directory* defaults to the store's own directory; a hand-written ``## Key Insights``
+        section of an existing KNOWLEDGE.md is preserved. Returns the written paths.
+        """
+        from fieldkit.lineage._derived import write_derived
+
+        _check_count("top_k", top_k)
+        _check_count("recent_n", recent_n)
+        with self._mu:
+            idx = self._current()
+            target = Path(directory) if directory is not None else self._default_dir()
+            view = self._harness_view(idx, top_k=top_k, recent_n=recent_n)
+            return write_derived(idx, view, target, tree_path=tree_path)
+
+    def _default_dir(self) -> Path:
+        raise ValueError("this store has no directory of its own; pass directory=")
+
+    def _harness_view(self, idx: LineageIndex, *, top_k: int, recent_n: int) -> HarnessView:
+        best = idx.best()
+        chain = (idx.chain_to(best.exp_id) or (best,)) if best is not None else ()
+        children = idx.children_of(best.exp_id) if best is not None else []
+        return HarnessView(
+            metric_field=idx.metric_field,
+            best=best,
+            best_value=idx.metric(best) if best is not None else None,
+            chain=chain,
+            children=[c for c in children if norm_id(c.exp_id) != norm_id(best.exp_id)]
+            if best is not None
+            else [],
+            top=idx.sorted_keeps()[:top_k],
+            top_k=top_k,
+            recent=idx.tail(recent_n),
+            recent_n=recent_n,
+        )
+
+    def _default_tree_path(self) -> str:
+        return "tree.tsv"
+
+    def _key_insights(self) -> str | None:
+        return None

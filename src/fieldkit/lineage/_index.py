@@ -1,0 +1,195 @@
+"""In-memory lineage index, grown one trial at a time (pure; shared by the file and PG stores).
+
+Every query the stores answer (best, chain, top-K, recent, children, tree) is served from
+here, so a read costs only the trials appended since the last one, never a full re-parse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from fieldkit.lineage._labels import FailureLabel
+from fieldkit.lineage._trial import Trial
+
+__all__ = ["LineageIndex", "TreeRow", "norm_id"]
+
+
+def norm_id(exp_id: str) -> str:
+    """``exp_042`` and ``042`` name the same trial; this is the key both map to."""
+    s = exp_id.strip()
+    if s[:4].lower() == "exp_":
+        s = s[4:]
+    return s
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRow:
+    """One node of the research tree in preorder: the trial, its depth and its id path."""
+
+    trial: Trial
+    depth: int
+    path: str
+
+
+@dataclass
+class LineageIndex:
+    """Trials in file order plus the derived indexes, updated incrementally by ``add``."""
+
+    metric_field: str = "core_metric"
+    lower_is_better: bool = True
+    trials: list[Trial] = field(default_factory=list)
+    by_id: dict[str, int] = field(default_factory=dict)
+    children: dict[str, list[int]] = field(default_factory=dict)
+    keeps: list[int] = field(default_factory=list)
+    best_keep: int | None = None
+    first_baseline: int | None = None
+    status_counts: dict[str, int] = field(default_factory=dict)
+    _sorted_keeps: list[int] | None = None
+
+    def metric(self, trial: Trial) -> float | None:
+        """The trial's task metric (NaN counts as missing: it can never rank)."""
+        value = trial.metric(self.metric_field)
+        if value is None or math.isnan(value):
+            return None
+        return value
+
+    def _better(self, a: float, b: float) -> bool:
+        return a < b if self.lower_is_better else a > b
+
+    def add(self, trial: Trial) -> None:
+        i = len(self.trials)
+        self.trials.append(trial)
+        key = norm_id(trial.exp_id)
+        self.by_id[key] = i  # duplicates resolve to the last occurrence, as in 0.3.0
+        parent = norm_id(trial.parent_exp)
+        if parent:
+            self.children.setdefault(parent, []).append(i)
+        status = trial.status
+        self.status_counts[status.value] = self.status_counts.get(status.value, 0) + 1
+        if status is FailureLabel.KEEP:
+            self.keeps.append(i)
+            self._sorted_keeps = None
+            m = self.metric(trial)
+            if m is not None:
+                if self.best_keep is None:
+                    self.best_keep = i
+                else:
+                    cur = self.metric(self.trials[self.best_keep])
+                    if cur is None or self._better(m, cur):
+                        self.best_keep = i
+        elif status is FailureLabel.BASELINE and self.first_baseline is None:
+            self.first_baseline = i
+
+    def extend(self, trials: Iterable[Trial]) -> None:
+        for t in trials:
+            self.add(t)
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def best(self) -> Trial | None:
+        """Best kept trial by the metric; else the first baseline; else the first row."""
+        if not self.trials:
+            return None
+        if self.best_keep is not None:
+            return self.trials[self.best_keep]
+        if self.first_baseline is not None:
+            return self.trials[self.first_baseline]
+        return self.trials[0]
+
+    def get(self, exp_id: str) -> Trial | None:
+        i = self.by_id.get(norm_id(exp_id))
+        return None if i is None else self.trials[i]
+
+    def chain_to(self, exp_id: str) -> tuple[Trial, ...] | None:
+        """Root-first ancestry of *exp_id*; None if unknown. Stops at a cycle or dangling parent."""
+        i = self.by_id.get(norm_id(exp_id))
+        if i is None:
+            return None
+        out: list[Trial] = []
+        seen: set[str] = set()
+        while True:
+            t = self.trials[i]
+            out.append(t)
+            seen.add(norm_id(t.exp_id))
+            parent = norm_id(t.parent_exp)
+            if not parent or parent in seen:
+                break
+            j = self.by_id.get(parent)
+            if j is None:
+                break
+            i = j
+        out.reverse()
+        return tuple(out)
+
+    def chain_root_status(self, chain: tuple[Trial, ...]) -> str:
+        """Why the walk stopped at ``chain[0]``: ``root``, ``dangling`` or ``cycle``."""
+        if not chain:
+            return "root"
+        parent = norm_id(chain[0].parent_exp)
+        if not parent:
+            return "root"
+        if parent in {norm_id(t.exp_id) for t in chain}:
+            return "cycle"
+        return "dangling" if parent not in self.by_id else "cycle"
+
+    def sorted_keeps(self) -> list[Trial]:
+        """Keeps by metric (best first), stable; keeps without a metric always sort last."""
+        if self._sorted_keeps is None:
+            with_m = [i for i in self.keeps if self.metric(self.trials[i]) is not None]
+            without = [i for i in self.keeps if self.metric(self.trials[i]) is None]
+
+            def key(i: int) -> float:
+                m = self.metric(self.trials[i])
+                assert m is not None
+                return m if self.lower_is_better else -m
+
+            with_m.sort(key=key)
+            self._sorted_keeps = with_m + without
+        return [self.trials[i] for i in self._sorted_keeps]
+
+    def children_of(self, exp_id: str) -> list[Trial]:
+        return [self.trials[i] for i in self.children.get(norm_id(exp_id), [])]
+
+    def tail(self, n: int) -> tuple[Trial, ...]:
+        """The last *n* trials oldest→newest; ``()`` for n ≤ 0."""
+        if n <= 0:
+            return ()
+        return tuple(self.trials[-n:])
+
+    def tree(self) -> Iterator[TreeRow]:
+        """Preorder walk (siblings in file order); orphans and cycle members become roots."""
+        n = len(self.trials)
+        visited = [False] * n
+        # The node each id resolves to; duplicates: only the last occurrence has children.
+        roots: list[int] = []
+        for i, t in enumerate(self.trials):
+            parent = norm_id(t.parent_exp)
+            if not parent or parent not in self.by_id or self.by_id[parent] == i:
+                roots.append(i)
+        order = list(roots)
+        pending = set(range(n)) - set(roots)
+
+        def walk(start: int) -> Iterator[TreeRow]:
+            stack: list[tuple[int, int, str]] = [(start, 0, "")]
+            while stack:
+                i, depth, prefix = stack.pop()
+                if visited[i]:
+                    continue
+                visited[i] = True
+                t = self.trials[i]
+                path = f"{prefix}/{t.exp_id}" if prefix else t.exp_id
+                yield TreeRow(t, depth, path)
+                if self.by_id.get(norm_id(t.exp_id)) == i:
+                    kids = self.children.get(norm_id(t.exp_id), [])
+                    for k in reversed(kids):
+                        if not visited[k]:
+                            stack.append((k, depth + 1, path))
+
+        for r in order:
+            yield from walk(r)
+        for i in sorted(pending):  # unreachable: part of a parent cycle, or child of a dup id
+            if not visited[i]:
+                yield from walk(i)

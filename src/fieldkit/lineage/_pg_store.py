@@ -1,0 +1,157 @@
+"""``PostgresLineageStore``: the same trial log and queries, in one Postgres table.
+
+For a harness whose specialists run on several machines. Appends serialise on a per-table
+advisory lock held to commit, so ``seq`` order is commit order and an incremental reader
+(``WHERE seq > last_seen``) can never skip a row. ``psycopg`` is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fieldkit.lineage._base import LineageBase
+from fieldkit.lineage._index import LineageIndex
+from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
+
+__all__ = ["PostgresLineageStore"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _split_table(name: str) -> tuple[str, ...]:
+    parts = tuple(name.split("."))
+    if not 1 <= len(parts) <= 2 or not all(_IDENT.match(p) for p in parts):
+        raise ValueError(
+            f"invalid table name {name!r}: use [schema.]name with letters, digits and _ "
+            "(max 63 characters each, not starting with a digit)"
+        )
+    return parts
+
+
+class PostgresLineageStore(LineageBase):
+    """Trial log in table *table* of the database at *dsn* (embedded Postgres if None).
+
+    Same read API and rendering as ``LineageStore``; ``metric_field`` defaults to
+    ``core_metric``. The DSN never appears in ``repr``.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        table: str = "fieldkit_lineage",
+        lower_is_better: bool = True,
+        metric_field: str | None = None,
+    ) -> None:
+        super().__init__(lower_is_better=lower_is_better, metric_field=metric_field)
+        self._table_parts = _split_table(table)
+        self.table = table
+        self._dsn = dsn
+        self._conn: Any = None
+        self._last_seq = 0
+        self._schema_ready = False
+
+    def __repr__(self) -> str:
+        return f"PostgresLineageStore(table={self.table!r}, lower_is_better={self.lower_is_better})"
+
+    def _where(self) -> str:
+        return f"table {self.table}"
+
+    # -- connection -----------------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            import psycopg
+
+            dsn = self._dsn
+            if dsn is None:
+                from fieldkit._embedded_pg import embedded_dsn
+
+                dsn = self._dsn = embedded_dsn()
+            self._conn = psycopg.connect(dsn, autocommit=True)
+            self._schema_ready = False
+        if not self._schema_ready:
+            self._ensure_schema(self._conn)
+        return self._conn
+
+    def _ident(self) -> Any:
+        from psycopg import sql
+
+        return sql.Identifier(*self._table_parts)
+
+    def _ensure_schema(self, conn: Any) -> None:
+        from psycopg import sql
+
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"fieldkit:{self.table}",))
+            cur.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " seq bigserial PRIMARY KEY,"
+                    " exp_id text NOT NULL,"
+                    " cells jsonb NOT NULL,"
+                    " written_at timestamptz NOT NULL DEFAULT now())"
+                ).format(self._ident())
+            )
+        self._schema_ready = True
+
+    def close(self) -> None:
+        """Close the connection (the store reconnects on next use)."""
+        with self._mu:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> PostgresLineageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- storage hooks --------------------------------------------------------------------
+    def _sync(self) -> LineageIndex:
+        from psycopg import sql
+
+        conn = self._connect()
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT seq, cells FROM {} WHERE seq > %s ORDER BY seq").format(
+                    self._ident()
+                ),
+                (self._last_seq,),
+            )
+            rows = cur.fetchall()
+        idx = self._index
+        field = idx.metric_field
+        for seq, cells in rows:
+            doc = cells if isinstance(cells, dict) else json.loads(cells)
+            header = tuple(doc)
+            try:
+                idx.add(Trial.from_cells(header, [doc[k] for k in header], metric_field=field))
+            except ValueError:
+                self.skipped_rows += 1
+            self._last_seq = seq
+        return idx
+
+    def append(self, trial: Trial) -> None:
+        """Insert one trial; concurrent appenders are serialised until commit."""
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        if not isinstance(trial, Trial):
+            raise TypeError(f"append() takes a Trial, got {type(trial).__name__}")
+        field = self._metric_field_arg or "core_metric"
+        doc = {col: trial.file_cell(col, field) for col in CANONICAL_HEADER}
+        for k, v in trial.extras.items():
+            doc.setdefault(k, v)
+        with self._mu:
+            conn = self._connect()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"fieldkit:{self.table}",)
+                )
+                cur.execute(
+                    sql.SQL("INSERT INTO {} (exp_id, cells) VALUES (%s, %s)").format(self._ident()),
+                    (trial.exp_id, Jsonb(doc)),
+                )

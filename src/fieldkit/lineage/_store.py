@@ -1,0 +1,266 @@
+"""``LineageStore``: the append-only ``results.tsv`` trial log, safe under concurrent writers.
+
+Guarantees: every append is one ``write`` of one complete row, flushed and fsynced while an
+exclusive ``flock`` is held; the header is decided and written under that same lock, so it is
+written exactly once however many processes create the store at once; readers take a shared
+lock and only ever parse complete records, so a half-written or torn row is never data.
+Reads are incremental: the store remembers what it parsed and reads only bytes appended since.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from fieldkit.lineage._base import LineageBase, MalformedRowWarning
+from fieldkit.lineage._index import LineageIndex
+from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
+from fieldkit.lineage._tsv import encode_row, parse_chunk, salvage_short_row
+
+try:  # POSIX; on other platforms the store still imports and reads (appends are unlocked).
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows
+    _fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LineageStore", "default_metric_field"]
+
+
+def default_metric_field(header: tuple[str, ...]) -> str:
+    """``core_metric`` if the file has it, else ``val_bpb`` (the 0.3.0-era task metric)."""
+    if "core_metric" in header:
+        return "core_metric"
+    if "val_bpb" in header:
+        return "val_bpb"
+    return "core_metric"
+
+
+def _lock(fd: int, exclusive: bool) -> None:
+    if _fcntl is not None:
+        _fcntl.flock(fd, _fcntl.LOCK_EX if exclusive else _fcntl.LOCK_SH)
+
+
+def _unlock(fd: int) -> None:
+    if _fcntl is not None:
+        _fcntl.flock(fd, _fcntl.LOCK_UN)
+
+
+class LineageStore(LineageBase):
+    """Trial log at ``<root>/results.tsv`` (0.3.0 constructor; the rest is keyword-only).
+
+    ``metric_field`` picks the ranked column (default: ``core_metric`` if present, else
+    ``val_bpb``). Malformed rows are skipped with a ``MalformedRowWarning`` and counted in
+    ``skipped_rows``; ``strict=True`` raises ``ValueError`` naming the line instead.
+    ``salvage_malformed=True`` recovers rows whose tail lost its tabs (the cxcscmu harness's
+    leaked tool-call markup) instead of skipping them.
+    """
+
+    RESULTS_FILENAME = "results.tsv"
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        lower_is_better: bool = True,
+        metric_field: str | None = None,
+        strict: bool = False,
+        salvage_malformed: bool = False,
+    ) -> None:
+        super().__init__(lower_is_better=lower_is_better, metric_field=metric_field)
+        self.root = Path(root)
+        self.results_path = self.root / self.RESULTS_FILENAME
+        self.strict = strict
+        self.salvage_malformed = salvage_malformed
+        self._reset()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **kwargs: object) -> LineageStore:
+        """A store for a directory *or* a ``*.tsv`` file path (any file name)."""
+        p = Path(path)
+        if p.suffix == ".tsv" or p.is_file():
+            store = cls(p.parent, **kwargs)  # type: ignore[arg-type]
+            store.results_path = p
+            return store
+        return cls(p, **kwargs)  # type: ignore[arg-type]
+
+    # -- state ----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self.header: tuple[str, ...] | None = None
+        self._offset = 0
+        self._lines = 0
+        self._ident: tuple[int, int] | None = None
+        self.torn_bytes = 0
+        self.salvaged_rows = 0
+        self.skipped_rows = 0
+        self.malformed_rows: list[tuple[int, str]] = []
+        self._index = LineageIndex(
+            metric_field=self._metric_field_arg or "core_metric",
+            lower_is_better=self.lower_is_better,
+        )
+
+    def _where(self) -> str:
+        return str(self.results_path)
+
+    def _default_dir(self) -> Path:
+        return self.results_path.parent
+
+    def _default_tree_path(self) -> str:
+        return str(self.results_path.parent / "tree.tsv")
+
+    def _key_insights(self) -> str | None:
+        from fieldkit.lineage._render_cxcscmu import split_key_insights
+
+        try:
+            text = (self.results_path.parent / "KNOWLEDGE.md").read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return split_key_insights(text)
+
+    def _sync(self) -> LineageIndex:
+        try:
+            fd = os.open(self.results_path, os.O_RDONLY)
+        except FileNotFoundError:
+            if self._ident is not None or self._offset:
+                self._reset()
+            return self._index
+        try:
+            _lock(fd, exclusive=False)
+            try:
+                self._read_new(fd)
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+        return self._index
+
+    def _read_new(self, fd: int) -> None:
+        """Parse what was appended since the last call (caller holds a lock on *fd*)."""
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino)
+        if ident != self._ident or st.st_size < self._offset:
+            self._reset()
+            self._ident = ident
+        if st.st_size == self._offset:
+            return
+        data = os.pread(fd, st.st_size - self._offset, self._offset)
+        chunk = parse_chunk(data, first_line=self._lines + 1)
+        new_bad: list[tuple[int, str]] = []
+        idx = self._index
+        for rec in chunk.records:
+            if self.header is None:
+                header = tuple(rec.cells)
+                if self._metric_field_arg and self._metric_field_arg not in header:
+                    self._reset()
+                    raise ValueError(
+                        f"{self.results_path}: metric column {self._metric_field_arg!r} is not "
+                        f"in the header {list(header)}"
+                    )
+                self.header = header
+                field = self._metric_field_arg or default_metric_field(self.header)
+                idx = self._index = LineageIndex(
+                    metric_field=field, lower_is_better=self.lower_is_better
+                )
+                continue
+            cells = rec.cells
+            if len(cells) < len(self.header) and self.salvage_malformed:
+                fixed = self._salvage(cells, idx.metric_field)
+                if fixed is not None:
+                    idx.add(fixed)
+                    self.salvaged_rows += 1
+                    continue
+            try:
+                trial = Trial.from_cells(self.header, cells, metric_field=idx.metric_field)
+            except ValueError as exc:
+                reason = f"line {rec.line}: {exc}"
+                if self.strict:
+                    self._reset()
+                    raise ValueError(f"{self.results_path}: malformed row at {reason}") from None
+                new_bad.append((rec.line, str(exc)))
+                continue
+            idx.add(trial)
+        self._offset += chunk.consumed
+        self._lines += chunk.lines
+        torn = len(data) - chunk.consumed
+        if new_bad:
+            self.malformed_rows.extend(new_bad)
+            self.skipped_rows += len(new_bad)
+            line, why = new_bad[0]
+            warnings.warn(
+                f"{self.results_path}: skipped {len(new_bad)} malformed row(s) "
+                f"(first at line {line}: {why})",
+                MalformedRowWarning,
+                stacklevel=4,
+            )
+        if torn and torn != self.torn_bytes:
+            warnings.warn(
+                f"{self.results_path}: ignoring a torn last line ({torn} bytes, no newline) — "
+                "an append was interrupted",
+                MalformedRowWarning,
+                stacklevel=4,
+            )
+        self.torn_bytes = torn
+
+    def _salvage(self, cells: list[str], metric_field: str) -> Trial | None:
+        assert self.header is not None
+        for row in salvage_short_row(self.header, cells):
+            try:
+                return Trial.from_cells(self.header, row, metric_field=metric_field)
+            except ValueError:
+                continue
+        return None
+
+    # -- writing --------------------------------------------------------------------------
+    def append(self, trial: Trial) -> None:
+        """Append one trial as one locked, flushed and fsynced write.
+
+        A new file gets the canonical header (plus the trial's extra columns); an existing file
+        keeps its own header, and the row is laid out in that header's column order.
+        """
+        if not isinstance(trial, Trial):
+            raise TypeError(f"append() takes a Trial, got {type(trial).__name__}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.results_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.results_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            _lock(fd, exclusive=True)
+            try:
+                with self._mu:
+                    self._append_locked(fd, trial)
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def _append_locked(self, fd: int, trial: Trial) -> None:
+        self._read_new(fd)
+        prefix = b""
+        header = self.header
+        if header is None:
+            if os.fstat(fd).st_size:  # only a torn, header-less fragment: a dead first write
+                os.ftruncate(fd, 0)
+                self._reset()
+                self._ident = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+            header = CANONICAL_HEADER + tuple(k for k in trial.extras if k not in CANONICAL_HEADER)
+            prefix = encode_row(header)
+            field = self._metric_field_arg or default_metric_field(header)
+        else:
+            field = self._index.metric_field
+            missing = [k for k, v in trial.extras.items() if v and k not in header]
+            if missing:
+                raise ValueError(
+                    f"{self.results_path} has no column(s) {missing} for this trial's extras; "
+                    f"its header is {list(header)}"
+                )
+            if "exp_id" not in header or "status" not in header:
+                raise ValueError(f"{self.results_path} header lacks exp_id/status: {list(header)}")
+            if self.torn_bytes:
+                tail = os.pread(fd, self.torn_bytes, self._offset)
+                # Close the dead fragment as its own (malformed) record; keep quote parity.
+                prefix = b'"\n' if tail.count(b'"') % 2 else b"\n"
+        cells = [trial.file_cell(col, field) for col in header]
+        data = prefix + encode_row(cells)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)

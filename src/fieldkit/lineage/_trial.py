@@ -1,0 +1,224 @@
+"""``Trial``: one row of the trial log, and its pure TSV-cell codec (no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from fieldkit.lineage._labels import FailureLabel
+
+__all__ = ["CANONICAL_HEADER", "FLOAT_FIELDS", "STR_FIELDS", "Trial", "format_float", "parse_float"]
+
+STR_FIELDS: tuple[str, ...] = (
+    "exp_id",
+    "timestamp",
+    "specialist",
+    "parent_exp",
+    "baseline_exp",
+    "domain",
+    "hypothesis",
+    "expected_delta",
+    "job_name",
+    "snapshot_path",
+    "notes",
+)
+FLOAT_FIELDS: tuple[str, ...] = ("core_metric", "val_bpb", "delta_vs_best", "train_s", "total_s")
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def parse_float(value: str | None, *, column: str = "") -> float | None:
+    """``None``/blank → None; otherwise ``float(value)`` (nan, inf, whitespace accepted).
+
+    Raises ``ValueError`` naming the column for anything else.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"column {column!r}: {value!r} is not a number") from None
+
+
+def format_float(value: float | None) -> str:
+    """The 0.3.0 cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial, 17 fields in the canonical cxcscmu order (all required, as in 0.3.0).
+
+    ``extras`` (keyword-only, default empty) keeps columns a task's TSV has beyond the 17
+    (``artifact_bytes``, ``accuracy`` …) so they survive a read/append round trip. ``raw`` holds
+    the cell text exactly as read from disk (used to print metrics the way the harness did);
+    it takes no part in equality.
+    """
+
+    exp_id: str
+    timestamp: str
+    specialist: str
+    parent_exp: str
+    baseline_exp: str
+    domain: str
+    hypothesis: str
+    expected_delta: str
+    status: FailureLabel
+    core_metric: float | None
+    val_bpb: float | None
+    delta_vs_best: float | None
+    train_s: float | None
+    total_s: float | None
+    job_name: str
+    snapshot_path: str
+    notes: str
+    extras: Mapping[str, str] = field(
+        default_factory=lambda: _EMPTY, kw_only=True, hash=False, repr=False
+    )
+    raw: Mapping[str, str] = field(
+        default_factory=lambda: _EMPTY, kw_only=True, hash=False, repr=False, compare=False
+    )
+
+    _HEADER: ClassVar[tuple[str, ...]] = (
+        "exp_id",
+        "timestamp",
+        "specialist",
+        "parent_exp",
+        "baseline_exp",
+        "domain",
+        "hypothesis",
+        "expected_delta",
+        "status",
+        "core_metric",
+        "val_bpb",
+        "delta_vs_best",
+        "train_s",
+        "total_s",
+        "job_name",
+        "snapshot_path",
+        "notes",
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.extras, MappingProxyType):
+            object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
+        if not isinstance(self.raw, MappingProxyType):
+            object.__setattr__(self, "raw", MappingProxyType(dict(self.raw)))
+        if not isinstance(self.status, FailureLabel):
+            object.__setattr__(self, "status", FailureLabel(self.status))
+
+    @classmethod
+    def header(cls) -> tuple[str, ...]:
+        """The 17 canonical column names, in order."""
+        return cls._HEADER
+
+    def to_row(self) -> list[str]:
+        """One string per canonical field: None → ``""``, status → value, floats → repr."""
+        out: list[str] = []
+        for name in self._HEADER:
+            value: Any = getattr(self, name)
+            if name == "status":
+                out.append(value.value)
+            elif name in FLOAT_FIELDS:
+                out.append(format_float(value))
+            else:
+                out.append(str(value))
+        return out
+
+    def cell(self, column: str) -> str:
+        """The text this trial writes under *column* (canonical field, or an extra, or ``""``)."""
+        if column == "status":
+            return self.status.value
+        if column in FLOAT_FIELDS:
+            return format_float(getattr(self, column))
+        if column in STR_FIELDS:
+            return str(getattr(self, column))
+        return self.extras.get(column, "")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str | None]) -> Trial:
+        """Build a trial from a ``csv.DictReader``-style mapping (0.3.0 semantics).
+
+        ``status`` defaults to ``discard`` only when the column is absent; blank/unknown raise
+        ``ValueError``. Unknown columns are ignored here (the store keeps them as ``extras``).
+        """
+        kwargs: dict[str, Any] = {}
+        for name in cls._HEADER:
+            if name == "status":
+                kwargs[name] = FailureLabel(row.get("status", "discard"))
+            elif name in FLOAT_FIELDS:
+                kwargs[name] = parse_float(row.get(name), column=name)
+            else:
+                kwargs[name] = row.get(name, "")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_cells(
+        cls,
+        header: Sequence[str],
+        cells: Sequence[str],
+        *,
+        metric_field: str = "core_metric",
+    ) -> Trial:
+        """Build a trial from one well-formed row of a file with any *header*.
+
+        Columns outside the 17 become ``extras``; when the file has no ``core_metric`` column
+        the task metric (*metric_field*) is mirrored into ``core_metric``. Raises ``ValueError``
+        for a bad status or number (the caller reports the line).
+        """
+        if len(cells) != len(header):
+            raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
+        row = dict(zip(header, cells, strict=True))
+        kwargs: dict[str, Any] = {}
+        for name in cls._HEADER:
+            if name == "status":
+                status = row.get("status", "discard")
+                try:
+                    kwargs[name] = FailureLabel(status)
+                except ValueError:
+                    raise ValueError(f"{status!r} is not a valid FailureLabel") from None
+            elif name in FLOAT_FIELDS:
+                kwargs[name] = parse_float(row.get(name), column=name)
+            else:
+                kwargs[name] = row.get(name, "")
+        if "core_metric" not in row and metric_field != "core_metric":
+            kwargs["core_metric"] = parse_float(row.get(metric_field), column=metric_field)
+        known = set(cls._HEADER)
+        extras = {k: v for k, v in row.items() if k not in known}
+        return cls(**kwargs, extras=extras, raw=row)
+
+    def metric(self, metric_field: str = "core_metric") -> float | None:
+        """The value of *metric_field* (a canonical float field or an extra column).
+
+        A trial built in code with only ``core_metric`` set answers with ``core_metric`` for a
+        task metric it has no cell for, so it ranks the same before and after a write.
+        """
+        if metric_field == "core_metric":
+            return self.core_metric
+        if metric_field in FLOAT_FIELDS:
+            value: float | None = getattr(self, metric_field)
+            if value is None and metric_field not in self.raw:
+                return self.core_metric
+            return value
+        text = self.extras.get(metric_field)
+        if text is None:
+            return self.core_metric if metric_field not in self.raw else None
+        try:
+            return parse_float(text, column=metric_field)
+        except ValueError:
+            return None
+
+    def file_cell(self, column: str, metric_field: str) -> str:
+        """The text written under *column* of a task file whose metric is *metric_field*."""
+        text = self.cell(column)
+        if text == "" and column == metric_field and self.core_metric is not None:
+            return format_float(self.core_metric)
+        return text
+
+
+CANONICAL_HEADER: tuple[str, ...] = Trial.header()
+
+# ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).
+assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER

@@ -1,0 +1,142 @@
+"""Schema-aware TSV codec for trial logs (pure: bytes in, records out; no file access).
+
+The file format is the csv module's default dialect with a tab delimiter, ``\\n`` line
+terminator, minimal quoting and doubled quotes, UTF-8. Parsing is incremental: callers hand
+in the bytes appended since last time and get back only *complete* records (a record ends at a
+newline outside quotes) plus how many bytes they consumed, so a torn last line is never data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ParsedChunk",
+    "Record",
+    "complete_prefix_len",
+    "encode_row",
+    "parse_chunk",
+    "salvage_short_row",
+]
+
+
+class _Dialect(csv.Dialect):
+    delimiter = "\t"
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = False
+
+
+DIALECT = _Dialect
+
+
+def encode_row(cells: Sequence[str]) -> bytes:
+    """One record as UTF-8 bytes ending in ``\\n`` (tabs, newlines and quotes get quoted)."""
+    buf = io.StringIO()
+    csv.writer(buf, dialect=DIALECT).writerow(cells)
+    return buf.getvalue().encode("utf-8")
+
+
+def complete_prefix_len(data: bytes) -> int:
+    """Length of the longest prefix of *data* made only of complete records.
+
+    A newline ends a record only outside quotes; with doubled-quote escaping that is exactly
+    when the number of ``"`` bytes before it is even (``"`` and ``\\n`` never occur inside a
+    UTF-8 multibyte sequence, so this works on bytes).
+    """
+    end = data.rfind(b"\n")
+    while end >= 0:
+        if data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.rfind(b"\n", 0, end)
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One parsed record: its cells and the 1-based physical line it starts on."""
+
+    line: int
+    cells: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedChunk:
+    """Complete records parsed from a chunk, bytes consumed, and physical lines consumed."""
+
+    records: list[Record]
+    consumed: int
+    lines: int
+
+
+def parse_chunk(data: bytes, *, first_line: int = 1) -> ParsedChunk:
+    """Parse the complete records at the start of *data* (see ``complete_prefix_len``).
+
+    Blank lines are dropped. Undecodable bytes become U+FFFD rather than failing the read.
+    """
+    n = complete_prefix_len(data)
+    if n == 0:
+        return ParsedChunk([], 0, 0)
+    text = data[:n].decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=DIALECT)
+    records: list[Record] = []
+    prev = 0
+    for cells in reader:
+        start = first_line + prev
+        prev = reader.line_num
+        if cells:
+            records.append(Record(start, cells))
+    return ParsedChunk(records, n, data.count(b"\n", 0, n))
+
+
+def salvage_short_row(header: Sequence[str], cells: Sequence[str]) -> Iterator[list[str]]:
+    """Candidate repairs of a row whose tail lost its tabs (the harness's leaked tool-call markup).
+
+    The missing trailing fields were written space-separated into the last present cell. The
+    ``status`` token anchors the split (tried from the right); fields after it are split off in
+    order and whatever remains is the notes. The hypothesis is cut at ``</hypothesis>`` and a
+    leaked ``<parameter name="notes">`` body becomes the notes when those are empty. The caller
+    keeps the first candidate that parses as a trial.
+    """
+    from fieldkit.lineage._labels import FailureLabel
+
+    missing = len(header) - len(cells)
+    if missing <= 0 or not cells or "status" not in header:
+        return
+    folded = len(cells) - 1
+    status_at = list(header).index("status")
+    between = status_at - folded - 1
+    if between < 0:
+        return
+    after = len(header) - status_at - 1
+    labels = "|".join(re.escape(v.value) for v in FailureLabel)
+    pattern = re.compile(" " + "([^ ]*) " * between + f"({labels})(?= |$)")
+    text = cells[-1]
+    for m in reversed(list(pattern.finditer(text))):
+        head = text[: m.start()]
+        rest = text[m.end() + 1 :] if after else ""
+        tail = rest.split(" ", after - 1) if after > 1 else [rest]
+        if after and len(tail) != after:
+            continue
+        if after:
+            tail[-1] = tail[-1].strip()
+        leaked_notes = ""
+        if "</hypothesis>" in head:
+            head, _, leaked = head.partition("</hypothesis>")
+            tag = '<parameter name="notes">'
+            if tag in leaked:
+                leaked_notes = leaked.split(tag, 1)[1].strip()
+        row = [*cells[:-1], head, *m.groups()[:between], m.group(between + 1), *tail][: len(header)]
+        if "notes" in header:
+            n = list(header).index("notes")
+            if n < len(row) and leaked_notes and not row[n]:
+                row[n] = leaked_notes
+        if len(row) == len(header):
+            yield row

@@ -1,0 +1,186 @@
+"""Configuration and pure per-call preparation shared by ``NIMClient`` and ``AsyncNIMClient``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from fieldkit.nim import _payloads as payloads
+from fieldkit.nim._errors import NIMError
+from fieldkit.nim._retry import RetryPolicy
+from fieldkit.nim._tokens import DEFAULT_CHUNK_TOKENS, TokenCounter, chunk_text, estimate_tokens
+
+NIM_CONTEXT_WINDOW: int = 8192
+"""Default context ceiling used by the preflight (configurable per client)."""
+
+INPUT_TYPES = ("passage", "query")
+
+logger = logging.getLogger("fieldkit.nim")
+
+
+def redact_url(url: str) -> str:
+    """*url* with any password replaced by ``***`` (for repr and logs)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
+    if parsed.password:
+        return str(parsed.copy_with(password="***"))
+    return url
+
+
+@dataclass(eq=False, repr=False)
+class _NIMConfig:
+    """Fields common to both clients; the first five match 0.3.0's ``NIMClient`` positionally."""
+
+    base_url: str
+    model: str
+    api_key: str = "local"
+    timeout: float = 60.0
+    max_retries: int = 4
+    context_window: int | None = field(default=NIM_CONTEXT_WINDOW, kw_only=True)
+    token_counter: TokenCounter = field(default=estimate_tokens, kw_only=True)
+    reserve_completion: bool = field(default=True, kw_only=True)
+    backoff_base: float = field(default=0.5, kw_only=True)
+    backoff_max: float = field(default=8.0, kw_only=True)
+    jitter: bool = field(default=True, kw_only=True)
+    max_retry_after: float = field(default=60.0, kw_only=True)
+    embed_model: str | None = field(default=None, kw_only=True)
+    rerank_model: str | None = field(default=None, kw_only=True)
+    rerank_url: str | None = field(default=None, kw_only=True)
+    max_connections: int = field(default=100, kw_only=True)
+
+    chunk = staticmethod(chunk_text)
+
+    def _configure(self) -> RetryPolicy:
+        """Validate fields, normalise ``base_url``; return the retry policy."""
+        if not isinstance(self.base_url, str) or not self.base_url.strip():
+            raise ValueError("base_url must be a non-empty URL string")
+        self.base_url = self.base_url.rstrip("/")
+        if not isinstance(self.model, str) or not self.model:
+            raise ValueError("model must be a non-empty string")
+        if not self.timeout or self.timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {self.timeout!r}")
+        if self.context_window is not None and self.context_window <= 0:
+            raise ValueError(f"context_window must be positive or None, got {self.context_window}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+            jitter=self.jitter,
+            max_retry_after=self.max_retry_after,
+        )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        limits = httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_connections,
+        )
+        return {
+            "base_url": self.base_url,
+            "headers": {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"},
+            "timeout": self.timeout,
+            "limits": limits,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, model={self.model!r}, "
+            f"timeout={self.timeout!r}, max_retries={self.max_retries!r}, "
+            f"context_window={self.context_window!r})"
+        )
+
+    # --- pure per-call preparation ---------------------------------------------------------
+    def _chat_body(
+        self,
+        messages: Any,
+        max_tokens: int,
+        temperature: float,
+        model: str | None,
+        extra: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> dict[str, Any]:
+        """Validate, run the preflight (no network), build the body."""
+        items = payloads.check_messages(messages)
+        payloads.check_max_tokens(max_tokens)
+        payloads.preflight(
+            items,
+            max_tokens,
+            context_window=self.context_window,
+            counter=self.token_counter,
+            reserve_completion=self.reserve_completion,
+            extra=extra,
+        )
+        return payloads.chat_body(
+            model or self.model, items, max_tokens, temperature, extra, stream=stream
+        )
+
+    def _embed_batches(
+        self,
+        texts: Any,
+        input_type: str,
+        model: str | None,
+        batch_size: int,
+        dimensions: int | None,
+        truncate: str | None,
+    ) -> list[dict[str, Any]]:
+        items = payloads.check_texts(texts)
+        if input_type not in INPUT_TYPES:
+            raise ValueError(f"input_type must be 'passage' or 'query', got {input_type!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        name = model or self.embed_model or self.model
+        return [
+            payloads.embed_body(
+                name,
+                items[i : i + batch_size],
+                input_type,
+                dimensions=dimensions,
+                truncate=truncate,
+            )
+            for i in range(0, len(items), batch_size)
+        ]
+
+    def _rank_batches(
+        self,
+        query: str,
+        passages: Any,
+        model: str | None,
+        batch_size: int,
+        truncate: str | None,
+        top_n: int | None,
+    ) -> list[tuple[int, int, dict[str, Any]]]:
+        """``(offset, count, body)`` per batch of passages."""
+        if not isinstance(query, str):
+            raise TypeError("query must be a str")
+        items = payloads.check_passages(passages)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if top_n is not None and top_n < 0:
+            raise ValueError(f"top_n must be >= 0 or None, got {top_n}")
+        name = model or self.rerank_model or self.model
+        return [
+            (
+                i,
+                len(items[i : i + batch_size]),
+                payloads.rank_body(name, query, items[i : i + batch_size], truncate),
+            )
+            for i in range(0, len(items), batch_size)
+        ]
+
+    def _rank_url(self, url: str | None) -> str:
+        return url or self.rerank_url or "/ranking"
+
+
+def closed_error() -> NIMError:
+    return NIMError("client closed")
+
+
+__all__ = ["DEFAULT_CHUNK_TOKENS", "NIM_CONTEXT_WINDOW", "closed_error", "logger", "redact_url"]

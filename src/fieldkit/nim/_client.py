@@ -1,0 +1,305 @@
+"""``NIMClient``: the synchronous OpenAI-compatible client (0.3.0 surface and beyond)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from fieldkit.nim import _payloads as payloads
+from fieldkit.nim._base import _NIMConfig, closed_error, logger
+from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
+from fieldkit.nim._payloads import ChatMessage
+from fieldkit.nim._retry import Attempts, RetryPolicy
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+Timeout = float | httpx.Timeout | None
+
+
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(eq=False, repr=False)
+class NIMClient(_NIMConfig):
+    """Synchronous client for a NIM (or any OpenAI-compatible) endpoint.
+
+    ``NIMClient(base_url, model, api_key="local", timeout=60.0, max_retries=4)`` as in 0.3.0, plus
+    keyword-only settings (context window, token counter, backoff, embedding/rerank models). One
+    pooled keep-alive ``httpx.Client`` is shared by all calls; it is thread-safe, so one client
+    may serve many threads. ``api_key`` never appears in ``repr``.
+    """
+
+    _client: httpx.Client | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self._policy: RetryPolicy = self._configure()
+        self._lock = threading.Lock()
+        if self._client is None:
+            self._client = httpx.Client(**self._client_kwargs())
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the HTTP connection pool; idempotent and safe to call from several threads."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> NIMClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _http(self) -> httpx.Client:
+        client = self._client
+        if client is None:
+            raise closed_error()
+        return client
+
+    # --- the retry loop ------------------------------------------------------------------------
+    def _request(
+        self, method: str, url: str, body: Any = None, timeout: Timeout = None
+    ) -> httpx.Response:
+        """Send with retries; return the first response with status < 400."""
+        client = self._http()
+        content = None if body is None else _encode(body)
+        headers = _JSON_HEADERS if body is not None else None
+        attempts = Attempts(self._policy)
+        while True:
+            try:
+                response = client.request(
+                    method,
+                    url,
+                    content=content,
+                    headers=headers,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+            except httpx.HTTPError as exc:
+                error = payloads.classify_exception(exc)
+                if not isinstance(error, _RetryableError):
+                    raise error from exc
+            else:
+                status_error = payloads.classify_status(
+                    response.status_code, response.text, response.headers
+                )
+                if status_error is None:
+                    return response
+                if not isinstance(status_error, _RetryableError):
+                    raise status_error
+                error = status_error
+            delay = attempts.failed(error)
+            logger.debug("retrying %s %s in %.2fs: %s", method, url, delay, error)
+            time.sleep(delay)
+
+    # --- 0.3.0 surface -----------------------------------------------------------------------
+    def health(self) -> bool:
+        """``True`` iff ``GET {base_url}/models`` answers 200 (one attempt, never raises for
+        transport errors). A closed client raises ``NIMError("client closed")``."""
+        client = self._http()
+        try:
+            return client.get("/models").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def chat(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        model: str | None = None,
+        timeout: Timeout = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """POST ``/chat/completions`` and return the parsed chat.completion dict.
+
+        Preflight first (``NIMContextOverflowError``, no request made); retries 429/5xx and
+        transport failures; ``NIMHTTPError`` for other 4xx; ``NIMTimeoutError`` when retries run
+        out. ``extra`` kwargs go into the body (e.g. ``top_p``, ``stop``, ``tools``); ``model``
+        and ``timeout`` override the client's for this call.
+        """
+        self._http()
+        body = self._chat_body(messages, max_tokens, temperature, model, extra)
+        response = self._request("POST", "/chat/completions", body, timeout)
+        return payloads.parse_object(response.content, "chat response")
+
+    # --- beyond 0.3.0 --------------------------------------------------------------------------
+    def chat_stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        model: str | None = None,
+        timeout: Timeout = None,
+        **extra: Any,
+    ) -> Iterator[str]:
+        """Stream the reply as text deltas (server-sent events).
+
+        Validation and the preflight happen at the call. Failures before the first delta are
+        retried like ``chat``; a stream that breaks after text was yielded raises
+        ``NIMStreamError`` (never silently truncated).
+        """
+        self._http()
+        body = self._chat_body(messages, max_tokens, temperature, model, extra, stream=True)
+        return self._stream(_encode(body), timeout)
+
+    def _stream(self, content: bytes, timeout: Timeout) -> Iterator[str]:
+        attempts = Attempts(self._policy)
+        yielded = 0
+        while True:
+            client = self._http()
+            error: NIMError
+            try:
+                with client.stream(
+                    "POST",
+                    "/chat/completions",
+                    content=content,
+                    headers=_JSON_HEADERS,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                ) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        status_error = payloads.classify_status(
+                            response.status_code, response.text, response.headers
+                        )
+                        assert status_error is not None
+                        error = status_error
+                    else:
+                        decoder = payloads.SSEDecoder()
+                        finished = False
+                        for line in response.iter_lines():
+                            data = decoder.feed(line)
+                            if data is None:
+                                continue
+                            text, fin, done = payloads.stream_event(data)
+                            finished = finished or fin
+                            if done:
+                                return
+                            if text:
+                                yielded += 1
+                                yield text
+                        if finished:
+                            return
+                        error = _RetryableError("stream ended before the reply finished")
+                        if yielded:
+                            raise NIMStreamError(
+                                f"stream ended after {yielded} deltas without finishing",
+                                received=yielded,
+                            )
+            except httpx.HTTPError as exc:
+                if yielded:
+                    raise NIMStreamError(
+                        f"stream broke after {yielded} deltas: {exc}", received=yielded
+                    ) from exc
+                error = payloads.classify_exception(exc)
+                if not isinstance(error, _RetryableError):
+                    raise error from exc
+            if not isinstance(error, _RetryableError):
+                raise error
+            delay = attempts.failed(error)
+            logger.debug("retrying stream in %.2fs: %s", delay, error)
+            time.sleep(delay)
+
+    def chat_many(
+        self,
+        requests: Iterable[list[ChatMessage] | dict[str, Any]],
+        *,
+        concurrency: int = 8,
+        **defaults: Any,
+    ) -> list[dict[str, Any] | Exception]:
+        """Run many ``chat`` calls with at most *concurrency* in flight.
+
+        Each request is a message list or a dict of ``chat`` kwargs (with ``messages``); *defaults*
+        apply to every request. Results come back in input order; a failed item holds its
+        exception instead of aborting the batch.
+        """
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self._http()
+        items = list(requests)
+
+        def one(item: Any) -> dict[str, Any] | Exception:
+            try:
+                kwargs = payloads.normalize_request(item, defaults)
+                return self.chat(**kwargs)
+            except Exception as exc:  # per-item errors are the contract
+                return exc
+
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+            return list(pool.map(one, items))
+
+    def embed(
+        self,
+        texts: str | list[str],
+        *,
+        input_type: str = "passage",
+        model: str | None = None,
+        batch_size: int = 64,
+        dimensions: int | None = None,
+        truncate: str | None = "END",
+        timeout: Timeout = None,
+    ) -> list[list[float]]:
+        """Embed *texts* via ``POST /embeddings`` (NIM: ``input_type`` ``"passage"``/``"query"``).
+
+        Sent in batches of *batch_size*, each retried like ``chat``; one vector per text, in
+        input order. ``model`` defaults to the client's ``embed_model``, else ``model``.
+        """
+        self._http()
+        bodies = self._embed_batches(texts, input_type, model, batch_size, dimensions, truncate)
+        vectors: list[list[float]] = []
+        for body in bodies:
+            response = self._request("POST", "/embeddings", body, timeout)
+            payload = payloads.parse_object(response.content, "embedding response")
+            vectors.extend(payloads.parse_embeddings(payload, len(body["input"])))
+        return vectors
+
+    def rerank(
+        self,
+        query: str,
+        passages: list[str] | list[dict[str, Any]],
+        *,
+        model: str | None = None,
+        top_n: int | None = None,
+        batch_size: int = 512,
+        truncate: str | None = None,
+        url: str | None = None,
+        timeout: Timeout = None,
+    ) -> list[dict[str, Any]]:
+        """Score *passages* against *query* with NIM's ranking endpoint.
+
+        Returns ``[{"index": i, "logit": float}, ...]`` sorted by logit descending (ties by
+        index), ``index`` pointing into *passages*; cut to *top_n* if given. POSTs
+        ``{model, query: {text}, passages: [{text}]}`` to *url*, else the client's
+        ``rerank_url``, else ``{base_url}/ranking``; large lists go in batches.
+        """
+        self._http()
+        batches = self._rank_batches(query, passages, model, batch_size, truncate, top_n)
+        target = self._rank_url(url)
+        merged: list[dict[str, Any]] = []
+        for offset, count, body in batches:
+            response = self._request("POST", target, body, timeout)
+            payload = payloads.parse_object(response.content, "ranking response")
+            merged.extend(payloads.parse_rankings(payload, count, offset))
+        return payloads.merge_rankings(merged, top_n)
+
+    def models(self, *, timeout: Timeout = None) -> list[str]:
+        """Ids of the models the server offers (``GET /models``, retried like ``chat``)."""
+        response = self._request("GET", "/models", None, timeout)
+        return payloads.parse_model_ids(payloads.parse_object(response.content, "models response"))

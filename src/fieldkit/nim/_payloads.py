@@ -1,0 +1,326 @@
+"""Pure request building, preflight, response classification and parsing — written once and
+shared by ``NIMClient`` and ``AsyncNIMClient`` (no I/O here)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from fieldkit.nim._errors import (
+    NIMContextOverflowError,
+    NIMError,
+    NIMHTTPError,
+    NIMResponseError,
+    NIMServerContextOverflowError,
+    _RetryableError,
+)
+from fieldkit.nim._retry import parse_retry_after
+from fieldkit.nim._tokens import TokenCounter, message_tokens
+
+ChatMessage = dict[str, Any]
+"""An OpenAI-style chat message: ``{"role": ..., "content": ...}``."""
+
+RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses retried with backoff (0.3.0 retried only 429 and 503)."""
+
+_RESERVED_EXTRA = frozenset({"messages"})
+_OVERFLOW = re.compile(
+    r"maximum context length is (\d+) tokens.*?(?:requested|you have) (\d+) tokens",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+# --- chat ----------------------------------------------------------------------------------
+def check_messages(messages: Any) -> list[ChatMessage]:
+    """A list copy of *messages*, or ``TypeError`` naming what is wrong."""
+    if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Sequence):
+        raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
+    out = list(messages)
+    for i, message in enumerate(out):
+        if not isinstance(message, Mapping):
+            raise TypeError(f"messages[{i}] must be a dict, got {type(message).__name__}")
+    return out
+
+
+def preflight(
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int,
+    *,
+    context_window: int | None,
+    counter: TokenCounter,
+    reserve_completion: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> int:
+    """Estimate the request's tokens and raise ``NIMContextOverflowError`` if it exceeds the
+    window (strictly greater). Counts ``tools`` schemas in *extra*. Returns the estimate."""
+    estimate = message_tokens(messages, counter)
+    if extra and extra.get("tools"):
+        estimate += counter(json.dumps(extra["tools"], default=str))
+    if reserve_completion:
+        estimate += max_tokens
+    if context_window is not None and estimate > context_window:
+        raise NIMContextOverflowError(estimated_tokens=estimate, ceiling=context_window)
+    return estimate
+
+
+def chat_body(
+    model: str,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    temperature: float,
+    extra: Mapping[str, Any],
+    *,
+    stream: bool = False,
+) -> dict[str, Any]:
+    """The JSON body, keys in 0.3.0 order: model, messages, max_tokens, temperature, extras."""
+    clash = _RESERVED_EXTRA.intersection(extra)
+    if clash:
+        raise TypeError(f"chat() got {sorted(clash)} as an extra field; pass messages positionally")
+    if not stream and extra.get("stream"):
+        raise ValueError("chat() does not stream; use chat_stream() for stream=True")
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+    }
+    body.update(extra)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def check_max_tokens(max_tokens: Any) -> int:
+    """``max_tokens`` must be a positive int."""
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+    return max_tokens
+
+
+# --- outcome classification -------------------------------------------------------------------
+def classify_status(status: int, text: str, headers: Mapping[str, str]) -> NIMError | None:
+    """``None`` for success (< 400); a retryable error for 429/5xx-transient; else the final
+    error (``NIMServerContextOverflowError`` for a context-length 400, else ``NIMHTTPError``)."""
+    if status < 400:
+        return None
+    message = f"NIM {status}: {text[:200]}"
+    if status in RETRY_STATUSES:
+        return _RetryableError(message, status_code=status, retry_after=parse_retry_after(headers))
+    if status == 400:
+        found = _OVERFLOW.search(text)
+        if found:
+            return NIMServerContextOverflowError(
+                estimated_tokens=int(found.group(2)), ceiling=int(found.group(1)), body=text
+            )
+    return NIMHTTPError(message, status_code=status, body=text)
+
+
+def classify_exception(exc: httpx.HTTPError) -> NIMError:
+    """Timeouts, refused and dropped connections are retryable; other transport errors are
+    final ``NIMError("transport error: …")``."""
+    if isinstance(exc, httpx.TimeoutException):
+        return _RetryableError(f"timeout: {exc}")
+    if isinstance(exc, httpx.ConnectError):
+        return _RetryableError(f"connect error: {exc}")
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+        return _RetryableError(f"connection dropped: {exc}")
+    return NIMError(f"transport error: {exc}")
+
+
+def parse_json(content: bytes | str, what: str = "response") -> Any:
+    """Decode a success body; ``NIMResponseError`` (a ``ValueError``) if it is not JSON."""
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        snippet = (
+            content[:200] if isinstance(content, str) else content[:200].decode("utf-8", "replace")
+        )
+        raise NIMResponseError(f"NIM {what} is not JSON: {snippet!r}") from exc
+
+
+def parse_object(content: bytes | str, what: str = "response") -> dict[str, Any]:
+    """Like :func:`parse_json` but the top level must be a JSON object."""
+    value = parse_json(content, what)
+    if not isinstance(value, dict):
+        raise NIMResponseError(f"NIM {what} is not a JSON object: {type(value).__name__}")
+    return value
+
+
+# --- embeddings, ranking, models -----------------------------------------------------------
+def embed_body(
+    model: str,
+    texts: list[str],
+    input_type: str,
+    *,
+    dimensions: int | None,
+    truncate: str | None,
+    encoding_format: str = "float",
+) -> dict[str, Any]:
+    """NIM embedding request: model, input, input_type, encoding_format[, truncate, dimensions]."""
+    body: dict[str, Any] = {
+        "model": model,
+        "input": texts,
+        "input_type": input_type,
+        "encoding_format": encoding_format,
+    }
+    if truncate is not None:
+        body["truncate"] = truncate
+    if dimensions is not None:
+        body["dimensions"] = dimensions
+    return body
+
+
+def check_texts(texts: Any, what: str = "texts") -> list[str]:
+    """A list of strings from a str or a sequence of str, else ``TypeError``."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, bytes) or not isinstance(texts, Sequence):
+        raise TypeError(f"{what} must be a str or a list of str")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] must be a str, got {type(text).__name__}")
+    return out
+
+
+def parse_embeddings(payload: Mapping[str, Any], expected: int) -> list[list[float]]:
+    """Vectors in input order (entries sorted by ``index``); checks the count."""
+    data = payload.get("data")
+    if not isinstance(data, list):
+        raise NIMResponseError("embedding response has no 'data' list")
+    try:
+        rows = sorted(data, key=lambda d: int(d["index"]))
+        vectors = [[float(x) for x in row["embedding"]] for row in rows]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise NIMResponseError(f"malformed embedding entry: {exc}") from exc
+    if len(vectors) != expected:
+        raise NIMResponseError(f"asked for {expected} embeddings, got {len(vectors)}")
+    return vectors
+
+
+def rank_body(model: str, query: str, passages: list[str], truncate: str | None) -> dict[str, Any]:
+    """NIM ranking request: ``{model, query: {text}, passages: [{text}…][, truncate]}``."""
+    body: dict[str, Any] = {
+        "model": model,
+        "query": {"text": query},
+        "passages": [{"text": p} for p in passages],
+    }
+    if truncate is not None:
+        body["truncate"] = truncate
+    return body
+
+
+def check_passages(passages: Any) -> list[str]:
+    """Passages as strings: each a str or a dict with a str ``text``."""
+    if isinstance(passages, str | bytes) or not isinstance(passages, Sequence):
+        raise TypeError("passages must be a list of str or {'text': str} dicts")
+    out: list[str] = []
+    for i, p in enumerate(passages):
+        if isinstance(p, str):
+            out.append(p)
+        elif isinstance(p, Mapping) and isinstance(p.get("text"), str):
+            out.append(str(p["text"]))
+        else:
+            raise TypeError(f"passages[{i}] must be a str or a dict with a str 'text'")
+    return out
+
+
+def parse_rankings(payload: Mapping[str, Any], count: int, offset: int) -> list[dict[str, Any]]:
+    """``[{"index", "logit"}]`` from one batch, indices shifted by *offset* into the full list."""
+    rankings = payload.get("rankings")
+    if not isinstance(rankings, list):
+        raise NIMResponseError("ranking response has no 'rankings' list")
+    out: list[dict[str, Any]] = []
+    try:
+        for entry in rankings:
+            index = int(entry["index"])
+            if not 0 <= index < count:
+                raise NIMResponseError(f"ranking index {index} out of range for {count} passages")
+            out.append({"index": index + offset, "logit": float(entry["logit"])})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise NIMResponseError(f"malformed ranking entry: {exc}") from exc
+    return out
+
+
+def merge_rankings(parts: list[dict[str, Any]], top_n: int | None) -> list[dict[str, Any]]:
+    """All batches' rankings sorted by logit (desc; ties by index), cut to *top_n*."""
+    merged = sorted(parts, key=lambda r: (-r["logit"], r["index"]))
+    return merged if top_n is None else merged[:top_n]
+
+
+def parse_model_ids(payload: Mapping[str, Any]) -> list[str]:
+    """Model ids from a ``GET /models`` list."""
+    data = payload.get("data")
+    if not isinstance(data, list):
+        raise NIMResponseError("models response has no 'data' list")
+    return [str(m["id"]) for m in data if isinstance(m, Mapping) and "id" in m]
+
+
+# --- streaming -------------------------------------------------------------------------------
+class SSEDecoder:
+    """Server-sent events, line by line: returns each event's ``data`` once complete."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        """Feed one line (without its newline); returns the event data at a blank line."""
+        if not line:
+            if not self._data:
+                return None
+            data = "\n".join(self._data)
+            self._data = []
+            return data
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+    def flush(self) -> str | None:
+        """Data of a final event not followed by a blank line, if any."""
+        return self.feed("")
+
+
+def stream_event(data: str) -> tuple[str | None, bool, bool]:
+    """One SSE ``data`` payload → ``(text delta or None, finished, done)``.
+
+    ``finished``: a choice carries a ``finish_reason``; ``done``: the ``[DONE]`` sentinel. An
+    error object in the stream raises ``NIMError``.
+    """
+    if data.strip() == "[DONE]":
+        return None, True, True
+    chunk = parse_json(data, "stream event")
+    if not isinstance(chunk, dict):
+        raise NIMResponseError("stream event is not a JSON object")
+    if "error" in chunk:
+        raise NIMError(f"NIM stream error: {chunk['error']}")
+    text: str | None = None
+    finished = False
+    for choice in chunk.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content and text is None:
+            text = content
+        if choice.get("finish_reason"):
+            finished = True
+    return text, finished, False
+
+
+def normalize_request(item: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``chat_many`` item (a message list, or a dict of ``chat`` kwargs with ``messages``)
+    merged over *defaults* → ``chat`` keyword arguments including ``messages``."""
+    if isinstance(item, Mapping):
+        if "messages" not in item:
+            raise TypeError("a chat_many request dict needs a 'messages' key")
+        return {**defaults, **item}
+    return {**defaults, "messages": item}

@@ -1,0 +1,266 @@
+"""The RAG bench behind ``fieldkit bench rag``: ingest the bundled corpus, measure retrieval hit
+rate per mode and per-stage latency of ``ask``.
+
+Pure parts (corpus loading, percentiles, hit metrics, the result shape) are separate from the
+run so they are testable without services. The JSON shape is ``RagBenchResult.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from fieldkit.rag._pipeline import Pipeline
+from fieldkit.rag._prompt import REFUSAL_SENTENCE
+from fieldkit.rag._store import DimensionMismatchError
+from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document
+
+__all__ = [
+    "STAGES",
+    "BenchCorpus",
+    "BenchQuestion",
+    "RagBenchResult",
+    "hit_metrics",
+    "load_corpus",
+    "percentile",
+    "run_rag_bench",
+]
+
+STAGES: tuple[str, ...] = ("embed", "retrieve", "rerank", "generate", "end_to_end")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchQuestion:
+    """A question and the ids of the passages that answer it (empty: out of corpus)."""
+
+    question: str
+    answer_ids: tuple[int, ...]
+
+    @property
+    def in_corpus(self) -> bool:
+        return bool(self.answer_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchCorpus:
+    name: str
+    passages: tuple[Document, ...]
+    questions: tuple[BenchQuestion, ...]
+
+
+def load_corpus() -> BenchCorpus:
+    """The corpus shipped as package data (``fieldkit/rag/data/corpus.json``)."""
+    raw = resources.files("fieldkit.rag.data").joinpath("corpus.json").read_text("utf-8")
+    data = json.loads(raw)
+    passages = tuple(
+        Document(id=int(p["id"]), text=str(p["text"]), label=str(p.get("label", "")))
+        for p in data["passages"]
+    )
+    questions = tuple(
+        BenchQuestion(str(q["question"]), tuple(int(i) for i in q["answer_ids"]))
+        for q in data["questions"]
+    )
+    return BenchCorpus(str(data.get("name", "corpus")), passages, questions)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) with linear interpolation; None for no values."""
+    if not 0 <= q <= 100:
+        raise ValueError("q must be within [0, 100]")
+    xs = sorted(v for v in values if not math.isnan(v))
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _doc_of(chunk: Chunk) -> int:
+    return chunk.doc_id if chunk.doc_id is not None else chunk.id
+
+
+def hit_metrics(
+    ranked_doc_ids: Sequence[Sequence[int]], answers: Sequence[Sequence[int]], k: int
+) -> dict[str, float]:
+    """hit@1, hit@k and MRR@k over questions (each: retrieved doc ids best first, answer ids)."""
+    if len(ranked_doc_ids) != len(answers):
+        raise ValueError("one ranking per question is required")
+    n = len(answers)
+    if n == 0:
+        return {"hit@1": 0.0, f"hit@{k}": 0.0, "mrr": 0.0, "n": 0}
+    h1 = hk = rr = 0.0
+    for ranking, gold in zip(ranked_doc_ids, answers, strict=True):
+        want = set(gold)
+        top = list(ranking)[:k]
+        rank = next((i for i, d in enumerate(top) if d in want), None)
+        if rank is not None:
+            hk += 1
+            rr += 1.0 / (rank + 1)
+            if rank == 0:
+                h1 += 1
+    return {"hit@1": h1 / n, f"hit@{k}": hk / n, "mrr": rr / n, "n": n}
+
+
+@dataclass
+class RagBenchResult:
+    """Everything the bench measured; ``to_dict()`` is the ``--json`` / ``--out`` shape."""
+
+    config: dict[str, Any]
+    ingest: dict[str, Any]
+    latency_ms: dict[str, dict[str, Any]]
+    hit_rate: dict[str, dict[str, float]]
+    answers: dict[str, Any]
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": "fieldkit-cli-bench-rag",
+            "config": self.config,
+            "ingest": self.ingest,
+            "latency_ms": self.latency_ms,
+            "hit_rate": self.hit_rate,
+            "answers": self.answers,
+            "notes": self.notes,
+            "calls": self.calls,
+        }
+
+
+def _is_refusal(text: str | None) -> bool:
+    if not text:
+        return True
+    try:
+        from fieldkit.eval import is_refusal
+
+        return bool(is_refusal(text))
+    except ImportError:  # pragma: no cover - eval ships with fieldkit
+        return REFUSAL_SENTENCE.lower().rstrip(".") in text.lower()
+
+
+def run_rag_bench(
+    pipe: Pipeline,
+    corpus: BenchCorpus | None = None,
+    *,
+    k: int = 5,
+    rerank_k: int = 3,
+    mode: str = "hybrid",
+    max_tokens: int = 96,
+    recreate_on_mismatch: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> RagBenchResult:
+    """Ingest ``corpus`` into ``pipe``'s table (re-ingest replaces), then measure.
+
+    Hit rate @k is measured with ``retrieve`` for every mode over the in-corpus questions;
+    latency with ``ask`` (``mode``) over every question. ``on_step`` is called once per unit of
+    work (for a progress bar). A table of another dimension is dropped and recreated when
+    ``recreate_on_mismatch`` (the bench owns its table).
+    """
+    if k <= 0 or rerank_k <= 0:
+        raise ValueError("k and rerank_k must be positive")
+    corpus = corpus or load_corpus()
+    step = on_step or (lambda _label: None)
+    notes: list[str] = []
+    try:
+        pipe.ensure_schema()
+    except DimensionMismatchError as exc:
+        if not recreate_on_mismatch:
+            raise
+        notes.append(f"recreated the bench table: {exc}")
+        pipe.drop_table()
+        pipe.ensure_schema()
+    t0 = time.perf_counter()
+    n_chunks = pipe.ingest(corpus.passages, progress=False)
+    ingest_s = time.perf_counter() - t0
+    step("ingest")
+
+    in_corpus = [q for q in corpus.questions if q.in_corpus]
+    hit_rate: dict[str, dict[str, float]] = {}
+    for m in RETRIEVAL_MODES:
+        rankings: list[list[int]] = []
+        for q in in_corpus:
+            rankings.append([_doc_of(c) for c in pipe.retrieve(q.question, top_k=k, mode=m)])
+            step(m)
+        hit_rate[m] = hit_metrics(rankings, [q.answer_ids for q in in_corpus], k)
+
+    calls: list[dict[str, Any]] = []
+    for q in corpus.questions:
+        out = pipe.ask(
+            q.question, retrieve_k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens
+        )
+        chunk_docs = [_doc_of(c) for c in out["chunks"]]
+        calls.append(
+            {
+                "question": q.question,
+                "in_corpus": q.in_corpus,
+                "answer_ids": list(q.answer_ids),
+                "chunk_ids": [c.id for c in out["chunks"]],
+                "hit": bool(set(chunk_docs) & set(q.answer_ids)),
+                "answer": out["answer"],
+                "timings_ms": out["timings_ms"],
+            }
+        )
+        step("ask")
+
+    has_gen = pipe.generator is not None
+    has_rerank = pipe._rerank_client is not None
+    latency: dict[str, dict[str, Any]] = {}
+    for stage in STAGES:
+        vals = [float(c["timings_ms"][stage]) for c in calls]
+        skipped = (stage == "generate" and not has_gen) or (stage == "rerank" and not has_rerank)
+        entry: dict[str, Any] = {"n": 0 if skipped else len(vals), "skipped": skipped}
+        entry["p50"] = None if skipped else percentile(vals, 50)
+        entry["p95"] = None if skipped else percentile(vals, 95)
+        latency[stage] = entry
+    if not has_rerank:
+        notes.append("rerank skipped: no rerank service configured (pass-through)")
+    answers: dict[str, Any] = {"generator": has_gen}
+    if has_gen:
+        inside = [c for c in calls if c["in_corpus"]]
+        outside = [c for c in calls if not c["in_corpus"]]
+        answers["in_corpus_answered"] = sum(not _is_refusal(c["answer"]) for c in inside)
+        answers["in_corpus_total"] = len(inside)
+        answers["out_of_corpus_refused"] = sum(_is_refusal(c["answer"]) for c in outside)
+        answers["out_of_corpus_total"] = len(outside)
+    else:
+        notes.append("no generator configured: answers are None (retrieval only)")
+
+    config = {
+        "table": pipe._table.qualified,
+        "embedder": describe_embedder(pipe),
+        "embed_dim": pipe.embed_dim,
+        "store": "embedded Postgres" if pipe.pgvector_dsn is None else "external Postgres",
+        "generator": None if pipe.generator is None else getattr(pipe.generator, "model", "?"),
+        "reranker": pipe.rerank_url if has_rerank else None,
+        "k": k,
+        "rerank_k": rerank_k,
+        "ask_mode": mode,
+        "questions": len(corpus.questions),
+        "questions_in_corpus": len(in_corpus),
+    }
+    return RagBenchResult(
+        config=config,
+        ingest={"documents": len(corpus.passages), "chunks": n_chunks, "seconds": ingest_s},
+        latency_ms=latency,
+        hit_rate=hit_rate,
+        answers=answers,
+        calls=calls,
+        notes=notes,
+    )
+
+
+def describe_embedder(pipe: Pipeline) -> str:
+    """A one-line description of the pipeline's embedder."""
+    from fieldkit.rag._embedders import LOCAL_EMBED_MODEL, LocalEmbedder, NIMEmbedder
+
+    emb = pipe.embedder
+    if isinstance(emb, LocalEmbedder):
+        return f"local {LOCAL_EMBED_MODEL}"
+    if isinstance(emb, NIMEmbedder):
+        return f"NIM {emb.model} at {pipe.embed_url}"
+    return type(emb).__name__

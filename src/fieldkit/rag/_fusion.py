@@ -1,0 +1,46 @@
+"""Reciprocal rank fusion of several rankings (pure).
+
+RRF (Cormack et al., 2009) scores an item ``sum(1 / (k + rank))`` over the rankings it appears
+in (rank is 1-based). It needs no score calibration between a cosine distance and a text rank,
+which is why hybrid retrieval uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+__all__ = ["RRF_K", "reciprocal_rank_fusion"]
+
+RRF_K = 60
+
+K = TypeVar("K", bound=Hashable)
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[K]], *, k: int = RRF_K, limit: int | None = None
+) -> list[tuple[K, float]]:
+    """Fuse rankings (best first) into ``[(key, score)]``, best first.
+
+    Ties are broken by the earliest position an item reaches in any ranking, then by the order
+    of the rankings, so the result is deterministic. A key repeated within one ranking counts
+    at its best position only. ``k`` must be >= 0; ``limit`` truncates the result.
+    """
+    if k < 0:
+        raise ValueError("k must be >= 0")
+    scores: dict[K, float] = {}
+    first_seen: dict[K, tuple[int, int]] = {}
+    for r_idx, ranking in enumerate(rankings):
+        seen: set[K] = set()
+        for pos, key in enumerate(ranking):
+            if key in seen:
+                continue
+            seen.add(key)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + pos + 1)
+            best = first_seen.get(key)
+            if best is None or (pos, r_idx) < best:
+                first_seen[key] = (pos, r_idx)
+    ordered = sorted(scores, key=lambda key: (-scores[key], first_seen[key]))
+    if limit is not None:
+        ordered = ordered[: max(limit, 0)]
+    return [(key, scores[key]) for key in ordered]

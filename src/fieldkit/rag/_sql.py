@@ -1,0 +1,191 @@
+"""Table-name validation and every SQL statement of the store, composed with ``psycopg.sql``.
+
+Identifiers are never formatted into SQL text: a name is validated (plain Postgres identifier,
+optionally schema-qualified), folded to lower case exactly as Postgres folds unquoted names
+(so tables created by 0.3.0 are found), then quoted with ``sql.Identifier``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from fieldkit.rag._types import RAGError
+
+__all__ = ["TableName", "parse_table_name"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_MAX_IDENT = 63
+
+
+@dataclass(frozen=True, slots=True)
+class TableName:
+    """A validated, lower-cased table name and the names of its indexes."""
+
+    schema: str | None
+    name: str
+
+    @property
+    def ident(self) -> sql.Composable:
+        """The quoted (optionally schema-qualified) table identifier."""
+        if self.schema is None:
+            return sql.Identifier(self.name)
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def qualified(self) -> str:
+        """``schema.name`` or ``name`` (for messages and ``to_regclass``)."""
+        return self.name if self.schema is None else f"{self.schema}.{self.name}"
+
+    def index(self, kind: str) -> sql.Identifier:
+        """A per-table index name that stays within 63 bytes and is unique per table."""
+        digest = hashlib.sha1(self.qualified.encode()).hexdigest()[:8]
+        return sql.Identifier(f"{self.name[:40]}_{digest}_{kind}")
+
+
+def parse_table_name(table: object) -> TableName:
+    """Validate ``table`` (``name`` or ``schema.name``); RAGError naming the problem otherwise."""
+    if not isinstance(table, str):
+        raise RAGError(f"table name must be a string, got {type(table).__name__}")
+    parts = table.split(".")
+    if len(parts) > 2 or not all(_IDENT.match(p) and len(p.encode()) <= _MAX_IDENT for p in parts):
+        raise RAGError(
+            f"invalid table name {table!r}: use letters, digits and underscores "
+            "(not starting with a digit, at most 63 characters), optionally as schema.table"
+        )
+    low = [p.lower() for p in parts]
+    if len(low) == 2:
+        return TableName(schema=low[0], name=low[1])
+    return TableName(schema=None, name=low[0])
+
+
+def create_schema(t: TableName, dim: int) -> list[sql.Composed | sql.SQL]:
+    """Statements creating the table (0.3.0 columns first), its new columns and indexes."""
+    return [
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {t} ("
+            "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "
+            "embedding vector({dim}) NOT NULL)"
+        ).format(t=t.ident, dim=sql.Literal(dim)),
+        # Columns 0.3.0 did not have; added to 0.3.0 tables in place (their rows keep NULLs).
+        sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(t=t.ident),
+        sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS chunk_index INTEGER").format(t=t.ident),
+        sql.SQL(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tsv tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"
+        ).format(t=t.ident),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (doc_id)").format(
+            i=t.index("doc"), t=t.ident
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (label)").format(
+            i=t.index("label"), t=t.ident
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (tsv)").format(
+            i=t.index("tsv"), t=t.ident
+        ),
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding vector_cosine_ops)"
+        ).format(i=t.index("hnsw"), t=t.ident),
+    ]
+
+
+def column_dim(t: TableName) -> sql.Composed:
+    """Query: the declared dimension of the table's ``embedding`` column (NULL if absent)."""
+    return sql.SQL(
+        "SELECT a.atttypmod FROM pg_attribute a "
+        "WHERE a.attrelid = to_regclass({q}) AND a.attname = 'embedding' AND NOT a.attisdropped"
+    ).format(q=sql.Literal(t.ident.as_string(None)))
+
+
+def create_stage(dim: int) -> sql.Composed:
+    """A per-transaction staging table the COPY writes into before the checked merge."""
+    return sql.SQL(
+        "CREATE TEMP TABLE fk_rag_stage (id BIGINT, doc_id BIGINT, chunk_index INTEGER, "
+        "label TEXT, text TEXT, embedding vector({dim})) ON COMMIT DROP"
+    ).format(dim=sql.Literal(dim))
+
+
+COPY_STAGE = sql.SQL(
+    "COPY fk_rag_stage (id, doc_id, chunk_index, label, text, embedding) FROM STDIN "
+    "WITH (FORMAT BINARY)"
+)
+COPY_TYPES = ["int8", "int8", "int4", "text", "text", "vector"]
+
+
+def find_collision(t: TableName) -> sql.Composed:
+    """Query: one staged row whose id is owned by a document already in the table that this
+    batch does not replace (param: the batch's document ids, bigint[])."""
+    return sql.SQL(
+        "SELECT s.id, s.doc_id, c.doc_id FROM fk_rag_stage s JOIN {t} c ON c.id = s.id "
+        "WHERE c.doc_id IS NOT NULL AND c.doc_id <> ALL(%s) LIMIT 1"
+    ).format(t=t.ident)
+
+
+def delete_docs(t: TableName) -> sql.Composed:
+    """Delete every chunk of the given documents (param: bigint[]), and legacy rows (no
+    doc_id, written by 0.3.0) whose ids are being rewritten."""
+    return sql.SQL(
+        "DELETE FROM {t} WHERE doc_id = ANY(%s) "
+        "OR (doc_id IS NULL AND id IN (SELECT id FROM fk_rag_stage))"
+    ).format(t=t.ident)
+
+
+def merge_stage(t: TableName) -> sql.Composed:
+    """Move the staged rows into the table."""
+    return sql.SQL(
+        "INSERT INTO {t} (id, doc_id, chunk_index, label, text, embedding) "
+        "SELECT id, doc_id, chunk_index, label, text, embedding FROM fk_rag_stage"
+    ).format(t=t.ident)
+
+
+def _label_filter(labels: bool) -> sql.Composable:
+    return sql.SQL(" WHERE label = ANY(%(labels)s)") if labels else sql.SQL("")
+
+
+def dense_query(t: TableName, *, labels: bool) -> sql.Composed:
+    """Query: nearest chunks by cosine distance (params: q, k[, labels])."""
+    return sql.SQL(
+        "SELECT id, label, text, embedding <=> %(q)b AS distance, doc_id, chunk_index "
+        "FROM {t}{where} ORDER BY embedding <=> %(q)b LIMIT %(k)s"
+    ).format(t=t.ident, where=_label_filter(labels))
+
+
+# The query's lexemes OR-ed together (a question rarely shares every word with its passage;
+# AND semantics as in plainto_tsquery miss most of them). Each lexeme is quoted for tsquery.
+_OR_TSQUERY = (
+    "(SELECT string_agg('''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''', ' | ')"
+    "::tsquery AS tsq FROM unnest(tsvector_to_array(to_tsvector('english', %(text)s))) AS l)"
+)
+
+
+def lexical_query(t: TableName, *, labels: bool, with_distance: bool) -> sql.Composed:
+    """Query: chunks matching any query lexeme, best ``ts_rank_cd`` first (params: text, k
+    [, labels][, q]). With ``with_distance`` the dense distance is computed for the hits."""
+    dist = sql.SQL("embedding <=> %(q)b") if with_distance else sql.SQL("NULL::float8")
+    where = sql.SQL(" AND label = ANY(%(labels)s)") if labels else sql.SQL("")
+    return sql.SQL(
+        "SELECT id, label, text, {dist} AS distance, doc_id, chunk_index "
+        "FROM {t}, " + _OR_TSQUERY + " AS qq "
+        "WHERE tsv @@ qq.tsq{where} ORDER BY ts_rank_cd(tsv, qq.tsq) DESC, id LIMIT %(k)s"
+    ).format(t=t.ident, dist=dist, where=where)
+
+
+def distances_for(t: TableName) -> sql.Composed:
+    """Query: dense distances for specific ids (params: q, ids)."""
+    return sql.SQL("SELECT id, embedding <=> %(q)b FROM {t} WHERE id = ANY(%(ids)s)").format(
+        t=t.ident
+    )
+
+
+def drop_table(t: TableName) -> sql.Composed:
+    """Statement: drop the table (and its indexes) if it exists."""
+    return sql.SQL("DROP TABLE IF EXISTS {t}").format(t=t.ident)
+
+
+def count_rows(t: TableName) -> sql.Composed:
+    """Query: the number of stored chunks."""
+    return sql.SQL("SELECT count(*) FROM {t}").format(t=t.ident)

@@ -1,0 +1,256 @@
+"""The pgvector store: a psycopg 3 connection pool, schema, COPY ingest and retrieval queries.
+
+Every write batch is one transaction: COPY (binary, vectors through pgvector's adapter) into a
+temporary staging table, refuse chunk-id clashes with other documents, delete the batch's
+documents' old chunks, then move the staged rows in. A failure rolls back that batch only.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+from psycopg import sql
+
+from fieldkit.rag import _sql
+from fieldkit.rag._ids import collision_message
+from fieldkit.rag._sql import TableName
+from fieldkit.rag._types import Chunk, RAGError
+
+__all__ = ["DimensionMismatchError", "Row", "Store", "mask_dsn"]
+
+# (id, doc_id, chunk_index, label, text, embedding)
+Row = tuple[int, int, int, str, str, NDArray[np.float32]]
+
+_SCHEMA_LOCK = 0x6669656C646B6974  # "fieldkit": serialises concurrent ensure_schema calls
+_EF_SEARCH_MAX = 1000
+
+_PASSWORD_URI = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+_PASSWORD_KV = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+
+
+class DimensionMismatchError(RAGError):
+    """The table exists with another vector dimension than the pipeline's embedder."""
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with any password replaced by ``***`` (for messages and repr)."""
+    return _PASSWORD_KV.sub(r"\1***", _PASSWORD_URI.sub(r"\1***\3", dsn))
+
+
+class Store:
+    """Pooled access to one chunk table. The pool opens on first use and closes in ``close``."""
+
+    def __init__(
+        self,
+        dsn: str,
+        table: TableName,
+        dim: int,
+        *,
+        max_connections: int = 4,
+        connect_timeout: float = 10.0,
+        ef_search: int = 100,
+    ) -> None:
+        self.dsn = dsn
+        self.table = table
+        self.dim = dim
+        self.max_connections = max_connections
+        self.connect_timeout = connect_timeout
+        self.ef_search = ef_search
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _get_pool(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise RAGError("pipeline closed")
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                pool = ConnectionPool(
+                    self.dsn,
+                    min_size=1,
+                    max_size=max(1, self.max_connections),
+                    kwargs={"connect_timeout": max(1, int(self.connect_timeout))},
+                    open=False,
+                    timeout=max(self.connect_timeout, 1.0) * 3,
+                    name="fieldkit-rag",
+                )
+                try:
+                    pool.open(wait=True, timeout=max(self.connect_timeout, 1.0))
+                except Exception as exc:
+                    pool.close()
+                    raise RAGError(
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {exc}"
+                    ) from exc
+                self._pool = pool
+            return self._pool
+
+    @contextmanager
+    def connection(self, *, vector: bool = True) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection inside one transaction (committed on success)."""
+        pool = self._get_pool()
+        with pool.connection() as conn:
+            if vector and conn.adapters.types.get("vector") is None:
+                from pgvector.psycopg import register_vector
+
+                try:
+                    register_vector(conn)
+                except psycopg.ProgrammingError as exc:
+                    raise RAGError(
+                        "the pgvector extension is not installed in this database; "
+                        "call ensure_schema() first"
+                    ) from exc
+            yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the extension, table, new columns and indexes; refuse a dimension mismatch."""
+        with self.connection(vector=False) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            row = conn.execute(_sql.column_dim(self.table)).fetchone()
+            if row is not None and row[0] is not None and int(row[0]) not in (-1, self.dim):
+                raise DimensionMismatchError(
+                    f"table {self.table.qualified} stores vectors of dimension {row[0]} but "
+                    f"this pipeline embeds with dimension {self.dim}; drop the table or use "
+                    "another table name"
+                )
+            for stmt in _sql.create_schema(self.table, self.dim)[1:]:
+                conn.execute(stmt)
+
+    def drop(self) -> None:
+        """Drop the table and its indexes (if it exists)."""
+        with self.connection(vector=False) as conn:
+            conn.execute(_sql.drop_table(self.table))
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        with self.connection(vector=False) as conn:
+            row = conn.execute(_sql.count_rows(self.table)).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_batch(self, doc_ids: Sequence[int], rows: Sequence[Row]) -> None:
+        """Replace the documents ``doc_ids`` by ``rows`` in one transaction.
+
+        Raises RAGError (and writes nothing of this batch) if a row's id belongs to a document
+        outside the batch.
+        """
+        if not doc_ids:
+            return
+        ids = list(doc_ids)
+        try:
+            with self.connection() as conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
+                cur.execute(_sql.create_stage(self.dim))
+                if rows:
+                    with cur.copy(_sql.COPY_STAGE) as copy:
+                        copy.set_types(_sql.COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
+                    cur.execute(_sql.find_collision(self.table), (ids,))
+                    hit = cur.fetchone()
+                    if hit is not None:
+                        raise RAGError(collision_message(int(hit[0]), int(hit[1]), int(hit[2])))
+                cur.execute(_sql.delete_docs(self.table), (ids,))
+                if rows:
+                    cur.execute(_sql.merge_stage(self.table))
+        except psycopg.Error as exc:
+            raise RAGError(f"writing to {self.table.qualified} failed: {exc}") from exc
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _set_ef(self, cur: psycopg.Cursor[Any], k: int) -> None:
+        ef = min(max(self.ef_search, k), _EF_SEARCH_MAX)
+        cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
+
+    def dense(
+        self, qvec: NDArray[np.float32], k: int, labels: Sequence[str] | None = None
+    ) -> list[Chunk]:
+        """The ``k`` nearest chunks by cosine distance, nearest first.
+
+        With a label filter the HNSW scan can return fewer than ``k`` rows (pgvector filters
+        after the scan); then the query is repeated as an exact scan.
+        """
+        params: dict[str, Any] = {"q": qvec, "k": int(k)}
+        if labels is not None:
+            params["labels"] = list(labels)
+        query = _sql.dense_query(self.table, labels=labels is not None)
+        try:
+            with self.connection() as conn, conn.cursor() as cur:
+                exact = k > _EF_SEARCH_MAX
+                if exact:
+                    cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
+                else:
+                    self._set_ef(cur, k)
+                rows = cur.execute(query, params).fetchall()
+                if labels is not None and len(rows) < k and not exact:
+                    cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
+                    rows = cur.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise RAGError(f"dense retrieval from {self.table.qualified} failed: {exc}") from exc
+        return [_chunk(r) for r in rows]
+
+    def lexical(
+        self,
+        text: str,
+        k: int,
+        labels: Sequence[str] | None = None,
+        qvec: NDArray[np.float32] | None = None,
+    ) -> list[Chunk]:
+        """Chunks sharing words with ``text`` (Postgres full text, GIN index), best first.
+
+        With ``qvec`` the returned chunks also carry their cosine distance.
+        """
+        params: dict[str, Any] = {"text": text, "k": int(k)}
+        if labels is not None:
+            params["labels"] = list(labels)
+        if qvec is not None:
+            params["q"] = qvec
+        query = _sql.lexical_query(
+            self.table, labels=labels is not None, with_distance=qvec is not None
+        )
+        try:
+            with self.connection() as conn:
+                rows = conn.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise RAGError(f"lexical retrieval from {self.table.qualified} failed: {exc}") from exc
+        return [_chunk(r) for r in rows]
+
+    def execute(self, statement: sql.Composed | sql.SQL, params: Any = None) -> list[Any]:
+        """Run one statement and return its rows (for tests and the bench)."""
+        with self.connection() as conn:
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description is not None else []
+
+
+def _chunk(row: Sequence[Any]) -> Chunk:
+    rid, label, text, dist, doc_id, idx = row
+    return Chunk(
+        id=int(rid),
+        text=text,
+        label=label or "",
+        distance=None if dist is None else float(dist),
+        rerank_score=None,
+        doc_id=None if doc_id is None else int(doc_id),
+        chunk_index=None if idx is None else int(idx),
+    )

@@ -1,0 +1,102 @@
+"""The value types, constants and error class of ``fieldkit.rag`` (0.3.0 names and values)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "CHUNKS_PER_DOC_MAX",
+    "DEFAULT_CHUNK_TOKENS",
+    "DEFAULT_EMBED_BATCH",
+    "DEFAULT_EMBED_DIM",
+    "DEFAULT_EMBED_MODEL",
+    "DEFAULT_RERANK_MODEL",
+    "DEFAULT_RERANK_URL",
+    "Chunk",
+    "Document",
+    "RAGError",
+    "RetrievalMode",
+    "coerce_document",
+]
+
+DEFAULT_EMBED_MODEL = "nvidia/llama-nemotron-embed-1b-v2"
+DEFAULT_EMBED_DIM = 1024
+DEFAULT_EMBED_BATCH = 32
+DEFAULT_CHUNK_TOKENS = 900
+CHUNKS_PER_DOC_MAX = 10000
+DEFAULT_RERANK_URL = (
+    "https://ai.api.nvidia.com/v1/retrieval/nvidia/llama-3_2-nv-rerankqa-1b-v2/reranking"
+)
+DEFAULT_RERANK_MODEL = "nvidia/llama-3.2-nv-rerankqa-1b-v2"
+
+RetrievalMode = Literal["dense", "lexical", "hybrid"]
+RETRIEVAL_MODES: tuple[str, ...] = ("dense", "lexical", "hybrid")
+
+
+class RAGError(Exception):
+    """Base of every error ``fieldkit.rag`` raises on purpose (HTTP, schema, id collisions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A caller-owned document; ``id`` is stable and seeds the chunk ids."""
+
+    id: int
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One stored chunk as retrieved. ``distance``: cosine distance (lower is closer);
+    ``rerank_score``: reranker logit (higher is better). ``doc_id``/``chunk_index`` say which
+    document and which of its chunks this is (None for rows written by 0.3.0)."""
+
+    id: int
+    text: str
+    label: str = ""
+    distance: float | None = None
+    rerank_score: float | None = None
+    doc_id: int | None = None
+    chunk_index: int | None = None
+
+    @property
+    def score(self) -> float:
+        """Higher is better: the rerank logit, else ``1 - distance``, else 0.0 (as 0.3.0)."""
+        if self.rerank_score is not None:
+            return self.rerank_score
+        if self.distance is not None:
+            return 1.0 - self.distance
+        return 0.0
+
+
+def coerce_document(doc: Document | dict[str, Any]) -> Document:
+    """A ``Document`` from a Document or a dict (``id``/``text`` required, ``label`` optional).
+
+    A ``label`` of None becomes ``""`` (0.3.0 stored the string ``"None"``); a bool or
+    non-integral id is refused rather than silently truncated.
+    """
+    if isinstance(doc, Document):
+        raw_id: Any = doc.id
+        text: Any = doc.text
+        label: Any = doc.label
+    elif isinstance(doc, dict):
+        raw_id = doc["id"]
+        text = doc["text"]
+        label = doc.get("label", "")
+    else:
+        raise TypeError(f"documents must be Document or dict, got {type(doc).__name__}")
+    if isinstance(raw_id, bool):
+        raise RAGError(f"document id must be an integer, got {raw_id!r}")
+    try:
+        doc_id = int(raw_id)
+    except (TypeError, ValueError) as exc:
+        raise RAGError(f"document id must be an integer, got {raw_id!r}") from exc
+    if isinstance(raw_id, float) and raw_id != doc_id:
+        raise RAGError(f"document id must be an integer, got {raw_id!r}")
+    return Document(
+        id=doc_id,
+        text=str(text),
+        label="" if label is None else str(label),
+    )

@@ -1,0 +1,1 @@
+"""Package data of fieldkit.rag: the bundled benchmark corpus (``corpus.json``)."""

@@ -1,0 +1,63 @@
+"""PostgresLineageStore against the session's embedded Postgres (real server, real sockets)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import pytest
+
+from fieldkit.lineage import FailureLabel, PostgresLineageStore, Trial
+from tests.lineage._workers import make_trial, pg_append_many
+
+
+def test_same_rendering_as_file_store(pg_dsn: str, pg_table: str, five_trials: list[Trial], golden: str) -> None:
+    with PostgresLineageStore(pg_dsn, table=pg_table) as store:
+        assert store.all_trials() == [] and store.best() is None
+        for t in five_trials:
+            store.append(t)
+        snap = store.render_prompt(
+            "tok", top_k=10, recent_n=10, last_m_full=3, session_timestamp="2026-05-11T11:00:00Z"
+        )
+        assert snap.rendered_prompt == golden
+        assert store.all_trials() == five_trials
+        assert [t.exp_id for t in store.chain_to("exp_030")] == ["000", "014", "030"]
+        with pytest.raises(KeyError, match=f"not in table {pg_table}"):
+            store.chain_to("999")
+    # A second store on the same table sees everything (fresh incremental read).
+    other = PostgresLineageStore(pg_dsn, table=pg_table)
+    assert other.best().exp_id == "030"  # type: ignore[union-attr]
+    other.close()
+
+
+def test_extras_round_trip(pg_dsn: str, pg_table: str) -> None:
+    t = Trial.from_row({**{h: "" for h in Trial.header()}, "exp_id": "1", "status": "keep"})
+    import dataclasses
+
+    t = dataclasses.replace(t, extras={"accuracy": "0.96"}, core_metric=25.1)
+    with PostgresLineageStore(pg_dsn, table=pg_table) as store:
+        store.append(t)
+        back = store.all_trials()[0]
+    assert back == t and back.status is FailureLabel.KEEP
+
+
+def test_concurrent_appends_from_processes(pg_dsn: str, pg_table: str) -> None:
+    with mp.get_context("spawn").Pool(4) as pool:
+        pool.starmap(pg_append_many, [(pg_dsn, pg_table, w, 50) for w in range(4)])
+    with PostgresLineageStore(pg_dsn, table=pg_table) as store:
+        ids = [t.exp_id for t in store.all_trials()]
+        assert len(ids) == 200 and len(set(ids)) == 200
+        for w in range(4):
+            assert [int(i.split("-")[1]) for i in ids if i.startswith(f"p{w}-")] == list(range(50))
+        store.append(make_trial("late", metric=0.1))
+        assert len(store) == 201
+
+
+@pytest.mark.parametrize("bad", ["x; DROP TABLE y", "1abc", "a.b.c", "", 'quo"te', "a" * 64])
+def test_table_names_validated(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid table name"):
+        PostgresLineageStore("postgresql://u:secret@127.0.0.1/db", table=bad)
+
+
+def test_repr_hides_dsn() -> None:
+    store = PostgresLineageStore("postgresql://u:s3cret@127.0.0.1/db", table="public.trials")
+    assert "s3cret" not in repr(store) and "public.trials" in repr(store)

@@ -1,0 +1,294 @@
+"""LineageStore: the 0.3.0 behaviour the original's tests pinned, the golden rendering, and the
+fixes (schema-aware files, malformed rows, torn lines, incremental reads)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fieldkit.lineage import FailureLabel, LineageSnapshot, LineageStore, MalformedRowWarning, Trial
+
+Make = Callable[..., Trial]
+K, D, B = FailureLabel.KEEP, FailureLabel.DISCARD, FailureLabel.BASELINE
+
+
+def test_construction_touches_nothing(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / "bb")
+    assert store.root == tmp_path / "bb" and store.lower_is_better is True
+    assert store.results_path == tmp_path / "bb" / "results.tsv"
+    assert LineageStore.RESULTS_FILENAME == "results.tsv"
+    assert not (tmp_path / "bb").exists()
+    assert store.all_trials() == [] and store.best() is None and store.latest() == ()
+
+
+def test_append_header_order_and_round_trip(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path / "a" / "b")
+    trials = [make("000", B, 1.081), make("014", K, 1.078), make("015", D)]
+    for t in trials:
+        store.append(t)
+    lines = store.results_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "\t".join(Trial.header())
+    assert lines[1].startswith("000\t") and len(lines) == 4
+    assert [t.exp_id for t in store.all_trials()] == ["000", "014", "015"]
+    assert store.all_trials() == trials
+    assert lines[1].split("\t")[11] == "" and lines[1].split("\t")[12] == ""  # None → ""
+
+
+def test_tsv_quoting_of_tabs_quotes_newlines(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    t = make("001", hypothesis='a\tb "q"\nline2')
+    store.append(t)
+    raw = store.results_path.read_text(encoding="utf-8")
+    assert '"a\tb ""q""\nline2"' in raw
+    assert LineageStore(tmp_path).all_trials() == [t]
+
+
+def test_best_lower_and_higher(tmp_path: Path, make: Make) -> None:
+    lo = LineageStore(tmp_path / "lo")
+    for t in [make("000", B, 1.081), make("014", K, 1.078), make("030", K, 1.075)]:
+        lo.append(t)
+    assert lo.best().exp_id == "030"  # type: ignore[union-attr]
+    hi = LineageStore(tmp_path / "hi", lower_is_better=False)
+    for t in [make("000", B, 1.0), make("014", K, 1.20), make("030", K, 1.30)]:
+        hi.append(t)
+    assert hi.best().exp_id == "030"  # type: ignore[union-attr]
+    hi.lower_is_better = True  # flipping the attribute re-ranks
+    assert hi.best().exp_id == "014"  # type: ignore[union-attr]
+
+
+def test_best_is_best_kept_not_any_informational(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000", B, 1.081))
+    store.append(make("001", FailureLabel.SIZE_BLOCKED, 1.01))
+    assert store.best().exp_id == "000"  # type: ignore[union-attr]  # baseline while no keep
+    store.append(make("002", D, 1.02))
+    store.append(make("003", K, 1.07))
+    store.append(make("004", K, 1.07))  # tie → earliest
+    assert store.best().exp_id == "003"  # type: ignore[union-attr]
+
+
+def test_best_fallback_first_row(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("100", D, None))
+    assert store.best().exp_id == "100"  # type: ignore[union-attr]
+
+
+def test_latest(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    for i in range(6):
+        store.append(make(f"{i:03d}"))
+    assert [t.exp_id for t in store.latest(3)] == ["003", "004", "005"]
+    assert len(store.latest(100)) == 6 and store.latest(0) == () and store.latest(-2) == ()
+
+
+def test_chain_to_linear_branch_cycle_and_prefix(tmp_path: Path, make: Make) -> None:
+    s = LineageStore(tmp_path / "lin")
+    for i, p in [("000", ""), ("014", "000"), ("030", "014"), ("031", "014"), ("045", "030")]:
+        s.append(make(i, parent=p))
+    assert [t.exp_id for t in s.chain_to("045")] == ["000", "014", "030", "045"]
+    assert [t.exp_id for t in s.chain_to("031")] == ["000", "014", "031"]
+    with pytest.raises(KeyError, match=r"exp_id='999' not in .*results.tsv"):
+        s.chain_to("999")
+    c = LineageStore(tmp_path / "cyc")
+    c.append(make("001", parent="002"))
+    c.append(make("002", parent="001"))
+    assert [t.exp_id for t in c.chain_to("001")] == ["002", "001"]
+    p = LineageStore(tmp_path / "pre")
+    p.append(make("000"))
+    p.append(make("001", parent="exp_000"))
+    p.append(make("002", parent="001"))
+    assert [t.exp_id for t in p.chain_to("exp_002")] == ["000", "001", "002"]
+    assert [t.exp_id for t in p.children_of("000")] == ["001"]
+
+
+def test_golden_rendering(tmp_path: Path, five_trials: list[Trial], golden: str) -> None:
+    store = LineageStore(tmp_path)
+    for t in five_trials:
+        store.append(t)
+    snap = store.render_prompt(
+        "tok", top_k=10, recent_n=10, last_m_full=3, session_timestamp="2026-05-11T11:00:00Z"
+    )
+    assert snap.rendered_prompt == golden
+    assert snap.current_best.exp_id == "030"
+    assert [t.exp_id for t in snap.chain_to_best] == ["000", "014", "030"]
+    assert {t.exp_id for t in snap.top_k_leaderboard} == {"014", "030"}
+    assert [t.exp_id for t in snap.recent_n_activity] == ["000", "014", "015", "030", "031"]
+    assert [t.exp_id for t in snap.last_m_with_full_hypothesis] == ["015", "030", "031"]
+    again = LineageStore(tmp_path).render_prompt(
+        "tok", top_k=10, recent_n=10, last_m_full=3, session_timestamp="2026-05-11T11:00:00Z"
+    )
+    assert again == snap
+    with pytest.raises((AttributeError, TypeError)):
+        snap.rendered_prompt = "x"  # type: ignore[misc]
+
+
+def test_render_empty_store(tmp_path: Path) -> None:
+    snap = LineageStore(tmp_path).render_prompt("tok")
+    assert isinstance(snap, LineageSnapshot)
+    assert snap.rendered_prompt == "# Session start — empty lineage\n"
+    assert snap.current_best.status is FailureLabel.BASELINE and snap.current_best.exp_id == ""
+    assert snap.chain_to_best == snap.top_k_leaderboard == snap.recent_n_activity == ()
+
+
+def test_render_counts_zero_and_negative(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    for i in range(11):
+        store.append(make(f"{i:03d}", K if i == 3 else D, 1.0))
+    snap = store.render_prompt("tok", recent_n=5)
+    assert [t.exp_id for t in snap.recent_n_activity] == ["006", "007", "008", "009", "010"]
+    zero = store.render_prompt("tok", recent_n=0, last_m_full=0, top_k=0)
+    assert zero.recent_n_activity == () and zero.last_m_with_full_hypothesis == ()
+    assert zero.top_k_leaderboard == ()
+    assert "## Recent Activity (last 0)" in zero.rendered_prompt
+    assert "full hypothesis" not in zero.rendered_prompt
+    with pytest.raises(ValueError, match="recent_n"):
+        store.render_prompt("tok", recent_n=-1)
+    with pytest.raises(ValueError, match="style"):
+        store.render_prompt("tok", style="html")  # type: ignore[arg-type]
+
+
+def test_render_escapes_table_breakers(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000", K, 1.0, hypothesis="a | b\nc\td", notes="n1\nn2"))
+    text = store.render_prompt("tok").rendered_prompt
+    assert "| a \\| b c d |" in text
+    assert "  └─ n1 n2" in text
+    rows = [ln for ln in text.splitlines() if ln.startswith("| 0")]
+    assert rows and all(ln.replace("\\|", "").count("|") == 6 for ln in rows)
+
+
+def test_top_k_none_metric_sorts_last_when_higher_is_better(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path, lower_is_better=False)
+    store.append(make("001", K, None))
+    store.append(make("002", K, 0.5))
+    store.append(make("003", K, 0.9))
+    ids = [t.exp_id for t in store.render_prompt("x").top_k_leaderboard]
+    assert ids == ["003", "002", "001"]
+
+
+def test_task_schema_append_keeps_file_header(tmp_path: Path, make: Make) -> None:
+    header = [
+        "exp_id", "timestamp", "specialist", "parent_exp", "baseline_exp", "domain", "hypothesis",
+        "expected_delta", "status", "val_bpb", "delta_vs_best", "artifact_bytes", "train_s",
+        "eval_s", "total_s", "job_name", "snapshot_path", "notes",
+    ]  # fmt: skip
+    path = tmp_path / "results.tsv"
+    row0 = ["000", "t", "baseline", "", "", "baseline", "seed", "0", "baseline", "1.0810"]
+    path.write_text("\t".join(header) + "\n" + "\t".join(row0 + [""] * 8) + "\n", encoding="utf-8")
+    store = LineageStore(tmp_path)
+    assert store.metric_field == "val_bpb"
+    assert store.all_trials()[0].core_metric == 1.081  # task metric mirrored into core_metric
+    t = dataclasses.replace(make("001", K, None), core_metric=1.07, val_bpb=None)
+    t = dataclasses.replace(t, extras={"artifact_bytes": "15999822", "eval_s": "12.5"})
+    store.append(t)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "\t".join(header) and len(lines) == 3
+    cells = dict(zip(header, lines[2].split("\t"), strict=True))
+    assert cells["val_bpb"] == "1.07" and cells["artifact_bytes"] == "15999822"
+    back = LineageStore(tmp_path).all_trials()[1]
+    assert back.extras == {"artifact_bytes": "15999822", "eval_s": "12.5"}
+    assert back.val_bpb == 1.07 and store.best().exp_id == "001"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no column"):
+        store.append(dataclasses.replace(t, extras={"accuracy": "0.9"}))
+
+
+def test_malformed_rows_skipped_counted_or_strict(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000", B, 1.0))
+    with store.results_path.open("a", encoding="utf-8") as fh:
+        fh.write("001\tshort row\n")
+        fh.write("\t".join(Trial.header()) + "\n")  # a stray header (0.3.0's race)
+        fh.write("\t".join(make("002", K, 0.9).to_row()).replace("keep", "kept") + "\n")
+    store.append(make("003", K, 0.8))
+    with pytest.warns(MalformedRowWarning, match="skipped 3 malformed"):
+        trials = LineageStore(tmp_path).all_trials()
+    assert [t.exp_id for t in trials] == ["000", "003"]
+    reader = LineageStore(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader.all_trials()
+    assert reader.skipped_rows == 3 and [ln for ln, _ in reader.malformed_rows] == [3, 4, 5]
+    with pytest.raises(ValueError, match="line 3"):
+        LineageStore(tmp_path, strict=True).all_trials()
+
+
+def test_torn_last_line_is_reported_then_closed_by_next_append(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000", B, 1.0))
+    with store.results_path.open("ab") as fh:  # a writer killed inside a quoted field
+        fh.write(b'001\tt\ts\t\t\ts\t"half a hypo')
+    reader = LineageStore(tmp_path)
+    with pytest.warns(MalformedRowWarning, match="torn last line"):
+        assert [t.exp_id for t in reader.all_trials()] == ["000"]
+    assert reader.torn_bytes > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store.append(make("002", K, 0.5))
+        after = LineageStore(tmp_path)
+        assert [t.exp_id for t in after.all_trials()] == ["000", "002"]
+    assert after.skipped_rows == 1 and after.torn_bytes == 0
+    assert after.best().exp_id == "002"  # type: ignore[union-attr]
+
+
+def test_torn_header_only_file_is_reset(tmp_path: Path, make: Make) -> None:
+    (tmp_path / "results.tsv").write_bytes(b"exp_id\ttimest")
+    store = LineageStore(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store.append(make("000"))
+    assert (tmp_path / "results.tsv").read_text().startswith("exp_id\ttimestamp\t")
+    assert [t.exp_id for t in LineageStore(tmp_path).all_trials()] == ["000"]
+
+
+def test_incremental_reads_only_new_bytes(tmp_path: Path, make: Make) -> None:
+    writer = LineageStore(tmp_path)
+    reader = LineageStore(tmp_path)
+    for i in range(50):
+        writer.append(make(f"{i:03d}", K, float(100 - i)))
+    assert len(reader.all_trials()) == 50
+    offset = reader._offset
+    assert offset == os.path.getsize(reader.results_path)
+    writer.append(make("050", K, 0.5))
+    assert reader.best().exp_id == "050"  # type: ignore[union-attr]
+    assert reader._offset > offset and len(reader) == 51
+    # A replaced file (new inode) is re-read from scratch.
+    new = tmp_path / "new.tsv"
+    new.write_text(writer.results_path.read_text().split("\n", 1)[0] + "\n")
+    os.replace(new, writer.results_path)
+    assert reader.all_trials() == []
+
+
+def test_open_accepts_tsv_path(tmp_path: Path, make: Make) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000"))
+    other = LineageStore.open(store.results_path)
+    assert other.results_path == store.results_path and len(other) == 1
+    assert LineageStore.open(tmp_path).results_path == store.results_path
+
+
+def test_metric_field_must_exist(tmp_path: Path, make: Make) -> None:
+    LineageStore(tmp_path).append(make("000"))
+    with pytest.raises(ValueError, match="metric column 'accuracy'"):
+        LineageStore(tmp_path, metric_field="accuracy").best()
+
+
+def test_write_derived_preserves_key_insights(tmp_path: Path, five_trials: list[Trial]) -> None:
+    store = LineageStore(tmp_path)
+    for t in five_trials:
+        store.append(t)
+    (tmp_path / "KNOWLEDGE.md").write_text("old\n## Key Insights\n- keep q_gain split\n")
+    paths = store.write_derived()
+    assert set(paths) == {"tree.tsv", "LEADERBOARD.md", "KNOWLEDGE.md", "best.json"}
+    know = (tmp_path / "KNOWLEDGE.md").read_text(encoding="utf-8")
+    assert know.endswith("## Key Insights\n- keep q_gain split\n") and "old" not in know
+    tree = (tmp_path / "tree.tsv").read_text().splitlines()
+    assert [r.split("\t")[3] for r in tree[1:]] == [
+        "000", "000/014", "000/014/015", "000/014/030", "000/014/030/031",
+    ]  # fmt: skip
+    assert '"exp_id": "030"' in (tmp_path / "best.json").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
