@@ -89,6 +89,31 @@ def _delta_0_3_0(snapshot: dict[str, Any], model: Any) -> tuple[float, float]:
     return math.sqrt(total), max_abs
 
 
+class _Swap030:
+    """The 0.3.0 swap: clone + copy per parameter, no checks, no roll-back, no thread guard."""
+
+    def __init__(self, model: Any, snapshot: dict[str, Any]) -> None:
+        self.model, self.snapshot, self.saved = model, snapshot, {}
+
+    def __enter__(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            for name, p in self.model.named_parameters():
+                if name in self.snapshot:
+                    self.saved[name] = p.detach().clone()
+                    p.copy_(self.snapshot[name].to(device=p.device, dtype=p.dtype))
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        with torch.no_grad():
+            for name, p in self.model.named_parameters():
+                if name in self.saved:
+                    p.copy_(self.saved[name])
+        self.saved = {}
+
+
 def run(quick: bool) -> list[Row]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -114,8 +139,14 @@ def run(quick: bool) -> list[Row]:
         with snap:
             pass
 
+    old_swap = _Swap030(model, dict(snap.snapshot))
+
+    def swap_only_0_3_0() -> None:
+        with old_swap:
+            pass
+
     t_snap, t_copy = _timeit_pair(via_snapshot, via_copy, reps)
-    t_swap, _ = _timeit_pair(swap_only, lambda: None, reps * 5)
+    t_swap, t_swap_old = _timeit_pair(swap_only, swap_only_0_3_0, reps * 5)
     snap_bytes = _bytes(snap.snapshot.values())
     # while active the snapshot also holds a backup of the live adapter values
     snap_peak = 2 * snap_bytes
@@ -131,7 +162,14 @@ def run(quick: bool) -> list[Row]:
             baseline_label="forward of a deep-copied frozen reference model",
             note=f"batch {tuple(ids.shape)}, best of {reps}",
         ),
-        Row("swap in + restore only", t_swap * 1e3, None, "ms/step", note=f"{len(snap)} tensors"),
+        Row(
+            "swap in + restore only",
+            t_swap * 1e3,
+            t_swap_old * 1e3,
+            "ms/step",
+            baseline_label="0.3.0 swap (no checks, no roll-back)",
+            note=f"{len(snap)} tensors",
+        ),
         Row(
             "extra memory for the reference (peak)",
             snap_peak / 1e6,

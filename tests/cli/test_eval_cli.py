@@ -37,12 +37,15 @@ def test_eval_help_lists_commands() -> None:
 
 
 def test_passk_markdown(tmp_path: Path) -> None:
-    f = jsonl(tmp_path / "g.jsonl", [
-        {"task_id": "a", "n": 8, "passed": 5},
-        {"task_id": "b", "results": [True] * 8},
-        {"task_id": "c", "n": 8, "passed": 0},
-        "not json",
-    ])
+    f = jsonl(
+        tmp_path / "g.jsonl",
+        [
+            {"task_id": "a", "n": 8, "passed": 5},
+            {"task_id": "b", "results": [True] * 8},
+            {"task_id": "c", "n": 8, "passed": 0},
+            "not json",
+        ],
+    )
     res = run("eval", "passk", str(f), "--k", "1", "--k", "8", "--k", "16")
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
@@ -58,7 +61,10 @@ def test_passk_json(tmp_path: Path) -> None:
     res = run("eval", "passk", str(f), "-k", "1", "-k", "1", "--json")
     assert res.exit_code == 0
     assert json.loads(res.stdout) == {
-        "n_problems": 2, "samples_per_problem": 4, "pass_at": {"pass@1": 0.5}, "n_skipped": 0,
+        "n_problems": 2,
+        "samples_per_problem": 4,
+        "pass_at": {"pass@1": 0.5},
+        "n_skipped": 0,
     }
 
 
@@ -80,8 +86,9 @@ def test_passk_bad_input(tmp_path: Path, rows: list[Any], message: str) -> None:
 
 
 def test_passk_bad_k(tmp_path: Path) -> None:
-    res = run("eval", "passk", str(jsonl(tmp_path / "g.jsonl", [{"n": 4, "passed": 1}])),
-              "--k", "0")
+    res = run(
+        "eval", "passk", str(jsonl(tmp_path / "g.jsonl", [{"n": 4, "passed": 1}])), "--k", "0"
+    )
     assert res.exit_code == 2 and "every k must be >= 1" in res.stderr
 
 
@@ -97,10 +104,18 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 
 def _traj(tid: str, passed: bool, n_passed: int, turns: int) -> dict[str, Any]:
-    return {"task_id": tid, "final_grade": {"passed": passed, "n_passed": n_passed, "n_total": 2,
-                                            "assertions": [{"kind": "file_exists",
-                                                            "passed": n_passed > 0}] * 2},
-            "stopped": "task_complete", "n_turns": turns, "wall_seconds": 10}
+    return {
+        "task_id": tid,
+        "final_grade": {
+            "passed": passed,
+            "n_passed": n_passed,
+            "n_total": 2,
+            "assertions": [{"kind": "file_exists", "passed": n_passed > 0}] * 2,
+        },
+        "stopped": "task_complete",
+        "n_turns": turns,
+        "wall_seconds": 10,
+    }
 
 
 def test_compare_markdown_and_json(tmp_path: Path) -> None:
@@ -131,17 +146,29 @@ def test_compare_empty_side(tmp_path: Path) -> None:
 
 def _log(tmp_path: Path) -> Path:
     rows: list[Any] = [{"_meta": "trajectory log", "baseline_val_bpb": 10.95}]
-    for i, (k, v, s, d) in enumerate([("lr", 0.001, 10.9, "keep"), ("lr", 0.001, 10.92, "revert"),
-                                      ("n_head", 8, 10.85, "keep")], 1):
-        rows.append({"iter": i, "proposal": {"knob": k, "new_value": v}, "decision": d,
-                     "val_bpb": s})
+    for i, (k, v, s, d) in enumerate(
+        [("lr", 0.001, 10.9, "keep"), ("lr", 0.001, 10.92, "revert"), ("n_head", 8, 10.85, "keep")],
+        1,
+    ):
+        rows.append(
+            {"iter": i, "proposal": {"knob": k, "new_value": v}, "decision": d, "val_bpb": s}
+        )
     rows.append("broken")
     return jsonl(tmp_path / "t.jsonl", rows)
 
 
 def test_trajectory_markdown(tmp_path: Path) -> None:
-    res = run("eval", "trajectory", str(_log(tmp_path)), "--knob", "lr", "--knob", "n_head",
-              "--knob", "d_model")
+    res = run(
+        "eval",
+        "trajectory",
+        str(_log(tmp_path)),
+        "--knob",
+        "lr",
+        "--knob",
+        "n_head",
+        "--knob",
+        "d_model",
+    )
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert lines[0] == "### Trajectory (3 iterations, val_bpb, lower is better)"

@@ -17,10 +17,21 @@ def arb_record(**ir_over: Any) -> dict[str, Any]:
         "status": "finished",
         "total_time": 12.5,
         "turn_details": [
-            {"turn": 1, "action": "tool", "duration": 4.211, "input_tokens": 100,
-             "output_tokens": 20, "papers_retrieved_this_turn": 5},
-            {"turn": 2, "action": "answer", "duration_s": 3.0, "input_tokens": "50",
-             "output_tokens": None},
+            {
+                "turn": 1,
+                "action": "tool",
+                "duration": 4.211,
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "papers_retrieved_this_turn": 5,
+            },
+            {
+                "turn": 2,
+                "action": "answer",
+                "duration_s": 3.0,
+                "input_tokens": "50",
+                "output_tokens": None,
+            },
         ],
         "final_candidates": ["p1", "p2"],
     }
@@ -31,7 +42,12 @@ def arb_record(**ir_over: Any) -> dict[str, Any]:
 def test_default_record() -> None:
     r = AgentRun.from_record(arb_record())
     assert (r.question_id, r.status, r.wall_seconds, r.n_turns, r.n_candidates) == (
-        "2602.01234", "finished", 12.5, 2, 2)
+        "2602.01234",
+        "finished",
+        12.5,
+        2,
+        2,
+    )
     assert r.turns[0].duration_s == 4.21
     assert r.turns[0].extras == {"papers_retrieved_this_turn": 5}
     assert r.turns[1].input_tokens == 50 and r.turns[1].output_tokens is None
@@ -43,16 +59,32 @@ def test_default_record() -> None:
 def test_only_input_data() -> None:
     r = AgentRun.from_record({"input_data": {"arxiv_id": 7}})
     assert (r.question_id, r.status, r.wall_seconds, r.n_turns, r.n_candidates) == (
-        "7", "", 0.0, 0, 0)
+        "7",
+        "",
+        0.0,
+        0,
+        0,
+    )
     assert not r.succeeded()
 
 
 def test_custom_paths() -> None:
-    raw = {"task_id": "T1", "result": {"status": "finished", "total_time": "3.256",
-                                        "trace": [{"action": "error"}, "junk"],
-                                        "final_candidates": ("x",)}}
-    r = AgentRun.from_record(raw, question_id_field="task_id", question_id_path=(),
-                             inference_path=("result",), turns_field="trace")
+    raw = {
+        "task_id": "T1",
+        "result": {
+            "status": "finished",
+            "total_time": "3.256",
+            "trace": [{"action": "error"}, "junk"],
+            "final_candidates": ("x",),
+        },
+    }
+    r = AgentRun.from_record(
+        raw,
+        question_id_field="task_id",
+        question_id_path=(),
+        inference_path=("result",),
+        turns_field="trace",
+    )
     assert r.question_id == "T1" and r.wall_seconds == 3.26
     assert [(t.turn, t.action) for t in r.turns] == [(1, "error"), (2, "")]
     assert r.tool_format_errors() == 1
@@ -60,8 +92,12 @@ def test_custom_paths() -> None:
 
 
 def test_fixes_over_0_3_0() -> None:
-    raw = arb_record(status=None, turn_details=[
-        {"turn": 0, "action": "tool", "duration": 0, "duration_s": 9.0, "input_tokens": "3.5"}])
+    raw = arb_record(
+        status=None,
+        turn_details=[
+            {"turn": 0, "action": "tool", "duration": 0, "duration_s": 9.0, "input_tokens": "3.5"}
+        ],
+    )
     raw["input_data"]["arxiv_id"] = None
     r = AgentRun.from_record(raw)
     assert r.question_id == "" and r.status == ""  # 0.3.0: "None"
@@ -80,8 +116,13 @@ def test_bad_inference_path_values() -> None:
 
 def test_turn_detail() -> None:
     t = TurnDetail(1, "tool", 1.234)
-    assert t.to_dict() == {"turn": 1, "action": "tool", "duration_s": 1.23,
-                           "input_tokens": None, "output_tokens": None}
+    assert t.to_dict() == {
+        "turn": 1,
+        "action": "tool",
+        "duration_s": 1.23,
+        "input_tokens": None,
+        "output_tokens": None,
+    }
     t2 = TurnDetail(1, "tool", 1.0, 1, 2, {"x": 1})
     assert t2.to_dict()["extras"] == {"x": 1} and t2.to_dict()["extras"] is not t2.extras
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -92,8 +133,18 @@ def test_turn_detail() -> None:
 def test_to_dict() -> None:
     r = AgentRun.from_record(arb_record())
     d = r.to_dict()
-    assert list(d) == ["question_id", "status", "wall_seconds", "n_turns", "n_candidates",
-                       "tool_calls", "tool_format_errors", "input_tokens", "output_tokens", "turns"]
+    assert list(d) == [
+        "question_id",
+        "status",
+        "wall_seconds",
+        "n_turns",
+        "n_candidates",
+        "tool_calls",
+        "tool_format_errors",
+        "input_tokens",
+        "output_tokens",
+        "turns",
+    ]
     assert d["input_tokens"] == 150 and len(d["turns"]) == 2
     assert "raw" in r.to_dict(include_raw=True)
     json.dumps(d)
@@ -101,9 +152,19 @@ def test_to_dict() -> None:
 
 def test_from_jsonl_streams_and_counts(tmp_path: Path) -> None:
     p = tmp_path / "runs.jsonl"
-    p.write_text("\n".join([json.dumps(arb_record()), "", "{broken", "[1]",
-                            json.dumps(arb_record(status="context_overflow"))]) + "\n",
-                 encoding="utf-8")
+    p.write_text(
+        "\n".join(
+            [
+                json.dumps(arb_record()),
+                "",
+                "{broken",
+                "[1]",
+                json.dumps(arb_record(status="context_overflow")),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     runs = AgentRun.from_jsonl(p)
     assert [r.status for r in runs] == ["finished", "context_overflow"]
     assert runs.n_skipped == 2
@@ -118,8 +179,17 @@ def test_summarize() -> None:
         AgentRun("c", "context_overflow", 5.0, 1, 0, []),
     ]
     s = summarize_agent_runs(runs, label="m")
-    assert list(s) == ["label", "n_questions", "n_succeeded", "status_counts", "wall_seconds",
-                       "turns", "candidates", "tool_calls", "tool_format_errors"]
+    assert list(s) == [
+        "label",
+        "n_questions",
+        "n_succeeded",
+        "status_counts",
+        "wall_seconds",
+        "turns",
+        "candidates",
+        "tool_calls",
+        "tool_format_errors",
+    ]
     assert s["n_succeeded"] == 1
     assert s["status_counts"] == {"context_overflow": 1, "finished": 2}
     assert s["wall_seconds"]["mean"] == pytest.approx(11.67)

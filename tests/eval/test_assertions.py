@@ -26,8 +26,13 @@ def one(root: Path, a: dict[str, object], **kw: object) -> AssertionResult:
 
 
 def test_kinds_and_dataclasses() -> None:
-    assert ASSERTION_KINDS == ("file_exists", "file_not_exists", "file_contents_contain",
-                               "file_contents_match_regex", "file_unchanged")
+    assert ASSERTION_KINDS == (
+        "file_exists",
+        "file_not_exists",
+        "file_contents_contain",
+        "file_contents_match_regex",
+        "file_unchanged",
+    )
     assert AssertionGrader.supported_kinds() is ASSERTION_KINDS
     r = AssertionResult("file_exists", "x.txt", True, "")
     assert r.to_dict() == {"kind": "file_exists", "path": "x.txt", "passed": True, "detail": ""}
@@ -54,20 +59,25 @@ def test_not_exists(root: Path) -> None:
 def test_contains(root: Path) -> None:
     ok = one(root, {"kind": "file_contents_contain", "path": "a.txt", "must_contain": ["hello"]})
     assert ok.passed and ok.detail == ""
-    r = one(root, {"kind": "file_contents_contain", "path": "a.txt",
-                   "must_contain": ["zz", "hello", "q"]})
+    r = one(
+        root,
+        {"kind": "file_contents_contain", "path": "a.txt", "must_contain": ["zz", "hello", "q"]},
+    )
     assert (r.passed, r.detail) == (False, "missing substrings: ['zz', 'q']")
     assert one(root, {"kind": "file_contents_contain", "path": "a.txt"}).passed
-    assert one(root, {"kind": "file_contents_contain", "path": "sub", "must_contain": []}).detail \
+    assert (
+        one(root, {"kind": "file_contents_contain", "path": "sub", "must_contain": []}).detail
         == "file missing"
+    )
     # a plain string is one needle, not a list of characters
     r = one(root, {"kind": "file_contents_contain", "path": "a.txt", "must_contain": "hxz"})
     assert (r.passed, r.detail) == (False, "missing substrings: ['hxz']")
 
 
 def test_regex(root: Path) -> None:
-    assert one(root, {"kind": "file_contents_match_regex", "path": "a.txt",
-                      "regex": r"foo=\d+"}).passed
+    assert one(
+        root, {"kind": "file_contents_match_regex", "path": "a.txt", "regex": r"foo=\d+"}
+    ).passed
     assert one(root, {"kind": "file_contents_match_regex", "path": "a.txt"}).passed  # empty
     r = one(root, {"kind": "file_contents_match_regex", "path": "a.txt", "regex": "^zzz"})
     assert (r.passed, r.detail) == (False, "regex not matched")
@@ -80,9 +90,13 @@ def test_regex(root: Path) -> None:
 def test_catastrophic_regex_is_bounded(root: Path) -> None:
     (root / "evil.txt").write_text("a" * 40 + "!", encoding="utf-8")
     t0 = time.monotonic()
-    r = AssertionGrader(regex_timeout_s=0.3).grade(
-        [{"kind": "file_contents_match_regex", "path": "evil.txt", "regex": r"(a|aa)+$"}], root
-    ).assertions[0]
+    r = (
+        AssertionGrader(regex_timeout_s=0.3)
+        .grade(
+            [{"kind": "file_contents_match_regex", "path": "evil.txt", "regex": r"(a|aa)+$"}], root
+        )
+        .assertions[0]
+    )
     assert r.passed is False
     assert r.detail.startswith("error: regex timed out after 0.3s")
     assert time.monotonic() - t0 < 30  # it returned at all; the real bound is the timeout
@@ -104,7 +118,9 @@ def test_unchanged(root: Path) -> None:
 def test_unchanged_non_utf8_bytes(root: Path) -> None:
     data = b"caf\xe9 latin-1"
     (root / "l1.txt").write_bytes(data)
-    assert one(root, {"kind": "file_unchanged", "path": "l1.txt"}, seed_files={"l1.txt": data}).passed
+    assert one(
+        root, {"kind": "file_unchanged", "path": "l1.txt"}, seed_files={"l1.txt": data}
+    ).passed
 
 
 def test_unknown_kind(root: Path) -> None:
@@ -116,10 +132,12 @@ def test_unknown_kind(root: Path) -> None:
 def test_task_dict_seeds_and_ids(root: Path) -> None:
     task = {
         "task_id": 5,
-        "workspace_seed": {"files": [
-            {"kind": "text", "path": "sub/b.txt", "content": "seed text"},
-            {"kind": "binary", "path": "a.txt", "content": "ignored"},
-        ]},
+        "workspace_seed": {
+            "files": [
+                {"kind": "text", "path": "sub/b.txt", "content": "seed text"},
+                {"kind": "binary", "path": "a.txt", "content": "ignored"},
+            ]
+        },
         "verifiable_assertions": [
             {"kind": "file_unchanged", "path": "sub/b.txt"},
             {"kind": "file_unchanged", "path": "a.txt"},
@@ -178,8 +196,9 @@ def test_escaping_symlink_fails(root: Path, outside: Path) -> None:
     r = one(root, {"kind": "file_not_exists", "path": "link.txt"})
     assert r.passed is False and "escapes" in r.detail
     (root / "inner.txt").symlink_to(root / "a.txt")
-    assert one(root, {"kind": "file_contents_contain", "path": "inner.txt",
-                      "must_contain": ["hello"]}).passed
+    assert one(
+        root, {"kind": "file_contents_contain", "path": "inner.txt", "must_contain": ["hello"]}
+    ).passed
 
 
 def test_string_root_accepted(root: Path) -> None:

@@ -289,7 +289,7 @@ def test_progress_bar_forced_does_not_change_results() -> None:
 def test_compare() -> None:
     a = Bench("base", metrics=["tokens"])
     c = Bench("cand", metrics=["tokens"])
-    for i in range(4):
+    for _i in range(4):
         a.record(latency_ms=100.0, tokens=10)
         c.record(latency_ms=50.0, tokens=20)
     md = a.compare(c)
@@ -302,3 +302,15 @@ def test_compare() -> None:
     assert "| success | % | 100.00 | 100.00 | +0.00 | +0.0% |" in lines
     empty = Bench("e").compare(Bench("f"))
     assert "| latency_ms | mean | \u2014 | \u2014 | \u2014 | \u2014 |" in empty
+
+
+def test_process_pool_executor() -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as ex:
+        b = Bench("procs", metrics=["tokens"]).run(_fn, [3, 1, 2], executor=ex)
+        failed = Bench("procs").run(_boom, [1, 2], executor=ex)
+    assert [c.output for c in b.calls] == [_fn(3), _fn(1), _fn(2)]
+    assert [c.metrics["tokens"] for c in b.calls] == [30.0, 10.0, 20.0]
+    assert failed.calls[1].error == "ValueError: bad input 2"

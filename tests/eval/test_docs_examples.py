@@ -13,6 +13,7 @@ import pytest
 
 
 def test_public_api_import_block() -> None:
+    import fieldkit.eval as ev
     from fieldkit.eval import (  # noqa: F401
         ASSERTION_KINDS,
         BUILTIN_RUBRICS,
@@ -34,23 +35,46 @@ def test_public_api_import_block() -> None:
         MatchedBaseComparisonResult,
         PassAtK,
         PassAtKResult,
-        TurnDetail,
         Trajectory,
         TrajectoryIter,
+        TurnDetail,
         is_refusal,
         pass_at_k_estimator,
         summarize_agent_runs,
         summarize_metric,
     )
-    import fieldkit.eval as ev
 
-    v01 = ["REFUSAL_PATTERNS", "is_refusal", "summarize_metric", "Bench", "BenchCall",
-           "RUBRIC_CORRECTNESS", "RUBRIC_FAITHFULNESS", "RUBRIC_RELEVANCE", "BUILTIN_RUBRICS",
-           "Judge", "JudgeResult", "JudgeError", "Trajectory", "TrajectoryIter"]
-    v02 = ["ASSERTION_KINDS", "AssertionGrader", "AssertionResult", "GradeResult", "PassAtK",
-           "PassAtKResult", "pass_at_k_estimator", "AgentRun", "TurnDetail",
-           "summarize_agent_runs", "MatchedBaseComparison", "MatchedBaseComparisonResult",
-           "GroupStats"]
+    v01 = [
+        "REFUSAL_PATTERNS",
+        "is_refusal",
+        "summarize_metric",
+        "Bench",
+        "BenchCall",
+        "RUBRIC_CORRECTNESS",
+        "RUBRIC_FAITHFULNESS",
+        "RUBRIC_RELEVANCE",
+        "BUILTIN_RUBRICS",
+        "Judge",
+        "JudgeResult",
+        "JudgeError",
+        "Trajectory",
+        "TrajectoryIter",
+    ]
+    v02 = [
+        "ASSERTION_KINDS",
+        "AssertionGrader",
+        "AssertionResult",
+        "GradeResult",
+        "PassAtK",
+        "PassAtKResult",
+        "pass_at_k_estimator",
+        "AgentRun",
+        "TurnDetail",
+        "summarize_agent_runs",
+        "MatchedBaseComparison",
+        "MatchedBaseComparisonResult",
+        "GroupStats",
+    ]
     assert set(v01 + v02) <= set(ev.__all__)
     assert all(hasattr(ev, n) for n in ev.__all__)
 
@@ -62,8 +86,15 @@ class _FakePipe:
         if "fail" in q:
             raise RuntimeError("NIM 503")
         n = len(q)
-        return {"answer": "42", "timings_ms": {"embed": n, "retrieve": 2 * n,
-                                               "generate_total": 3 * n, "end_to_end": 6 * n}}
+        return {
+            "answer": "42",
+            "timings_ms": {
+                "embed": n,
+                "retrieve": 2 * n,
+                "generate_total": 3 * n,
+                "end_to_end": 6 * n,
+            },
+        }
 
 
 def test_bench_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,9 +107,11 @@ def test_bench_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def classify(q: str) -> str:
         return "why" if q.startswith("why") else "what"
 
-    with Bench("naive-rag",
-               metrics=["embed", "retrieve", "generate_total", "end_to_end"],
-               metrics_key="timings_ms") as b:
+    with Bench(
+        "naive-rag",
+        metrics=["embed", "retrieve", "generate_total", "end_to_end"],
+        metrics_key="timings_ms",
+    ) as b:
         b.run(pipe.ask, questions, tag_fn=lambda q: {"kind": classify(q)})
     report = b.report()  # markdown table
     b.dump("benchmark.json")  # full JSON
@@ -108,15 +141,26 @@ def test_trajectory_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     rows: list[dict[str, Any]] = [{"_meta": "trajectory log", "baseline_val_bpb": 2.0}]
     for i, (knob, val, score, stage) in enumerate(
-        [("lr", 1, 1.9, None), ("lr", 2, 0.0, "proposed"), ("lr", 1, 1.95, None),
-         ("wd", 0.1, 1.8, None)], 1):
-        r: dict[str, Any] = {"iter": i, "proposal": {"knob": knob, "new_value": val},
-                             "decision": "keep", "val_bpb": score}
+        [
+            ("lr", 1, 1.9, None),
+            ("lr", 2, 0.0, "proposed"),
+            ("lr", 1, 1.95, None),
+            ("wd", 0.1, 1.8, None),
+        ],
+        1,
+    ):
+        r: dict[str, Any] = {
+            "iter": i,
+            "proposal": {"knob": knob, "new_value": val},
+            "decision": "keep",
+            "val_bpb": score,
+        }
         if stage:
             r["stage"] = stage
         rows.append(r)
     Path("trajectory.jsonl").write_text(
-        "\n".join(json.dumps(r) for r in rows) + "\nmalformed line\n", encoding="utf-8")
+        "\n".join(json.dumps(r) for r in rows) + "\nmalformed line\n", encoding="utf-8"
+    )
     traj = Trajectory.from_jsonl("trajectory.jsonl", score_field="val_bpb", lower_is_better=True)
     # The 0.3.0 doc comments drifted from the real shapes (SPEC B §2.6); these are the real ones.
     assert traj.knob_coverage()["knob_count"] == {"lr": 2, "wd": 1}  # {knob_name: count}
@@ -143,14 +187,18 @@ def test_assertion_grader_example(tmp_path: Path) -> None:
     (sandbox / "config.yaml").write_text("lr: 0.1\n", encoding="utf-8")
     task = {
         "task_id": "synth-ml-engineer-01",
-        "workspace_seed": {"files": [{"kind": "text", "path": "config.yaml",
-                                      "content": "lr: 0.1\n"}]},
+        "workspace_seed": {
+            "files": [{"kind": "text", "path": "config.yaml", "content": "lr: 0.1\n"}]
+        },
         "verifiable_assertions": [
             {"kind": "file_exists", "path": "report.md"},
             {"kind": "file_not_exists", "path": "scratch.tmp"},
             {"kind": "file_contents_contain", "path": "report.md", "must_contain": ["accuracy"]},
-            {"kind": "file_contents_match_regex", "path": "report.md",
-             "regex": r"accuracy: 0\.\d+"},
+            {
+                "kind": "file_contents_match_regex",
+                "path": "report.md",
+                "regex": r"accuracy: 0\.\d+",
+            },
             {"kind": "file_unchanged", "path": "config.yaml"},
             {"kind": "file_is_fast", "path": "report.md"},
         ],
@@ -164,8 +212,11 @@ def test_assertion_grader_example(tmp_path: Path) -> None:
     # a bare list works too; file_unchanged without seeds is skipped and counts as a pass
     bare = grader.grade([{"kind": "file_unchanged", "path": "config.yaml"}], sandbox)
     assert bare.passed and bare.assertions[0].detail == "skipped (no seed content)"
-    enforced = grader.grade([{"kind": "file_unchanged", "path": "config.yaml"}], sandbox,
-                            seed_files={"config.yaml": "lr: 0.3\n"})
+    enforced = grader.grade(
+        [{"kind": "file_unchanged", "path": "config.yaml"}],
+        sandbox,
+        seed_files={"config.yaml": "lr: 0.3\n"},
+    )
     assert not enforced.passed
 
 
@@ -178,15 +229,17 @@ def test_passk_example() -> None:
     problems = [{"task_id": f"HumanEval/{i}", "test": "ok"} for i in range(4)]
     samples = [["ok"] * 8, ["ok"] * 2 + ["bad"] * 6, ["bad"] * 8, ["ok"] + ["bad"] * 7]
     pak = PassAtK(ks=(1, 8))
-    result = pak.score(problems=problems, samples=samples,
-                       grader=lambda text, problem: humaneval_run(text, problem),
-                       extras_fn=lambda p, s: {"first_tail": s[0][-2:]})
+    result = pak.score(
+        problems=problems,
+        samples=samples,
+        grader=lambda text, problem: humaneval_run(text, problem),
+        extras_fn=lambda p, s: {"first_tail": s[0][-2:]},
+    )
     # documented shape {1: 0.7050, 8: 0.8415}: a dict keyed by k with pass@k floats
     assert list(result.pass_at) == [1, 8]
     assert result.pass_at[1] == pytest.approx((8 + 2 + 0 + 1) / 32)
     assert result.pass_at[8] == pytest.approx(3 / 4)
-    assert result.per_task[1] == {"task_id": "HumanEval/1", "n": 8, "passed": 2,
-                                  "first_tail": "ok"}
+    assert result.per_task[1] == {"task_id": "HumanEval/1", "n": 8, "passed": 2, "first_tail": "ok"}
     with pytest.raises(ValueError):
         pak.score(problems[:2], [["ok"] * 8, ["ok"] * 4], humaneval_run)  # counts diverge
     rows = [{"task_id": r["task_id"], "n": r["n"], "passed": r["passed"]} for r in result.per_task]
@@ -199,31 +252,61 @@ def test_agent_run_example(tmp_path: Path) -> None:
 
     d = tmp_path / "evidence/runs/llama-3.1-8b"
     d.mkdir(parents=True)
-    rec = {"input_data": {"arxiv_id": "2602.00001"},
-           "inference_results": [{"status": "finished", "total_time": 9.0,
-                                  "turn_details": [{"turn": 1, "action": "tool", "duration": 1.0}],
-                                  "final_candidates": ["x"]}]}
+    rec = {
+        "input_data": {"arxiv_id": "2602.00001"},
+        "inference_results": [
+            {
+                "status": "finished",
+                "total_time": 9.0,
+                "turn_details": [{"turn": 1, "action": "tool", "duration": 1.0}],
+                "final_candidates": ["x"],
+            }
+        ],
+    }
     (d / "inference_output.jsonl").write_text(json.dumps(rec) + "\n", encoding="utf-8")
     runs = AgentRun.from_jsonl(str(d / "inference_output.jsonl"))
     summary = summarize_agent_runs(runs, label="llama-3.1-8b")
     assert summary["label"] == "llama-3.1-8b" and summary["n_succeeded"] == 1
     json.dumps(summary)  # "pass straight to json.dumps"
-    raw = {"task_id": "t-9", "result": {"status": "finished", "total_time": 2.0,
-                                        "trace": [{"action": "tool"}, {"action": "error"}]}}
-    custom = AgentRun.from_record(raw, question_id_field="task_id", question_id_path=(),
-                                  inference_path=("result",), turns_field="trace")
-    assert (custom.question_id, custom.n_turns, custom.tool_calls(),
-            custom.tool_format_errors()) == ("t-9", 2, 1, 1)
+    raw = {
+        "task_id": "t-9",
+        "result": {
+            "status": "finished",
+            "total_time": 2.0,
+            "trace": [{"action": "tool"}, {"action": "error"}],
+        },
+    }
+    custom = AgentRun.from_record(
+        raw,
+        question_id_field="task_id",
+        question_id_path=(),
+        inference_path=("result",),
+        turns_field="trace",
+    )
+    assert (
+        custom.question_id,
+        custom.n_turns,
+        custom.tool_calls(),
+        custom.tool_format_errors(),
+    ) == ("t-9", 2, 1, 1)
 
 
 def test_matched_base_example(tmp_path: Path) -> None:
     from fieldkit.eval import MatchedBaseComparison
 
     def traj(tid: str, passed: bool, n_passed: int) -> dict[str, Any]:
-        return {"task_id": tid,
-                "final_grade": {"passed": passed, "n_passed": n_passed, "n_total": 3,
-                                "assertions": [{"kind": "file_exists", "passed": True}] * 3},
-                "stopped": "task_complete", "n_turns": 5, "wall_seconds": 12.3}
+        return {
+            "task_id": tid,
+            "final_grade": {
+                "passed": passed,
+                "n_passed": n_passed,
+                "n_total": 3,
+                "assertions": [{"kind": "file_exists", "passed": True}] * 3,
+            },
+            "stopped": "task_complete",
+            "n_turns": 5,
+            "wall_seconds": 12.3,
+        }
 
     base_trajectories = [traj("synth-data-science-researcher-03", False, 1)]
     sft_trajectories = [traj("synth-data-science-researcher-03", True, 3)]
@@ -237,10 +320,15 @@ def test_matched_base_example(tmp_path: Path) -> None:
         json.dump(result.to_dict(), fh, indent=2)
     p = tmp_path / "base.jsonl"
     p.write_text("\n".join(json.dumps(t) for t in base_trajectories), encoding="utf-8")
-    assert cmp.compare(baseline=p, candidate=sft_trajectories).overall_delta == \
-        result.overall_delta  # list of dicts OR path/JSONL
-    assert MatchedBaseComparison(group_extractor=None).compare(
-        base_trajectories, sft_trajectories).per_group == []
+    assert (
+        cmp.compare(baseline=p, candidate=sft_trajectories).overall_delta == result.overall_delta
+    )  # list of dicts OR path/JSONL
+    assert (
+        MatchedBaseComparison(group_extractor=None)
+        .compare(base_trajectories, sft_trajectories)
+        .per_group
+        == []
+    )
     assert cmp.stats(p).n == 1
 
 
@@ -250,10 +338,20 @@ def test_bench_rag_sample_shapes() -> None:
 
     names = ["embed", "retrieve", "generate_first_token", "generate_total", "end_to_end"]
     with Bench("bench-rag", metrics=names, metrics_key="timings_ms") as b:
-        b.run(lambda q: {"answer": "I do not know.", "timings_ms": dict.fromkeys(names, 1.0)},
-              ["q1", "q2"], tag_fn=lambda q: {"q": q})
-    assert list(b.summary()) == ["name", "n", "n_success", "n_failure", "latency_ms", *names,
-                                 "wall_seconds"]
+        b.run(
+            lambda q: {"answer": "I do not know.", "timings_ms": dict.fromkeys(names, 1.0)},
+            ["q1", "q2"],
+            tag_fn=lambda q: {"q": q},
+        )
+    assert list(b.summary()) == [
+        "name",
+        "n",
+        "n_success",
+        "n_failure",
+        "latency_ms",
+        *names,
+        "wall_seconds",
+    ]
     assert sum(is_refusal(c.output["answer"]) for c in b.calls if c.success) == 2
     assert Judge.parse('{"score": 4, "rationale": "r"}').score == 4.0
     assert Judge.parse('```json\n{"score": 0.5, "rationale": "r"}\n```').score == 0.5

@@ -60,8 +60,10 @@ def test_faithfulness_sends_context(simulator: NIMSimulator, client: NIMClient) 
     (body,) = _chat_bodies(simulator)
     user = body["messages"][1]["content"]  # type: ignore[index]
     assert user == "Context passages:\n\nthe Spark has 128 GB\nPredicted answer: P\n\nGrade:"
-    assert body["messages"][0]["content"] is RUBRIC_FAITHFULNESS or \
-        body["messages"][0]["content"] == RUBRIC_FAITHFULNESS  # type: ignore[index]
+    assert (
+        body["messages"][0]["content"] is RUBRIC_FAITHFULNESS
+        or body["messages"][0]["content"] == RUBRIC_FAITHFULNESS
+    )  # type: ignore[index]
     assert body["max_tokens"] == 64
 
 
@@ -96,9 +98,11 @@ def test_retries_come_from_the_client(simulator: NIMSimulator, client: NIMClient
 
 def test_exhausted_retries_are_judge_error(simulator: NIMSimulator) -> None:
     simulator.enqueue(503, 503)
-    with NIMClient(simulator.base_url, simulator.model, max_retries=1, backoff_base=0.01) as c:
-        with pytest.raises(JudgeError, match="judge call failed"):
-            Judge(c).grade(prediction="P", reference="R")
+    with (
+        NIMClient(simulator.base_url, simulator.model, max_retries=1, backoff_base=0.01) as c,
+        pytest.raises(JudgeError, match="judge call failed"),
+    ):
+        Judge(c).grade(prediction="P", reference="R")
 
 
 def test_missing_content_is_judge_error(simulator: NIMSimulator, client: NIMClient) -> None:
@@ -117,8 +121,11 @@ def test_null_content_is_empty(simulator: NIMSimulator, client: NIMClient) -> No
 def test_builtin_and_required_fields(client: NIMClient) -> None:
     with pytest.raises(ValueError, match="unknown rubric"):
         Judge.builtin(client, "vibes")
-    with pytest.raises(ValueError, match=r"unknown rubric 'vibes'; available: \['correctness', "
-                                         r"'faithfulness', 'relevance'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown rubric 'vibes'; available: \['correctness', "
+        r"'faithfulness', 'relevance'\]",
+    ):
         Judge.builtin(client, "vibes")
     with pytest.raises(ValueError, match="reference="):
         Judge(client).grade(prediction="P")

@@ -70,7 +70,7 @@ def test_pinned_regex_and_none() -> None:
         ('{"score": true}', None),
         ('{"score": NaN}', None),
         ("", None),
-        ("```json\n{\"score\": 5", 5.0),  # truncated reply: the prose path still finds it
+        ('```json\n{"score": 5', 5.0),  # truncated reply: the prose path still finds it
     ],
 )
 def test_forms_0_3_0_missed(raw: str, score: float | None) -> None:

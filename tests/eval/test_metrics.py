@@ -34,7 +34,11 @@ def test_nones_dropped_and_upper_median() -> None:
 
 def test_nan_is_dropped() -> None:
     assert summarize_metric([1.0, math.nan, 3.0]) == {
-        "n": 2, "mean": 2.0, "median": 3.0, "min": 1.0, "max": 3.0,
+        "n": 2,
+        "mean": 2.0,
+        "median": 3.0,
+        "min": 1.0,
+        "max": 3.0,
     }
 
 

@@ -58,12 +58,22 @@ def test_errors() -> None:
 
 
 def test_large_n_exact() -> None:
-    for n, c, k in [(10_000, 1, 1), (10_000, 5_000, 10), (10_000, 3, 9_997), (10_000, 10, 100),
-                    (10_000, 9_999, 1), (10_000, 1, 10_000), (10_000, 2, 5_000),
-                    (10_000, 3_000, 4_000), (10_000, 600, 700), (10_000, 5_000, 5_000),
-                    (100_000, 1_000, 1_000)]:
-        assert pass_at_k_estimator(n, c, k) == pytest.approx(float(exact(n, c, k)), rel=1e-12,
-                                                           abs=1e-15)
+    for n, c, k in [
+        (10_000, 1, 1),
+        (10_000, 5_000, 10),
+        (10_000, 3, 9_997),
+        (10_000, 10, 100),
+        (10_000, 9_999, 1),
+        (10_000, 1, 10_000),
+        (10_000, 2, 5_000),
+        (10_000, 3_000, 4_000),
+        (10_000, 600, 700),
+        (10_000, 5_000, 5_000),
+        (100_000, 1_000, 1_000),
+    ]:
+        assert pass_at_k_estimator(n, c, k) == pytest.approx(
+            float(exact(n, c, k)), rel=1e-12, abs=1e-15
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -185,8 +195,10 @@ def test_crashing_grader_is_a_failed_sample() -> None:
 
 def test_score_on_executor_matches_sequential() -> None:
     problems = [{"task_id": str(i)} for i in range(6)]
-    samples = [["yes" if (i + j) % 3 == 0 else ("boom" if j == 2 else "no") for j in range(5)]
-               for i in range(6)]
+    samples = [
+        ["yes" if (i + j) % 3 == 0 else ("boom" if j == 2 else "no") for j in range(5)]
+        for i in range(6)
+    ]
     seq = PassAtK(ks=(1, 3)).score(problems, samples, _crashy)
     with ThreadPoolExecutor(4) as ex:
         par = PassAtK(ks=(1, 3)).score(problems, samples, _crashy, executor=ex)

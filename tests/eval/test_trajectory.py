@@ -13,11 +13,36 @@ from fieldkit.eval import Trajectory, TrajectoryIter
 
 HEADER = {"_meta": "trajectory log", "baseline_val_bpb": 10.95, "baseline_cfg": {"lr": 1e-3}}
 ROWS = [
-    {"iter": 1, "proposal": {"knob": "lr", "new_value": 1e-3}, "decision": "keep", "val_bpb": 10.90},
-    {"iter": 2, "proposal": {"knob": "lr", "new_value": 1e-3}, "decision": "revert", "val_bpb": 10.92},
-    {"iter": 3, "proposal": {"knob": "n_head", "new_value": 8}, "decision": "keep", "val_bpb": 10.85},
-    {"iter": 4, "proposal": {"knob": "n_head", "new_value": 8}, "decision": "revert", "val_bpb": 10.88},
-    {"iter": 5, "proposal": {"knob": "d_model", "new_value": 512}, "decision": "keep", "val_bpb": 10.80},
+    {
+        "iter": 1,
+        "proposal": {"knob": "lr", "new_value": 1e-3},
+        "decision": "keep",
+        "val_bpb": 10.90,
+    },
+    {
+        "iter": 2,
+        "proposal": {"knob": "lr", "new_value": 1e-3},
+        "decision": "revert",
+        "val_bpb": 10.92,
+    },
+    {
+        "iter": 3,
+        "proposal": {"knob": "n_head", "new_value": 8},
+        "decision": "keep",
+        "val_bpb": 10.85,
+    },
+    {
+        "iter": 4,
+        "proposal": {"knob": "n_head", "new_value": 8},
+        "decision": "revert",
+        "val_bpb": 10.88,
+    },
+    {
+        "iter": 5,
+        "proposal": {"knob": "d_model", "new_value": 512},
+        "decision": "keep",
+        "val_bpb": 10.80,
+    },
 ]
 
 
@@ -55,8 +80,12 @@ def test_without_header(tmp_path: Path) -> None:
 
 
 def test_stage_filter(tmp_path: Path) -> None:
-    rows = [ROWS[0], {**ROWS[1], "stage": "proposed"}, {**ROWS[2], "stage": "failed"},
-            {**ROWS[3], "stage": "evaluated"}]
+    rows = [
+        ROWS[0],
+        {**ROWS[1], "stage": "proposed"},
+        {**ROWS[2], "stage": "failed"},
+        {**ROWS[3], "stage": "evaluated"},
+    ]
     t = Trajectory.from_jsonl(write(tmp_path / "t.jsonl", rows))
     assert [i.iter for i in t.iters] == [1, 4]
     assert t.n_skipped == 0
@@ -64,8 +93,18 @@ def test_stage_filter(tmp_path: Path) -> None:
 
 def test_malformed_lines_skipped_and_counted(tmp_path: Path) -> None:
     no_score = {k: v for k, v in ROWS[1].items() if k != "val_bpb"}
-    lines = [HEADER, ROWS[0], "not json {", "", no_score, ROWS[2], "[1, 2]", "42",
-             {**ROWS[3], "proposal": "lr=3"}, {**ROWS[4], "val_bpb": "NaN"}]
+    lines = [
+        HEADER,
+        ROWS[0],
+        "not json {",
+        "",
+        no_score,
+        ROWS[2],
+        "[1, 2]",
+        "42",
+        {**ROWS[3], "proposal": "lr=3"},
+        {**ROWS[4], "val_bpb": "NaN"},
+    ]
     t = Trajectory.from_jsonl(write(tmp_path / "t.jsonl", lines))
     assert [i.iter for i in t.iters] == [1, 3]
     assert t.n_skipped == 6
@@ -88,9 +127,11 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def test_score_field(tmp_path: Path) -> None:
-    rows = [{"baseline_loss": 5.0},
-            {"iter": 1, "proposal": {"knob": "a", "new_value": 1}, "decision": "keep", "loss": 4.5},
-            {"iter": 2, "proposal": {"knob": "b", "new_value": 1}, "decision": "x", "loss": 4.8}]
+    rows = [
+        {"baseline_loss": 5.0},
+        {"iter": 1, "proposal": {"knob": "a", "new_value": 1}, "decision": "keep", "loss": 4.5},
+        {"iter": 2, "proposal": {"knob": "b", "new_value": 1}, "decision": "x", "loss": 4.8},
+    ]
     t = Trajectory.from_jsonl(write(tmp_path / "t.jsonl", rows), score_field="loss")
     assert t.baseline == 5.0 and [i.score for i in t.iters] == [4.5, 4.8]
 
@@ -150,8 +191,10 @@ def test_higher_is_better() -> None:
 
 
 def test_list_values() -> None:
-    iters = [TrajectoryIter(i, "layers", v, "keep", 1.0, {})
-             for i, v in enumerate([[1, 2, 3], [1, 2, 3], [1, 2, 4]], 1)]
+    iters = [
+        TrajectoryIter(i, "layers", v, "keep", 1.0, {})
+        for i, v in enumerate([[1, 2, 3], [1, 2, 3], [1, 2, 4]], 1)
+    ]
     t = Trajectory(iters)
     assert t.repeat_rate() == round(1 / 3, 3)
     modes = t.mode_dominance()
@@ -161,8 +204,10 @@ def test_list_values() -> None:
 def test_values_compared_by_type() -> None:
     iters = [TrajectoryIter(i, "flag", v, "keep", 1.0, {}) for i, v in enumerate([1, 1.0, True], 1)]
     assert Trajectory(iters).repeat_rate() == 0.0
-    dicts = [TrajectoryIter(i, "cfg", v, "keep", 1.0, {})
-             for i, v in enumerate([{"a": 1, 2: "b"}, {2: "b", "a": 1}], 1)]
+    dicts = [
+        TrajectoryIter(i, "cfg", v, "keep", 1.0, {})
+        for i, v in enumerate([{"a": 1, 2: "b"}, {2: "b", "a": 1}], 1)
+    ]
     assert Trajectory(dicts).repeat_rate() == 0.5  # mixed-type keys do not crash
 
 
@@ -173,9 +218,11 @@ def test_empty_knobs_never_repeat() -> None:
 
 
 def test_nan_scores_do_not_poison() -> None:
-    iters = [TrajectoryIter(1, "a", 1, "keep", math.nan, {}),
-             TrajectoryIter(2, "b", 1, "keep", 2.0, {}),
-             TrajectoryIter(3, "c", 1, "keep", 1.0, {})]
+    iters = [
+        TrajectoryIter(1, "a", 1, "keep", math.nan, {}),
+        TrajectoryIter(2, "b", 1, "keep", 2.0, {}),
+        TrajectoryIter(3, "c", 1, "keep", 1.0, {}),
+    ]
     t = Trajectory(iters)
     best = t.best()
     assert best is not None and best.iter == 3

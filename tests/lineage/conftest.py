@@ -16,7 +16,9 @@ GOLDEN = Path(__file__).with_name("data") / "golden_0_3_0.txt"
 
 
 def _load_sample() -> Any:
-    spec = importlib.util.spec_from_file_location("hello_lineage", REPO / "samples" / "hello-lineage.py")
+    spec = importlib.util.spec_from_file_location(
+        "hello_lineage", REPO / "samples" / "hello-lineage.py"
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

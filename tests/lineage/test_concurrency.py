@@ -83,7 +83,9 @@ def test_killed_writer_leaves_a_readable_store(tmp_path: Path) -> None:
             fh.write(b'k-x\tt\tw\t\t\tw\t"xxxx')
         again = LineageStore(tmp_path)
         assert len(again.all_trials()) == len(trials) and again.torn_bytes > 0
-        again.append(Trial.from_row({**{h: "" for h in Trial.header()}, "exp_id": "after", "status": "keep"}))
+        again.append(
+            Trial.from_row({**{h: "" for h in Trial.header()}, "exp_id": "after", "status": "keep"})
+        )
         final = LineageStore(tmp_path)
         assert [t.exp_id for t in final.all_trials()][-1] == "after"
         assert final.skipped_rows == 1

@@ -10,7 +10,9 @@ from fieldkit.lineage import FailureLabel, PostgresLineageStore, Trial
 from tests.lineage._workers import make_trial, pg_append_many
 
 
-def test_same_rendering_as_file_store(pg_dsn: str, pg_table: str, five_trials: list[Trial], golden: str) -> None:
+def test_same_rendering_as_file_store(
+    pg_dsn: str, pg_table: str, five_trials: list[Trial], golden: str
+) -> None:
     with PostgresLineageStore(pg_dsn, table=pg_table) as store:
         assert store.all_trials() == [] and store.best() is None
         for t in five_trials:

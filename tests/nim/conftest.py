@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from fieldkit.nim import NIMClient
 from fieldkit.testing import NIMSimulator
 
 MODEL = "meta/llama-3.1-8b-instruct"
-FAST = {"backoff_base": 0.0, "jitter": False}
+FAST: dict[str, Any] = {"backoff_base": 0.0, "jitter": False}
 
 
 @pytest.fixture

@@ -1,5 +1,268 @@
-"""`fieldkit` commands of the rag module (heavy imports stay inside the commands)."""
+"""`fieldkit` commands of the rag module (heavy imports stay inside the commands).
+
+``fieldkit bench rag`` is the project's main job: with no flags and no services it runs fully
+offline (embedded Postgres, local embedder, no generator); ``--embed-url``/``--nim-url``/``--dsn``
+and the 0.3.0 environment variables switch to real services.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
 from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+
+if TYPE_CHECKING:
+    from fieldkit.rag._bench import RagBenchResult
+
+_MODES = ("dense", "lexical", "hybrid")
+
+
+def _say(message: str, *, quiet: bool) -> None:
+    """Progress lines: stdout as 0.3.0, stderr when stdout carries JSON."""
+    typer.echo(message, err=quiet)
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def render_report(result: RagBenchResult) -> str:
+    """The human-readable report: configuration, latency table and hit-rate table."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = StringIO()
+    console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+    cfg = result.config
+    k = cfg["k"]
+    lat = Table(
+        title=f"latency per question (ms, n={cfg['questions']}, ask mode={cfg['ask_mode']})",
+        title_justify="left",
+    )
+    lat.add_column("stage")
+    lat.add_column("p50", justify="right")
+    lat.add_column("p95", justify="right")
+    lat.add_column("note")
+    for stage, entry in result.latency_ms.items():
+        note = ""
+        if entry["skipped"]:
+            note = (
+                "skipped: no generator (answers are None)"
+                if stage == "generate"
+                else "skipped: no rerank service (pass-through)"
+            )
+        lat.add_row(stage, _fmt_ms(entry["p50"]), _fmt_ms(entry["p95"]), note)
+    hits = Table(
+        title=f"retrieval hit rate ({cfg['questions_in_corpus']} questions with known answers)",
+        title_justify="left",
+    )
+    hits.add_column("mode")
+    hits.add_column("hit@1", justify="right")
+    hits.add_column(f"hit@{k}", justify="right")
+    hits.add_column(f"MRR@{k}", justify="right")
+    for mode, m in result.hit_rate.items():
+        hits.add_row(mode, f"{m['hit@1']:.3f}", f"{m[f'hit@{k}']:.3f}", f"{m['mrr']:.3f}")
+    console.print(lat)
+    console.print(hits)
+    ans = result.answers
+    if ans.get("generator"):
+        console.print(
+            f"answers: {ans['in_corpus_answered']}/{ans['in_corpus_total']} in-corpus questions "
+            f"answered; {ans['out_of_corpus_refused']}/{ans['out_of_corpus_total']} "
+            "out-of-corpus questions refused"
+        )
+    for note in result.notes:
+        console.print(f"note: {note}")
+    return buf.getvalue()
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> Path:
+    """Write atomically (temp file + rename), UTF-8."""
+    path = path.expanduser()
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+@bench_app.command("rag")
+def bench_rag(
+    embed_url: str | None = typer.Option(
+        None,
+        "--embed-url",
+        envvar="EMBED_BASE_URL",
+        help="Embedding NIM base URL (e.g. http://localhost:8001/v1). Default: the local "
+        "MiniLM embedder (offline).",
+        show_default=False,
+    ),
+    nim_url: str | None = typer.Option(
+        None,
+        "--nim-url",
+        envvar="NIM_BASE_URL",
+        help="Chat NIM base URL (e.g. http://localhost:8000/v1). Default: no generator "
+        "(retrieval only; answers are None).",
+        show_default=False,
+    ),
+    nim_model: str = typer.Option(
+        "meta/llama-3.1-8b-instruct", "--nim-model", envvar="NIM_MODEL", help="Chat model id."
+    ),
+    dsn: str | None = typer.Option(
+        None,
+        "--dsn",
+        "--pgvector-dsn",
+        envvar="PGVECTOR_DSN",
+        help="Postgres DSN with pgvector. Default: the embedded Postgres in $FIELDKIT_HOME.",
+        show_default=False,
+    ),
+    rerank_url: str | None = typer.Option(
+        None,
+        "--rerank-url",
+        help="Full URL of a NIM ranking endpoint. Default: no reranker (pass-through).",
+        show_default=False,
+    ),
+    embed_model: str | None = typer.Option(
+        None, "--embed-model", help="Embedding model id sent to --embed-url.", show_default=False
+    ),
+    embed_dim: int | None = typer.Option(
+        None,
+        "--embed-dim",
+        help="Embedding dimension for --embed-url (default 1024).",
+        show_default=False,
+    ),
+    table: str = typer.Option("fieldkit_cli_bench_rag", "--table", help="Table to (re)fill."),
+    k: int = typer.Option(5, "--k", help="Passages retrieved per question (hit rate @k)."),
+    rerank_k: int = typer.Option(3, "--rerank-k", help="Passages kept for the generator."),
+    mode: str = typer.Option(
+        "hybrid", "--mode", help="Retrieval mode of ask: dense|lexical|hybrid."
+    ),
+    max_tokens: int = typer.Option(96, "--max-tokens", help="Completion tokens per answer."),
+    warm_timeout: float = typer.Option(
+        120.0, "--warm-timeout", help="Seconds to wait for each NIM to become ready."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Also write the full result (with per-question calls) as JSON here."
+    ),
+) -> None:
+    """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    if mode not in _MODES:
+        fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    if k <= 0 or rerank_k <= 0 or max_tokens <= 0:
+        fail("--k, --rerank-k and --max-tokens must be positive")
+    if embed_dim is not None and embed_dim <= 0:
+        fail("--embed-dim must be positive")
+
+    from fieldkit._lazy import MissingExtraError
+    from fieldkit.nim import NIMClient, NIMError, wait_for_warm
+    from fieldkit.rag import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, Pipeline, RAGError
+    from fieldkit.rag._bench import load_corpus, run_rag_bench
+
+    quiet = as_json
+    for label, url in (("embed", embed_url), ("chat", nim_url)):
+        if url:
+            _say(f"waiting for {label} NIM at {url} ...", quiet=quiet)
+            if not wait_for_warm(url, timeout=warm_timeout):
+                fail(f"{label} NIM not warm in time", code=1)
+
+    generator = NIMClient(nim_url, nim_model) if nim_url else None
+    try:
+        pipe = Pipeline(
+            embed_url=embed_url or None,
+            pgvector_dsn=dsn or None,
+            generator=generator,
+            rerank_url=rerank_url or None,
+            embed_model=embed_model or DEFAULT_EMBED_MODEL,
+            embed_dim=embed_dim or DEFAULT_EMBED_DIM,
+            table=table,
+            chunk_tokens=400,
+        )
+    except (RAGError, ValueError) as exc:
+        fail(str(exc))
+    except MissingExtraError as exc:
+        fail(str(exc), code=1)
+
+    corpus = load_corpus()
+    store = "embedded Postgres" if not dsn else "Postgres (--dsn)"
+    _say(
+        f"fieldkit bench rag: {len(corpus.passages)} passages, {len(corpus.questions)} questions; "
+        f"store: {store}; embedder: {'NIM ' + embed_url if embed_url else 'local MiniLM'}; "
+        f"generator: {nim_model if nim_url else 'none'}",
+        quiet=quiet,
+    )
+    n_steps = 1 + 3 * sum(1 for q in corpus.questions if q.in_corpus) + len(corpus.questions)
+    try:
+        with pipe, _progress_bar(n_steps) as step:
+            result = run_rag_bench(
+                pipe,
+                corpus,
+                k=k,
+                rerank_k=rerank_k,
+                mode=mode,
+                max_tokens=max_tokens,
+                on_step=step,
+            )
+    except (RAGError, NIMError, MissingExtraError) as exc:
+        fail(str(exc), code=1)
+    finally:
+        if generator is not None:
+            generator.close()
+
+    payload = result.to_dict()
+    ingest = result.ingest
+    _say(
+        f"ingested {ingest['chunks']} chunks into {result.config['table']} "
+        f"in {ingest['seconds']:.2f} s",
+        quiet=quiet,
+    )
+    if as_json:
+        summary = {key: value for key, value in payload.items() if key != "calls"}
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        typer.echo("")
+        typer.echo(render_report(result), nl=False)
+    if out is not None:
+        try:
+            path = _write_json(out, payload)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc}", code=1)
+        _say("", quiet=quiet)
+        _say(f"wrote {path}", quiet=quiet)
+
+
+class _progress_bar:
+    """A rich progress bar on stderr when it is a terminal; otherwise a no-op step."""
+
+    def __init__(self, total: int) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._task = self._bar.add_task("bench rag", total=total)
+
+    def __enter__(self) -> Any:
+        if self._bar is not None:
+            self._bar.start()
+        return self._step
+
+    def _step(self, label: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=f"bench rag: {label}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

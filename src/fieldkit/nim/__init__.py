@@ -18,10 +18,11 @@ from fieldkit.nim._errors import (
     NIMStreamError,
     NIMTimeoutError,
 )
-from fieldkit.nim._payloads import RETRY_STATUSES, ChatMessage
+from fieldkit.nim._payloads import RETRY_STATUSES as RETRY_STATUSES
+from fieldkit.nim._payloads import ChatMessage
 from fieldkit.nim._retry import RetryPolicy, parse_retry_after
+from fieldkit.nim._tokens import CHARS_PER_TOKEN_ESTIMATE as CHARS_PER_TOKEN_ESTIMATE
 from fieldkit.nim._tokens import (
-    CHARS_PER_TOKEN_ESTIMATE,
     DEFAULT_CHUNK_TOKENS,
     TokenCounter,
     chunk_text,
@@ -41,10 +42,10 @@ __all__ = [
     "NIMResponseError",
     "NIMStreamError",
     "NIMTimeoutError",
+    "RetryPolicy",
+    "TokenCounter",
     "chunk_text",
     "estimate_tokens",
+    "parse_retry_after",
     "wait_for_warm",
 ]
-
-# Public but outside __all__ (as CHARS_PER_TOKEN_ESTIMATE was in 0.3.0).
-_EXTRAS = (CHARS_PER_TOKEN_ESTIMATE, RETRY_STATUSES, RetryPolicy, TokenCounter, parse_retry_after)

@@ -1,0 +1,44 @@
+"""``fieldkit simulate``: prints its base URL, serves until interrupted, rejects bad ports."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import httpx
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+
+
+def test_simulate_serves_until_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fieldkit", "simulate", "--port", "0", "--embed-dim", "12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        body = httpx.post(url + "/embeddings", json={"input": "a"}, timeout=5).json()
+        assert len(body["data"][0]["embedding"]) == 12
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_simulate_rejects_bad_port() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--port", "70000"])
+    assert result.exit_code == 2
+    assert "error: --port" in result.output
+
+
+def test_simulate_rejects_bad_settings() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--port", "0", "--embed-dim", "0"])
+    assert result.exit_code == 2
+    assert "embed_dim" in result.output
