@@ -121,6 +121,14 @@ def test_percentiles_in_summary() -> None:
     assert (lat["p50"], lat["p90"], lat["p95"], lat["p99"]) == (50.5, 90.1, 95.05, 99.01)
 
 
+def test_record_metric_values_for_reserved_keyword_names() -> None:
+    b = Bench("t", metrics=["error", "input"])
+    c = b.record(latency_ms=1.0, metric_values={"error": 0.5, "input": 3}, tokens=2.0)
+    assert c.metrics == {"error": 0.5, "input": 3, "tokens": 2.0}
+    assert c.error is None and c.input is None
+    assert b.summary()["error"]["mean"] == 0.5
+
+
 def test_record_validation() -> None:
     with pytest.raises(TypeError, match="metric values"):
         Bench("t").record(latency_ms=1.0, tokens="many")  # type: ignore[arg-type]

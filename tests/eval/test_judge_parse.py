@@ -119,3 +119,23 @@ json_like = st.builds(
 def test_embedded_json_found(raw: str) -> None:
     r = Judge.parse(raw, scale=(0, 5))
     assert r.score is not None and 0 <= r.score <= 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.sampled_from([(0.0, 5.0), (0.0, 1.0), (1.0, 10.0)]))
+def test_scaled_scores_stay_in_scale(raw: str, scale: tuple[float, float]) -> None:
+    r = Judge.parse(raw, scale=scale)
+    assert r.score is None or scale[0] <= r.score <= scale[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=5),
+    st.text(alphabet=st.characters(max_codepoint=127, blacklist_characters="{}"), max_size=40),
+    st.text(alphabet=st.characters(max_codepoint=127, blacklist_characters="{}"), max_size=40),
+)
+def test_prose_score_form(score: int, pre: str, post: str) -> None:
+    raw = f"{pre}\nScore: {score}\n{post}"
+    if "score" in pre.lower():
+        return  # an earlier score-like fragment legitimately wins
+    assert Judge.parse(raw, scale=(0, 5)).score == float(score)

@@ -52,7 +52,9 @@ SMALL_CORPUS = [
     Document(3, "LoRA fine-tuning trains small low-rank adapter matrices.", "training"),
     Document(4, "Reciprocal rank fusion merges keyword and dense rankings.", "db"),
     Document(5, "The 2004 Athens Olympics hosted 11099 athletes in 28 sports.", "distractor"),
-    Document(6, "Zorblax quantization is a made-up codename used only in this test corpus.", "misc"),
+    Document(
+        6, "Zorblax quantization is a made-up codename used only in this test corpus.", "misc"
+    ),
 ]
 
 

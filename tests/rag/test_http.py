@@ -36,7 +36,9 @@ def nim_pipe(
     return make
 
 
-def test_embed_requests_match_0_3_0(simulator: NIMSimulator, nim_pipe: Callable[..., Pipeline]) -> None:
+def test_embed_requests_match_0_3_0(
+    simulator: NIMSimulator, nim_pipe: Callable[..., Pipeline]
+) -> None:
     p = nim_pipe(embed_api_key="embed-key")
     assert p.embed_url == simulator.base_url  # trailing slash stripped
     assert p._embed_client is not None
@@ -136,7 +138,9 @@ def test_rerank_posts_to_the_full_url_and_orders_by_logit(
     assert out[0].score == out[0].rerank_score
 
 
-def test_rerank_500_is_a_rag_error(simulator: NIMSimulator, nim_pipe: Callable[..., Pipeline]) -> None:
+def test_rerank_500_is_a_rag_error(
+    simulator: NIMSimulator, nim_pipe: Callable[..., Pipeline]
+) -> None:
     # 500 is retried (the nim client's policy); once the budget is spent it is a RAGError.
     p = nim_pipe(rerank_url=simulator.base_url + "/ranking", max_retries=0)
     simulator.enqueue(500)

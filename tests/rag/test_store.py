@@ -61,10 +61,13 @@ def test_local_embedder_adapts_the_default_dim(make_pipe: Callable[..., Pipeline
 
 def test_dimension_mismatch_is_refused(pg_dsn: str, pg_table: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute(f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
-                     "text TEXT NOT NULL, embedding vector(4) NOT NULL)")
-    with Pipeline(pgvector_dsn=pg_dsn, table=pg_table) as p, pytest.raises(
-        RAGError, match="dimension 4"
+        conn.execute(
+            f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
+            "text TEXT NOT NULL, embedding vector(4) NOT NULL)"
+        )
+    with (
+        Pipeline(pgvector_dsn=pg_dsn, table=pg_table) as p,
+        pytest.raises(RAGError, match="dimension 4"),
     ):
         p.ensure_schema()
 
@@ -77,7 +80,7 @@ def test_hostile_table_name_is_an_error_never_sql(pg_dsn: str) -> None:
             return int(row[0])
 
     before = tables()
-    for name in ['x; CREATE TABLE pwned (a int); --', 'x"; DROP TABLE y; --', "a b"]:
+    for name in ["x; CREATE TABLE pwned (a int); --", 'x"; DROP TABLE y; --', "a b"]:
         with pytest.raises(RAGError, match="invalid table name"):
             Pipeline(pgvector_dsn=pg_dsn, table=name)
     assert tables() == before
@@ -88,10 +91,12 @@ def test_upgrades_a_0_3_0_table_and_replaces_its_rows(
 ) -> None:
     vec = "[" + ",".join(["0.05"] * 384) + "]"
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute(f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
-                     "text TEXT NOT NULL, embedding vector(384) NOT NULL)")
-        conn.execute(f'INSERT INTO "{pg_table}" VALUES (42, \'old\', \'legacy text\', %s)', (vec,))
-        conn.execute(f'INSERT INTO "{pg_table}" VALUES (43, \'old\', \'other legacy\', %s)', (vec,))
+        conn.execute(
+            f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
+            "text TEXT NOT NULL, embedding vector(384) NOT NULL)"
+        )
+        conn.execute(f"INSERT INTO \"{pg_table}\" VALUES (42, 'old', 'legacy text', %s)", (vec,))
+        conn.execute(f"INSERT INTO \"{pg_table}\" VALUES (43, 'old', 'other legacy', %s)", (vec,))
     p = make_pipe()
     p.ensure_schema()
     assert p.ingest([Document(42, "fresh text", "new")]) == 1
@@ -253,7 +258,9 @@ def test_lexical_survives_tsquery_syntax_in_the_query(small_pipe: Pipeline, quer
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_label_filter(small_pipe: Pipeline, mode: str) -> None:
-    got = small_pipe.retrieve("vector distance and fusion of rankings", top_k=5, mode=mode, label="db")
+    got = small_pipe.retrieve(
+        "vector distance and fusion of rankings", top_k=5, mode=mode, label="db"
+    )
     assert got and {c.label for c in got} == {"db"}
     both = small_pipe.retrieve(
         "memory athletes", top_k=10, mode=mode, label=["hardware", "distractor"]
@@ -265,8 +272,10 @@ def test_label_filter(small_pipe: Pipeline, mode: str) -> None:
 def test_dense_filter_returns_k_rows_when_they_exist(make_pipe: Callable[..., Pipeline]) -> None:
     p = make_pipe(ef_search=10)
     p.ensure_schema()
-    docs = [Document(i, f"note {i} about GPUs and memory", "a" if i % 10 else "rare")
-            for i in range(200)]
+    docs = [
+        Document(i, f"note {i} about GPUs and memory", "a" if i % 10 else "rare")
+        for i in range(200)
+    ]
     p.ingest(docs)
     got = p.retrieve("GPU memory", top_k=15, label="rare")
     assert len(got) == 15
@@ -352,8 +361,9 @@ def test_repr_hides_dsn_password() -> None:
 
 
 def test_bad_dsn_is_a_rag_error() -> None:
-    with Pipeline(
-        pgvector_dsn="postgresql://u:pw@127.0.0.1:1/none", timeout=2.0
-    ) as p, pytest.raises(RAGError, match="cannot connect") as info:
+    with (
+        Pipeline(pgvector_dsn="postgresql://u:pw@127.0.0.1:1/none", timeout=2.0) as p,
+        pytest.raises(RAGError, match="cannot connect") as info,
+    ):
         p.ensure_schema()
     assert "pw@" not in str(info.value)

@@ -192,3 +192,9 @@ def test_repr_and_active_flag() -> None:
     with snap:
         assert snap.active and "active" in repr(snap)
     assert not snap.active
+
+
+def test_from_disk_on_a_file_that_is_not_safetensors(tmp_path: Path) -> None:
+    (tmp_path / "adapter_model.bin").write_bytes(b"\x80\x02not safetensors" * 4)
+    with pytest.raises(ValueError, match=r"adapter_model.bin is not a readable safetensors file"):
+        LoraReferenceSnapshot.from_disk(three(), tmp_path, weights_filename="adapter_model.bin")

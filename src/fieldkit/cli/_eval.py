@@ -3,7 +3,8 @@
 Input formats (one JSON object per line; blank and malformed lines are skipped and counted):
 
 - ``eval passk``: pre-graded rows ``{"task_id": "...", "n": 8, "passed": 5}``, or per-sample
-  outcomes ``{"task_id": "...", "results": [true, false, ...]}`` (n = length, passed = trues).
+  outcomes ``{"task_id": "...", "results": [true, false, ...]}`` (n = length, passed = the
+  ``true``/``1`` entries).
   Every row needs the same n.
 - ``eval compare``: rollout trajectories ``{"task_id": "synth-<persona>-NN", "final_grade":
   {"passed", "n_passed", "n_total", "assertions": [{"kind", "passed"}]}, "stopped", "n_turns",
@@ -54,7 +55,9 @@ def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
     for lineno, rec in iter_jsonl_objects(path, stats):
         if isinstance(rec.get("results"), list):
             res = rec["results"]
-            rows.append({**rec, "n": len(res), "passed": sum(1 for x in res if x is True)})
+            rows.append(
+                {**rec, "n": len(res), "passed": sum(1 for x in res if x is True or x == 1)}
+            )
         elif "n" in rec and "passed" in rec:
             try:
                 n, passed = int(rec["n"]), int(rec["passed"])

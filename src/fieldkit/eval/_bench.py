@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +64,11 @@ def _timed_call(fn: Callable[[Any], Any], item: Any) -> _CallOutcome:
             exc,
         )
     return True, out, round((time.perf_counter() - t0) * 1000, 2), None
+
+
+def _failure(outcome: _CallOutcome) -> BaseException:
+    """The exception to re-raise for a failed call (``on_error="raise"``)."""
+    return outcome[3] if outcome[3] is not None else RuntimeError(str(outcome[1]))
 
 
 def _is_number(v: object) -> bool:
@@ -207,8 +212,7 @@ class Bench:
                     tags = tag_fn(item) if tag_fn is not None else {}
                     outcome = _timed_call(fn, item)
                     if not outcome[0] and on_error == "raise":
-                        assert outcome[3] is not None
-                        raise outcome[3]
+                        raise _failure(outcome)
                     self._append(item, outcome, tags)
                     advance()
                 return self
@@ -238,8 +242,7 @@ class Bench:
             if not outcome[0] and on_error == "raise":
                 for rest in futures[i + 1 :]:
                     rest.cancel()
-                assert outcome[3] is not None
-                raise outcome[3]
+                raise _failure(outcome)
             self._append(items[i], outcome, all_tags[i])
             advance()
 
@@ -252,11 +255,18 @@ class Bench:
         success: bool = True,
         error: str | None = None,
         tags: dict[str, Any] | None = None,
+        metric_values: Mapping[str, float] | None = None,
         **metrics: float,
     ) -> BenchCall:
-        """Append a call measured elsewhere; extra keyword arguments are its numeric metrics."""
+        """Append a call measured elsewhere; extra keyword arguments are its numeric metrics.
+
+        ``metric_values={...}`` passes metrics whose names clash with this method's keywords
+        (``input``, ``error``, ``tags``...); keyword arguments win on duplicates.
+        """
         if not _is_number(latency_ms):
             raise TypeError(f"latency_ms must be a number, got {latency_ms!r}")
+        if metric_values:
+            metrics = {**metric_values, **metrics}
         bad = {k: v for k, v in metrics.items() if not _is_number(v)}
         if bad:
             raise TypeError(f"metric values must be numbers, got {bad!r}")

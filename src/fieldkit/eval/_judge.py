@@ -100,7 +100,8 @@ class JudgeResult:
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?"
 _SCORE_RE = re.compile(
-    rf"""["']?\bscore["']?\s*(?:(?:[:=]|\bis\b|\bof\b)\s*)?["']?({_NUM})["']?(?:\s*(?:/|out\s+of)\s*({_NUM}))?""",
+    rf"""["']?\bscore["']?\s*(?:(?:[:=]|\bis\b|\bof\b)\s*)?["']?({_NUM})["']?"""
+    rf"""(?:[ \t]*(?:/|out[ \t]+of)[ \t]*({_NUM}))?""",
     re.IGNORECASE,
 )
 _RATIONALE_RE = re.compile(

@@ -68,6 +68,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small replies must not wait for delayed ACKs (~40 ms)
     server: _Server
 
     def setup(self) -> None:

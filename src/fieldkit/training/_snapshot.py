@@ -188,7 +188,11 @@ class LoraReferenceSnapshot:
         live = live_parameters(model)
         by_name = dict(live)
         tensors: dict[str, torch.Tensor] = {}
-        with safe_open(str(path), framework="pt", device="cpu") as f:
+        try:
+            handle = safe_open(str(path), framework="pt", device="cpu")
+        except Exception as exc:  # safetensors raises its own SafetensorError
+            raise ValueError(f"{path} is not a readable safetensors file: {exc}") from exc
+        with handle as f:
             match = match_adapter_keys(
                 ((n, bool(p.requires_grad)) for n, p in live), list(f.keys()), adapter_name
             )
@@ -262,11 +266,12 @@ class LoraReferenceSnapshot:
                             failed.append(name)
                         if not isinstance(exc, Exception):
                             raise
+                        restored = len(saved) - sum(1 for f in failed if f != name)
                         note = f"; could NOT restore {failed}" if failed else ""
                         raise SnapshotSwapError(
                             f"copying the snapshot into parameter {name!r} failed (snapshot shape "
                             f"{_shape(src)}, live shape {_shape(param)}): {exc}; "
-                            f"{len(saved) - len(failed)} parameters restored{note}",
+                            f"{restored} parameters restored{note}",
                             parameter=name,
                             snapshot_shape=_shape(src),
                             live_shape=_shape(param),

@@ -1,0 +1,225 @@
+"""`fieldkit bench rag`: the main job, offline by default, real services by flag."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from fieldkit.testing import NIMSimulator
+
+ENV_VARS = ("EMBED_BASE_URL", "NIM_BASE_URL", "NIM_MODEL", "PGVECTOR_DSN")
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return CliRunner()
+
+
+def _count(dsn: str, table: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_help_lists_the_0_3_0_options(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["bench", "rag", "--help"])
+    assert result.exit_code == 0
+    for opt in (
+        "--embed-url",
+        "--nim-url",
+        "--nim-model",
+        "--pgvector-dsn",
+        "--dsn",
+        "--table",
+        "--out",
+        "--json",
+    ):
+        assert opt in result.output
+
+
+def test_help_never_shows_a_dsn_password(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGVECTOR_DSN", "postgresql://spark:hunter2@db:5432/vectors")
+    result = runner.invoke(app, ["bench", "rag", "--help"])
+    assert result.exit_code == 0
+    assert "hunter2" not in result.output
+
+
+def test_offline_run_json_and_rerun_replaces(
+    runner: CliRunner, pg_dsn: str, pg_table: str, tmp_path: Path
+) -> None:
+    args = ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "r.json")])
+    assert first.exit_code == 0, first.output + first.stderr
+    data = json.loads(first.stdout)
+    assert data["ingest"]["chunks"] == data["ingest"]["documents"] >= 40
+    assert set(data["hit_rate"]) == {"dense", "lexical", "hybrid"}
+    for mode in ("dense", "lexical", "hybrid"):
+        assert data["hit_rate"][mode]["hit@5"] >= 0.8
+        assert data["hit_rate"][mode]["n"] >= 20
+    lat = data["latency_ms"]
+    assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end"}
+    assert lat["generate"]["skipped"] and lat["generate"]["p50"] is None
+    assert lat["rerank"]["skipped"]
+    assert lat["end_to_end"]["p50"] > 0 and lat["end_to_end"]["p95"] >= lat["end_to_end"]["p50"]
+    assert any("answers are None" in n for n in data["notes"])
+    assert any("rerank skipped" in n for n in data["notes"])
+    full = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert len(full["calls"]) == data["config"]["questions"]
+    assert all(c["answer"] is None for c in full["calls"])
+    assert "wrote" in first.stderr
+    n = _count(pg_dsn, pg_table)
+    assert n == data["ingest"]["chunks"]
+
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output + second.stderr
+    assert json.loads(second.stdout)["ingest"]["chunks"] == n
+    assert _count(pg_dsn, pg_table) == n
+
+
+def test_text_report(runner: CliRunner, pg_dsn: str, pg_table: str) -> None:
+    result = runner.invoke(app, ["bench", "rag", "--pgvector-dsn", pg_dsn, "--table", pg_table])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"ingested 60 chunks into {pg_table}" in out
+    for word in ("embed", "retrieve", "rerank", "generate", "end_to_end", "p50", "p95"):
+        assert word in out
+    for mode in ("dense", "lexical", "hybrid"):
+        assert mode in out
+    assert "hit@5" in out
+    assert "answers are None" in out
+    assert "pass-through" in out
+
+
+def test_with_services_from_env(
+    runner: CliRunner,
+    pg_dsn: str,
+    pg_table: str,
+    simulator: NIMSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NIM_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("EMBED_BASE_URL", simulator.base_url)
+    monkeypatch.setenv("PGVECTOR_DSN", pg_dsn)
+    simulator.set_chat_reply(
+        lambda body: (
+            "The provided context does not contain the answer."
+            if "election" in body["messages"][-1]["content"]
+            or "ethanol" in body["messages"][-1]["content"]
+            or "World Cup" in body["messages"][-1]["content"]
+            else "An answer. Sources: [1]"
+        )
+    )
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "rag",
+            "--table",
+            pg_table,
+            "--embed-dim",
+            "384",
+            "--json",
+            "--rerank-url",
+            simulator.base_url + "/ranking",
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    data = json.loads(result.stdout)
+    assert "waiting for embed NIM" in result.stderr
+    assert "waiting for chat NIM" in result.stderr
+    assert data["config"]["generator"] == simulator.model
+    assert data["config"]["embedder"].startswith("NIM ")
+    assert data["answers"] == {
+        "generator": True,
+        "in_corpus_answered": 29,
+        "in_corpus_total": 29,
+        "out_of_corpus_refused": 3,
+        "out_of_corpus_total": 3,
+    }
+    assert not data["latency_ms"]["generate"]["skipped"]
+    assert not data["latency_ms"]["rerank"]["skipped"]
+    assert simulator.requests_to("/chat/completions")
+    assert simulator.requests_to("/ranking")
+
+
+def test_dimension_change_recreates_the_bench_table(
+    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator
+) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
+            "text TEXT NOT NULL, embedding vector(8) NOT NULL)"
+        )
+    result = runner.invoke(app, ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert any("recreated" in n for n in json.loads(result.stdout)["notes"])
+
+
+def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
+    """The CI path: no flags, no env, a fresh FIELDKIT_HOME; the server stops with the process."""
+    home = Path(tempfile.mkdtemp(prefix="fk-rag-home-"))  # pgserver's user must reach it
+    home.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env["FIELDKIT_HOME"] = str(home)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fieldkit", "bench", "rag", "--json", "--k", "3"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=240,
+        )
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert data["config"]["store"] == "embedded Postgres"
+        assert data["hit_rate"]["hybrid"]["hit@3"] >= 0.8
+        assert (home / "pgdata").is_dir()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "fuzzy"], "--mode must be one of"),
+        (["--table", "x; DROP TABLE y"], "invalid table name"),
+        (["--k", "0"], "must be positive"),
+    ],
+)
+def test_user_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["bench", "rag", *args])
+    assert result.exit_code == 2
+    assert f"error: {message}" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_nim_exits_1(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["bench", "rag", "--nim-url", "http://127.0.0.1:9/v1", "--warm-timeout", "0.3"]
+    )
+    assert result.exit_code == 1
+    assert "error: chat NIM not warm in time" in result.stderr
+
+
+def test_unreachable_database_exits_1(runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["bench", "rag", "--dsn", "postgresql://u:topsecret@127.0.0.1:9/x", "--json"]
+    )
+    assert result.exit_code == 1
+    assert "error: cannot connect" in result.stderr
+    assert "topsecret" not in result.stderr
