@@ -198,7 +198,7 @@ def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
     [
         (["--mode", "fuzzy"], "--mode must be one of"),
         (["--table", "x; DROP TABLE y"], "invalid table name"),
-        (["--k", "0"], "must be positive"),
+        (["--k", "0"], "--k, --rerank-k and --max-tokens must be positive"),
     ],
 )
 def test_user_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:

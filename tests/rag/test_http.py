@@ -195,7 +195,7 @@ def test_ask_with_generator_sends_the_grounded_prompt(
         top_p=0.5,
     )
     assert out["answer"] == "128 GB.\nSources: [1]"
-    assert [c.id for c in out["chunks"]][0] == 1
+    assert out["chunks"][0].id == 1
     assert len(out["chunks"]) == 2
     assert out["raw"]["choices"][0]["message"]["content"] == "  128 GB.\nSources: [1]  "
     assert "note" not in out

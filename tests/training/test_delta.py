@@ -151,3 +151,16 @@ def test_non_contiguous_parameters() -> None:
     per = tracker.delta(per_param=True)["w"]
     assert (per.l2, per.max_abs) == (3.0, 3.0)
     assert per.ref_l2 == pytest.approx(float(torch.arange(12.0).norm()))
+
+
+def test_include_limits_what_is_captured() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    tracker = WeightDeltaTracker(model, include=lambda name: name.startswith("1."))
+    assert tracker.names == ("1.weight", "1.bias")
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # not tracked
+        model[1].bias.add_(torch.tensor([3.0, 4.0]))
+    assert tracker.delta() == pytest.approx((5.0, 4.0))
+    with pytest.raises(TypeError, match="include must be a callable"):
+        WeightDeltaTracker(model, include="1.")  # type: ignore[arg-type]

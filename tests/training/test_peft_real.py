@@ -91,6 +91,7 @@ ADAPTERS = {
         "target_modules": ["q_proj", "v_proj", "embed_tokens"],
         "modules_to_save": ["lm_head"],
     },
+    "trainable_tokens": {"trainable_token_indices": [1, 2, 3]},
 }
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 from fieldkit.lineage._base import LineageBase, MalformedRowWarning
 from fieldkit.lineage._index import LineageIndex
 from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
-from fieldkit.lineage._tsv import encode_row, parse_chunk, salvage_short_row
+from fieldkit.lineage._tsv import (
+    complete_prefix_len,
+    encode_row,
+    first_record_len,
+    parse_chunk,
+    salvage_short_row,
+)
 
 try:  # POSIX; on other platforms the store still imports and reads (appends are unlocked).
     import fcntl as _fcntl
@@ -72,6 +78,7 @@ class LineageStore(LineageBase):
         self.strict = strict
         self.salvage_malformed = salvage_malformed
         self._reset()
+        self._reset_writer()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], **kwargs: object) -> LineageStore:
@@ -97,6 +104,13 @@ class LineageStore(LineageBase):
             metric_field=self._metric_field_arg or "core_metric",
             lower_is_better=self.lower_is_better,
         )
+
+    def _reset_writer(self) -> None:
+        # The writer side tracks only the header and where the last complete record ends;
+        # it never builds trials, so the time spent under the exclusive lock stays tiny.
+        self._w_ident: tuple[int, int] | None = None
+        self._w_header: tuple[str, ...] | None = None
+        self._w_offset = 0
 
     def _where(self) -> str:
         return str(self.results_path)
@@ -231,36 +245,59 @@ class LineageStore(LineageBase):
         finally:
             os.close(fd)
 
+    def _writer_scan(self, fd: int) -> tuple[tuple[str, ...] | None, int]:
+        """(header, torn-tail length) of the file, scanning only bytes new to this writer."""
+        st = os.fstat(fd)
+        ident = (st.st_dev, st.st_ino)
+        if ident != self._w_ident or st.st_size < self._w_offset:
+            self._reset_writer()
+            self._w_ident = ident
+        if self._w_header is None and st.st_size:
+            data = os.pread(fd, st.st_size, 0)
+            first = first_record_len(data)
+            if first:
+                chunk = parse_chunk(data[:first])
+                self._w_header = tuple(chunk.records[0].cells) if chunk.records else None
+                self._w_offset = complete_prefix_len(data)
+            return self._w_header, st.st_size - self._w_offset
+        if st.st_size > self._w_offset:
+            data = os.pread(fd, st.st_size - self._w_offset, self._w_offset)
+            self._w_offset += complete_prefix_len(data)
+        return self._w_header, st.st_size - self._w_offset
+
     def _append_locked(self, fd: int, trial: Trial) -> None:
-        self._read_new(fd)
+        header, torn = self._writer_scan(fd)
         prefix = b""
-        header = self.header
         if header is None:
-            if os.fstat(fd).st_size:  # only a torn, header-less fragment: a dead first write
+            if torn:  # only a torn, header-less fragment: a dead first write
                 os.ftruncate(fd, 0)
-                self._reset()
-                self._ident = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+                self._reset_writer()
+                st = os.fstat(fd)
+                self._w_ident = (st.st_dev, st.st_ino)
             header = CANONICAL_HEADER + tuple(k for k in trial.extras if k not in CANONICAL_HEADER)
             prefix = encode_row(header)
-            field = self._metric_field_arg or default_metric_field(header)
+            self._w_header = header
         else:
-            field = self._index.metric_field
+            if "exp_id" not in header or "status" not in header:
+                raise ValueError(f"{self.results_path} header lacks exp_id/status: {list(header)}")
             missing = [k for k, v in trial.extras.items() if v and k not in header]
             if missing:
                 raise ValueError(
                     f"{self.results_path} has no column(s) {missing} for this trial's extras; "
                     f"its header is {list(header)}"
                 )
-            if "exp_id" not in header or "status" not in header:
-                raise ValueError(f"{self.results_path} header lacks exp_id/status: {list(header)}")
-            if self.torn_bytes:
-                tail = os.pread(fd, self.torn_bytes, self._offset)
+            if torn:
+                tail = os.pread(fd, torn, self._w_offset)
                 # Close the dead fragment as its own (malformed) record; keep quote parity.
                 prefix = b'"\n' if tail.count(b'"') % 2 else b"\n"
-        cells = [trial.file_cell(col, field) for col in header]
-        data = prefix + encode_row(cells)
+        if self._metric_field_arg and self._metric_field_arg in header:
+            field = self._metric_field_arg
+        else:
+            field = default_metric_field(header)
+        data = prefix + encode_row([trial.file_cell(col, field) for col in header])
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
         os.fsync(fd)
+        self._w_offset = os.fstat(fd).st_size

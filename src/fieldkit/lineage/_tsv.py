@@ -18,6 +18,7 @@ __all__ = [
     "ParsedChunk",
     "Record",
     "complete_prefix_len",
+    "first_record_len",
     "encode_row",
     "parse_chunk",
     "salvage_short_row",
@@ -56,6 +57,16 @@ def complete_prefix_len(data: bytes) -> int:
         if data.count(b'"', 0, end) % 2 == 0:
             return end + 1
         end = data.rfind(b"\n", 0, end)
+    return 0
+
+
+def first_record_len(data: bytes) -> int:
+    """Length of the first complete record of *data* (0 if there is none yet)."""
+    end = data.find(b"\n")
+    while end >= 0:
+        if data.count(b'"', 0, end) % 2 == 0:
+            return end + 1
+        end = data.find(b"\n", end + 1)
     return 0
 
 

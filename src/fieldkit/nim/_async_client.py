@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 
 from fieldkit.nim import _payloads as payloads
+from fieldkit.nim._async_pool import AsyncClientPool
 from fieldkit.nim._base import _NIMConfig, closed_error, logger
 from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
 from fieldkit.nim._payloads import ChatMessage
 from fieldkit.nim._retry import Attempts, RetryPolicy
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_CONNECTIONS_PER_CLIENT = 4
 Timeout = float | httpx.Timeout | None
 
 
@@ -37,15 +39,28 @@ class AsyncNIMClient(_NIMConfig):
 
     def __post_init__(self) -> None:
         self._policy: RetryPolicy = self._configure()
+        factory = None
         if self._client is None:
-            self._client = httpx.AsyncClient(**self._client_kwargs())
+            ssl_context = httpx.create_ssl_context()  # loaded once, shared by every shard
+
+            def factory() -> httpx.AsyncClient:
+                kwargs = self._client_kwargs(_CONNECTIONS_PER_CLIENT)
+                return httpx.AsyncClient(verify=ssl_context, **kwargs)
+
+            self._client = factory()
+        self._pool = AsyncClientPool(
+            self._client,
+            factory,
+            per_client=_CONNECTIONS_PER_CLIENT,
+            max_clients=-(-self.max_connections // _CONNECTIONS_PER_CLIENT),
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def aclose(self) -> None:
         """Close the connection pool; idempotent."""
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await self._pool.aclose()
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""
@@ -72,19 +87,21 @@ class AsyncNIMClient(_NIMConfig):
     async def _request(
         self, method: str, url: str, body: Any = None, timeout: Timeout = None
     ) -> httpx.Response:
-        client = self._http()
+        self._http()
         content = None if body is None else _encode(body)
         headers = _JSON_HEADERS if body is not None else None
         attempts = Attempts(self._policy)
         while True:
             try:
-                response = await client.request(
-                    method,
-                    url,
-                    content=content,
-                    headers=headers,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                )
+                self._http()
+                with self._pool.lease() as client:
+                    response = await client.request(
+                        method,
+                        url,
+                        content=content,
+                        headers=headers,
+                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    )
             except httpx.HTTPError as exc:
                 error = payloads.classify_exception(exc)
                 if not isinstance(error, _RetryableError):
@@ -146,45 +163,46 @@ class AsyncNIMClient(_NIMConfig):
         attempts = Attempts(self._policy)
         yielded = 0
         while True:
-            client = self._http()
+            self._http()
             error: NIMError
             try:
-                async with client.stream(
-                    "POST",
-                    "/chat/completions",
-                    content=content,
-                    headers=_JSON_HEADERS,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                ) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        status_error = payloads.classify_status(
-                            response.status_code, response.text, response.headers
-                        )
-                        assert status_error is not None
-                        error = status_error
-                    else:
-                        decoder = payloads.SSEDecoder()
-                        finished = False
-                        async for line in response.aiter_lines():
-                            data = decoder.feed(line)
-                            if data is None:
-                                continue
-                            text, fin, done = payloads.stream_event(data)
-                            finished = finished or fin
-                            if done:
-                                return
-                            if text:
-                                yielded += 1
-                                yield text
-                        if finished:
-                            return
-                        error = _RetryableError("stream ended before the reply finished")
-                        if yielded:
-                            raise NIMStreamError(
-                                f"stream ended after {yielded} deltas without finishing",
-                                received=yielded,
+                with self._pool.lease() as client:
+                    async with client.stream(
+                        "POST",
+                        "/chat/completions",
+                        content=content,
+                        headers=_JSON_HEADERS,
+                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    ) as response:
+                        if response.status_code >= 400:
+                            await response.aread()
+                            status_error = payloads.classify_status(
+                                response.status_code, response.text, response.headers
                             )
+                            assert status_error is not None
+                            error = status_error
+                        else:
+                            decoder = payloads.SSEDecoder()
+                            finished = False
+                            async for line in response.aiter_lines():
+                                data = decoder.feed(line)
+                                if data is None:
+                                    continue
+                                text, fin, done = payloads.stream_event(data)
+                                finished = finished or fin
+                                if done:
+                                    return
+                                if text:
+                                    yielded += 1
+                                    yield text
+                            if finished:
+                                return
+                            error = _RetryableError("stream ended before the reply finished")
+                            if yielded:
+                                raise NIMStreamError(
+                                    f"stream ended after {yielded} deltas without finishing",
+                                    received=yielded,
+                                )
             except httpx.HTTPError as exc:
                 if yielded:
                     raise NIMStreamError(

@@ -77,10 +77,11 @@ class _NIMConfig:
             max_retry_after=self.max_retry_after,
         )
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self, max_connections: int | None = None) -> dict[str, Any]:
+        connections = max_connections or self.max_connections
         limits = httpx.Limits(
-            max_connections=self.max_connections,
-            max_keepalive_connections=self.max_connections,
+            max_connections=connections,
+            max_keepalive_connections=connections,
         )
         return {
             "base_url": self.base_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -72,13 +73,22 @@ class WeightDeltaTracker:
     rounded away before they are measured; the model is never modified.
     """
 
-    def __init__(self, model: NamedParameters) -> None:
+    def __init__(
+        self, model: NamedParameters, *, include: Callable[[str], bool] | None = None
+    ) -> None:
+        """Capture the trainable parameters (only those whose name *include* accepts, if given).
+
+        The copy costs as much memory as the captured weights; on a full fine-tune (and on
+        unified-memory boxes, where CPU and GPU share memory) ``include`` keeps it affordable.
+        """
         require_torch()
+        if include is not None and not callable(include):
+            raise TypeError(f"include must be a callable taking a parameter name, got {include!r}")
         self._model = model
         self._snapshot: dict[str, torch.Tensor] = {
             name: p.detach().to("cpu", copy=True)
             for name, p in live_parameters(model)
-            if p.requires_grad
+            if p.requires_grad and (include is None or include(name))
         }
         self._ref_l2: dict[str, float] | None = None
 
