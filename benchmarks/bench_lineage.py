@@ -187,13 +187,26 @@ def run(quick: bool) -> list[Row]:
     per_writer = 100 if quick else 500
     with mp.get_context("spawn").Pool(8) as pool:
         pool.starmap(_writer_ours, [("/nonexistent-warmup", w, 0, 0.0) for w in range(8)])
-        ours_tp, ours_h = _throughput(pool, _writer_ours, per_writer)
-        base_tp, base_h = _throughput(pool, _writer_v030, per_writer)
-        sync_tp, _ = _throughput(pool, _writer_v030_fsync, per_writer)
+        os.sync()  # don't charge the previous section's writeback to whoever runs first
+        best: dict[str, tuple[float, int]] = {}
+        for _ in range(2):  # interleaved rounds, best of each: fsync cost drifts with disk load
+            for name, fn in (
+                ("ours", _writer_ours),
+                ("base", _writer_v030),
+                ("sync", _writer_v030_fsync),
+            ):
+                tp, headers = _throughput(pool, fn, per_writer)
+                prev = best.get(name)
+                best[name] = (max(tp, prev[0]), max(headers, prev[1])) if prev else (tp, headers)
+        (ours_tp, ours_h), (base_tp, base_h), (sync_tp, _) = (
+            best["ours"],
+            best["base"],
+            best["sync"],
+        )
     rows.append(
         Row("append throughput, 8 writers", ours_tp, base_tp, "rows/s", "higher",
             "0.3.0: no fsync, header outside lock",
-            f"headers written: ours {ours_h}, 0.3.0 {base_h}; ours fsyncs every row")
+            f"max headers written: ours {ours_h}, 0.3.0 {base_h}; ours fsyncs every row")
     )  # fmt: skip
     rows.append(
         Row("append throughput, 8 writers (same durability)", ours_tp, sync_tp, "rows/s",

@@ -85,3 +85,33 @@ def test_float_cells_round_trip(value: float) -> None:
     )
     assert t.core_metric is not None
     assert (math.isnan(value) and math.isnan(t.core_metric)) or t.core_metric == value
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(trials(), min_size=1, max_size=4), acc=st.lists(text, min_size=4, max_size=4))
+def test_task_schema_file_round_trip_with_extras(tmp_path_factory, batch, acc) -> None:  # type: ignore[no-untyped-def]
+    """A CIFAR-shaped file (train_s metric, extra columns, no core_metric/val_bpb) keeps them."""
+    import dataclasses
+
+    header = [
+        "exp_id", "timestamp", "specialist", "parent_exp", "baseline_exp", "domain", "hypothesis",
+        "expected_delta", "status", "train_s", "accuracy", "delta_vs_best", "total_s",
+        "job_name", "snapshot_path", "notes",
+    ]  # fmt: skip
+    root: Path = tmp_path_factory.mktemp("task")
+    (root / "results.tsv").write_bytes(encode_row(header))
+    store = LineageStore(root, metric_field="train_s")
+    expected = []
+    for t, a in zip(batch, acc, strict=False):
+        t = dataclasses.replace(t, extras={"accuracy": a}, core_metric=None, val_bpb=None)
+        store.append(t)
+        expected.append(t)
+    back = LineageStore(root, metric_field="train_s", strict=True).all_trials()
+    assert [b.extras for b in back] == [e.extras for e in expected]
+    assert [(b.exp_id, b.hypothesis, b.notes, b.status, b.train_s) for b in back] == [
+        (e.exp_id, e.hypothesis, e.notes, e.status, e.train_s) for e in expected
+    ]
+    assert [b.core_metric for b in back] == [e.train_s for e in expected]  # mirrored metric
+    assert (root / "results.tsv").read_bytes().startswith(encode_row(header))

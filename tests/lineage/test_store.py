@@ -292,3 +292,46 @@ def test_write_derived_preserves_key_insights(tmp_path: Path, five_trials: list[
     ]  # fmt: skip
     assert '"exp_id": "030"' in (tmp_path / "best.json").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cxcscmu_style_on_small_and_empty_stores(tmp_path: Path, five_trials: list[Trial]) -> None:
+    empty = LineageStore(tmp_path / "empty").render_prompt("tok", style="cxcscmu")
+    assert "Current best: *(none yet)*." in empty.rendered_prompt
+    assert empty.current_best.exp_id == "" and empty.chain_to_best == ()
+    store = LineageStore(tmp_path / "five")
+    for t in five_trials:
+        store.append(t)
+    text = store.render_prompt("tok", style="cxcscmu", top_k=10, recent_n=5, last_m_full=3)
+    lines = text.rendered_prompt.splitlines()
+    assert lines[1] == "You are specialist **tok**."
+    assert lines[2] == "Current best: **exp_030** (core_metric=1.078041)."
+    assert "## Top 10 Kept Trials" in lines  # the configured K, as the harness prints it
+    assert (
+        "exp_000 [baseline, baseline, core=1.081] PR #1758 seed (CaseOps + PreQuant TTT)" in lines
+    )
+    assert any(ln.endswith(" ← BEST") and ln.startswith(" └─ exp_030") for ln in lines)
+    assert "**Best's direct children (1):**" in lines and "## Recent Activity (last 5)" in lines
+    assert "## Recent Activity (most recent 3)" in lines
+    assert store.summary()["keeps"] == 2
+    assert LineageStore(tmp_path / "empty").summary()["best"] == {"exp_id": None, "metric": None}
+
+
+def test_chain_flags_dangling_and_cyclic_roots(tmp_path: Path, make: Make) -> None:
+    d = LineageStore(tmp_path / "d")
+    d.append(make("010", K, 1.0, parent="exp_007"))
+    d.append(make("011", K, 0.9, parent="010"))
+    text = d.render_prompt("x").rendered_prompt
+    assert (
+        "exp_010 [s, keep, metric=1.000000, Δ=—] hyp 010 (parent exp_007 is not in the log)" in text
+    )
+    c = LineageStore(tmp_path / "c")
+    c.append(make("001", K, 1.0, parent="002"))
+    c.append(make("002", D, 2.0, parent="001"))
+    assert "] hyp 002 (parent 001 loops back)\n" in c.render_prompt("x").rendered_prompt
+
+
+def test_from_row_short_row_gives_empty_strings() -> None:
+    row: dict[str, str | None] = {h: None for h in Trial.header()}
+    row.update(exp_id="001", status="keep")
+    t = Trial.from_row(row)
+    assert t.notes == "" and t.hypothesis == "" and t.core_metric is None

@@ -71,10 +71,10 @@ def test_errors_match_the_sync_client(simulator: NIMSimulator) -> None:
 
 
 def test_timeouts_and_resets_are_retried(simulator: NIMSimulator) -> None:
-    simulator.enqueue(Fault(delay_s=1.0), Fault(drop="mid_body"))
+    simulator.enqueue(Fault(delay_s=2.0), Fault(drop="mid_body"))
 
     async def body(c: AsyncNIMClient) -> dict[str, Any]:
-        return await c.chat(USER, timeout=0.2)
+        return await c.chat(USER, timeout=0.5)
 
     assert run(simulator, body)["choices"]
     assert len(simulator.requests) == 3
@@ -149,3 +149,36 @@ def test_closed(simulator: NIMSimulator) -> None:
             await c.chat(USER)
 
     asyncio.run(main())
+
+
+def test_concurrency_spreads_over_client_shards(simulator: NIMSimulator) -> None:
+    simulator.latency_s = 0.05
+
+    async def main() -> tuple[int, list[bool]]:
+        c = AsyncNIMClient(simulator.base_url, MODEL)
+        clients = c._pool.clients
+        out = await c.chat_many([USER] * 16, concurrency=16)
+        assert all(isinstance(r, dict) for r in out)
+        shards = list(clients)
+        await c.aclose()
+        return len(shards), [s.is_closed for s in shards]
+
+    count, closed = asyncio.run(main())
+    assert count == 4  # 16 in flight / 4 connections per shard
+    assert all(closed)
+    assert simulator.peak_concurrency > 4  # more than one shard in use at once
+
+
+def test_caller_supplied_client_is_used_alone(simulator: NIMSimulator) -> None:
+    import httpx
+
+    async def main() -> int:
+        own = httpx.AsyncClient(base_url=simulator.base_url)
+        c = AsyncNIMClient(simulator.base_url, MODEL, _client=own)
+        await c.chat_many([USER] * 8, concurrency=8)
+        n = len(c._pool.clients)
+        await c.aclose()
+        assert own.is_closed
+        return n
+
+    assert asyncio.run(main()) == 1

@@ -227,8 +227,8 @@ def test_connect_error_exhausts_without_status(dead_url: str) -> None:
 
 
 def test_read_timeout_is_retried(client: NIMClient, simulator: NIMSimulator) -> None:
-    simulator.enqueue(Fault(delay_s=1.0))
-    out = client.chat(USER, timeout=0.2)  # per-call override of the client's 2 s
+    simulator.enqueue(Fault(delay_s=2.0))
+    out = client.chat(USER, timeout=0.5)  # per-call override of the client's 2 s
     assert out["choices"][0]["message"]["content"]
     assert len(simulator.requests) == 2
 
@@ -482,3 +482,13 @@ def test_rerank_batches_top_n_and_url(client: NIMClient, simulator: NIMSimulator
     client.rerank("q", ["a"], url=simulator.base_url + "/retrieval/x/reranking")
     assert simulator.requests[-1].path == "/v1/retrieval/x/reranking"
     assert client.rerank("q", []) == []
+
+
+def test_keep_alive_reuses_one_connection(simulator: NIMSimulator) -> None:
+    with NIMClient(simulator.base_url, MODEL) as c:
+        for i in range(5):
+            c.chat([{"role": "user", "content": f"q{i}"}])
+        c.embed(["a"])
+        c.models()
+    assert len(simulator.requests) == 7
+    assert simulator.connections_opened == 1

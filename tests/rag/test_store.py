@@ -367,3 +367,26 @@ def test_bad_dsn_is_a_rag_error() -> None:
     ):
         p.ensure_schema()
     assert "pw@" not in str(info.value)
+
+
+def _has_hnsw(dsn: str, table: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s", (table,)
+        ).fetchall()
+    return any("USING hnsw" in r[0] for r in rows)
+
+
+def test_bulk_load_rebuilds_the_index_even_after_a_failure(
+    make_pipe: Callable[..., Pipeline], pg_dsn: str
+) -> None:
+    p = make_pipe(write_batch=2)
+    p.ensure_schema()
+    docs = [Document(i, f"bulk document {i} about topic {i % 3}") for i in range(1, 8)]
+    with pytest.raises(RAGError, match="appears twice"):
+        p.ingest([*docs, Document(1, "duplicate")])
+    assert _has_hnsw(pg_dsn, p.table)
+    assert p.count() == 6  # three committed batches of two
+    assert p.ingest(docs) == 7
+    assert _has_hnsw(pg_dsn, p.table)
+    assert p.retrieve("bulk document 5 about topic 2", top_k=1)[0].id == 5

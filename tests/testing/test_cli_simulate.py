@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 
@@ -42,3 +43,13 @@ def test_simulate_rejects_bad_settings() -> None:
     result = CliRunner().invoke(app, ["simulate", "--port", "0", "--embed-dim", "0"])
     assert result.exit_code == 2
     assert "embed_dim" in result.output
+
+
+def test_simulate_port_in_use_is_a_user_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["simulate", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

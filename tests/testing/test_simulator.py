@@ -176,3 +176,15 @@ def test_constructor_validation() -> None:
     for kwargs in ({"embed_dim": 0}, {"context_window": 0}, {"latency_s": -1.0}):
         with pytest.raises(ValueError):
             NIMSimulator(**kwargs)
+
+
+def test_failing_reply_function_answers_500(simulator: NIMSimulator, http: httpx.Client) -> None:
+    def broken(request: dict[str, object]) -> str:
+        raise KeyError("oops")
+
+    simulator.set_chat_reply(broken)
+    r = http.post("/chat/completions", json=CHAT)
+    assert r.status_code == 500
+    assert "KeyError" in r.json()["message"]
+    simulator.set_chat_reply(lambda request: 42)  # type: ignore[arg-type,return-value]
+    assert http.post("/chat/completions", json=CHAT).status_code == 500

@@ -117,6 +117,12 @@ def render(
     recent: Annotated[int, typer.Option("--recent", min=0)] = 30,
     last_m: Annotated[int, typer.Option("--last-m", min=0)] = 10,
     timestamp: Annotated[str, typer.Option("--timestamp", help="Session timestamp.")] = "",
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="cxcscmu: the specialist's workdir.")
+    ] = None,
+    tree_path: Annotated[
+        str | None, typer.Option("--tree-path", help="cxcscmu: tree.tsv path to cite.")
+    ] = None,
     metric: MetricOpt = None,
     higher_is_better: HigherOpt = False,
     strict: StrictOpt = False,
@@ -134,6 +140,8 @@ def render(
         last_m_full=last_m,
         session_timestamp=timestamp,
         style="cxcscmu" if style == "cxcscmu" else "0.3.0",
+        workdir=workdir,
+        tree_path=tree_path,
     )
     typer.echo(snap.rendered_prompt, nl=False)
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from fieldkit.lineage._index import LineageIndex, norm_id
 from fieldkit.lineage._labels import FailureLabel
-from fieldkit.lineage._render import EMPTY_PROMPT, render_default, sentinel_trial
+from fieldkit.lineage._render import EMPTY_PROMPT, one_line, render_default, sentinel_trial
 from fieldkit.lineage._render_cxcscmu import HarnessView, render_cxcscmu
 from fieldkit.lineage._snapshot import LineageSnapshot
 from fieldkit.lineage._trial import Trial
@@ -32,6 +32,17 @@ def _check_count(name: str, value: int) -> int:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
+
+
+def _chain_note(idx: LineageIndex, chain: tuple[Trial, ...]) -> str:
+    """Flag a chain whose first trial is not a real root (0.3.0 showed it as one)."""
+    why = idx.chain_root_status(chain)
+    if why == "root":
+        return ""
+    parent = one_line(chain[0].parent_exp)
+    if why == "dangling":
+        return f" (parent {parent} is not in the log)"
+    return f" (parent {parent} loops back)"
 
 
 class LineageBase:
@@ -123,8 +134,8 @@ class LineageBase:
             best = idx.best()
             if best is None and style == "0.3.0":
                 return LineageSnapshot(EMPTY_PROMPT, sentinel_trial(), (), (), (), ())
-            chain = idx.chain_to(best.exp_id) or (best,) if best is not None else ()
-            top = tuple(idx.sorted_keeps()[:top_k])
+            chain = (idx.chain_to(best.exp_id) or (best,)) if best is not None else ()
+            top = tuple(idx.sorted_keeps(top_k))
             recent = idx.tail(recent_n)
             last_m = idx.tail(last_m_full)
             if style == "0.3.0":
@@ -138,6 +149,7 @@ class LineageBase:
                     recent=recent,
                     last_m=last_m,
                     metric=idx.metric,
+                    chain_note=_chain_note(idx, chain),
                 )
             else:
                 view = self._harness_view(idx, top_k=top_k, recent_n=recent_n)
@@ -226,7 +238,7 @@ class LineageBase:
             children=[c for c in children if norm_id(c.exp_id) != norm_id(best.exp_id)]
             if best is not None
             else [],
-            top=idx.sorted_keeps()[:top_k],
+            top=idx.sorted_keeps(top_k),
             top_k=top_k,
             recent=idx.tail(recent_n),
             recent_n=recent_n,

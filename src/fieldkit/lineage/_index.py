@@ -6,6 +6,7 @@ here, so a read costs only the trials appended since the last one, never a full 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ class LineageIndex:
     best_keep: int | None = None
     first_baseline: int | None = None
     status_counts: dict[str, int] = field(default_factory=dict)
-    _sorted_keeps: list[int] | None = None
+    _ranked: list[tuple[float, int]] = field(default_factory=list)
+    _unranked: list[int] = field(default_factory=list)
 
     def metric(self, trial: Trial) -> float | None:
         """The trial's task metric (NaN counts as missing: it can never rank)."""
@@ -70,9 +72,12 @@ class LineageIndex:
         self.status_counts[status.value] = self.status_counts.get(status.value, 0) + 1
         if status is FailureLabel.KEEP:
             self.keeps.append(i)
-            self._sorted_keeps = None
             m = self.metric(trial)
-            if m is not None:
+            if m is None:
+                self._unranked.append(i)
+            else:
+                # (key, row) keeps ties in insertion order; insort is O(log n) + a memmove.
+                bisect.insort(self._ranked, (m if self.lower_is_better else -m, i))
                 if self.best_keep is None:
                     self.best_keep = i
                 else:
@@ -135,20 +140,13 @@ class LineageIndex:
             return "cycle"
         return "dangling" if parent not in self.by_id else "cycle"
 
-    def sorted_keeps(self) -> list[Trial]:
-        """Keeps by metric (best first), stable; keeps without a metric always sort last."""
-        if self._sorted_keeps is None:
-            with_m = [i for i in self.keeps if self.metric(self.trials[i]) is not None]
-            without = [i for i in self.keeps if self.metric(self.trials[i]) is None]
-
-            def key(i: int) -> float:
-                m = self.metric(self.trials[i])
-                assert m is not None
-                return m if self.lower_is_better else -m
-
-            with_m.sort(key=key)
-            self._sorted_keeps = with_m + without
-        return [self.trials[i] for i in self._sorted_keeps]
+    def sorted_keeps(self, limit: int | None = None) -> list[Trial]:
+        """Keeps by metric (best first, ties by insertion); keeps without a metric go last."""
+        order = [i for _, i in self._ranked[:limit]]
+        if limit is None or len(order) < limit:
+            rest = self._unranked if limit is None else self._unranked[: limit - len(order)]
+            order += rest
+        return [self.trials[i] for i in order]
 
     def children_of(self, exp_id: str) -> list[Trial]:
         return [self.trials[i] for i in self.children.get(norm_id(exp_id), [])]

@@ -70,8 +70,13 @@ def render_default(
     recent: Sequence[Trial],
     last_m: Sequence[Trial],
     metric: MetricFn,
+    chain_note: str = "",
 ) -> str:
-    """The 0.3.0 layout, line for line (see docs/api/lineage.md)."""
+    """The 0.3.0 layout, line for line (see docs/api/lineage.md).
+
+    *chain_note* is appended to the chain's first line when that trial is not a real root
+    (its parent is missing from the log, or the parents loop).
+    """
     L: list[str] = []
     L.append(f"# Session start — {session_timestamp or '—'}")
     L.append(
@@ -109,6 +114,8 @@ def render_default(
             f"metric={fmt_metric(metric(t))}, Δ={fmt_delta(t.delta_vs_best)}] "
             f"{trunc(one_line(t.hypothesis), 100)}"
         )
+        if i == 0:
+            line += chain_note
         if i == len(chain) - 1:
             line += " ← BEST"
         L.append(line)

@@ -140,23 +140,28 @@ class LineageStore(LineageBase):
         try:
             _lock(fd, exclusive=False)
             try:
-                self._read_new(fd)
+                data = self._fetch_new(fd)
             finally:
                 _unlock(fd)
         finally:
             os.close(fd)
+        if data:
+            self._ingest(data)  # parse outside the lock: writers are never held up by it
         return self._index
 
-    def _read_new(self, fd: int) -> None:
-        """Parse what was appended since the last call (caller holds a lock on *fd*)."""
+    def _fetch_new(self, fd: int) -> bytes:
+        """The bytes appended since the last read (caller holds a shared lock on *fd*)."""
         st = os.fstat(fd)
         ident = (st.st_dev, st.st_ino)
         if ident != self._ident or st.st_size < self._offset:
             self._reset()
             self._ident = ident
         if st.st_size == self._offset:
-            return
-        data = os.pread(fd, st.st_size - self._offset, self._offset)
+            return b""
+        return os.pread(fd, st.st_size - self._offset, self._offset)
+
+    def _ingest(self, data: bytes) -> None:
+        """Parse complete records of *data* (which starts at ``self._offset``) into the index."""
         chunk = parse_chunk(data, first_line=self._lines + 1)
         new_bad: list[tuple[int, str]] = []
         idx = self._index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -151,7 +152,7 @@ class Trial:
             elif name in FLOAT_FIELDS:
                 kwargs[name] = parse_float(row.get(name), column=name)
             else:
-                kwargs[name] = row.get(name, "")
+                kwargs[name] = row.get(name) or ""  # a short row gives None; never leak it
         return cls(**kwargs)
 
     @classmethod
@@ -170,24 +171,23 @@ class Trial:
         """
         if len(cells) != len(header):
             raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
-        row = dict(zip(header, cells, strict=True))
-        kwargs: dict[str, Any] = {}
-        for name in cls._HEADER:
-            if name == "status":
-                status = row.get("status", "discard")
+        plan = _plan(tuple(header), metric_field)
+        args: list[Any] = []
+        for kind, i, name in plan.fields:
+            if kind == 0:
+                args.append(cells[i] if i >= 0 else "")
+            elif kind == 1:
+                args.append(parse_float(cells[i], column=name) if i >= 0 else None)
+            else:
+                status = cells[i] if i >= 0 else "discard"
                 try:
-                    kwargs[name] = FailureLabel(status)
+                    args.append(FailureLabel(status))
                 except ValueError:
                     raise ValueError(f"{status!r} is not a valid FailureLabel") from None
-            elif name in FLOAT_FIELDS:
-                kwargs[name] = parse_float(row.get(name), column=name)
-            else:
-                kwargs[name] = row.get(name, "")
-        if "core_metric" not in row and metric_field != "core_metric":
-            kwargs["core_metric"] = parse_float(row.get(metric_field), column=metric_field)
-        known = set(cls._HEADER)
-        extras = {k: v for k, v in row.items() if k not in known}
-        return cls(**kwargs, extras=extras, raw=row)
+        if plan.mirror >= 0:
+            args[9] = parse_float(cells[plan.mirror], column=metric_field)
+        extras = {header[i]: cells[i] for i in plan.extras}
+        return cls(*args, extras=extras, raw=dict(zip(header, cells, strict=True)))
 
     def metric(self, metric_field: str = "core_metric") -> float | None:
         """The value of *metric_field* (a canonical float field or an extra column).
@@ -219,6 +219,31 @@ class Trial:
 
 
 CANONICAL_HEADER: tuple[str, ...] = Trial.header()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to lay the cells of one header onto Trial's 17 fields (computed once per header)."""
+
+    fields: tuple[tuple[int, int, str], ...]  # (0=str | 1=float | 2=status, cell index, name)
+    mirror: int  # cell index of the task metric mirrored into core_metric, or -1
+    extras: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(header: tuple[str, ...], metric_field: str) -> _Plan:
+    pos = {name: i for i, name in enumerate(header)}  # duplicates: last column wins
+    fields = tuple(
+        (2 if n == "status" else 1 if n in FLOAT_FIELDS else 0, pos.get(n, -1), n)
+        for n in CANONICAL_HEADER
+    )
+    mirror = -1
+    if "core_metric" not in pos and metric_field != "core_metric":
+        mirror = pos.get(metric_field, -1)
+    known = set(CANONICAL_HEADER)
+    extras = tuple(i for i, n in enumerate(header) if n not in known)
+    return _Plan(fields, mirror, extras)
+
 
 # ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).
 assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER

@@ -18,8 +18,8 @@ __all__ = [
     "ParsedChunk",
     "Record",
     "complete_prefix_len",
-    "first_record_len",
     "encode_row",
+    "first_record_len",
     "parse_chunk",
     "salvage_short_row",
 ]

@@ -13,7 +13,7 @@ import httpx
 
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._async_pool import AsyncClientPool
-from fieldkit.nim._base import _NIMConfig, closed_error, logger
+from fieldkit.nim._base import _NIMConfig, closed_error, logger, redact_url
 from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
 from fieldkit.nim._payloads import ChatMessage
 from fieldkit.nim._retry import Attempts, RetryPolicy
@@ -48,6 +48,7 @@ class AsyncNIMClient(_NIMConfig):
                 return httpx.AsyncClient(verify=ssl_context, **kwargs)
 
             self._client = factory()
+            self._endpoints: dict[str, httpx.URL] = {}
         self._pool = AsyncClientPool(
             self._client,
             factory,
@@ -85,7 +86,7 @@ class AsyncNIMClient(_NIMConfig):
 
     # --- the retry loop ------------------------------------------------------------------------
     async def _request(
-        self, method: str, url: str, body: Any = None, timeout: Timeout = None
+        self, method: str, url: str | httpx.URL, body: Any = None, timeout: Timeout = None
     ) -> httpx.Response:
         self._http()
         content = None if body is None else _encode(body)
@@ -116,7 +117,7 @@ class AsyncNIMClient(_NIMConfig):
                     raise status_error
                 error = status_error
             delay = attempts.failed(error)
-            logger.debug("retrying %s %s in %.2fs: %s", method, url, delay, error)
+            logger.debug("retrying %s %s in %.2fs: %s", method, redact_url(str(url)), delay, error)
             await asyncio.sleep(delay)
 
     # --- API -----------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class AsyncNIMClient(_NIMConfig):
         """As :meth:`NIMClient.chat`."""
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
-        response = await self._request("POST", "/chat/completions", body, timeout)
+        response = await self._request("POST", self._endpoint("/chat/completions"), body, timeout)
         return payloads.parse_object(response.content, "chat response")
 
     def chat_stream(
@@ -169,7 +170,7 @@ class AsyncNIMClient(_NIMConfig):
                 with self._pool.lease() as client:
                     async with client.stream(
                         "POST",
-                        "/chat/completions",
+                        self._endpoint("/chat/completions"),
                         content=content,
                         headers=_JSON_HEADERS,
                         timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
@@ -257,7 +258,7 @@ class AsyncNIMClient(_NIMConfig):
         bodies = self._embed_batches(texts, input_type, model, batch_size, dimensions, truncate)
         vectors: list[list[float]] = []
         for body in bodies:
-            response = await self._request("POST", "/embeddings", body, timeout)
+            response = await self._request("POST", self._endpoint("/embeddings"), body, timeout)
             payload = payloads.parse_object(response.content, "embedding response")
             vectors.extend(payloads.parse_embeddings(payload, len(body["input"])))
         return vectors
@@ -287,5 +288,5 @@ class AsyncNIMClient(_NIMConfig):
 
     async def models(self, *, timeout: Timeout = None) -> list[str]:
         """As :meth:`NIMClient.models`."""
-        response = await self._request("GET", "/models", None, timeout)
+        response = await self._request("GET", self._endpoint("/models"), None, timeout)
         return payloads.parse_model_ids(payloads.parse_object(response.content, "models response"))

@@ -176,8 +176,19 @@ class _NIMConfig:
             for i in range(0, len(items), batch_size)
         ]
 
-    def _rank_url(self, url: str | None) -> str:
-        return url or self.rerank_url or "/ranking"
+    def _rank_url(self, url: str | None) -> str | httpx.URL:
+        return url or self.rerank_url or self._endpoint("/ranking")
+
+    def _endpoint(self, path: str) -> str | httpx.URL:
+        """Absolute URL of *path*, parsed once (saves httpx a URL join per request). Relative
+        when the caller supplied its own ``_client`` (its base URL then applies)."""
+        cache: dict[str, httpx.URL] | None = getattr(self, "_endpoints", None)
+        if cache is None:
+            return path
+        url = cache.get(path)
+        if url is None:
+            url = cache[path] = httpx.URL(self.base_url + path)
+        return url
 
 
 def closed_error() -> NIMError:

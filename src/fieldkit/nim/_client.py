@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from fieldkit.nim import _payloads as payloads
-from fieldkit.nim._base import _NIMConfig, closed_error, logger
+from fieldkit.nim._base import _NIMConfig, closed_error, logger, redact_url
 from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
 from fieldkit.nim._payloads import ChatMessage
 from fieldkit.nim._retry import Attempts, RetryPolicy
@@ -44,6 +44,7 @@ class NIMClient(_NIMConfig):
         self._lock = threading.Lock()
         if self._client is None:
             self._client = httpx.Client(**self._client_kwargs())
+            self._endpoints: dict[str, httpx.URL] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -72,7 +73,7 @@ class NIMClient(_NIMConfig):
 
     # --- the retry loop ------------------------------------------------------------------------
     def _request(
-        self, method: str, url: str, body: Any = None, timeout: Timeout = None
+        self, method: str, url: str | httpx.URL, body: Any = None, timeout: Timeout = None
     ) -> httpx.Response:
         """Send with retries; return the first response with status < 400."""
         client = self._http()
@@ -102,7 +103,7 @@ class NIMClient(_NIMConfig):
                     raise status_error
                 error = status_error
             delay = attempts.failed(error)
-            logger.debug("retrying %s %s in %.2fs: %s", method, url, delay, error)
+            logger.debug("retrying %s %s in %.2fs: %s", method, redact_url(str(url)), delay, error)
             time.sleep(delay)
 
     # --- 0.3.0 surface -----------------------------------------------------------------------
@@ -134,7 +135,7 @@ class NIMClient(_NIMConfig):
         """
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
-        response = self._request("POST", "/chat/completions", body, timeout)
+        response = self._request("POST", self._endpoint("/chat/completions"), body, timeout)
         return payloads.parse_object(response.content, "chat response")
 
     # --- beyond 0.3.0 --------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class NIMClient(_NIMConfig):
             try:
                 with client.stream(
                     "POST",
-                    "/chat/completions",
+                    self._endpoint("/chat/completions"),
                     content=content,
                     headers=_JSON_HEADERS,
                     timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
@@ -265,7 +266,7 @@ class NIMClient(_NIMConfig):
         bodies = self._embed_batches(texts, input_type, model, batch_size, dimensions, truncate)
         vectors: list[list[float]] = []
         for body in bodies:
-            response = self._request("POST", "/embeddings", body, timeout)
+            response = self._request("POST", self._endpoint("/embeddings"), body, timeout)
             payload = payloads.parse_object(response.content, "embedding response")
             vectors.extend(payloads.parse_embeddings(payload, len(body["input"])))
         return vectors
@@ -301,5 +302,5 @@ class NIMClient(_NIMConfig):
 
     def models(self, *, timeout: Timeout = None) -> list[str]:
         """Ids of the models the server offers (``GET /models``, retried like ``chat``)."""
-        response = self._request("GET", "/models", None, timeout)
+        response = self._request("GET", self._endpoint("/models"), None, timeout)
         return payloads.parse_model_ids(payloads.parse_object(response.content, "models response"))

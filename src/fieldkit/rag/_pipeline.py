@@ -110,6 +110,9 @@ class Pipeline:
     _table: TableName = field(init=False, repr=False, compare=False)
     _store: Store | None = field(default=None, init=False, repr=False, compare=False)
     _closed: bool = field(default=False, init=False, repr=False, compare=False)
+    last_ingest: dict[str, float] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for name in ("embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"):
@@ -262,7 +265,9 @@ class Pipeline:
         replaces all of its old chunks. A duplicate document id in one call or a chunk id
         owned by another document raises RAGError; nothing already stored is overwritten.
         ``progress``: True/False for a progress bar on stderr (default: when stderr is a TTY),
-        or a callable receiving the number of chunks written by each batch.
+        or a callable receiving the number of chunks written by each batch. A load of at least
+        ``write_batch`` chunks into an empty table builds the HNSW index once at the end.
+        ``last_ingest`` then holds ``chunks``, ``seconds`` and ``index_build_seconds``.
         """
         from fieldkit.nim import chunk_text
 
@@ -277,24 +282,46 @@ class Pipeline:
         docs: list[int] = []
         pending: list[tuple[int, int, int, str, str]] = []
         written = 0
-        with _progress(progress, documents) as report:
-            for raw in documents:
-                doc = coerce_document(raw)
-                pieces = [c for c in chunk_text(doc.text, max_tokens=budget) if c.strip()]
-                ids = chunk_ids(doc.id, len(pieces))
-                registry.claim(doc.id, ids)
-                docs.append(doc.id)
-                for idx, (cid, text) in enumerate(zip(ids, pieces, strict=True)):
-                    pending.append((cid, doc.id, idx, doc.label, text))
-                if len(pending) >= self.write_batch:
+        flushes = 0
+        deferred = False
+        t_start = time.perf_counter()
+        store = self.store
+        try:
+            with _progress(progress, documents) as report:
+                for raw in documents:
+                    doc = coerce_document(raw)
+                    pieces = [c for c in chunk_text(doc.text, max_tokens=budget) if c.strip()]
+                    ids = chunk_ids(doc.id, len(pieces))
+                    registry.claim(doc.id, ids)
+                    docs.append(doc.id)
+                    for idx, (cid, text) in enumerate(zip(ids, pieces, strict=True)):
+                        pending.append((cid, doc.id, idx, doc.label, text))
+                    if len(pending) >= self.write_batch:
+                        if flushes == 0 and store.is_empty():
+                            # A bulk load (at least one full batch) into an empty table:
+                            # build the HNSW index once at the end, not row by row.
+                            store.drop_ann_index()
+                            deferred = True
+                        n = self._flush(docs, pending)
+                        flushes += 1
+                        written += n
+                        report(n, len(docs))
+                        docs, pending = [], []
+                if docs:
                     n = self._flush(docs, pending)
                     written += n
                     report(n, len(docs))
-                    docs, pending = [], []
-            if docs:
-                n = self._flush(docs, pending)
-                written += n
-                report(n, len(docs))
+        finally:
+            index_s = 0.0
+            if deferred:
+                t_index = time.perf_counter()
+                store.build_ann_index()
+                index_s = time.perf_counter() - t_index
+            self.last_ingest = {
+                "chunks": written,
+                "seconds": time.perf_counter() - t_start,
+                "index_build_seconds": index_s,
+            }
         return written
 
     def _flush(self, docs: list[int], pending: list[tuple[int, int, int, str, str]]) -> int:

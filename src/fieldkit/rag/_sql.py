@@ -40,6 +40,13 @@ class TableName:
         """``schema.name`` or ``name`` (for messages and ``to_regclass``)."""
         return self.name if self.schema is None else f"{self.schema}.{self.name}"
 
+    def index_qualified(self, kind: str) -> sql.Identifier:
+        """The index name qualified with the table's schema (for DROP INDEX)."""
+        name = self.index(kind).as_string(None).strip('"')
+        if self.schema is None:
+            return sql.Identifier(name)
+        return sql.Identifier(self.schema, name)
+
     def index(self, kind: str) -> sql.Identifier:
         """A per-table index name that stays within 63 bytes and is unique per table."""
         digest = hashlib.sha1(self.qualified.encode()).hexdigest()[:8]
@@ -87,10 +94,25 @@ def create_schema(t: TableName, dim: int) -> list[sql.Composed | sql.SQL]:
         sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (tsv)").format(
             i=t.index("tsv"), t=t.ident
         ),
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding vector_cosine_ops)"
-        ).format(i=t.index("hnsw"), t=t.ident),
+        create_hnsw(t),
     ]
+
+
+def create_hnsw(t: TableName) -> sql.Composed:
+    """Statement: the HNSW (cosine) index on ``embedding``."""
+    return sql.SQL(
+        "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding vector_cosine_ops)"
+    ).format(i=t.index("hnsw"), t=t.ident)
+
+
+def drop_hnsw(t: TableName) -> sql.Composed:
+    """Statement: drop the HNSW index (bulk loads rebuild it once at the end)."""
+    return sql.SQL("DROP INDEX IF EXISTS {i}").format(i=t.index_qualified("hnsw"))
+
+
+def is_empty(t: TableName) -> sql.Composed:
+    """Query: whether the table has no rows."""
+    return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {t})").format(t=t.ident)
 
 
 def column_dim(t: TableName) -> sql.Composed:
@@ -131,6 +153,18 @@ def delete_docs(t: TableName) -> sql.Composed:
     return sql.SQL(
         "DELETE FROM {t} WHERE doc_id = ANY(%s) "
         "OR (doc_id IS NULL AND id IN (SELECT id FROM fk_rag_stage))"
+    ).format(t=t.ident)
+
+
+def delete_docs_only(t: TableName) -> sql.Composed:
+    """Delete every chunk of the given documents (param: bigint[])."""
+    return sql.SQL("DELETE FROM {t} WHERE doc_id = ANY(%s)").format(t=t.ident)
+
+
+def copy_table(t: TableName) -> sql.Composed:
+    """COPY (binary) straight into the table, same columns as the staging COPY."""
+    return sql.SQL(
+        "COPY {t} (id, doc_id, chunk_index, label, text, embedding) FROM STDIN WITH (FORMAT BINARY)"
     ).format(t=t.ident)
 
 

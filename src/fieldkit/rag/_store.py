@@ -63,6 +63,7 @@ class Store:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.ef_search = ef_search
+        self.build_memory = "512MB"
         self._pool: Any = None
         self._lock = threading.Lock()
         self._closed = False
@@ -76,6 +77,16 @@ class Store:
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
+                # One direct attempt first: a refused or misconfigured server fails at once
+                # with libpq's message instead of after the pool's retry window.
+                try:
+                    psycopg.connect(
+                        self.dsn, connect_timeout=max(1, int(self.connect_timeout))
+                    ).close()
+                except psycopg.Error as exc:
+                    raise RAGError(
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {exc}"
+                    ) from exc
                 pool = ConnectionPool(
                     self.dsn,
                     min_size=1,
@@ -147,6 +158,26 @@ class Store:
             row = conn.execute(_sql.count_rows(self.table)).fetchone()
         return int(row[0]) if row else 0
 
+    def is_empty(self) -> bool:
+        """Whether the table holds no chunk."""
+        with self.connection(vector=False) as conn:
+            row = conn.execute(_sql.is_empty(self.table)).fetchone()
+        return bool(row and row[0])
+
+    def drop_ann_index(self) -> None:
+        """Drop the HNSW index (a bulk load into an empty table rebuilds it once at the end:
+        building it after the load is many times faster than maintaining it per row)."""
+        with self.connection(vector=False) as conn:
+            conn.execute(_sql.drop_hnsw(self.table))
+
+    def build_ann_index(self) -> None:
+        """(Re)create the HNSW index, with enough maintenance memory to build it in RAM."""
+        with self.connection(vector=False) as conn:
+            conn.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,)
+            )
+            conn.execute(_sql.create_hnsw(self.table))
+
     # -- writes ------------------------------------------------------------------------------
 
     def write_batch(self, doc_ids: Sequence[int], rows: Sequence[Row]) -> None:
@@ -158,6 +189,23 @@ class Store:
         if not doc_ids:
             return
         ids = list(doc_ids)
+        # Fast path: delete the documents' old chunks and COPY straight into the table. A
+        # primary-key clash (another document's id, or a 0.3.0 row without doc_id) rolls it
+        # back and the checked path below finds out which.
+        try:
+            with self.connection() as conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
+                cur.execute(_sql.delete_docs_only(self.table), (ids,))
+                if rows:
+                    with cur.copy(_sql.copy_table(self.table)) as copy:
+                        copy.set_types(_sql.COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
+            return
+        except psycopg.errors.UniqueViolation:
+            pass
+        except psycopg.Error as exc:
+            raise RAGError(f"writing to {self.table.qualified} failed: {exc}") from exc
         try:
             with self.connection() as conn, conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))

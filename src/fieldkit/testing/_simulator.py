@@ -135,7 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
                         )
                     reply = _Reply(fault.status, payload, dict(fault.headers))
                 else:
-                    reply = sim._serve(request, raw)
+                    try:
+                        reply = sim._serve(request)
+                    except Exception as exc:  # never hang up silently on a simulator bug
+                        message = f"simulator error: {exc!r}"
+                        reply = _Reply(500, behaviour.error_body(message, 500))
                     if fault is not None:
                         reply.headers.update(fault.headers)
                 if reply.events is None:
@@ -264,7 +268,7 @@ class NIMSimulator:
         self.model_ids: list[str] = list(models) if models else [model]
         self.api_key = api_key
         self.token_counter = token_counter
-        self._defaults = (latency_s, stream_delay_s, context_window)
+        self._defaults = (latency_s, stream_delay_s, context_window, token_counter, api_key)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
@@ -273,6 +277,7 @@ class NIMSimulator:
         self._in_flight = 0
         self._peak = 0
         self._generation = 0  # bumped by reset(): requests admitted before it stop counting
+        self._opened = 0
         self._counter = 0
         self._conns: set[socket.socket] = set()
         self._server: _Server | None = None
@@ -356,18 +361,32 @@ class NIMSimulator:
         with self._lock:
             return self._peak
 
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted since start / the last ``reset()`` (keep-alive check)."""
+        with self._lock:
+            return self._opened
+
     def reset(self) -> None:
         """Forget recorded requests, scripted faults and the chat reply; end any cold start;
-        restore the constructor's latency, stream delay and context window."""
+        restore the constructor's latency, stream delay, context window, token counter and
+        api_key."""
         with self._lock:
             self._requests.clear()
             self._faults.clear()
             self._reply = behaviour.default_reply
             self._warm_at = 0.0
             self._generation += 1
+            self._opened = 0
             self._in_flight = 0
             self._peak = 0
-            self.latency_s, self.stream_delay_s, self.context_window = self._defaults
+            (
+                self.latency_s,
+                self.stream_delay_s,
+                self.context_window,
+                self.token_counter,
+                self.api_key,
+            ) = self._defaults
 
     def enqueue(self, *items: int | Fault) -> None:
         """Script the next responses: each int status or :class:`Fault` is used by one request
@@ -399,6 +418,7 @@ class NIMSimulator:
         with self._lock:
             if add:
                 self._conns.add(conn)
+                self._opened += 1
             else:
                 self._conns.discard(conn)
 
@@ -419,7 +439,7 @@ class NIMSimulator:
             if generation == self._generation:
                 self._in_flight -= 1
 
-    def _serve(self, request: RecordedRequest, raw: bytes) -> _Reply:
+    def _serve(self, request: RecordedRequest) -> _Reply:
         """Normal service for *request* (after faults): route, validate, answer."""
         if time.monotonic() < self._warm_at:
             return _Reply(503, behaviour.error_body("model is loading; retry later", 503))
@@ -460,7 +480,10 @@ class NIMSimulator:
         with self._lock:
             reply_source = self._reply
             request_id = self._counter
-        reply = reply_source if isinstance(reply_source, str) else reply_source(body)
+        try:
+            reply = reply_source if isinstance(reply_source, str) else reply_source(body)
+        except Exception as exc:  # a bug in the test's reply function: answer 500, say why
+            raise behaviour.BadRequest(f"the chat reply function raised {exc!r}", 500) from exc
         if not isinstance(reply, str):
             raise behaviour.BadRequest("the simulator's chat reply function must return a str", 500)
         if body.get("stream"):
