@@ -390,3 +390,26 @@ def test_bulk_load_rebuilds_the_index_even_after_a_failure(
     assert p.ingest(docs) == 7
     assert _has_hnsw(pg_dsn, p.table)
     assert p.retrieve("bulk document 5 about topic 2", top_k=1)[0].id == 5
+
+
+def test_no_embedded_postgres_says_to_pass_a_dsn(
+    monkeypatch: pytest.MonkeyPatch, local_embedder: object
+) -> None:
+    import fieldkit._embedded_pg as epg
+
+    def unavailable(data_dir: object = None) -> str:
+        raise epg.EmbeddedPostgresError("pgserver has no build here. Pass an explicit DSN.")
+
+    monkeypatch.setattr(epg, "embedded_dsn", unavailable)
+    with Pipeline(embedder=local_embedder) as p, pytest.raises(RAGError, match="DSN"):  # type: ignore[arg-type]
+        p.ensure_schema()
+
+
+def test_database_errors_are_rag_errors(make_pipe: Callable[..., Pipeline]) -> None:
+    p = make_pipe()
+    with pytest.raises(RAGError, match="call ensure_schema"):
+        p.retrieve("no table yet")
+    with pytest.raises(RAGError, match="call ensure_schema"):
+        p.count()
+    with pytest.raises(RAGError, match="ensure_schema on nosuch_schema"):
+        make_pipe(table="nosuch_schema.chunks").ensure_schema()

@@ -45,7 +45,7 @@ def render_report(result: RagBenchResult) -> str:
     cfg = result.config
     k = cfg["k"]
     lat = Table(
-        title=f"latency per question (ms, n={cfg['questions']}, ask mode={cfg['ask_mode']})",
+        title=f"latency, ms (n={cfg['questions']}, mode={cfg['ask_mode']})",
         title_justify="left",
     )
     lat.add_column("stage")
@@ -62,7 +62,7 @@ def render_report(result: RagBenchResult) -> str:
             )
         lat.add_row(stage, _fmt_ms(entry["p50"]), _fmt_ms(entry["p95"]), note)
     hits = Table(
-        title=f"retrieval hit rate ({cfg['questions_in_corpus']} questions with known answers)",
+        title=f"hit rate (n={cfg['questions_in_corpus']})",
         title_justify="left",
     )
     hits.add_column("mode")

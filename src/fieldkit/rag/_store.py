@@ -44,6 +44,22 @@ def mask_dsn(dsn: str) -> str:
     return _PASSWORD_KV.sub(r"\1***", _PASSWORD_URI.sub(r"\1***\3", dsn))
 
 
+def db_error(what: str, exc: psycopg.Error) -> RAGError:
+    """A RAGError for a failed database operation (with a hint for a missing table)."""
+    hint = ""
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        hint = "; call ensure_schema() first"
+    return RAGError(f"{what} failed: {exc}{hint}")
+
+
+@contextmanager
+def _guard(what: str) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise db_error(what, exc) from exc
+
+
 class Store:
     """Pooled access to one chunk table. The pool opens on first use and closes in ``close``."""
 
@@ -134,7 +150,10 @@ class Store:
 
     def ensure_schema(self) -> None:
         """Create the extension, table, new columns and indexes; refuse a dimension mismatch."""
-        with self.connection(vector=False) as conn:
+        with (
+            _guard(f"ensure_schema on {self.table.qualified}"),
+            self.connection(vector=False) as conn,
+        ):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             row = conn.execute(_sql.column_dim(self.table)).fetchone()
@@ -149,30 +168,36 @@ class Store:
 
     def drop(self) -> None:
         """Drop the table and its indexes (if it exists)."""
-        with self.connection(vector=False) as conn:
+        with _guard(f"dropping {self.table.qualified}"), self.connection(vector=False) as conn:
             conn.execute(_sql.drop_table(self.table))
 
     def count(self) -> int:
         """Number of stored chunks."""
-        with self.connection(vector=False) as conn:
+        with _guard(f"counting {self.table.qualified}"), self.connection(vector=False) as conn:
             row = conn.execute(_sql.count_rows(self.table)).fetchone()
         return int(row[0]) if row else 0
 
     def is_empty(self) -> bool:
         """Whether the table holds no chunk."""
-        with self.connection(vector=False) as conn:
+        with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
             row = conn.execute(_sql.is_empty(self.table)).fetchone()
         return bool(row and row[0])
 
     def drop_ann_index(self) -> None:
         """Drop the HNSW index (a bulk load into an empty table rebuilds it once at the end:
         building it after the load is many times faster than maintaining it per row)."""
-        with self.connection(vector=False) as conn:
+        with (
+            _guard(f"dropping the index of {self.table.qualified}"),
+            self.connection(vector=False) as conn,
+        ):
             conn.execute(_sql.drop_hnsw(self.table))
 
     def build_ann_index(self) -> None:
         """(Re)create the HNSW index, with enough maintenance memory to build it in RAM."""
-        with self.connection(vector=False) as conn:
+        with (
+            _guard(f"building the index of {self.table.qualified}"),
+            self.connection(vector=False) as conn,
+        ):
             conn.execute(
                 "SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,)
             )
@@ -205,7 +230,7 @@ class Store:
         except psycopg.errors.UniqueViolation:
             pass
         except psycopg.Error as exc:
-            raise RAGError(f"writing to {self.table.qualified} failed: {exc}") from exc
+            raise db_error(f"writing to {self.table.qualified}", exc) from exc
         try:
             with self.connection() as conn, conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
@@ -223,7 +248,7 @@ class Store:
                 if rows:
                     cur.execute(_sql.merge_stage(self.table))
         except psycopg.Error as exc:
-            raise RAGError(f"writing to {self.table.qualified} failed: {exc}") from exc
+            raise db_error(f"writing to {self.table.qualified}", exc) from exc
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -255,7 +280,7 @@ class Store:
                     cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
                     rows = cur.execute(query, params).fetchall()
         except psycopg.Error as exc:
-            raise RAGError(f"dense retrieval from {self.table.qualified} failed: {exc}") from exc
+            raise db_error(f"dense retrieval from {self.table.qualified}", exc) from exc
         return [_chunk(r) for r in rows]
 
     def lexical(
@@ -281,7 +306,7 @@ class Store:
             with self.connection() as conn:
                 rows = conn.execute(query, params).fetchall()
         except psycopg.Error as exc:
-            raise RAGError(f"lexical retrieval from {self.table.qualified} failed: {exc}") from exc
+            raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
         return [_chunk(r) for r in rows]
 
     def execute(self, statement: sql.Composed | sql.SQL, params: Any = None) -> list[Any]:

@@ -1,0 +1,73 @@
+"""The RAG bench: corpus, pure metrics, and one real run on the embedded store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fieldkit.rag import Pipeline
+from fieldkit.rag._bench import STAGES, hit_metrics, load_corpus, percentile, run_rag_bench
+
+
+def test_bundled_corpus_is_consistent() -> None:
+    corpus = load_corpus()
+    ids = [p.id for p in corpus.passages]
+    assert 40 <= len(ids) <= 80
+    assert len(set(ids)) == len(ids)
+    assert all(p.text.strip() and p.label for p in corpus.passages)
+    in_corpus = [q for q in corpus.questions if q.in_corpus]
+    assert 20 <= len(in_corpus) <= 30
+    assert len(corpus.questions) - len(in_corpus) >= 2
+    for q in in_corpus:
+        assert set(q.answer_ids) <= set(ids), q
+
+
+def test_percentile_known_values() -> None:
+    assert percentile([], 50) is None
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([3.0, float("nan"), 1.0], 0) == 1.0
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40),
+    st.floats(0, 100),
+)
+def test_percentile_matches_numpy_linear(values: list[float], q: float) -> None:
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-6)
+
+
+def test_hit_metrics() -> None:
+    m = hit_metrics([[1, 2, 3], [4, 5, 6], [9, 8, 7]], [[1], [6, 5], [0]], k=3)
+    assert m["hit@1"] == pytest.approx(1 / 3)
+    assert m["hit@3"] == pytest.approx(2 / 3)
+    assert m["mrr"] == pytest.approx((1 + 1 / 2) / 3)
+    assert m["n"] == 3
+    assert hit_metrics([[2, 1]], [[1]], k=1)["hit@1"] == 0.0
+    assert hit_metrics([], [], k=5)["n"] == 0
+    with pytest.raises(ValueError):
+        hit_metrics([[1]], [], k=1)
+
+
+def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
+    steps: list[str] = []
+    result = run_rag_bench(pipe, k=5, rerank_k=2, on_step=steps.append)
+    d = result.to_dict()
+    assert d["ingest"]["chunks"] == d["ingest"]["documents"] == 60
+    for mode in ("dense", "lexical", "hybrid"):
+        assert d["hit_rate"][mode]["hit@5"] >= 0.85, (mode, d["hit_rate"])
+    assert d["hit_rate"]["hybrid"]["mrr"] >= 0.8
+    assert set(d["latency_ms"]) == set(STAGES)
+    assert d["latency_ms"]["generate"]["skipped"] is True
+    assert d["latency_ms"]["embed"]["n"] == len(d["calls"]) == 32
+    assert steps.count("ask") == 32 and steps.count("hybrid") == 29 and steps[0] == "ingest"
+    assert all(len(c["chunk_ids"]) == 2 for c in d["calls"])
+    assert sum(c["hit"] for c in d["calls"] if c["in_corpus"]) >= 25
+    with pytest.raises(ValueError):
+        run_rag_bench(pipe, k=0)
