@@ -7,6 +7,8 @@ belong in that module's own ``tests/<module>/conftest.py``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,11 +35,21 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """DSN of the session's embedded Postgres with the ``vector`` extension created."""
-    from fieldkit._embedded_pg import embedded_dsn
+def pg_dsn() -> Iterator[str]:
+    """DSN of the session's embedded Postgres with the ``vector`` extension created.
 
-    return embedded_dsn(tmp_path_factory.mktemp("pgdata"))
+    The data directory is a fresh ``mkdtemp`` under the system temp dir, not pytest's tmp tree:
+    as root, pgserver runs Postgres as another user, and pytest resets ``pytest-of-<user>`` to
+    0700 whenever another pytest session starts, which would lock a starting server out.
+    """
+    from fieldkit._embedded_pg import embedded_dsn, stop_embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="fieldkit-test-pg-"))
+    try:
+        yield embedded_dsn(data_dir / "pgdata")
+    finally:
+        stop_embedded(data_dir / "pgdata")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 from fieldkit._home import fieldkit_home
 from fieldkit._lazy import MissingExtraError, require
 
-__all__ = ["EmbeddedPostgresError", "default_data_dir", "embedded_dsn"]
+__all__ = ["EmbeddedPostgresError", "default_data_dir", "embedded_dsn", "stop_embedded"]
 
 _lock = threading.Lock()
 _servers: dict[Path, Any] = {}
@@ -29,10 +29,14 @@ def default_data_dir() -> Path:
     return fieldkit_home() / "pgdata"
 
 
+def _resolve(data_dir: str | Path | None) -> Path:
+    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    return path.expanduser().resolve()
+
+
 def embedded_dsn(data_dir: str | Path | None = None) -> str:
     """Start (or reuse) the embedded server for *data_dir* and return a libpq DSN for it."""
-    path = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = path.expanduser().resolve()
+    path = _resolve(data_dir)
     with _lock:
         server = _servers.get(path)
         if server is None:
@@ -54,3 +58,15 @@ def embedded_dsn(data_dir: str | Path | None = None) -> str:
             _servers[path] = server
         uri: str = server.get_uri()
         return uri
+
+
+def stop_embedded(data_dir: str | Path | None = None) -> None:
+    """Release this process's handle on the server for *data_dir*; the last handle stops it.
+
+    Servers are also released at interpreter exit; call this to stop one earlier (tests do).
+    """
+    path = _resolve(data_dir)
+    with _lock:
+        server = _servers.pop(path, None)
+    if server is not None:
+        server.cleanup()
