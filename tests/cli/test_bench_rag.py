@@ -146,6 +146,7 @@ def test_with_services_from_env(
     assert data["config"]["embedder"].startswith("NIM ")
     assert data["answers"] == {
         "generator": True,
+        "failed": 0,
         "in_corpus_answered": 29,
         "in_corpus_total": 29,
         "out_of_corpus_refused": 3,
@@ -223,3 +224,34 @@ def test_unreachable_database_exits_1(runner: CliRunner) -> None:
     assert result.exit_code == 1
     assert "error: cannot connect" in result.stderr
     assert "topsecret" not in result.stderr
+
+
+def test_a_failing_question_does_not_sink_the_bench(
+    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    from fieldkit.testing import Fault
+
+    simulator.enqueue(Fault(status=400, path="/chat/completions"))
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "rag",
+            "--dsn",
+            pg_dsn,
+            "--table",
+            pg_table,
+            "--nim-url",
+            simulator.base_url,
+            "--json",
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    data = json.loads(result.stdout)
+    assert data["answers"]["failed"] == 1
+    assert data["latency_ms"]["generate"]["n"] == data["config"]["questions"] - 1
+    assert any("1 of 32 questions failed" in n and "400" in n for n in data["notes"])
+    calls = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["calls"]
+    assert [c["success"] for c in calls].count(False) == 1

@@ -242,3 +242,15 @@ def test_fuse_returns_raw_and_propagates_generator_errors(
     assert set(raw) >= {"choices"}
     with pytest.raises(NIMContextOverflowError):
         p.fuse("q", [Chunk(1, "a")], max_tokens=9000)
+
+
+def test_close_closes_the_http_clients(
+    simulator: NIMSimulator, nim_pipe: Callable[..., Pipeline]
+) -> None:
+    p = nim_pipe(rerank_url=simulator.base_url + "/ranking")
+    assert p._embed_client is not None and p._rerank_client is not None
+    p.close()
+    assert p._embed_client is None and p._rerank_client is None
+    p.close()
+    with pytest.raises(RAGError, match="pipeline closed"):
+        p.retrieve("q")

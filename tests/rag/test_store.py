@@ -413,3 +413,61 @@ def test_database_errors_are_rag_errors(make_pipe: Callable[..., Pipeline]) -> N
         p.count()
     with pytest.raises(RAGError, match="ensure_schema on nosuch_schema"):
         make_pipe(table="nosuch_schema.chunks").ensure_schema()
+
+
+def test_concurrent_use_of_one_pipeline(make_pipe: Callable[..., Pipeline]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = make_pipe(max_connections=2)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: p.ensure_schema(), range(3)))  # serialised, no error
+    p.ingest(SMALL_CORPUS)
+    questions = ["unified memory DGX Spark", "athletes at the Athens Olympics"] * 6
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda q: p.retrieve(q, top_k=1, mode="hybrid")[0].id, questions))
+    assert results == [1, 5] * 6
+
+
+def test_progress_bar_can_be_forced(pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    assert pipe.ingest([Document(1, "a"), Document(2, "b")], progress=True) == 2
+    assert pipe.ingest([Document(3, "c")], progress=False) == 1
+    assert pipe.last_ingest["chunks"] == 1
+    assert pipe.last_ingest["seconds"] >= 0
+    assert pipe.last_ingest["index_build_seconds"] == 0.0
+
+
+def test_pool_survives_killed_connections(small_pipe: Pipeline, pg_dsn: str) -> None:
+    assert small_pipe.retrieve("athletes Olympics", top_k=1)[0].id == 5
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'fieldkit-rag' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    assert small_pipe.retrieve("athletes Olympics", top_k=1)[0].id == 5
+
+
+def test_nul_characters(small_pipe: Pipeline) -> None:
+    with pytest.raises(RAGError, match="document 9 contains NUL"):
+        small_pipe.ingest([Document(9, "binary\x00junk")])
+    assert small_pipe.retrieve("zorblax\x00", top_k=1, mode="lexical")[0].id == 6
+
+
+def test_ensure_schema_on_an_up_to_date_table_needs_no_ownership(
+    pipe: Pipeline, pg_dsn: str, local_embedder: object
+) -> None:
+    """A role that may only read and write rows can call ensure_schema (no DDL is issued)."""
+    role = f"fk_rw_{pipe.table}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT SELECT, INSERT, DELETE ON "{pipe.table}" TO "{role}"')
+    try:
+        dsn = psycopg.conninfo.make_conninfo(pg_dsn, user=role)
+        with Pipeline(pgvector_dsn=dsn, table=pipe.table, embedder=local_embedder) as p:  # type: ignore[arg-type]
+            p.ensure_schema()
+            assert p.ingest([Document(1, "written by a non-owner")]) == 1
+            assert p.retrieve("non-owner", top_k=1)[0].id == 1
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'REVOKE ALL ON "{pipe.table}" FROM "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')

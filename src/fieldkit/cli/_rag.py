@@ -189,8 +189,12 @@ def bench_rag(
             chunk_tokens=400,
         )
     except (RAGError, ValueError) as exc:
+        if generator is not None:
+            generator.close()
         fail(str(exc))
     except MissingExtraError as exc:
+        if generator is not None:
+            generator.close()
         fail(str(exc), code=1)
 
     corpus = load_corpus()

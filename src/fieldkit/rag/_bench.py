@@ -18,7 +18,7 @@ from typing import Any
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import REFUSAL_SENTENCE
 from fieldkit.rag._store import DimensionMismatchError
-from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document
+from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError
 
 __all__ = [
     "STAGES",
@@ -188,30 +188,43 @@ def run_rag_bench(
             step(m)
         hit_rate[m] = hit_metrics(rankings, [q.answer_ids for q in in_corpus], k)
 
+    from fieldkit.nim import NIMError
+
     calls: list[dict[str, Any]] = []
     for q in corpus.questions:
-        out = pipe.ask(
-            q.question, retrieve_k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens
-        )
-        chunk_docs = [_doc_of(c) for c in out["chunks"]]
-        calls.append(
-            {
-                "question": q.question,
-                "in_corpus": q.in_corpus,
-                "answer_ids": list(q.answer_ids),
-                "chunk_ids": [c.id for c in out["chunks"]],
-                "hit": bool(set(chunk_docs) & set(q.answer_ids)),
-                "answer": out["answer"],
-                "timings_ms": out["timings_ms"],
-            }
-        )
+        call: dict[str, Any] = {
+            "question": q.question,
+            "in_corpus": q.in_corpus,
+            "answer_ids": list(q.answer_ids),
+        }
+        try:
+            out = pipe.ask(
+                q.question, retrieve_k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens
+            )
+        except (RAGError, NIMError) as exc:  # one failing question does not sink the bench
+            call.update(success=False, error=f"{type(exc).__name__}: {exc}")
+        else:
+            chunk_docs = [_doc_of(c) for c in out["chunks"]]
+            call.update(
+                success=True,
+                chunk_ids=[c.id for c in out["chunks"]],
+                hit=bool(set(chunk_docs) & set(q.answer_ids)),
+                answer=out["answer"],
+                timings_ms=out["timings_ms"],
+            )
+        calls.append(call)
         step("ask")
+    ok = [c for c in calls if c["success"]]
+    failures = len(calls) - len(ok)
+    if failures:
+        first = next(c["error"] for c in calls if not c["success"])
+        notes.append(f"{failures} of {len(calls)} questions failed (first: {first})")
 
     has_gen = pipe.generator is not None
     has_rerank = pipe._rerank_client is not None
     latency: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
-        vals = [float(c["timings_ms"][stage]) for c in calls]
+        vals = [float(c["timings_ms"][stage]) for c in ok]
         skipped = (stage == "generate" and not has_gen) or (stage == "rerank" and not has_rerank)
         entry: dict[str, Any] = {"n": 0 if skipped else len(vals), "skipped": skipped}
         entry["p50"] = None if skipped else percentile(vals, 50)
@@ -219,10 +232,10 @@ def run_rag_bench(
         latency[stage] = entry
     if not has_rerank:
         notes.append("rerank skipped: no rerank service configured (pass-through)")
-    answers: dict[str, Any] = {"generator": has_gen}
+    answers: dict[str, Any] = {"generator": has_gen, "failed": failures}
     if has_gen:
-        inside = [c for c in calls if c["in_corpus"]]
-        outside = [c for c in calls if not c["in_corpus"]]
+        inside = [c for c in ok if c["in_corpus"]]
+        outside = [c for c in ok if not c["in_corpus"]]
         answers["in_corpus_answered"] = sum(not _is_refusal(c["answer"]) for c in inside)
         answers["in_corpus_total"] = len(inside)
         answers["out_of_corpus_refused"] = sum(_is_refusal(c["answer"]) for c in outside)

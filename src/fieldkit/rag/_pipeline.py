@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["NO_GENERATOR_NOTE", "Pipeline"]
 
 NO_GENERATOR_NOTE = "no generator configured: answer is None; 'chunks' are the retrieved passages"
-NO_CONTEXT_NOTE = "nothing was retrieved: the generator was not called"
+NO_CONTEXT_NOTE = "no passages to ground an answer: the generator was not called"
 RERANK_SKIPPED_NOTE = "no rerank service configured: rerank is a pass-through"
 
 ProgressFn = Callable[[int], None]
@@ -290,6 +290,11 @@ class Pipeline:
             with _progress(progress, documents) as report:
                 for raw in documents:
                     doc = coerce_document(raw)
+                    if "\x00" in doc.text or "\x00" in doc.label:
+                        raise RAGError(
+                            f"document {doc.id} contains NUL characters, which Postgres text "
+                            "cannot store; remove them before ingesting"
+                        )
                     pieces = [c for c in chunk_text(doc.text, max_tokens=budget) if c.strip()]
                     ids = chunk_ids(doc.id, len(pieces))
                     registry.claim(doc.id, ids)
@@ -374,12 +379,12 @@ class Pipeline:
             assert qvec is not None
             chunks = store.dense(qvec, top_k, labels)
         elif mode == "lexical":
-            chunks = store.lexical(query, top_k, labels)
+            chunks = store.lexical(query.replace("\x00", " "), top_k, labels)
         else:
             assert qvec is not None
             pool = min(max(top_k * 4, 40), 1000)
             dense = store.dense(qvec, pool, labels)
-            lexical = store.lexical(query, pool, labels, qvec=qvec)
+            lexical = store.lexical(query.replace("\x00", " "), pool, labels, qvec=qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
             fused = reciprocal_rank_fusion(

@@ -42,15 +42,19 @@ class TableName:
 
     def index_qualified(self, kind: str) -> sql.Identifier:
         """The index name qualified with the table's schema (for DROP INDEX)."""
-        name = self.index(kind).as_string(None).strip('"')
+        name = self.index_name(kind)
         if self.schema is None:
             return sql.Identifier(name)
         return sql.Identifier(self.schema, name)
 
-    def index(self, kind: str) -> sql.Identifier:
+    def index_name(self, kind: str) -> str:
         """A per-table index name that stays within 63 bytes and is unique per table."""
         digest = hashlib.sha1(self.qualified.encode()).hexdigest()[:8]
-        return sql.Identifier(f"{self.name[:40]}_{digest}_{kind}")
+        return f"{self.name[:40]}_{digest}_{kind}"
+
+    def index(self, kind: str) -> sql.Identifier:
+        """The quoted index name (see ``index_name``)."""
+        return sql.Identifier(self.index_name(kind))
 
 
 def parse_table_name(table: object) -> TableName:
@@ -69,33 +73,59 @@ def parse_table_name(table: object) -> TableName:
     return TableName(schema=None, name=low[0])
 
 
-def create_schema(t: TableName, dim: int) -> list[sql.Composed | sql.SQL]:
-    """Statements creating the table (0.3.0 columns first), its new columns and indexes."""
-    return [
-        sql.SQL("CREATE EXTENSION IF NOT EXISTS vector"),
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {t} ("
-            "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "
-            "embedding vector({dim}) NOT NULL)"
-        ).format(t=t.ident, dim=sql.Literal(dim)),
-        # Columns 0.3.0 did not have; added to 0.3.0 tables in place (their rows keep NULLs).
-        sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(t=t.ident),
-        sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS chunk_index INTEGER").format(t=t.ident),
-        sql.SQL(
+def create_table(t: TableName, dim: int) -> sql.Composed:
+    """Statement: the table with 0.3.0's columns, in 0.3.0's order."""
+    return sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {t} ("
+        "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "
+        "embedding vector({dim}) NOT NULL)"
+    ).format(t=t.ident, dim=sql.Literal(dim))
+
+
+def add_columns(t: TableName) -> dict[str, sql.Composed]:
+    """Column name → statement adding a column 0.3.0 did not have (0.3.0 rows keep NULLs)."""
+    return {
+        "doc_id": sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(
+            t=t.ident
+        ),
+        "chunk_index": sql.SQL(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS chunk_index INTEGER"
+        ).format(t=t.ident),
+        "tsv": sql.SQL(
             "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tsv tsvector "
             "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED"
         ).format(t=t.ident),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (doc_id)").format(
-            i=t.index("doc"), t=t.ident
-        ),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (label)").format(
-            i=t.index("label"), t=t.ident
-        ),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (tsv)").format(
-            i=t.index("tsv"), t=t.ident
-        ),
-        create_hnsw(t),
-    ]
+    }
+
+
+def create_indexes(t: TableName) -> dict[str, sql.Composed]:
+    """Index name → statement creating it."""
+    plain = {
+        "doc": sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (doc_id)"),
+        "label": sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (label)"),
+        "tsv": sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gin (tsv)"),
+    }
+    out = {
+        t.index_name(kind): stmt.format(i=t.index(kind), t=t.ident) for kind, stmt in plain.items()
+    }
+    out[t.index_name("hnsw")] = create_hnsw(t)
+    return out
+
+
+def existing_columns(t: TableName) -> sql.Composed:
+    """Query: the table's column names (no rows if the table does not exist)."""
+    return sql.SQL(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass({q}) "
+        "AND attnum > 0 AND NOT attisdropped"
+    ).format(q=sql.Literal(t.ident.as_string(None)))
+
+
+def existing_indexes(t: TableName) -> sql.Composed:
+    """Query: the names of the table's indexes."""
+    return sql.SQL(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass({q})"
+    ).format(q=sql.Literal(t.ident.as_string(None)))
 
 
 def create_hnsw(t: TableName) -> sql.Composed:

@@ -28,6 +28,7 @@ __all__ = ["DimensionMismatchError", "Row", "Store", "mask_dsn"]
 # (id, doc_id, chunk_index, label, text, embedding)
 Row = tuple[int, int, int, str, str, NDArray[np.float32]]
 
+APPLICATION_NAME = "fieldkit-rag"  # shows in pg_stat_activity
 _SCHEMA_LOCK = 0x6669656C646B6974  # "fieldkit": serialises concurrent ensure_schema calls
 _EF_SEARCH_MAX = 1000
 
@@ -107,10 +108,14 @@ class Store:
                     self.dsn,
                     min_size=1,
                     max_size=max(1, self.max_connections),
-                    kwargs={"connect_timeout": max(1, int(self.connect_timeout))},
+                    kwargs={
+                        "connect_timeout": max(1, int(self.connect_timeout)),
+                        "application_name": APPLICATION_NAME,
+                    },
                     open=False,
                     timeout=max(self.connect_timeout, 1.0) * 3,
                     name="fieldkit-rag",
+                    check=ConnectionPool.check_connection,  # survive a server restart
                 )
                 try:
                     pool.open(wait=True, timeout=max(self.connect_timeout, 1.0))
@@ -155,7 +160,8 @@ class Store:
             self.connection(vector=False) as conn,
         ):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             row = conn.execute(_sql.column_dim(self.table)).fetchone()
             if row is not None and row[0] is not None and int(row[0]) not in (-1, self.dim):
                 raise DimensionMismatchError(
@@ -163,8 +169,18 @@ class Store:
                     f"this pipeline embeds with dimension {self.dim}; drop the table or use "
                     "another table name"
                 )
-            for stmt in _sql.create_schema(self.table, self.dim)[1:]:
-                conn.execute(stmt)
+            # Only the DDL that is missing: on an up-to-date table nothing is altered, so no
+            # exclusive lock is taken and a non-owner can call this.
+            columns = {r[0] for r in conn.execute(_sql.existing_columns(self.table))}
+            if not columns:
+                conn.execute(_sql.create_table(self.table, self.dim))
+            for name, stmt in _sql.add_columns(self.table).items():
+                if name not in columns:
+                    conn.execute(stmt)
+            indexes = {r[0] for r in conn.execute(_sql.existing_indexes(self.table))}
+            for name, stmt in _sql.create_indexes(self.table).items():
+                if name not in indexes:
+                    conn.execute(stmt)
 
     def drop(self) -> None:
         """Drop the table and its indexes (if it exists)."""
