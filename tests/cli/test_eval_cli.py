@@ -74,7 +74,10 @@ def test_passk_json(tmp_path: Path) -> None:
         ([{"n": 8, "passed": 1}, {"n": 4, "passed": 1}], "inconsistent sample counts"),
         ([{"x": 1}], "no usable rows"),
         ([], "no usable rows"),
-        ([{"n": "eight", "passed": 1}], "must be integers"),
+        ([{"n": "eight", "passed": 1}], "must be whole numbers"),
+        (['{"n": 1e400, "passed": 1}'], "must be whole numbers"),  # inf: no OverflowError
+        ([{"n": 4, "passed": 1.5}], "must be whole numbers"),  # not truncated to 1
+        ([{"n": True, "passed": False}], "must be whole numbers"),
         ([{"n": 4, "passed": 9}], "passed=9"),
     ],
 )
@@ -195,3 +198,27 @@ def test_trajectory_no_iterations(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no evaluated iterations" in res.stderr
     res = run("eval", "trajectory", str(_log(tmp_path)), "--score-field", "loss")
     assert res.exit_code == 2 and "'loss'" in res.stderr
+
+
+def test_compare_non_finite_counts_no_traceback(tmp_path: Path) -> None:
+    base = jsonl(
+        tmp_path / "base.jsonl",
+        ['{"task_id": "a", "final_grade": {"passed": true, "n_passed": 1e400, "n_total": 2}}'],
+    )
+    cand = jsonl(tmp_path / "cand.jsonl", [_traj("a", True, 2, 1)])
+    res = run("eval", "compare", str(base), str(cand), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["baseline"]["n_assertions_passed"] == 0
+
+
+def test_each_command_help_documents_its_input_format() -> None:
+    expected = {
+        "passk": ['"passed"', '"results"', "[true"],  # rich markup must not eat the list
+        "compare": ['"final_grade"', '"n_total"', '"assertions"'],
+        "trajectory": ['"proposal"', '"new_value"', '"decision"'],
+    }
+    for cmd, needles in expected.items():
+        res = run("eval", cmd, "--help")
+        assert res.exit_code == 0
+        for needle in needles:
+            assert needle in res.output, (cmd, needle)

@@ -202,3 +202,11 @@ def test_summarize_empty_has_same_keys() -> None:
     assert s["label"] == "x" and s["n_questions"] == 0 and s["status_counts"] == {}
     assert s["n_succeeded"] == 0 and s["wall_seconds"] == {"n": 0}
     assert list(s) == list(summarize_agent_runs([AgentRun("a", "x", 1.0, 0, 0, [])]))
+
+
+def test_non_finite_turn_number_falls_back_to_position() -> None:
+    rec = json.loads(
+        '{"inference_results": [{"turn_details": [{"turn": 1e400, "action": "tool"}]}]}'
+    )
+    run = AgentRun.from_record(rec)
+    assert (run.turns[0].turn, run.turns[0].action) == (1, "tool")

@@ -201,5 +201,62 @@ def test_escaping_symlink_fails(root: Path, outside: Path) -> None:
     ).passed
 
 
+@pytest.mark.skipif(os.name == "nt", reason="symlinks")
+@pytest.mark.parametrize("swap", ["dir", "file"])
+def test_symlink_swapped_in_after_the_check_is_not_followed(
+    root: Path, outside: Path, swap: str
+) -> None:
+    """The TOCTOU window: the path is checked, then a component becomes an escaping symlink."""
+    from fieldkit.eval._assertions import _confine, _exists, _Raced, _read_regular
+
+    (root / "d").mkdir()
+    (root / "d" / "secret.txt").write_text("harmless", encoding="utf-8")
+    real_root = Path(os.path.realpath(root))
+    target = _confine(real_root, "d/secret.txt")  # checked: inside the root
+    if swap == "dir":
+        (root / "d" / "secret.txt").unlink()
+        (root / "d").rmdir()
+        (root / "d").symlink_to(outside.parent)  # d/secret.txt is now the outside secret
+    else:
+        (root / "d" / "secret.txt").unlink()
+        (root / "d" / "secret.txt").symlink_to(outside)
+    with pytest.raises(_Raced):
+        _read_regular(real_root, target)
+    with pytest.raises(_Raced):
+        _exists(real_root, target)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_fifo_is_not_a_file_and_never_blocks(root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    for kind in ("file_contents_contain", "file_contents_match_regex"):
+        r = one(root, {"kind": kind, "path": "pipe", "must_contain": ["x"], "regex": "x"})
+        assert (r.passed, r.detail) == (False, "file missing")
+    r = one(root, {"kind": "file_unchanged", "path": "pipe"}, seed_files={"pipe": "x"})
+    assert (r.passed, r.detail) == (False, "file missing post-rollout")
+    assert one(root, {"kind": "file_exists", "path": "pipe"}).passed
+
+
+def test_missing_parent_and_file_as_dir(root: Path) -> None:
+    for path in ("nope/x.txt", "a.txt/x"):
+        assert one(root, {"kind": "file_exists", "path": path}).detail == "path missing"
+        assert one(root, {"kind": "file_not_exists", "path": path}).passed
+        r = one(root, {"kind": "file_contents_contain", "path": path, "must_contain": []})
+        assert r.detail == "file missing"
+    assert one(root, {"kind": "file_exists", "path": ""}).passed  # the root itself
+
+
 def test_string_root_accepted(root: Path) -> None:
     assert AssertionGrader().grade([{"kind": "file_exists", "path": "a.txt"}], str(root)).passed
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks")
+def test_symlink_loop_and_dangling_link(root: Path) -> None:
+    (root / "loop1").symlink_to(root / "loop2")
+    (root / "loop2").symlink_to(root / "loop1")
+    (root / "dangling").symlink_to(root / "nothere")
+    for kind in ("file_exists", "file_not_exists", "file_contents_contain"):
+        r = one(root, {"kind": kind, "path": "loop1/x"})
+        assert r.passed is False and r.detail.startswith("symlink not followed")
+    assert one(root, {"kind": "file_exists", "path": "dangling"}).detail == "path missing"
+    assert one(root, {"kind": "file_not_exists", "path": "dangling"}).passed

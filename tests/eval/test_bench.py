@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -168,6 +170,19 @@ def test_dump_roundtrip(tmp_path: Path) -> None:
     assert data["calls"][0]["output"] == {"answer": "a"}
     assert not p.read_text().endswith("\n")
     assert [x.name for x in tmp_path.iterdir() if x.name.startswith(".")] == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_dump_file_mode_is_that_of_a_plain_write(tmp_path: Path) -> None:
+    """The atomic write must not leave mkstemp's 0600 on a new file (or change an existing one)."""
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}", encoding="utf-8")
+    b = Bench("d")
+    b.record(latency_ms=1.0)
+    new = b.dump(tmp_path / "new.json")
+    assert stat.S_IMODE(new.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    plain.chmod(0o640)
+    assert stat.S_IMODE(b.dump(plain).stat().st_mode) == 0o640
 
 
 @dataclass

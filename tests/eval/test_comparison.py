@@ -247,3 +247,14 @@ def test_report_tolerates_partial_overall_delta() -> None:
     res = MatchedBaseComparison().compare([row("x", True, 1, 1, [])], [row("x", True, 1, 1, [])])
     broken = dataclasses.replace(res, overall_delta={})
     assert "task pass" in broken.report()
+
+
+def test_non_finite_and_garbage_numbers_count_zero() -> None:
+    """JSON's 1e400/Infinity/NaN must not crash (OverflowError) nor poison the means."""
+    r = json.loads(
+        '{"task_id": "x", "final_grade": {"passed": true, "n_passed": 1e400, "n_total": NaN},'
+        ' "n_turns": Infinity, "wall_seconds": "nan"}'
+    )
+    s = MatchedBaseComparison().stats([r, row("y", True, 2, 3, [], turns=4, wall=6)])
+    assert (s.n, s.n_passed, s.n_assertions_passed, s.n_assertions_total) == (2, 2, 2, 3)
+    assert (s.mean_turns, s.mean_wall) == (2.0, 3.0)

@@ -290,6 +290,16 @@ def test_agent_run_example(tmp_path: Path) -> None:
         custom.tool_format_errors(),
     ) == ("t-9", 2, 1, 1)
 
+    # "Override succeeded() for benches with different success semantics"
+    class AnyFinished(AgentRun):
+        def succeeded(self) -> bool:
+            return self.status == "finished"
+
+    mine = AnyFinished.from_jsonl(str(d / "inference_output.jsonl"))
+    assert isinstance(mine[0], AnyFinished)
+    assert summarize_agent_runs([*mine, AnyFinished.from_record(raw)])["n_succeeded"] == 1
+    assert summarize_agent_runs([custom])["n_succeeded"] == 0  # no candidates
+
 
 def test_matched_base_example(tmp_path: Path) -> None:
     from fieldkit.eval import MatchedBaseComparison
@@ -330,6 +340,12 @@ def test_matched_base_example(tmp_path: Path) -> None:
         == []
     )
     assert cmp.stats(p).n == 1
+    # "Accepts a list/iterable of dicts": a generator works too
+    assert cmp.stats(t for t in base_trajectories + sft_trajectories).n == 2
+    # "pass any Callable[[str], str]" as group_extractor
+    by_prefix = MatchedBaseComparison(group_extractor=lambda tid: tid.split("-")[0])
+    rows = by_prefix.compare(base_trajectories, sft_trajectories).per_group
+    assert [(r["group"], r["delta_task_pp"]) for r in rows] == [("synth", 100.0)]
 
 
 def test_bench_rag_sample_shapes() -> None:

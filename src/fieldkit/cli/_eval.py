@@ -48,6 +48,7 @@ def _echo_json(payload: Any) -> None:
 
 def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
     from fieldkit.eval._jsonl import JsonlStats, iter_jsonl_objects
+    from fieldkit.eval._passk import _as_count
 
     stats = JsonlStats()
     rows: list[dict[str, Any]] = []
@@ -60,9 +61,12 @@ def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
             )
         elif "n" in rec and "passed" in rec:
             try:
-                n, passed = int(rec["n"]), int(rec["passed"])
-            except (TypeError, ValueError):
-                fail(f"{path}:{lineno}: n and passed must be integers")
+                n, passed = _as_count("n", rec["n"]), _as_count("passed", rec["passed"])
+            except (TypeError, ValueError, OverflowError):
+                fail(
+                    f"{path}:{lineno}: n and passed must be whole numbers, "
+                    f"got n={rec['n']!r}, passed={rec['passed']!r}"
+                )
             rows.append({**rec, "n": n, "passed": passed})
         else:
             bad += 1
@@ -71,7 +75,11 @@ def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 @eval_app.command("passk")
 def passk(
-    file: Path = typer.Argument(..., help="JSONL of graded problems (see `fieldkit eval --help`)."),
+    file: Path = typer.Argument(
+        ...,
+        help='JSONL, one graded problem per line: {"task_id", "n", "passed"} or '
+        '{"task_id", "results": \\[true, false, ...]}; every row needs the same n.',
+    ),
     k: list[int] = typer.Option([1], "--k", "-k", help="A k to report (repeat: --k 1 --k 10)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of markdown."),
 ) -> None:
@@ -84,7 +92,7 @@ def passk(
         if not rows:
             fail(f"{file}: no usable rows (need 'n' and 'passed', or a 'results' list)")
         result = PassAtK(ks=tuple(k)).from_rows(rows)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
         fail(str(exc))
     if as_json:
         out = result.to_dict()
@@ -100,8 +108,13 @@ def passk(
 
 @eval_app.command("compare")
 def compare(
-    base: Path = typer.Argument(..., help="Baseline rollout JSONL."),
-    cand: Path = typer.Argument(..., help="Candidate rollout JSONL."),
+    base: Path = typer.Argument(
+        ...,
+        help='Baseline rollout JSONL, one task per line: {"task_id", "final_grade": {"passed", '
+        '"n_passed", "n_total", "assertions": [{"kind", "passed"}]}, "stopped", "n_turns", '
+        '"wall_seconds"}.',
+    ),
+    cand: Path = typer.Argument(..., help="Candidate rollout JSONL (same format)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of markdown."),
     no_groups: bool = typer.Option(False, "--no-groups", help="Skip the per-group breakdown."),
 ) -> None:
@@ -113,7 +126,7 @@ def compare(
     cmp = MatchedBaseComparison(group_extractor=None) if no_groups else MatchedBaseComparison()
     try:
         result = cmp.compare(base, cand)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
         fail(str(exc))
     if result.baseline.n == 0 or result.candidate.n == 0:
         empty = base if result.baseline.n == 0 else cand
@@ -133,7 +146,11 @@ def compare(
 
 @eval_app.command("trajectory")
 def trajectory(
-    file: Path = typer.Argument(..., help="Agent-loop trajectory JSONL."),
+    file: Path = typer.Argument(
+        ...,
+        help='Agent-loop JSONL: an optional header {"baseline_<score field>": ...}, then '
+        '{"iter", "proposal": {"knob", "new_value"}, "decision", "<score field>", "stage"?}.',
+    ),
     score_field: str = typer.Option("val_bpb", "--score-field", help="Score key per iteration."),
     higher_is_better: bool = typer.Option(
         False, "--higher-is-better", help="Scores improve upward (default: lower is better)."
@@ -152,7 +169,7 @@ def trajectory(
         traj = Trajectory.from_jsonl(
             file, score_field=score_field, lower_is_better=not higher_is_better
         )
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
         fail(str(exc))
     if not traj.iters:
         fail(f"{file}: no evaluated iterations with a numeric {score_field!r}")

@@ -92,7 +92,7 @@ class TurnDetail:
         if turn_v is not None and turn_v != "" and not isinstance(turn_v, bool):
             try:
                 turn = int(turn_v)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 turn = position
         dur = value.get("duration")
         if dur is None:

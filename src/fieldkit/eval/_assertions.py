@@ -1,16 +1,20 @@
 """``AssertionGrader``: deterministic file-system assertions over a rollout's post-state.
 
 Every path is confined to ``post_state_root``: absolute paths, ``..`` segments and symlinks that
-resolve outside the root fail with a clear detail and are never opened or stat-ed. Regexes run
-with a time limit. Files are read as UTF-8 (undecodable bytes replaced); ``file_unchanged``
-compares bytes, so non-UTF-8 seeds compare correctly.
+resolve outside the root fail with a clear detail; such targets are never opened (nor reported as
+existing). The resolved path is then opened component by component from a root directory
+descriptor with ``O_NOFOLLOW``, so a symlink swapped in after the check (a TOCTOU race) is refused
+rather than followed. Regexes run with a time limit. Files are read as UTF-8 (undecodable bytes
+replaced); ``file_unchanged`` compares bytes, so non-UTF-8 seeds compare correctly.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -93,9 +97,107 @@ def _confine(root: Path, rel: str) -> Path:
     return resolved
 
 
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
+class _Raced(_Escape):
+    pass
+
+
+_RACED = "symlink not followed: unresolvable (a loop) or swapped in while grading"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: Descriptor-relative, no-follow opens are available (POSIX); elsewhere plain path operations.
+_FD_WALK = (
+    bool(_NOFOLLOW and _DIRECTORY)
+    and os.open in os.supports_dir_fd
+    and os.stat in os.supports_dir_fd
+    and os.stat in os.supports_follow_symlinks
+)
+
+
+def _open_nofollow(name: str, flags: int, dir_fd: int) -> int:
+    """``os.open`` relative to ``dir_fd`` without following a final symlink (``_Raced`` if one)."""
+    try:
+        return os.open(name, flags | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Raced(_RACED) from None
+        if exc.errno == errno.ENOTDIR and flags & _DIRECTORY:  # Linux: ENOTDIR for a link too
+            try:
+                is_link = stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+            except OSError:
+                is_link = False
+            if is_link:
+                raise _Raced(_RACED) from None
+        raise
+
+
+def _parent_fd(root: Path, parts: tuple[str, ...]) -> int:
+    """A descriptor of the directory holding ``parts[-1]``, walked without following symlinks."""
+    fd = os.open(root, os.O_RDONLY | _DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nfd = _open_nofollow(part, os.O_RDONLY | _DIRECTORY, fd)
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _exists(root: Path, target: Path) -> bool:
+    """Whether the confined ``target`` exists, never stat-ing through a symlink."""
+    parts = target.relative_to(root).parts
+    if not _FD_WALK or not parts:
+        return target.exists()
+    try:
+        fd = _parent_fd(root, parts)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    finally:
+        os.close(fd)
+    if stat.S_ISLNK(st.st_mode):  # ``target`` is fully resolved: a link here appeared since
+        raise _Raced(_RACED)
+    return True
+
+
+def _read_regular(root: Path, target: Path) -> bytes | None:
+    """The bytes of the confined regular file ``target``; ``None`` when it is not one.
+
+    Opened without following symlinks and non-blocking (a FIFO swapped in cannot hang us);
+    ``OSError`` for read failures.
+    """
+    parts = target.relative_to(root).parts
+    if not _FD_WALK:
+        if not target.is_file():
+            return None
+        with open(target, "rb") as fh:
+            return fh.read()
+    if not parts:
+        return None  # the root is a directory
+    try:
+        dfd = _parent_fd(root, parts)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        fd = _open_nofollow(parts[-1], os.O_RDONLY | _NONBLOCK, dfd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    finally:
+        os.close(dfd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -164,40 +266,45 @@ class AssertionGrader:
             target = _confine(root, rel)
         except _Escape as exc:
             return AssertionResult(kind, shown, False, str(exc))
-        passed, detail = self._check(kind, a, target, shown, seeds)
+        try:
+            passed, detail = self._check(kind, a, root, target, shown, seeds)
+        except _Raced as exc:
+            return AssertionResult(kind, shown, False, str(exc))
         return AssertionResult(kind, shown, passed, detail)
 
     def _check(
         self,
         kind: str,
         a: Mapping[str, Any],
+        root: Path,
         target: Path,
         rel: str,
         seeds: Mapping[str, str | bytes],
     ) -> tuple[bool, str]:
         if kind == "file_exists":
-            return (True, "") if target.exists() else (False, "path missing")
+            return (True, "") if _exists(root, target) else (False, "path missing")
         if kind == "file_not_exists":
-            return (True, "") if not target.exists() else (False, "file still present")
+            return (True, "") if not _exists(root, target) else (False, "file still present")
         if kind == "file_unchanged":
             seed = seeds.get(_norm_rel(rel))
             if seed is None:
                 return True, "skipped (no seed content)"
-            if not target.is_file():
-                return False, "file missing post-rollout"
             try:
-                data = _read_bytes(target)
+                data = _read_regular(root, target)
             except OSError as exc:
                 return False, f"read error: {exc}"
+            if data is None:
+                return False, "file missing post-rollout"
             want = seed if isinstance(seed, bytes) else seed.encode("utf-8")
             return (True, "") if data == want else (False, "contents diverged from seed")
-        if not target.is_file():
-            return False, "file missing"
         try:
-            text = _read_bytes(target).decode("utf-8", errors="replace")
+            raw = _read_regular(root, target)
         except OSError as exc:
             prefix = "read error" if kind == "file_contents_contain" else "error"
             return False, f"{prefix}: {exc}"
+        if raw is None:
+            return False, "file missing"
+        text = raw.decode("utf-8", errors="replace")
         if kind == "file_contents_contain":
             needles = a.get("must_contain", [])
             if isinstance(needles, str):

@@ -9,6 +9,7 @@ and the report formats unrounded figures once.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,19 +210,22 @@ def _iter_rows(rows: Any, stats: JsonlStats) -> Iterable[Mapping[str, Any]]:
 
 
 def _count(v: Any) -> int:
+    """A count from a record field; missing, non-numeric or non-finite values count 0."""
     if v is None or isinstance(v, bool):
         return int(bool(v))
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
 def _num(v: Any) -> float:
+    """A float from a record field; missing, non-numeric or non-finite values count 0.0."""
     try:
-        return float(v or 0)
-    except (TypeError, ValueError):
+        f = float(v or 0)
+    except (TypeError, ValueError, OverflowError):
         return 0.0
+    return f if math.isfinite(f) else 0.0
 
 
 @dataclass

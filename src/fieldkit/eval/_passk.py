@@ -35,7 +35,7 @@ def _as_count(name: str, v: Any) -> int:
         raise ValueError(f"{name} must be a whole number, got {v!r}")
     try:
         return int(v)  # numpy integers, numeric strings from pre-graded rows
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"{name} must be an int, got {v!r}") from None
 
 
