@@ -1,4 +1,4 @@
-"""fieldkit.training end to end on CPU in a few seconds (no downloads, no GPU, no servers).
+"""fieldkit.training end to end on CPU (no downloads, no GPU, no servers; seconds once imported).
 
 A tiny random Llama gets a real peft LoRA adapter. We save the "SFT init" adapter, run a few
 GRPO-flavoured policy steps that compute reference log-probs through ``LoraReferenceSnapshot``

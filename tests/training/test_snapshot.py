@@ -48,12 +48,14 @@ def test_shape_mismatch_is_caught_before_any_write() -> None:
             p.fill_(-1.0)
     model.params["c"] = nn.Parameter(torch.full((2, 2), -1.0))  # 'c' changed shape after capture
     before = values(model)
+    written = {n: p._version for n, p in model.named_parameters()}  # bumped by any in-place write
     with pytest.raises(SnapshotSwapError, match=r"'c'.*\(4,\).*\(2, 2\)") as err, snap:
         pytest.fail("body must not run")
     assert err.value.parameter == "c"
     assert err.value.snapshot_shape == (4,) and err.value.live_shape == (2, 2)
     for n, p in model.named_parameters():
-        assert torch.equal(p, before[n])  # 'a' and 'b' were never written
+        assert torch.equal(p, before[n])
+        assert p._version == written[n], n  # 'a' and 'b' were never written (not rolled back)
     assert not snap.active
     model.params["c"] = nn.Parameter(torch.zeros(4))  # fixed: the same snapshot works again
     with snap:
@@ -198,3 +200,107 @@ def test_from_disk_on_a_file_that_is_not_safetensors(tmp_path: Path) -> None:
     (tmp_path / "adapter_model.bin").write_bytes(b"\x80\x02not safetensors" * 4)
     with pytest.raises(ValueError, match=r"adapter_model.bin is not a readable safetensors file"):
         LoraReferenceSnapshot.from_disk(three(), tmp_path, weights_filename="adapter_model.bin")
+
+
+# --- interrupts and failures outside the copy itself ---------------------------------------
+
+
+class Tripwire(torch.Tensor):
+    """A parameter that raises ``exc`` on the ``call``-th ``when`` event once armed, as a Ctrl-C
+    landing there would: ``clone`` (after a backup clone), ``copy_before`` / ``copy_after``
+    (around an in-place copy into it). Otherwise it behaves like any tensor."""
+
+    plan: tuple[str, int, BaseException] | None = None
+    seen = 0
+
+    @classmethod
+    def arm(cls, when: str, call: int, exc: BaseException) -> None:
+        cls.plan, cls.seen = (when, call, exc), 0
+
+    @classmethod
+    def fire(cls, event: str) -> None:
+        if cls.plan is not None and cls.plan[0] == event:
+            cls.seen += 1
+            if cls.seen == cls.plan[1]:
+                exc, cls.plan = cls.plan[2], None
+                raise exc
+
+    def clone(self, *args: object, **kwargs: object) -> torch.Tensor:
+        out = super().clone(*args, **kwargs)  # type: ignore[arg-type]
+        Tripwire.fire("clone")
+        return out
+
+    def copy_(self, src: torch.Tensor, non_blocking: bool = False) -> torch.Tensor:
+        Tripwire.fire("copy_before")
+        out = super().copy_(src, non_blocking)
+        Tripwire.fire("copy_after")
+        return out
+
+
+def with_tripwire_c() -> tuple[Params, LoraReferenceSnapshot, dict[str, torch.Tensor]]:
+    """``three()`` whose 'c' is a :class:`Tripwire`, a zeros snapshot of it, its values."""
+    Tripwire.plan = None
+    model = three()
+    model.params["c"] = nn.Parameter(torch.full((4,), 3.0)).as_subclass(Tripwire)
+    snap = LoraReferenceSnapshot(
+        model, snapshot={k: torch.zeros_like(v) for k, v in values(model).items()}
+    )
+    return model, snap, values(model)
+
+
+@pytest.mark.parametrize(
+    ("when", "exc"),
+    [
+        ("clone", KeyboardInterrupt()),
+        ("copy_before", KeyboardInterrupt()),
+        ("copy_after", KeyboardInterrupt()),
+        ("clone", RuntimeError("CUDA out of memory")),
+    ],
+)
+def test_failure_anywhere_in_the_swap_rolls_back(when: str, exc: BaseException) -> None:
+    model, snap, before = with_tripwire_c()
+    Tripwire.arm(when, 1, exc)
+    expected = KeyboardInterrupt if isinstance(exc, KeyboardInterrupt) else SnapshotSwapError
+    with pytest.raises(expected) as err, snap:
+        pytest.fail("body must not run")
+    if expected is SnapshotSwapError:
+        assert err.value.parameter == "c"  # type: ignore[attr-defined]
+        assert "CUDA out of memory" in str(err.value) and "2 parameters restored" in str(err.value)
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]), n  # 'a' and 'b' had been swapped: they are back
+    assert not snap.active
+    with snap:  # the guard was released and the snapshot still works
+        assert all(torch.all(p == 0.0) for p in model.params.values())
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]), n
+
+
+@pytest.mark.parametrize("when", ["copy_before", "copy_after"])
+def test_interrupt_during_exit_still_restores_every_parameter(when: str) -> None:
+    # restore runs newest first: 'c' is restored first; copy #1 swapped it in, #2 restores it
+    model, snap, before = with_tripwire_c()
+    Tripwire.arm(when, 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt), snap:
+        assert all(torch.all(p == 0.0) for p in model.params.values())
+    for n, p in model.named_parameters():
+        assert torch.equal(p, before[n]), n
+    assert not snap.active
+    with snap:
+        pass
+
+
+def test_a_restore_that_fails_on_exit_names_it_and_restores_the_rest() -> None:
+    model, snap, before = with_tripwire_c()
+    Tripwire.arm("copy_before", 2, RuntimeError("device lost"))  # copy #2 restores 'c'
+    with (
+        pytest.raises(SnapshotSwapError, match=r"could not restore 1 parameter.*\['c'\]") as err,
+        snap,
+    ):
+        pass
+    assert err.value.parameter == "c" and err.value.live_shape == (4,)
+    for n in ("a", "b"):
+        assert torch.equal(model.params[n], before[n]), n
+    assert torch.all(model.params["c"] == 0.0)  # the one that failed still holds the snapshot
+    assert not snap.active
+    with snap:  # the guard was released
+        assert snap.active

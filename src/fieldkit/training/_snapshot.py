@@ -1,9 +1,9 @@
 """``LoraReferenceSnapshot``: swap a CPU-resident adapter snapshot in for one no-grad forward.
 
 The swap is transactional: every (shape, dtype) pair is checked before anything is written, and
-if a copy still fails midway every parameter already swapped is restored before the error
-propagates. Parameter objects keep their identity (values are copied in place), so optimizer
-state keyed by parameter stays valid.
+if the swap still fails midway (a copy, a backup clone, a Ctrl-C) every parameter already swapped
+is restored before the error propagates. Parameter objects keep their identity (values are
+copied in place), so optimizer state keyed by parameter stays valid.
 """
 
 from __future__ import annotations
@@ -81,15 +81,44 @@ def _check_pair(name: str, param: torch.Tensor, src: torch.Tensor) -> None:
         )
 
 
-def _restore(saved: Sequence[tuple[str, torch.Tensor, torch.Tensor]]) -> list[str]:
-    """Copy every backup back (newest first, best effort); return the names that failed."""
-    failed: list[str] = []
-    for name, param, backup in reversed(saved):
+_Saved = tuple[str, "torch.Tensor", "torch.Tensor"]  # (name, live parameter, backup)
+_RESTORE_ATTEMPTS = 3
+
+
+def _restore(
+    saved: Sequence[_Saved], *, only_changed: bool = False
+) -> tuple[int, list[str], BaseException | None]:
+    """Copy every backup back, newest first; ``(copied, names that failed, first interrupt)``.
+
+    An interrupt (Ctrl-C) landing meanwhile does not stop the restore: it is kept for the caller
+    to re-raise once the model is whole, and the copy it hit is redone (copying a backup again
+    is idempotent). ``only_changed`` skips parameters equal to their backup (a failed write that
+    never landed need not be undone, even when the parameter cannot be written at all).
+    """
+    import torch
+
+    pending = list(saved)
+    copied, failed = 0, []
+    interrupt: BaseException | None = None
+    attempts = 0
+    while pending:
         try:
-            param.copy_(backup)
-        except Exception:
-            failed.append(name)
-    return failed
+            while pending:
+                name, param, backup = pending[-1]
+                try:
+                    if not (only_changed and torch.equal(param, backup)):
+                        param.copy_(backup)
+                        copied += 1
+                except Exception:
+                    failed.append(name)
+                pending.pop()
+        except BaseException as exc:  # an interrupt: finish restoring, re-raise afterwards
+            interrupt = interrupt or exc
+            attempts += 1
+            if attempts >= _RESTORE_ATTEMPTS:
+                failed.extend(n for n, _, _ in pending)
+                break
+    return copied, list(dict.fromkeys(failed)), interrupt
 
 
 def _examples(names: Sequence[str]) -> str:
@@ -107,7 +136,8 @@ class LoraReferenceSnapshot:
     """
 
     unmatched_file_keys: tuple[str, ...]
-    """Source keys (file keys for :meth:`from_disk`) that match no live parameter."""
+    """Source keys that match no live parameter: file keys for :meth:`from_disk`, the keys of the
+    ``snapshot=`` dict otherwise (one name for both, so callers check one attribute)."""
     unmatched_live_params: tuple[str, ...]
     """Trainable (or adapter-owned) live parameters the swap leaves untouched."""
 
@@ -232,7 +262,7 @@ class LoraReferenceSnapshot:
         return MappingProxyType(self._snapshot)
 
     def _plan(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        plan = []
+        plan: list[tuple[str, torch.Tensor, torch.Tensor]] = []
         for name, param in live_parameters(self._model):
             src = self._snapshot.get(name)
             if src is not None:
@@ -246,42 +276,58 @@ class LoraReferenceSnapshot:
                 "LoraReferenceSnapshot is already active; nested or concurrent swaps are not "
                 "supported"
             )
+        saved: list[_Saved] = []
+        current: tuple[str, torch.Tensor, torch.Tensor] | None = None
         try:
             require_torch()
             import torch
 
             plan = self._plan()  # every shape and dtype checked before the first write
-            saved: list[tuple[str, torch.Tensor, torch.Tensor]] = []
             with torch.no_grad():
-                for name, param, src in plan:
-                    backup = param.detach().clone()
-                    try:
-                        param.copy_(src)
-                    except BaseException as exc:
-                        failed = _restore(saved)
-                        try:  # the failing copy may have written part of the tensor
-                            if not torch.equal(param, backup):
-                                param.copy_(backup)
-                        except Exception:
-                            failed.append(name)
-                        if not isinstance(exc, Exception):
-                            raise
-                        restored = len(saved) - sum(1 for f in failed if f != name)
-                        note = f"; could NOT restore {failed}" if failed else ""
-                        raise SnapshotSwapError(
-                            f"copying the snapshot into parameter {name!r} failed (snapshot shape "
-                            f"{_shape(src)}, live shape {_shape(param)}): {exc}; "
-                            f"{restored} parameters restored{note}",
-                            parameter=name,
-                            snapshot_shape=_shape(src),
-                            live_shape=_shape(param),
-                        ) from exc
-                    saved.append((name, param, backup))
-            self._saved = saved
-        except BaseException:
-            self._lock.release()
+                for current in plan:
+                    name, param, src = current
+                    # the backup is recorded before the write, so whatever is interrupted
+                    # (the clone, the copy, or the step between them) the roll-back covers it
+                    saved.append((name, param, param.detach().clone()))
+                    param.copy_(src)
+                self._saved = saved
+        except BaseException as exc:
+            self._saved = None
+            try:
+                self._roll_back(saved, current, exc)
+            finally:
+                self._lock.release()
             raise
         return self
+
+    @staticmethod
+    def _roll_back(
+        saved: list[_Saved],
+        current: tuple[str, torch.Tensor, torch.Tensor] | None,
+        exc: BaseException,
+    ) -> None:
+        """Undo a partial swap; re-raise interrupts as they are and wrap errors in
+        :class:`SnapshotSwapError`. Returns only when the swap never started (caller re-raises)."""
+        if current is None:  # failed in the checks: nothing was written
+            return
+        import torch
+
+        with torch.no_grad():
+            copied, failed, interrupt = _restore(saved, only_changed=True)
+        if interrupt is not None:
+            raise interrupt
+        if not isinstance(exc, Exception):
+            return
+        name, param, src = current
+        note = f"; could NOT restore {failed}" if failed else ""
+        raise SnapshotSwapError(
+            f"swapping the snapshot into parameter {name!r} failed (snapshot shape "
+            f"{_shape(src)}, live shape {_shape(param)}): {exc}; "
+            f"{copied} parameters restored{note}",
+            parameter=name,
+            snapshot_shape=_shape(src),
+            live_shape=_shape(param),
+        ) from exc
 
     def __exit__(
         self,
@@ -297,7 +343,9 @@ class LoraReferenceSnapshot:
             import torch
 
             with torch.no_grad():
-                failed = _restore(saved)
+                _, failed, interrupt = _restore(saved)
+            if interrupt is not None:  # raised only now that every parameter is back
+                raise interrupt
             if failed:
                 name = failed[0]
                 param = next(p for n, p, _ in saved if n == name)
