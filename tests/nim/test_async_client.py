@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from fieldkit.nim import (
@@ -28,9 +32,8 @@ def run(sim: NIMSimulator, body: Callable[[AsyncNIMClient], Awaitable[T]], **kw:
     """Run *body* with a fresh async client (zero backoff) inside a new event loop."""
 
     async def main() -> T:
-        async with AsyncNIMClient(
-            sim.base_url, MODEL, max_retries=2, timeout=2.0, **FAST, **kw
-        ) as c:
+        settings: dict[str, Any] = {"max_retries": 2, "timeout": 2.0, **FAST, **kw}
+        async with AsyncNIMClient(sim.base_url, MODEL, **settings) as c:
             return await body(c)
 
     return asyncio.run(main())
@@ -170,8 +173,6 @@ def test_concurrency_spreads_over_client_shards(simulator: NIMSimulator) -> None
 
 
 def test_caller_supplied_client_is_used_alone(simulator: NIMSimulator) -> None:
-    import httpx
-
     async def main() -> int:
         own = httpx.AsyncClient(base_url=simulator.base_url)
         c = AsyncNIMClient(simulator.base_url, MODEL, _client=own)
@@ -182,3 +183,116 @@ def test_caller_supplied_client_is_used_alone(simulator: NIMSimulator) -> None:
         return n
 
     assert asyncio.run(main()) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retried(status: int, simulator: NIMSimulator) -> None:
+    simulator.enqueue(Fault(status=status, body={"detail": f"nope {status}"}))
+
+    async def body(c: AsyncNIMClient) -> None:
+        with pytest.raises(NIMHTTPError) as info:
+            await c.chat(USER)
+        assert info.value.status_code == status
+        assert info.value.body == '{"detail":"nope ' + str(status) + '"}'
+
+    run(simulator, body)
+    assert len(simulator.requests) == 1
+
+
+def test_preflight_makes_no_request(simulator: NIMSimulator) -> None:
+    async def body(c: AsyncNIMClient) -> None:
+        with pytest.raises(NIMContextOverflowError) as info:
+            await c.chat([{"role": "user", "content": "x" * 40_960}])
+        assert info.value.ceiling == 8192
+        with pytest.raises(NIMContextOverflowError):
+            c.chat_stream([{"role": "user", "content": "x" * 40_960}])
+
+    run(simulator, body)
+    assert simulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "floor"),
+    [
+        ({"Retry-After": "0.1"}, 0.1),
+        ({"retry-after-ms": "80", "Retry-After": "30"}, 0.08),
+        ("date", 0.5),  # the next whole second + 1: at least 1 s away (one-second resolution)
+    ],
+)
+def test_retry_after_is_honoured(
+    headers: dict[str, str] | str, floor: float, simulator: NIMSimulator
+) -> None:
+    if headers == "date":
+        headers = {"Retry-After": email.utils.formatdate(math.ceil(time.time()) + 1, usegmt=True)}
+    assert isinstance(headers, dict)
+    simulator.enqueue(Fault(status=429, headers=headers))
+    assert run(simulator, lambda c: c.chat(USER))["choices"]
+    first, second = simulator.requests
+    assert second.received_at - first.received_at >= floor
+
+
+def test_timeout_exhaustion(simulator: NIMSimulator) -> None:
+    simulator.enqueue(Fault(delay_s=0.6), Fault(delay_s=0.6))
+
+    async def body(c: AsyncNIMClient) -> None:
+        with pytest.raises(NIMTimeoutError, match="timeout") as info:
+            await c.chat(USER)
+        assert info.value.status_code is None and info.value.attempts == 2
+        assert isinstance(info.value.__cause__.__cause__, httpx.TimeoutException)
+
+    run(simulator, body, timeout=0.15, max_retries=1)
+    assert len(simulator.requests) == 2
+
+
+def test_stream_retries_before_first_byte_and_4xx(simulator: NIMSimulator) -> None:
+    simulator.set_chat_reply("a b")
+    simulator.enqueue(503, Fault(drop="before_response"), Fault(drop="mid_stream", after_chunks=0))
+
+    async def body(c: AsyncNIMClient) -> str:
+        text = "".join([d async for d in c.chat_stream(USER)])
+        simulator.enqueue(401)
+        with pytest.raises(NIMHTTPError) as info:
+            await c.chat_stream(USER).__anext__()
+        assert info.value.status_code == 401
+        return text
+
+    assert run(simulator, body, max_retries=3) == "a b"
+    assert len(simulator.requests) == 5
+
+
+def test_stream_early_exit_frees_the_only_connection(simulator: NIMSimulator) -> None:
+    """Leaving ``async for`` does not close an async iterator; ``async with`` must."""
+    simulator.set_chat_reply("a b c d e f")
+
+    async def main() -> None:
+        own = httpx.AsyncClient(
+            base_url=simulator.base_url,
+            limits=httpx.Limits(max_connections=1),
+            timeout=httpx.Timeout(2.0, pool=0.5),
+        )
+        async with AsyncNIMClient(simulator.base_url, MODEL, _client=own) as c:
+            async with c.chat_stream(USER) as stream:
+                async for delta in stream:
+                    assert delta == "a "
+                    break
+            kept = stream  # still referenced, so garbage collection cannot be what freed it
+            assert (await c.chat(USER))["choices"]  # a pool timeout if the stream held on
+            await kept.aclose()  # idempotent
+            assert [d async for d in kept] == []
+
+    asyncio.run(main())
+
+
+def test_embed_retries_and_keep_alive(simulator: NIMSimulator) -> None:
+    simulator.enqueue(Fault(status=503, path="/embeddings"))
+
+    async def body(c: AsyncNIMClient) -> list[list[float]]:
+        vectors = await c.embed(["same text"])
+        for _ in range(4):
+            await c.chat(USER)
+        assert await c.embed("same text", input_type="query") == vectors
+        return vectors
+
+    assert len(run(simulator, body)[0]) == simulator.embed_dim
+    assert len(simulator.requests) == 7
+    assert simulator.connections_opened == 1  # sequential calls reuse one keep-alive connection

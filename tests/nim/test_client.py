@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -206,6 +209,39 @@ def test_retry_after_is_honoured(simulator: NIMSimulator) -> None:
     assert second.received_at - first.received_at >= 0.05
 
 
+def test_retry_after_http_date_is_honoured(simulator: NIMSimulator) -> None:
+    # An HTTP date has one-second resolution: the next whole second + 1 is at least 1 s away.
+    when = email.utils.formatdate(math.ceil(time.time()) + 1, usegmt=True)
+    simulator.enqueue(Fault(status=503, headers={"Retry-After": when}))
+    with NIMClient(simulator.base_url, MODEL, max_retries=1, **FAST) as c:
+        assert c.chat(USER)["choices"]
+    first, second = simulator.requests
+    assert second.received_at - first.received_at >= 0.5  # zero backoff otherwise
+
+
+def test_retry_after_ms_wins_and_is_re_read_each_attempt(
+    simulator: NIMSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator.enqueue(
+        Fault(status=429, headers={"retry-after-ms": "70", "Retry-After": "30"}),
+        Fault(status=503, headers={"Retry-After": "0.12"}),
+        503,  # no hint this time: back to the (zero) backoff
+    )
+    with (
+        caplog.at_level(logging.DEBUG, logger="fieldkit.nim"),
+        NIMClient(simulator.base_url, MODEL, max_retries=3, **FAST) as c,
+    ):
+        assert c.chat(USER)["choices"]
+    logs = [r.getMessage() for r in caplog.records if r.name == "fieldkit.nim"]
+    waits = [m.split(" in ")[1].split("s:")[0] for m in logs]
+    assert waits == ["0.07", "0.12", "0.00"]
+    gaps = [
+        b.received_at - a.received_at
+        for a, b in zip(simulator.requests, simulator.requests[1:], strict=False)
+    ]
+    assert gaps[0] >= 0.07 and gaps[1] >= 0.12
+
+
 def test_max_retries_zero_is_one_attempt(simulator: NIMSimulator) -> None:
     simulator.enqueue(503)
     with (
@@ -224,6 +260,7 @@ def test_connect_error_exhausts_without_status(dead_url: str) -> None:
         c.chat(USER)
     assert info.value.status_code is None and info.value.attempts == 2
     assert "connect error" in str(info.value)
+    assert isinstance(info.value.__cause__.__cause__, httpx.ConnectError)  # the last cause
 
 
 def test_read_timeout_is_retried(client: NIMClient, simulator: NIMSimulator) -> None:
@@ -379,8 +416,27 @@ def test_chat_stream_early_exit_releases_connection(
     simulator.set_chat_reply("a b c d e f")
     stream = client.chat_stream(USER)
     assert next(iter(stream)) == "a "
-    stream.close()  # type: ignore[attr-defined]
+    stream.close()
+    stream.close()  # idempotent
+    assert list(stream) == []
     assert client.chat(USER)["choices"]
+
+
+def test_chat_stream_context_manager_frees_the_only_connection(simulator: NIMSimulator) -> None:
+    simulator.set_chat_reply("a b c d e f")
+    own = httpx.Client(
+        base_url=simulator.base_url,
+        limits=httpx.Limits(max_connections=1),
+        timeout=httpx.Timeout(2.0, pool=0.5),
+    )
+    with NIMClient(simulator.base_url, MODEL, _client=own) as c:
+        with c.chat_stream(USER) as stream:
+            for delta in stream:
+                assert delta == "a "
+                break
+        kept = stream  # still referenced: only close() can have released the connection
+        assert c.chat(USER)["choices"]  # would be a pool timeout if the stream still held it
+        assert kept is stream
 
 
 # --- chat_many --------------------------------------------------------------------------------
@@ -492,3 +548,22 @@ def test_keep_alive_reuses_one_connection(simulator: NIMSimulator) -> None:
         c.models()
     assert len(simulator.requests) == 7
     assert simulator.connections_opened == 1
+
+
+def test_preflight_reserves_max_tokens_unless_told_not_to(simulator: NIMSimulator) -> None:
+    prompt = [{"role": "user", "content": "y" * 200}]  # 50 + 4 tokens
+    with NIMClient(simulator.base_url, MODEL, context_window=100) as c:
+        with pytest.raises(NIMContextOverflowError) as info:
+            c.chat(prompt, max_tokens=60)
+        assert info.value.estimated_tokens == 114
+        assert simulator.requests == []
+    with NIMClient(simulator.base_url, MODEL, context_window=100, reserve_completion=False) as c:
+        assert c.chat(prompt, max_tokens=60)["choices"]
+    assert len(simulator.requests) == 1
+
+
+def test_rerank_and_models_are_retried(client: NIMClient, simulator: NIMSimulator) -> None:
+    simulator.enqueue(Fault(status=502, path="/ranking"), Fault(drop="mid_body", path="/models"))
+    assert [r["index"] for r in client.rerank("cats", ["dogs", "cats"])] == [1, 0]
+    assert client.models() == [MODEL]
+    assert [r.path for r in simulator.requests] == ["/v1/ranking"] * 2 + ["/v1/models"] * 2

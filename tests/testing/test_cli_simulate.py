@@ -8,12 +8,14 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from fieldkit.cli import app
 
 
-def test_simulate_serves_until_ctrl_c() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_simulate_serves_until_ctrl_c_or_terminated(stop: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fieldkit", "simulate", "--port", "0", "--embed-dim", "12"],
         stdout=subprocess.PIPE,
@@ -27,7 +29,7 @@ def test_simulate_serves_until_ctrl_c() -> None:
         body = httpx.post(url + "/embeddings", json={"input": "a"}, timeout=5).json()
         assert len(body["data"][0]["embedding"]) == 12
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "Traceback" not in err

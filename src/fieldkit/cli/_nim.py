@@ -17,6 +17,7 @@ def simulate(
     cold_start: float = typer.Option(0.0, "--cold-start", help="Answer 503 for this long first."),
 ) -> None:
     """Run the offline NIM/OpenAI-compatible simulator on 127.0.0.1 until Ctrl-C."""
+    import signal
     import threading
 
     from fieldkit.testing import NIMSimulator
@@ -39,6 +40,9 @@ def simulate(
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
     typer.echo(sim.base_url)
     typer.echo("serving the fieldkit NIM simulator; press Ctrl-C to stop", err=True)
+    if threading.current_thread() is threading.main_thread():
+        # `kill` / a process supervisor stops it as cleanly as Ctrl-C does (exit 0).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

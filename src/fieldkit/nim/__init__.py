@@ -21,6 +21,7 @@ from fieldkit.nim._errors import (
 from fieldkit.nim._payloads import RETRY_STATUSES as RETRY_STATUSES
 from fieldkit.nim._payloads import ChatMessage
 from fieldkit.nim._retry import RetryPolicy, parse_retry_after
+from fieldkit.nim._streams import AsyncChatStream, ChatStream
 from fieldkit.nim._tokens import CHARS_PER_TOKEN_ESTIMATE as CHARS_PER_TOKEN_ESTIMATE
 from fieldkit.nim._tokens import (
     DEFAULT_CHUNK_TOKENS,
@@ -33,8 +34,10 @@ from fieldkit.nim._warm import wait_for_warm
 __all__ = [
     "DEFAULT_CHUNK_TOKENS",
     "NIM_CONTEXT_WINDOW",
+    "AsyncChatStream",
     "AsyncNIMClient",
     "ChatMessage",
+    "ChatStream",
     "NIMClient",
     "NIMContextOverflowError",
     "NIMError",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -13,18 +12,20 @@ import httpx
 
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._async_pool import AsyncClientPool
-from fieldkit.nim._base import _NIMConfig, closed_error, logger, redact_url
-from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
+from fieldkit.nim._base import _NIMConfig, closed_error
+from fieldkit.nim._exchange import (
+    JSON_HEADERS,
+    Exchange,
+    StreamExchange,
+    Timeout,
+    encode,
+    timeout_arg,
+)
 from fieldkit.nim._payloads import ChatMessage
-from fieldkit.nim._retry import Attempts, RetryPolicy
+from fieldkit.nim._retry import RetryPolicy
+from fieldkit.nim._streams import AsyncChatStream
 
-_JSON_HEADERS = {"Content-Type": "application/json"}
 _CONNECTIONS_PER_CLIENT = 4
-Timeout = float | httpx.Timeout | None
-
-
-def _encode(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(eq=False, repr=False)
@@ -84,40 +85,29 @@ class AsyncNIMClient(_NIMConfig):
             raise closed_error()
         return client
 
-    # --- the retry loop ------------------------------------------------------------------------
+    # --- I/O only: every decision is the shared Exchange's ----------------------------------
     async def _request(
         self, method: str, url: str | httpx.URL, body: Any = None, timeout: Timeout = None
     ) -> httpx.Response:
+        """Send with retries; return the first response with status < 400."""
         self._http()
-        content = None if body is None else _encode(body)
-        headers = _JSON_HEADERS if body is not None else None
-        attempts = Attempts(self._policy)
+        content = None if body is None else encode(body)
+        headers = JSON_HEADERS if body is not None else None
+        exchange = Exchange(self._policy, url)
+        delay: float | None
         while True:
+            self._http()
             try:
-                self._http()
                 with self._pool.lease() as client:
                     response = await client.request(
-                        method,
-                        url,
-                        content=content,
-                        headers=headers,
-                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                        method, url, content=content, headers=headers, timeout=timeout_arg(timeout)
                     )
             except httpx.HTTPError as exc:
-                error = payloads.classify_exception(exc)
-                if not isinstance(error, _RetryableError):
-                    raise error from exc
+                delay = exchange.broke(exc)
             else:
-                status_error = payloads.classify_status(
-                    response.status_code, response.text, response.headers
-                )
-                if status_error is None:
+                delay = exchange.answered(response)
+                if delay is None:
                     return response
-                if not isinstance(status_error, _RetryableError):
-                    raise status_error
-                error = status_error
-            delay = attempts.failed(error)
-            logger.debug("retrying %s %s in %.2fs: %s", method, redact_url(str(url)), delay, error)
             await asyncio.sleep(delay)
 
     # --- API -----------------------------------------------------------------------------------
@@ -143,7 +133,7 @@ class AsyncNIMClient(_NIMConfig):
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
         response = await self._request("POST", self._endpoint("/chat/completions"), body, timeout)
-        return payloads.parse_object(response.content, "chat response")
+        return payloads.chat_result(response.content)
 
     def chat_stream(
         self,
@@ -154,68 +144,46 @@ class AsyncNIMClient(_NIMConfig):
         model: str | None = None,
         timeout: Timeout = None,
         **extra: Any,
-    ) -> AsyncIterator[str]:
-        """As :meth:`NIMClient.chat_stream`, as an async iterator (validation happens now)."""
+    ) -> AsyncChatStream:
+        """As :meth:`NIMClient.chat_stream`, as an async iterator (validation happens now). To
+        stop early, use ``async with client.chat_stream(...) as stream:`` or ``aclose()`` it."""
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra, stream=True)
-        return self._stream(_encode(body), timeout)
+        return AsyncChatStream(self._stream(encode(body), timeout))
 
-    async def _stream(self, content: bytes, timeout: Timeout) -> AsyncIterator[str]:
-        attempts = Attempts(self._policy)
-        yielded = 0
+    async def _stream(self, content: bytes, timeout: Timeout) -> AsyncGenerator[str, None]:
+        url = self._endpoint("/chat/completions")
+        exchange = StreamExchange(self._policy, url)
         while True:
             self._http()
-            error: NIMError
             try:
                 with self._pool.lease() as client:
                     async with client.stream(
                         "POST",
-                        self._endpoint("/chat/completions"),
+                        url,
                         content=content,
-                        headers=_JSON_HEADERS,
-                        timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                        headers=JSON_HEADERS,
+                        timeout=timeout_arg(timeout),
                     ) as response:
                         if response.status_code >= 400:
                             await response.aread()
-                            status_error = payloads.classify_status(
-                                response.status_code, response.text, response.headers
-                            )
-                            assert status_error is not None
-                            error = status_error
+                            delay = exchange.answered(response)
                         else:
-                            decoder = payloads.SSEDecoder()
-                            finished = False
+                            exchange.begin()
                             async for line in response.aiter_lines():
-                                data = decoder.feed(line)
-                                if data is None:
-                                    continue
-                                text, fin, done = payloads.stream_event(data)
-                                finished = finished or fin
-                                if done:
-                                    return
-                                if text:
-                                    yielded += 1
+                                text = exchange.line(line)
+                                if text is not None:
                                     yield text
-                            if finished:
-                                return
-                            error = _RetryableError("stream ended before the reply finished")
-                            if yielded:
-                                raise NIMStreamError(
-                                    f"stream ended after {yielded} deltas without finishing",
-                                    received=yielded,
-                                )
+                                elif exchange.done:
+                                    return
+                            tail = exchange.line("")  # a last event with no blank line after it
+                            if tail is not None:
+                                yield tail
+                            delay = exchange.ended()
             except httpx.HTTPError as exc:
-                if yielded:
-                    raise NIMStreamError(
-                        f"stream broke after {yielded} deltas: {exc}", received=yielded
-                    ) from exc
-                error = payloads.classify_exception(exc)
-                if not isinstance(error, _RetryableError):
-                    raise error from exc
-            if not isinstance(error, _RetryableError):
-                raise error
-            delay = attempts.failed(error)
-            logger.debug("retrying stream in %.2fs: %s", delay, error)
+                delay = exchange.broke(exc)
+            if delay is None:
+                return
             await asyncio.sleep(delay)
 
     async def chat_many(
@@ -259,8 +227,7 @@ class AsyncNIMClient(_NIMConfig):
         vectors: list[list[float]] = []
         for body in bodies:
             response = await self._request("POST", self._endpoint("/embeddings"), body, timeout)
-            payload = payloads.parse_object(response.content, "embedding response")
-            vectors.extend(payloads.parse_embeddings(payload, len(body["input"])))
+            vectors.extend(payloads.embeddings_result(response.content, len(body["input"])))
         return vectors
 
     async def rerank(
@@ -282,11 +249,10 @@ class AsyncNIMClient(_NIMConfig):
         merged: list[dict[str, Any]] = []
         for offset, count, body in batches:
             response = await self._request("POST", target, body, timeout)
-            payload = payloads.parse_object(response.content, "ranking response")
-            merged.extend(payloads.parse_rankings(payload, count, offset))
+            merged.extend(payloads.rankings_result(response.content, count, offset))
         return payloads.merge_rankings(merged, top_n)
 
     async def models(self, *, timeout: Timeout = None) -> list[str]:
         """As :meth:`NIMClient.models`."""
         response = await self._request("GET", self._endpoint("/models"), None, timeout)
-        return payloads.parse_model_ids(payloads.parse_object(response.content, "models response"))
+        return payloads.model_ids_result(response.content)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -14,17 +13,18 @@ from typing import Any
 import httpx
 
 from fieldkit.nim import _payloads as payloads
-from fieldkit.nim._base import _NIMConfig, closed_error, logger, redact_url
-from fieldkit.nim._errors import NIMError, NIMStreamError, _RetryableError
+from fieldkit.nim._base import _NIMConfig, closed_error
+from fieldkit.nim._exchange import (
+    JSON_HEADERS,
+    Exchange,
+    StreamExchange,
+    Timeout,
+    encode,
+    timeout_arg,
+)
 from fieldkit.nim._payloads import ChatMessage
-from fieldkit.nim._retry import Attempts, RetryPolicy
-
-_JSON_HEADERS = {"Content-Type": "application/json"}
-Timeout = float | httpx.Timeout | None
-
-
-def _encode(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+from fieldkit.nim._retry import RetryPolicy
+from fieldkit.nim._streams import ChatStream
 
 
 @dataclass(eq=False, repr=False)
@@ -71,39 +71,27 @@ class NIMClient(_NIMConfig):
             raise closed_error()
         return client
 
-    # --- the retry loop ------------------------------------------------------------------------
+    # --- I/O only: every decision is the shared Exchange's ----------------------------------
     def _request(
         self, method: str, url: str | httpx.URL, body: Any = None, timeout: Timeout = None
     ) -> httpx.Response:
         """Send with retries; return the first response with status < 400."""
         client = self._http()
-        content = None if body is None else _encode(body)
-        headers = _JSON_HEADERS if body is not None else None
-        attempts = Attempts(self._policy)
+        content = None if body is None else encode(body)
+        headers = JSON_HEADERS if body is not None else None
+        exchange = Exchange(self._policy, url)
+        delay: float | None
         while True:
             try:
                 response = client.request(
-                    method,
-                    url,
-                    content=content,
-                    headers=headers,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    method, url, content=content, headers=headers, timeout=timeout_arg(timeout)
                 )
             except httpx.HTTPError as exc:
-                error = payloads.classify_exception(exc)
-                if not isinstance(error, _RetryableError):
-                    raise error from exc
+                delay = exchange.broke(exc)
             else:
-                status_error = payloads.classify_status(
-                    response.status_code, response.text, response.headers
-                )
-                if status_error is None:
+                delay = exchange.answered(response)
+                if delay is None:
                     return response
-                if not isinstance(status_error, _RetryableError):
-                    raise status_error
-                error = status_error
-            delay = attempts.failed(error)
-            logger.debug("retrying %s %s in %.2fs: %s", method, redact_url(str(url)), delay, error)
             time.sleep(delay)
 
     # --- 0.3.0 surface -----------------------------------------------------------------------
@@ -136,7 +124,7 @@ class NIMClient(_NIMConfig):
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
         response = self._request("POST", self._endpoint("/chat/completions"), body, timeout)
-        return payloads.parse_object(response.content, "chat response")
+        return payloads.chat_result(response.content)
 
     # --- beyond 0.3.0 --------------------------------------------------------------------------
     def chat_stream(
@@ -148,72 +136,46 @@ class NIMClient(_NIMConfig):
         model: str | None = None,
         timeout: Timeout = None,
         **extra: Any,
-    ) -> Iterator[str]:
+    ) -> ChatStream:
         """Stream the reply as text deltas (server-sent events).
 
         Validation and the preflight happen at the call. Failures before the first delta are
         retried like ``chat``; a stream that breaks after text was yielded raises
-        ``NIMStreamError`` (never silently truncated).
+        ``NIMStreamError`` (never silently truncated). ``close()`` the returned stream (or use it
+        in a ``with``) to stop early.
         """
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra, stream=True)
-        return self._stream(_encode(body), timeout)
+        return ChatStream(self._stream(encode(body), timeout))
 
-    def _stream(self, content: bytes, timeout: Timeout) -> Iterator[str]:
-        attempts = Attempts(self._policy)
-        yielded = 0
+    def _stream(self, content: bytes, timeout: Timeout) -> Generator[str, None, None]:
+        url = self._endpoint("/chat/completions")
+        exchange = StreamExchange(self._policy, url)
         while True:
             client = self._http()
-            error: NIMError
             try:
                 with client.stream(
-                    "POST",
-                    self._endpoint("/chat/completions"),
-                    content=content,
-                    headers=_JSON_HEADERS,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    "POST", url, content=content, headers=JSON_HEADERS, timeout=timeout_arg(timeout)
                 ) as response:
                     if response.status_code >= 400:
                         response.read()
-                        status_error = payloads.classify_status(
-                            response.status_code, response.text, response.headers
-                        )
-                        assert status_error is not None
-                        error = status_error
+                        delay = exchange.answered(response)
                     else:
-                        decoder = payloads.SSEDecoder()
-                        finished = False
+                        exchange.begin()
                         for line in response.iter_lines():
-                            data = decoder.feed(line)
-                            if data is None:
-                                continue
-                            text, fin, done = payloads.stream_event(data)
-                            finished = finished or fin
-                            if done:
-                                return
-                            if text:
-                                yielded += 1
+                            text = exchange.line(line)
+                            if text is not None:
                                 yield text
-                        if finished:
-                            return
-                        error = _RetryableError("stream ended before the reply finished")
-                        if yielded:
-                            raise NIMStreamError(
-                                f"stream ended after {yielded} deltas without finishing",
-                                received=yielded,
-                            )
+                            elif exchange.done:
+                                return
+                        tail = exchange.line("")  # a last event with no blank line after it
+                        if tail is not None:
+                            yield tail
+                        delay = exchange.ended()
             except httpx.HTTPError as exc:
-                if yielded:
-                    raise NIMStreamError(
-                        f"stream broke after {yielded} deltas: {exc}", received=yielded
-                    ) from exc
-                error = payloads.classify_exception(exc)
-                if not isinstance(error, _RetryableError):
-                    raise error from exc
-            if not isinstance(error, _RetryableError):
-                raise error
-            delay = attempts.failed(error)
-            logger.debug("retrying stream in %.2fs: %s", delay, error)
+                delay = exchange.broke(exc)
+            if delay is None:
+                return
             time.sleep(delay)
 
     def chat_many(
@@ -267,8 +229,7 @@ class NIMClient(_NIMConfig):
         vectors: list[list[float]] = []
         for body in bodies:
             response = self._request("POST", self._endpoint("/embeddings"), body, timeout)
-            payload = payloads.parse_object(response.content, "embedding response")
-            vectors.extend(payloads.parse_embeddings(payload, len(body["input"])))
+            vectors.extend(payloads.embeddings_result(response.content, len(body["input"])))
         return vectors
 
     def rerank(
@@ -296,11 +257,10 @@ class NIMClient(_NIMConfig):
         merged: list[dict[str, Any]] = []
         for offset, count, body in batches:
             response = self._request("POST", target, body, timeout)
-            payload = payloads.parse_object(response.content, "ranking response")
-            merged.extend(payloads.parse_rankings(payload, count, offset))
+            merged.extend(payloads.rankings_result(response.content, count, offset))
         return payloads.merge_rankings(merged, top_n)
 
     def models(self, *, timeout: Timeout = None) -> list[str]:
         """Ids of the models the server offers (``GET /models``, retried like ``chat``)."""
         response = self._request("GET", self._endpoint("/models"), None, timeout)
-        return payloads.parse_model_ids(payloads.parse_object(response.content, "models response"))
+        return payloads.model_ids_result(response.content)

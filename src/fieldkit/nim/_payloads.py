@@ -150,6 +150,27 @@ def parse_object(content: bytes | str, what: str = "response") -> dict[str, Any]
     return value
 
 
+# --- success bodies → results (one call per response, shared by both clients) ----------------
+def chat_result(content: bytes) -> dict[str, Any]:
+    """A chat completion body as a dict."""
+    return parse_object(content, "chat response")
+
+
+def embeddings_result(content: bytes, expected: int) -> list[list[float]]:
+    """The vectors of one embedding batch of *expected* texts, in input order."""
+    return parse_embeddings(parse_object(content, "embedding response"), expected)
+
+
+def rankings_result(content: bytes, count: int, offset: int) -> list[dict[str, Any]]:
+    """One ranking batch of *count* passages starting at *offset* of the full list."""
+    return parse_rankings(parse_object(content, "ranking response"), count, offset)
+
+
+def model_ids_result(content: bytes) -> list[str]:
+    """Model ids from a ``GET /models`` body."""
+    return parse_model_ids(parse_object(content, "models response"))
+
+
 # --- embeddings, ranking, models -----------------------------------------------------------
 def embed_body(
     model: str,
@@ -283,10 +304,6 @@ class SSEDecoder:
         if name == "data":
             self._data.append(value[1:] if value.startswith(" ") else value)
         return None
-
-    def flush(self) -> str | None:
-        """Data of a final event not followed by a blank line, if any."""
-        return self.feed("")
 
 
 def stream_event(data: str) -> tuple[str | None, bool, bool]:

@@ -214,11 +214,16 @@ def chat_response(
                 "finish_reason": finish,
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-        },
+        "usage": usage(prompt_tokens, completion),
+    }
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """The OpenAI ``usage`` object."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }
 
 
@@ -255,13 +260,4 @@ def stream_events(
     yield chunk({}, finish)
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
-        completion = estimate_tokens(text)
-        yield {
-            **base,
-            "choices": [],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion,
-                "total_tokens": prompt_tokens + completion,
-            },
-        }
+        yield {**base, "choices": [], "usage": usage(prompt_tokens, estimate_tokens(text))}

@@ -486,22 +486,12 @@ class NIMSimulator:
             raise behaviour.BadRequest(f"the chat reply function raised {exc!r}", 500) from exc
         if not isinstance(reply, str):
             raise behaviour.BadRequest("the simulator's chat reply function must return a str", 500)
+        details: dict[str, Any] = {
+            "model": self.model,
+            "prompt_tokens": prompt,
+            "max_tokens": max_tokens,
+            "request_id": request_id,
+        }
         if body.get("stream"):
-            events = behaviour.stream_events(
-                body,
-                reply,
-                model=self.model,
-                prompt_tokens=prompt,
-                max_tokens=max_tokens,
-                request_id=request_id,
-            )
-            return _Reply(200, events=events)
-        payload = behaviour.chat_response(
-            body,
-            reply,
-            model=self.model,
-            prompt_tokens=prompt,
-            max_tokens=max_tokens,
-            request_id=request_id,
-        )
-        return _Reply(200, payload)
+            return _Reply(200, events=behaviour.stream_events(body, reply, **details))
+        return _Reply(200, behaviour.chat_response(body, reply, **details))
