@@ -133,3 +133,38 @@ def test_user_errors_exit_2_without_traceback(tmp_path: Path, shared_data: Path)
         assert "Traceback" not in r.output
     r = runner.invoke(app, ["lineage", "summary", str(shared_data / "pg_main"), "--strict"])
     assert "line 79" in r.stderr
+
+
+def test_every_command_takes_a_directory_or_a_results_tsv(tmp_path: Path) -> None:
+    root = _store(tmp_path, _five())
+    commands = [
+        ["summary"],
+        ["render", "--specialist", "tok"],
+        ["render", "--specialist", "tok", "--style", "cxcscmu", "--top-k", "3", "--recent", "2"],
+        ["tree"],
+        ["chain", "exp_030"],
+    ]
+    for cmd in commands:
+        outs = []
+        for target in (root, root / "results.tsv"):
+            r = runner.invoke(app, ["lineage", cmd[0], str(target), *cmd[1:]])
+            assert r.exit_code == 0, (cmd, target, r.output)
+            outs.append(r.stdout)
+        assert outs[0] == outs[1] and outs[0], cmd
+    r = runner.invoke(app, ["lineage", "render", str(root), "--specialist", "tok", "--last-m", "0"])
+    assert "## Recent Activity (last 5)" in r.stdout and "full hypothesis" not in r.stdout
+    r = runner.invoke(
+        app, ["lineage", "render", str(root), "--specialist", "tok", "--style", "cxcscmu",
+              "--top-k", "3", "--recent", "2"],
+    )  # fmt: skip
+    assert "## Top 3 Kept Trials" in r.stdout and "## Recent Activity (last 2)" in r.stdout
+
+
+def test_a_file_that_is_not_a_trial_log_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.tsv"
+    path.write_text("name\tvalue\nalpha\t1\n", encoding="utf-8")
+    for cmd in (["summary"], ["tree"], ["chain", "1"], ["render", "--specialist", "x"]):
+        r = runner.invoke(app, ["lineage", cmd[0], str(path), *cmd[1:]])
+        assert r.exit_code == 2, (cmd, r.output)
+        assert r.stderr.startswith("error: ") and "not a trial log" in r.stderr
+        assert "Traceback" not in r.output

@@ -63,3 +63,9 @@ def test_table_names_validated(bad: str) -> None:
 def test_repr_hides_dsn() -> None:
     store = PostgresLineageStore("postgresql://u:s3cret@127.0.0.1/db", table="public.trials")
     assert "s3cret" not in repr(store) and "public.trials" in repr(store)
+
+
+def test_nul_characters_are_refused_before_touching_the_server() -> None:
+    store = PostgresLineageStore("postgresql://u:s@127.0.0.1:9/none", table="t")
+    with pytest.raises(ValueError, match=r"NUL characters.*\['hypothesis'\]"):
+        store.append(make_trial("1", hypothesis="a\x00b"))

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
 from fieldkit.lineage._tsv import encode_row, parse_chunk
 
-text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"),
-    max_size=40,
-) | st.sampled_from(['a\tb "q"\nline2', '"', '""', "\n", "\t", "x|y", "— └─ Δ"])
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ['a\tb "q"\nline2', '"', '""', "\n", "\t", "x|y", "— └─ Δ", "a\rb", "\r", "a\r\nb\x00"]
+)
 floats = st.none() | st.floats(allow_nan=False) | st.just(1e-05) | st.just(540.0)
 
 
@@ -115,3 +114,19 @@ def test_task_schema_file_round_trip_with_extras(tmp_path_factory, batch, acc) -
     ]
     assert [b.core_metric for b in back] == [e.train_s for e in expected]  # mirrored metric
     assert (root / "results.tsv").read_bytes().startswith(encode_row(header))
+
+
+def _naive_ends(data: bytes) -> list[int]:
+    """Every offset just past a newline that lies outside quotes (the definition)."""
+    return [i + 1 for i, b in enumerate(data) if b == 10 and data.count(b'"', 0, i) % 2 == 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b'"', b"\n", b"\t", b'""', "é".encode()]), max_size=60))
+def test_record_boundaries_match_the_definition(data: list[bytes]) -> None:
+    from fieldkit.lineage._tsv import complete_prefix_len, first_record_len
+
+    blob = b"".join(data)
+    ends = _naive_ends(blob)
+    assert complete_prefix_len(blob) == (ends[-1] if ends else 0)
+    assert first_record_len(blob) == (ends[0] if ends else 0)

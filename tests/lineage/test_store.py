@@ -46,6 +46,10 @@ def test_tsv_quoting_of_tabs_quotes_newlines(tmp_path: Path, make: Make) -> None
     raw = store.results_path.read_text(encoding="utf-8")
     assert '"a\tb ""q""\nline2"' in raw
     assert LineageStore(tmp_path).all_trials() == [t]
+    cr = make("002", hypothesis="carriage\rreturn", notes="\r")  # csv leaves a bare \r unquoted
+    store.append(cr)
+    assert b'"carriage\rreturn"' in store.results_path.read_bytes()
+    assert LineageStore(tmp_path, strict=True).all_trials() == [t, cr]
 
 
 def test_best_lower_and_higher(tmp_path: Path, make: Make) -> None:
@@ -335,3 +339,110 @@ def test_from_row_short_row_gives_empty_strings() -> None:
     row.update(exp_id="001", status="keep")
     t = Trial.from_row(row)
     assert t.notes == "" and t.hypothesis == "" and t.core_metric is None
+
+
+def test_a_file_without_exp_id_is_not_a_trial_log(tmp_path: Path, make: Make) -> None:
+    path = tmp_path / "results.tsv"
+    path.write_text("name\tvalue\nalpha\t1\nbeta\t2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"is not a trial log.*'exp_id'"):
+        LineageStore(tmp_path).all_trials()
+    with pytest.raises(ValueError, match="lacks exp_id"):
+        LineageStore(tmp_path).append(make("000"))
+    assert path.read_text(encoding="utf-8") == "name\tvalue\nalpha\t1\nbeta\t2\n"
+
+
+def test_incremental_reader_parses_only_appended_bytes(tmp_path: Path, make: Make) -> None:
+    writer = LineageStore(tmp_path)
+    for i in range(5):
+        writer.append(make(f"{i:03d}", K, float(10 - i), hypothesis=f"hyp-{i}"))
+    reader = LineageStore(tmp_path)
+    assert reader.all_trials()[0].hypothesis == "hyp-0"
+    # Rewrite an already-read row in place (same length, same inode): a reader that re-parsed
+    # the file would see it; an incremental one only reads what lies past its offset.
+    raw = writer.results_path.read_bytes()
+    with writer.results_path.open("r+b") as fh:
+        fh.write(raw.replace(b"hyp-0", b"HYP-0"))
+    writer.append(make("005", K, 0.5, hypothesis="hyp-5"))
+    trials = reader.all_trials()
+    assert [t.hypothesis for t in trials] == [f"hyp-{i}" for i in range(6)]
+    assert reader.best().exp_id == "005"  # type: ignore[union-attr]
+    assert LineageStore(tmp_path).all_trials()[0].hypothesis == "HYP-0"  # a fresh reader does
+
+
+def test_each_append_is_one_write_and_one_fsync_under_the_lock(
+    tmp_path: Path, make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from fieldkit.lineage import _store
+
+    store = LineageStore(tmp_path)
+    events: list[tuple[str, bool]] = []
+
+    def locked_elsewhere() -> bool:
+        fd = os.open(store.results_path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    real_write, real_fsync = os.write, os.fsync
+
+    def spy_write(fd: int, data: bytes) -> int:
+        events.append(("write", locked_elsewhere()))
+        return real_write(fd, data)
+
+    def spy_fsync(fd: int) -> None:
+        events.append(("fsync", locked_elsewhere()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(_store.os, "write", spy_write)
+    monkeypatch.setattr(_store.os, "fsync", spy_fsync)
+    store.append(make("000", B, 1.0, hypothesis='multi\nline "quoted"'))  # header + row
+    store.append(make("001", K, 0.9))
+    assert events == [("write", True), ("fsync", True)] * 2
+    lines = store.results_path.read_text(encoding="utf-8").split("\n")
+    assert lines[0].startswith("exp_id\t") and len(lines) == 5 and lines[-1] == ""
+
+
+def test_cxcscmu_prompt_carries_hand_written_key_insights(
+    tmp_path: Path, five_trials: list[Trial]
+) -> None:
+    store = LineageStore(tmp_path)
+    for t in five_trials:
+        store.append(t)
+    placeholder = store.render_prompt("tok", style="cxcscmu").rendered_prompt
+    assert "## Key Insights\n*(Add manually" in placeholder
+    (tmp_path / "KNOWLEDGE.md").write_text(
+        "# old\n## Key Insights\n- q_gain split beats full RoPE\n", encoding="utf-8"
+    )
+    text = store.render_prompt("tok", style="cxcscmu").rendered_prompt
+    assert "## Key Insights\n- q_gain split beats full RoPE\n" in text
+    assert "*(Add manually" not in text and "# old" not in text
+
+
+def test_derived_files_are_replaced_by_rename_not_rewritten(
+    tmp_path: Path, five_trials: list[Trial]
+) -> None:
+    store = LineageStore(tmp_path)
+    for t in five_trials[:3]:
+        store.append(t)
+    store.write_derived()
+    names = ("tree.tsv", "LEADERBOARD.md", "KNOWLEDGE.md", "best.json")
+    old = {n: (tmp_path / n).read_bytes() for n in names}
+    handles = {n: (tmp_path / n).open("rb") for n in names}  # a reader mid-way through
+    try:
+        inodes = {n: os.fstat(h.fileno()).st_ino for n, h in handles.items()}
+        for t in five_trials[3:]:
+            store.append(t)
+        store.write_derived()
+        for n, h in handles.items():
+            assert h.read() == old[n], n  # the open reader still sees the whole old file
+            assert os.stat(tmp_path / n).st_ino != inodes[n], n  # a new file was renamed in
+        assert '"exp_id": "030"' in (tmp_path / "best.json").read_text(encoding="utf-8")
+    finally:
+        for h in handles.values():
+            h.close()

@@ -82,3 +82,23 @@ def test_extras_are_kept_and_compared(make) -> None:  # type: ignore[no-untyped-
     assert a.extras["artifact_bytes"] == "15999822"
     assert a != make("1") and hash(a) == hash(make("1"))  # hashable; extras don't hash
     assert a.cell("artifact_bytes") == "15999822" and a.cell("nope") == ""
+
+
+def test_trials_pickle_copy_and_asdict_like_plain_dataclasses(make) -> None:  # type: ignore[no-untyped-def]
+    import copy
+    import json
+    import pickle
+
+    for t in (make("1", "keep", 1.5), make("2", extras={"artifact_bytes": "15999822"})):
+        assert pickle.loads(pickle.dumps(t)) == t  # multiprocessing ships trials this way
+        assert copy.deepcopy(t) == t and copy.copy(t) == t
+        d = dataclasses.asdict(t)
+        assert list(d)[:17] == list(Trial.header()) and d["extras"] == dict(t.extras)
+        assert json.loads(json.dumps(d, default=str))["exp_id"] == t.exp_id
+        assert dataclasses.astuple(t)[:17] == tuple(getattr(t, n) for n in Trial.header())
+    t = make("3", extras={"a": "1"})
+    with pytest.raises(TypeError, match="read-only"):
+        t.extras["a"] = "2"  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        t.extras.update(a="2")  # type: ignore[attr-defined]
+    assert t.extras == {"a": "1"}

@@ -145,6 +145,9 @@ class PostgresLineageStore(LineageBase):
         doc = {col: trial.file_cell(col, field) for col in CANONICAL_HEADER}
         for k, v in trial.extras.items():
             doc.setdefault(k, v)
+        nul = [k for k, v in doc.items() if "\x00" in v]
+        if nul:  # jsonb/text cannot hold U+0000; fail clearly rather than with a server error
+            raise ValueError(f"Postgres cannot store NUL characters; found in column(s) {nul}")
         with self._mu:
             conn = self._connect()
             with conn.transaction(), conn.cursor() as cur:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Literal
 
 from fieldkit.lineage._base import LineageBase, MalformedRowWarning
 from fieldkit.lineage._index import LineageIndex
+from fieldkit.lineage._render import one_line
 from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
 from fieldkit.lineage._tsv import (
     complete_prefix_len,
@@ -58,7 +60,9 @@ class LineageStore(LineageBase):
     ``val_bpb``). Malformed rows are skipped with a ``MalformedRowWarning`` and counted in
     ``skipped_rows``; ``strict=True`` raises ``ValueError`` naming the line instead.
     ``salvage_malformed=True`` recovers rows whose tail lost its tabs (the cxcscmu harness's
-    leaked tool-call markup) instead of skipping them.
+    leaked tool-call markup) instead of skipping them. ``float_format="cxcscmu"`` appends float
+    cells as the harness writes them (``1.072210``, ``+0.000036``) instead of the lossless 0.3.0
+    repr (``1.07221``), so rows added to a harness file look like its own.
     """
 
     RESULTS_FILENAME = "results.tsv"
@@ -71,8 +75,12 @@ class LineageStore(LineageBase):
         metric_field: str | None = None,
         strict: bool = False,
         salvage_malformed: bool = False,
+        float_format: Literal["repr", "cxcscmu"] = "repr",
     ) -> None:
+        if float_format not in ("repr", "cxcscmu"):
+            raise ValueError(f"float_format must be 'repr' or 'cxcscmu', got {float_format!r}")
         super().__init__(lower_is_better=lower_is_better, metric_field=metric_field)
+        self.float_format = float_format
         self.root = Path(root)
         self.results_path = self.root / self.RESULTS_FILENAME
         self.strict = strict
@@ -168,6 +176,12 @@ class LineageStore(LineageBase):
         for rec in chunk.records:
             if self.header is None:
                 header = tuple(rec.cells)
+                if "exp_id" not in header:  # a wrong file, not a log with bad rows
+                    self._reset()
+                    raise ValueError(
+                        f"{self.results_path} is not a trial log: its first line has no "
+                        f"'exp_id' column ({one_line(rec.cells[0])[:60]!r}…)"
+                    )
                 if self._metric_field_arg and self._metric_field_arg not in header:
                     self._reset()
                     raise ValueError(
@@ -239,16 +253,18 @@ class LineageStore(LineageBase):
             raise TypeError(f"append() takes a Trial, got {type(trial).__name__}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.results_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            _lock(fd, exclusive=True)
+        # Lock order is always the instance mutex, then the file lock (reads take them in the
+        # same order), so threads sharing one store cannot deadlock each other.
+        with self._mu:
+            fd = os.open(self.results_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                with self._mu:
+                _lock(fd, exclusive=True)
+                try:
                     self._append_locked(fd, trial)
+                finally:
+                    _unlock(fd)
             finally:
-                _unlock(fd)
-        finally:
-            os.close(fd)
+                os.close(fd)
 
     def _writer_scan(self, fd: int) -> tuple[tuple[str, ...] | None, int]:
         """(header, torn-tail length) of the file, scanning only bytes new to this writer."""
@@ -299,7 +315,8 @@ class LineageStore(LineageBase):
             field = self._metric_field_arg
         else:
             field = default_metric_field(header)
-        data = prefix + encode_row([trial.file_cell(col, field) for col in header])
+        fmt = self.float_format
+        data = prefix + encode_row([trial.file_cell(c, field, float_format=fmt) for c in header])
         view = memoryview(data)
         while view:
             n = os.write(fd, view)

@@ -3,31 +3,57 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from fieldkit.lineage._labels import FailureLabel
 
-__all__ = ["CANONICAL_HEADER", "FLOAT_FIELDS", "STR_FIELDS", "Trial", "format_float", "parse_float"]
+__all__ = [
+    "CANONICAL_HEADER",
+    "FLOAT_FIELDS",
+    "STR_FIELDS",
+    "Trial",
+    "format_float",
+    "format_float_cxcscmu",
+    "parse_float",
+]
 
-STR_FIELDS: tuple[str, ...] = (
-    "exp_id",
-    "timestamp",
-    "specialist",
-    "parent_exp",
-    "baseline_exp",
-    "domain",
-    "hypothesis",
-    "expected_delta",
-    "job_name",
-    "snapshot_path",
-    "notes",
-)
+_CANONICAL: tuple[str, ...] = (
+    "exp_id", "timestamp", "specialist", "parent_exp", "baseline_exp", "domain", "hypothesis",
+    "expected_delta", "status", "core_metric", "val_bpb", "delta_vs_best", "train_s", "total_s",
+    "job_name", "snapshot_path", "notes",
+)  # fmt: skip
 FLOAT_FIELDS: tuple[str, ...] = ("core_metric", "val_bpb", "delta_vs_best", "train_s", "total_s")
+STR_FIELDS: tuple[str, ...] = tuple(
+    n for n in _CANONICAL if n != "status" and n not in FLOAT_FIELDS
+)
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+class FrozenCells(dict[str, str]):
+    """A read-only ``dict`` of cell texts (``Trial.extras`` / ``Trial.raw``).
+
+    A ``dict`` subclass rather than a ``MappingProxyType`` so a ``Trial`` still pickles,
+    deep-copies and goes through ``dataclasses.asdict``/``astuple`` as 0.3.0's did.
+    """
+
+    __slots__ = ()
+
+    def _readonly(self, *_args: object, **_kwargs: object) -> NoReturn:
+        raise TypeError("Trial cells are read-only; use dataclasses.replace(trial, extras=...)")
+
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+
+    def __ior__(self, _other: object) -> NoReturn:  # type: ignore[misc]
+        self._readonly()
+
+    def __reduce__(self) -> tuple[type[FrozenCells], tuple[dict[str, str]]]:
+        return (type(self), (dict(self),))
+
+
+_EMPTY: Mapping[str, str] = FrozenCells()
+_LABELS: dict[str, FailureLabel] = {m.value: m for m in FailureLabel}
 
 
 def parse_float(value: str | None, *, column: str = "") -> float | None:
@@ -46,6 +72,13 @@ def parse_float(value: str | None, *, column: str = "") -> float | None:
 def format_float(value: float | None) -> str:
     """The 0.3.0 cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
     return "" if value is None else str(value)
+
+
+def format_float_cxcscmu(column: str, value: float | None) -> str:
+    """The cxcscmu harness's cell form: 6 decimals (``1.072210``), ``delta_vs_best`` signed."""
+    if value is None:
+        return ""
+    return f"{value:+.6f}" if column == "delta_vs_best" else f"{value:.6f}"
 
 
 @dataclass(frozen=True)
@@ -82,31 +115,13 @@ class Trial:
         default_factory=lambda: _EMPTY, kw_only=True, hash=False, repr=False, compare=False
     )
 
-    _HEADER: ClassVar[tuple[str, ...]] = (
-        "exp_id",
-        "timestamp",
-        "specialist",
-        "parent_exp",
-        "baseline_exp",
-        "domain",
-        "hypothesis",
-        "expected_delta",
-        "status",
-        "core_metric",
-        "val_bpb",
-        "delta_vs_best",
-        "train_s",
-        "total_s",
-        "job_name",
-        "snapshot_path",
-        "notes",
-    )
+    _HEADER: ClassVar[tuple[str, ...]] = _CANONICAL
 
     def __post_init__(self) -> None:
-        if not isinstance(self.extras, MappingProxyType):
-            object.__setattr__(self, "extras", MappingProxyType(dict(self.extras)))
-        if not isinstance(self.raw, MappingProxyType):
-            object.__setattr__(self, "raw", MappingProxyType(dict(self.raw)))
+        if type(self.extras) is not FrozenCells:
+            object.__setattr__(self, "extras", FrozenCells(self.extras))
+        if type(self.raw) is not FrozenCells:
+            object.__setattr__(self, "raw", FrozenCells(self.raw))
         if not isinstance(self.status, FailureLabel):
             object.__setattr__(self, "status", FailureLabel(self.status))
 
@@ -171,7 +186,7 @@ class Trial:
         """
         if len(cells) != len(header):
             raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
-        plan = _plan(tuple(header), metric_field)
+        plan = _plan(header if isinstance(header, tuple) else tuple(header), metric_field)
         args: list[Any] = []
         for kind, i, name in plan.fields:
             if kind == 0:
@@ -180,14 +195,15 @@ class Trial:
                 args.append(parse_float(cells[i], column=name) if i >= 0 else None)
             else:
                 status = cells[i] if i >= 0 else "discard"
-                try:
-                    args.append(FailureLabel(status))
-                except ValueError:
-                    raise ValueError(f"{status!r} is not a valid FailureLabel") from None
+                label = _LABELS.get(status)
+                if label is None:
+                    raise ValueError(f"{status!r} is not a valid FailureLabel")
+                args.append(label)
         if plan.mirror >= 0:
             args[9] = parse_float(cells[plan.mirror], column=metric_field)
-        extras = {header[i]: cells[i] for i in plan.extras}
-        return cls(*args, extras=extras, raw=dict(zip(header, cells, strict=True)))
+        # Built as FrozenCells here so __post_init__ does not copy them a second time.
+        extras = FrozenCells({header[i]: cells[i] for i in plan.extras})
+        return cls(*args, extras=extras, raw=FrozenCells(zip(header, cells, strict=True)))
 
     def metric(self, metric_field: str = "core_metric") -> float | None:
         """The value of *metric_field* (a canonical float field or an extra column).
@@ -210,11 +226,25 @@ class Trial:
         except ValueError:
             return None
 
-    def file_cell(self, column: str, metric_field: str) -> str:
-        """The text written under *column* of a task file whose metric is *metric_field*."""
+    def file_cell(self, column: str, metric_field: str, *, float_format: str = "repr") -> str:
+        """The text written under *column* of a task file whose metric is *metric_field*.
+
+        ``float_format="cxcscmu"`` writes float cells the way the harness does (6 decimals,
+        signed delta) instead of the lossless 0.3.0 repr.
+        """
+        fmt: Callable[[float | None], str]
+        if float_format == "cxcscmu":
+            fmt = functools.partial(format_float_cxcscmu, column)
+        else:
+            fmt = format_float
+        if column in FLOAT_FIELDS:
+            value: float | None = getattr(self, column)
+            if value is None and column == metric_field:
+                value = self.core_metric
+            return fmt(value)
         text = self.cell(column)
         if text == "" and column == metric_field and self.core_metric is not None:
-            return format_float(self.core_metric)
+            return fmt(self.core_metric)
         return text
 
 

@@ -38,8 +38,20 @@ class _Dialect(csv.Dialect):
 DIALECT = _Dialect
 
 
+def _quote_minimal(cell: str) -> str:
+    if any(ch in cell for ch in '\t\n\r"'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
 def encode_row(cells: Sequence[str]) -> bytes:
-    """One record as UTF-8 bytes ending in ``\\n`` (tabs, newlines and quotes get quoted)."""
+    """One record as UTF-8 bytes ending in ``\\n`` (tabs, newlines and quotes get quoted).
+
+    A carriage return is quoted too: with a ``\\n`` terminator the csv writer leaves a bare
+    ``\\r`` unquoted, and every reader then splits the row there.
+    """
+    if any("\r" in c for c in cells):
+        return ("\t".join(_quote_minimal(c) for c in cells) + "\n").encode("utf-8")
     buf = io.StringIO()
     csv.writer(buf, dialect=DIALECT).writerow(cells)
     return buf.getvalue().encode("utf-8")
@@ -50,23 +62,31 @@ def complete_prefix_len(data: bytes) -> int:
 
     A newline ends a record only outside quotes; with doubled-quote escaping that is exactly
     when the number of ``"`` bytes before it is even (``"`` and ``\\n`` never occur inside a
-    UTF-8 multibyte sequence, so this works on bytes).
+    UTF-8 multibyte sequence, so this works on bytes). Linear in ``len(data)`` even when a
+    torn tail holds many quoted newlines.
     """
     end = data.rfind(b"\n")
+    quotes = data.count(b'"', 0, end) if end >= 0 else 0
     while end >= 0:
-        if data.count(b'"', 0, end) % 2 == 0:
+        if quotes % 2 == 0:
             return end + 1
-        end = data.rfind(b"\n", 0, end)
+        prev = data.rfind(b"\n", 0, end)
+        quotes -= data.count(b'"', max(prev, 0), end)
+        end = prev
     return 0
 
 
 def first_record_len(data: bytes) -> int:
     """Length of the first complete record of *data* (0 if there is none yet)."""
     end = data.find(b"\n")
+    quotes = data.count(b'"', 0, end) if end >= 0 else 0
     while end >= 0:
-        if data.count(b'"', 0, end) % 2 == 0:
+        if quotes % 2 == 0:
             return end + 1
-        end = data.find(b"\n", end + 1)
+        nxt = data.find(b"\n", end + 1)
+        if nxt >= 0:
+            quotes += data.count(b'"', end, nxt)
+        end = nxt
     return 0
 
 
