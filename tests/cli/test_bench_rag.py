@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fieldkit.cli import app
+from fieldkit.rag import DEFAULT_EMBED_MODEL
 from fieldkit.testing import NIMSimulator
 
 ENV_VARS = ("EMBED_BASE_URL", "NIM_BASE_URL", "NIM_MODEL", "PGVECTOR_DSN")
@@ -25,6 +26,32 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     return CliRunner()
+
+
+TINY_CORPUS = {
+    "name": "tiny",
+    "passages": [
+        {"id": 1, "label": "hw", "text": "The DGX Spark has 128 GB of unified memory."},
+        {"id": 2, "label": "hw", "text": "The GB10 superchip pairs an Arm CPU with a GPU."},
+        {"id": 3, "label": "db", "text": "pgvector's <=> operator is the cosine distance."},
+        {"id": 4, "label": "db", "text": "A GIN index makes Postgres full-text search fast."},
+        {"id": 5, "label": "x", "text": "The 2004 Athens Olympics hosted 28 sports."},
+    ],
+    "questions": [
+        {"question": "How much unified memory does the DGX Spark have?", "answer_ids": [1]},
+        {"question": "Which operator gives the cosine distance?", "answer_ids": [3]},
+        {"question": "Who won the 1998 football World Cup final?", "answer_ids": []},
+    ],
+}
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> str:
+    """A 5-passage, 3-question corpus: the CLI tests check options, not retrieval quality
+    (tests/rag/test_bench.py and the fresh-process test run the bundled corpus)."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY_CORPUS), encoding="utf-8")
+    return str(path)
 
 
 def _count(dsn: str, table: str) -> int:
@@ -60,17 +87,18 @@ def test_help_never_shows_a_dsn_password(
 
 
 def test_offline_run_json_and_rerun_replaces(
-    runner: CliRunner, pg_dsn: str, pg_table: str, tmp_path: Path
+    runner: CliRunner, pg_dsn: str, pg_table: str, tmp_path: Path, tiny: str
 ) -> None:
-    args = ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json"]
+    args = ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json", "--corpus", tiny]
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "r.json")])
     assert first.exit_code == 0, first.output + first.stderr
     data = json.loads(first.stdout)
-    assert data["ingest"]["chunks"] == data["ingest"]["documents"] >= 40
+    assert data["ingest"]["chunks"] == data["ingest"]["documents"] == 5
+    assert data["config"]["corpus"] == "tiny"
     assert set(data["hit_rate"]) == {"dense", "lexical", "hybrid"}
     for mode in ("dense", "lexical", "hybrid"):
-        assert data["hit_rate"][mode]["hit@5"] >= 0.8
-        assert data["hit_rate"][mode]["n"] >= 20
+        assert data["hit_rate"][mode]["hit@5"] == 1.0
+        assert data["hit_rate"][mode]["n"] == 2
     lat = data["latency_ms"]
     assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end"}
     assert lat["generate"]["skipped"] and lat["generate"]["p50"] is None
@@ -91,11 +119,15 @@ def test_offline_run_json_and_rerun_replaces(
     assert _count(pg_dsn, pg_table) == n
 
 
-def test_text_report(runner: CliRunner, pg_dsn: str, pg_table: str) -> None:
-    result = runner.invoke(app, ["bench", "rag", "--pgvector-dsn", pg_dsn, "--table", pg_table])
+def test_text_report(runner: CliRunner, pg_dsn: str, pg_table: str, tiny: str) -> None:
+    result = runner.invoke(
+        app, ["bench", "rag", "--pgvector-dsn", pg_dsn, "--table", pg_table, "--corpus", tiny]
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert f"ingested 60 chunks into {pg_table}" in out
+    assert f"ingested 5 chunks into {pg_table}" in out
+    assert "5 passages, 3 questions" in out
+    assert "hit rate (n=2)" in out
     for word in ("embed", "retrieve", "rerank", "generate", "end_to_end", "p50", "p95"):
         assert word in out
     for mode in ("dense", "lexical", "hybrid"):
@@ -111,6 +143,7 @@ def test_with_services_from_env(
     pg_table: str,
     simulator: NIMSimulator,
     monkeypatch: pytest.MonkeyPatch,
+    tiny: str,
 ) -> None:
     monkeypatch.setenv("NIM_BASE_URL", simulator.base_url)
     monkeypatch.setenv("EMBED_BASE_URL", simulator.base_url)
@@ -136,6 +169,8 @@ def test_with_services_from_env(
             "--json",
             "--rerank-url",
             simulator.base_url + "/ranking",
+            "--corpus",
+            tiny,
         ],
     )
     assert result.exit_code == 0, result.output + result.stderr
@@ -147,10 +182,10 @@ def test_with_services_from_env(
     assert data["answers"] == {
         "generator": True,
         "failed": 0,
-        "in_corpus_answered": 29,
-        "in_corpus_total": 29,
-        "out_of_corpus_refused": 3,
-        "out_of_corpus_total": 3,
+        "in_corpus_answered": 2,
+        "in_corpus_total": 2,
+        "out_of_corpus_refused": 1,
+        "out_of_corpus_total": 1,
     }
     assert not data["latency_ms"]["generate"]["skipped"]
     assert not data["latency_ms"]["rerank"]["skipped"]
@@ -158,20 +193,38 @@ def test_with_services_from_env(
     assert simulator.requests_to("/ranking")
 
 
+def test_service_flags(
+    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator, tiny: str
+) -> None:
+    sim = simulator.base_url
+    args = ["--embed-url", sim, "--embed-dim", "384", "--nim-url", sim, "--dsn", pg_dsn]
+    result = runner.invoke(
+        app, ["bench", "rag", *args, "--table", pg_table, "--corpus", tiny, "--json"]
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    cfg = json.loads(result.stdout)["config"]
+    assert cfg["embedder"] == f"NIM {DEFAULT_EMBED_MODEL} at {simulator.base_url}"
+    assert cfg["generator"] == simulator.model and cfg["store"] == "external Postgres"
+    assert len(simulator.requests_to("/embeddings")) > 0
+    assert len(simulator.requests_to("/chat/completions")) == 3
+
+
 def test_dimension_change_recreates_the_bench_table(
-    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator
+    runner: CliRunner, pg_dsn: str, pg_table: str, tiny: str
 ) -> None:
     with psycopg.connect(pg_dsn) as conn:
         conn.execute(
             f'CREATE TABLE "{pg_table}" (id BIGINT PRIMARY KEY, label TEXT, '
             "text TEXT NOT NULL, embedding vector(8) NOT NULL)"
         )
-    result = runner.invoke(app, ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json"])
+    result = runner.invoke(
+        app, ["bench", "rag", "--dsn", pg_dsn, "--table", pg_table, "--json", "--corpus", tiny]
+    )
     assert result.exit_code == 0, result.output + result.stderr
     assert any("recreated" in n for n in json.loads(result.stdout)["notes"])
 
 
-def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
+def test_embedded_default_in_a_fresh_process_and_home(tiny: str) -> None:
     """The CI path: no flags, no env, a fresh FIELDKIT_HOME; the server stops with the process."""
     home = Path(tempfile.mkdtemp(prefix="fk-rag-home-"))  # pgserver's user must reach it
     home.chmod(0o755)
@@ -179,7 +232,18 @@ def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
     env["FIELDKIT_HOME"] = str(home)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "fieldkit", "bench", "rag", "--json", "--k", "3"],
+            [
+                sys.executable,
+                "-m",
+                "fieldkit",
+                "bench",
+                "rag",
+                "--json",
+                "--k",
+                "3",
+                "--corpus",
+                tiny,
+            ],
             capture_output=True,
             text=True,
             env=env,
@@ -188,8 +252,10 @@ def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)
         assert data["config"]["store"] == "embedded Postgres"
-        assert data["hit_rate"]["hybrid"]["hit@3"] >= 0.8
+        assert data["hit_rate"]["hybrid"]["hit@3"] == 1.0
         assert (home / "pgdata").is_dir()
+        # shut down cleanly when the process exited: no server left running on the data dir
+        assert not (home / "pgdata" / "postmaster.pid").exists()
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -200,12 +266,45 @@ def test_embedded_default_in_a_fresh_process_and_home(tmp_path: Path) -> None:
         (["--mode", "fuzzy"], "--mode must be one of"),
         (["--table", "x; DROP TABLE y"], "invalid table name"),
         (["--k", "0"], "--k, --rerank-k and --max-tokens must be positive"),
+        (["--corpus", "/nonexistent/corpus.json"], "cannot read corpus /nonexistent/corpus.json"),
     ],
 )
 def test_user_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["bench", "rag", *args])
+    # an unreachable NIM would be waited for (and exit 1) if the user error came second
+    result = runner.invoke(
+        app, ["bench", "rag", *args, "--nim-url", "http://127.0.0.1:9/v1", "--warm-timeout", "5"]
+    )
     assert result.exit_code == 2
     assert f"error: {message}" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "cannot read corpus"),
+        ('{"passages": []}', "is malformed (KeyError"),
+        ('{"passages": [], "questions": []}', "needs at least one passage and one question"),
+        (
+            '{"passages": [{"id": 1, "text": "a"}], "questions": '
+            '[{"question": "q?", "answer_ids": [2]}]}',
+            "answer_ids [2] name no passage",
+        ),
+        (
+            '{"passages": [{"id": 1, "text": "a"}, {"id": 1, "text": "b"}], "questions": '
+            '[{"question": "q?", "answer_ids": [1]}]}',
+            "passage ids must be unique",
+        ),
+    ],
+)
+def test_bad_corpus_file_exits_2(
+    runner: CliRunner, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["bench", "rag", "--corpus", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "error: " in result.stderr and message in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -227,7 +326,12 @@ def test_unreachable_database_exits_1(runner: CliRunner) -> None:
 
 
 def test_a_failing_question_does_not_sink_the_bench(
-    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator, tmp_path: Path
+    runner: CliRunner,
+    pg_dsn: str,
+    pg_table: str,
+    simulator: NIMSimulator,
+    tmp_path: Path,
+    tiny: str,
 ) -> None:
     from fieldkit.testing import Fault
 
@@ -246,12 +350,14 @@ def test_a_failing_question_does_not_sink_the_bench(
             "--json",
             "--out",
             str(tmp_path / "r.json"),
+            "--corpus",
+            tiny,
         ],
     )
     assert result.exit_code == 0, result.output + result.stderr
     data = json.loads(result.stdout)
     assert data["answers"]["failed"] == 1
     assert data["latency_ms"]["generate"]["n"] == data["config"]["questions"] - 1
-    assert any("1 of 32 questions failed" in n and "400" in n for n in data["notes"])
+    assert any("1 of 3 questions failed" in n and "400" in n for n in data["notes"])
     calls = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["calls"]
     assert [c["success"] for c in calls].count(False) == 1

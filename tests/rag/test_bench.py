@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldkit.rag import Pipeline
+from fieldkit.rag import Document, Pipeline, RAGError
 from fieldkit.rag._bench import STAGES, hit_metrics, load_corpus, percentile, run_rag_bench
 
 
@@ -22,6 +24,51 @@ def test_bundled_corpus_is_consistent() -> None:
     assert len(corpus.questions) - len(in_corpus) >= 2
     for q in in_corpus:
         assert set(q.answer_ids) <= set(ids), q
+    # distractors on near topics: passages that answer no question
+    answering = {i for q in in_corpus for i in q.answer_ids}
+    assert len(set(ids) - answering) >= 40
+
+
+def test_questions_are_paraphrases_not_keyword_copies() -> None:
+    """Most questions share at most a couple of content words with their answer passage, so
+    keyword search alone cannot ace the bench."""
+    corpus = load_corpus()
+    by_id = {p.id: p.text for p in corpus.passages}
+    stop = {"the", "a", "an", "of", "to", "and", "in", "on", "is", "it", "for", "by", "with"}
+
+    def words(text: str) -> set[str]:
+        return {w.strip("?.,:;'()").lower() for w in text.split()} - stop
+
+    overlaps = [
+        max(len(words(q.question) & words(by_id[i])) for i in q.answer_ids)
+        for q in corpus.questions
+        if q.in_corpus
+    ]
+    assert sum(o <= 2 for o in overlaps) >= len(overlaps) // 2, overlaps
+
+
+def test_load_corpus_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(
+        '{"name": "mine", "passages": [{"id": 7, "text": "seven", "label": null}], '
+        '"questions": [{"question": "which?", "answer_ids": [7]}, '
+        '{"question": "none?", "answer_ids": []}]}',
+        encoding="utf-8",
+    )
+    c = load_corpus(path)
+    assert c.name == "mine"
+    assert c.passages == (Document(7, "seven", ""),)
+    assert [q.in_corpus for q in c.questions] == [True, False]
+    path.write_text('{"passages": [{"id": true, "text": "x"}], "questions": []}', "utf-8")
+    with pytest.raises(RAGError, match="malformed"):
+        load_corpus(path)
+    path.write_text(
+        '{"passages": [{"id": 1, "text": "x"}], "questions": [{"question": "q", '
+        '"answer_ids": ["1"]}]}',
+        "utf-8",
+    )
+    with pytest.raises(RAGError, match="answer id must be an integer"):
+        load_corpus(path)
 
 
 def test_percentile_known_values() -> None:
@@ -59,15 +106,19 @@ def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
     steps: list[str] = []
     result = run_rag_bench(pipe, k=5, rerank_k=2, on_step=steps.append)
     d = result.to_dict()
-    assert d["ingest"]["chunks"] == d["ingest"]["documents"] == 60
+    assert d["ingest"]["chunks"] == d["ingest"]["documents"] == 80
+    hr = d["hit_rate"]
     for mode in ("dense", "lexical", "hybrid"):
-        assert d["hit_rate"][mode]["hit@5"] >= 0.85, (mode, d["hit_rate"])
-    assert d["hit_rate"]["hybrid"]["mrr"] >= 0.8
+        assert hr[mode]["hit@5"] >= 0.7, (mode, hr)
+        assert hr[mode]["hit@1"] < 0.9, (mode, hr)  # the corpus is not trivially easy
+    # the bench tells the modes apart: they do not all score the same
+    assert len({(m["hit@1"], m["hit@5"], m["mrr"]) for m in hr.values()}) > 1, hr
+    assert hr["hybrid"]["mrr"] >= 0.6
     assert set(d["latency_ms"]) == set(STAGES)
     assert d["latency_ms"]["generate"]["skipped"] is True
-    assert d["latency_ms"]["embed"]["n"] == len(d["calls"]) == 32
-    assert steps.count("ask") == 32 and steps.count("hybrid") == 29 and steps[0] == "ingest"
+    assert d["latency_ms"]["embed"]["n"] == len(d["calls"]) == 33
+    assert steps.count("ask") == 33 and steps.count("hybrid") == 30 and steps[0] == "ingest"
     assert all(len(c["chunk_ids"]) == 2 for c in d["calls"])
-    assert sum(c["hit"] for c in d["calls"] if c["in_corpus"]) >= 25
+    assert sum(c["hit"] for c in d["calls"] if c["in_corpus"]) >= 15
     with pytest.raises(ValueError):
         run_rag_bench(pipe, k=0)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from fieldkit.rag import Chunk, Document, Pipeline, RAGError
+from fieldkit.rag import Chunk, Document, LocalEmbedder, Pipeline, RAGError
 
 from .conftest import SMALL_CORPUS
 
@@ -207,6 +208,60 @@ def test_ingest_accepts_a_generator(pipe: Pipeline) -> None:
     assert pipe.ingest(Document(i, f"text {i}") for i in range(10)) == 10
 
 
+def test_ingest_streams_a_generator_batch_by_batch(make_pipe: Callable[..., Pipeline]) -> None:
+    """Memory is bounded by a batch: each batch is committed before later documents are even
+    pulled from the iterable."""
+    p = make_pipe(write_batch=3)
+    p.ensure_schema()
+    pulled = 0
+
+    def docs() -> Iterator[Document]:
+        nonlocal pulled
+        for i in range(10):
+            pulled += 1
+            yield Document(i, f"streamed text {i}")
+
+    seen: list[tuple[int, int, int]] = []
+    p.ingest(docs(), progress=lambda n: seen.append((n, pulled, p.count())))
+    assert seen == [(3, 3, 3), (3, 6, 6), (3, 9, 9), (1, 10, 10)]
+
+
+def test_vectors_keep_full_float32_precision(
+    make_pipe: Callable[..., Pipeline], pg_dsn: str
+) -> None:
+    """Vectors go to Postgres in binary: a component of 1e-7 (0 in 0.3.0's 6-decimal text
+    literal) and every other float32 value round-trip exactly."""
+    import numpy as np
+
+    vec = np.array([1e-7, 0.123456789, -3.3e-5, 0.5], dtype=np.float32)
+
+    class _Fixed:
+        dim = 4
+
+        def embed(self, texts: list[str], *, input_type: str = "passage") -> object:
+            return np.tile(vec, (len(texts), 1))
+
+        def close(self) -> None:
+            pass
+
+    p = make_pipe(embedder=_Fixed())
+    p.ensure_schema()
+    p.ingest([Document(1, "x")])
+    with psycopg.connect(pg_dsn) as conn:
+        stored = conn.execute(f'SELECT embedding::real[] FROM "{p.table}"').fetchone()
+    assert stored is not None
+    assert np.array_equal(np.asarray(stored[0], dtype=np.float32), vec)
+
+
+def test_one_pool_serves_many_calls(small_pipe: Pipeline) -> None:
+    """Not a connection per call: 12 retrievals open at most the pool's connections."""
+    for i in range(12):
+        small_pipe.retrieve(f"question {i}", top_k=2, mode="hybrid" if i % 2 else "dense")
+    stats = small_pipe.store._get_pool().get_stats()
+    assert 1 <= stats["connections_num"] <= small_pipe.max_connections
+    assert stats["requests_num"] >= 12
+
+
 # -- retrieval ----------------------------------------------------------------------------------
 
 
@@ -393,16 +448,19 @@ def test_bulk_load_rebuilds_the_index_even_after_a_failure(
 
 
 def test_no_embedded_postgres_says_to_pass_a_dsn(
-    monkeypatch: pytest.MonkeyPatch, local_embedder: object
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, local_embedder: LocalEmbedder
 ) -> None:
-    import fieldkit._embedded_pg as epg
+    """Where pgserver has no build (here: cannot be imported), the real embedded path fails with
+    a RAGError that says to pass a DSN, and nothing else is attempted."""
+    import sys
 
-    def unavailable(data_dir: object = None) -> str:
-        raise epg.EmbeddedPostgresError("pgserver has no build here. Pass an explicit DSN.")
-
-    monkeypatch.setattr(epg, "embedded_dsn", unavailable)
-    with Pipeline(embedder=local_embedder) as p, pytest.raises(RAGError, match="DSN"):  # type: ignore[arg-type]
+    monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path))  # no server cached for this data dir
+    monkeypatch.setitem(sys.modules, "pgserver", None)
+    with Pipeline(embedder=local_embedder) as p, pytest.raises(RAGError) as info:
         p.ensure_schema()
+    message = str(info.value)
+    assert "fieldkit[embedded]" in message and "pass an explicit DSN" in message
+    assert not (tmp_path / "pgdata").exists()
 
 
 def test_database_errors_are_rag_errors(make_pipe: Callable[..., Pipeline]) -> None:
@@ -471,3 +529,52 @@ def test_ensure_schema_on_an_up_to_date_table_needs_no_ownership(
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(f'REVOKE ALL ON "{pipe.table}" FROM "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+class _RandomVectors:
+    """Uniform random unit vectors (dim 64): ``"p <i>"`` → X[i], ``"q <j>"`` → Q[j]. Such data
+    has no neighbourhood structure, so HNSW recall visibly depends on ``ef_search``."""
+
+    def __init__(self, n: int, n_queries: int) -> None:
+        import numpy as np
+
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((n + n_queries, 64)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        self.x, self.q = x[:n], x[n:]
+
+    @property
+    def dim(self) -> int:
+        return 64
+
+    def embed(self, texts: list[str], *, input_type: str = "passage") -> object:
+        import numpy as np
+
+        src = {"p": self.x, "q": self.q}
+        return np.stack([src[t.split()[0]][int(t.split()[1])] for t in texts])
+
+    def close(self) -> None:
+        pass
+
+
+def test_ef_search_can_be_changed_between_calls(make_pipe: Callable[..., Pipeline]) -> None:
+    import numpy as np
+
+    emb = _RandomVectors(3000, 20)
+    p = make_pipe(embedder=emb, write_batch=1000)
+    p.ensure_schema()
+    p.ingest(Document(i, f"p {i}") for i in range(3000))
+    exact = [set(np.argsort(-(emb.x @ q))[:10].tolist()) for q in emb.q]
+
+    def recall() -> float:
+        got = [{c.id for c in p.retrieve(f"q {j}", top_k=10)} for j in range(20)]
+        return float(np.mean([len(g & e) / 10 for g, e in zip(got, exact, strict=True)]))
+
+    p.ef_search = 10
+    low = recall()
+    p.ef_search = 1000
+    high = recall()
+    assert high >= 0.95 and high > low, (low, high)
+    p.ef_search = 0
+    with pytest.raises(ValueError, match="ef_search must be positive"):
+        p.retrieve("q 0", top_k=10)

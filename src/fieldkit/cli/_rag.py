@@ -141,6 +141,13 @@ def bench_rag(
         show_default=False,
     ),
     table: str = typer.Option("fieldkit_cli_bench_rag", "--table", help="Table to (re)fill."),
+    corpus_path: Path | None = typer.Option(
+        None,
+        "--corpus",
+        help="A corpus JSON of the bundled shape (passages + questions with answer_ids). "
+        "Default: the bundled corpus.",
+        show_default=False,
+    ),
     k: int = typer.Option(5, "--k", help="Passages retrieved per question (hit rate @k)."),
     rerank_k: int = typer.Option(3, "--rerank-k", help="Passages kept for the generator."),
     mode: str = typer.Option(
@@ -168,6 +175,13 @@ def bench_rag(
     from fieldkit.nim import NIMClient, NIMError, wait_for_warm
     from fieldkit.rag import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, Pipeline, RAGError
     from fieldkit.rag._bench import load_corpus, run_rag_bench
+    from fieldkit.rag._sql import parse_table_name
+
+    try:  # user errors first, before waiting for any service
+        parse_table_name(table)
+        corpus = load_corpus(corpus_path)
+    except RAGError as exc:
+        fail(str(exc))
 
     quiet = as_json
     for label, url in (("embed", embed_url), ("chat", nim_url)):
@@ -197,7 +211,6 @@ def bench_rag(
             generator.close()
         fail(str(exc), code=1)
 
-    corpus = load_corpus()
     store = "embedded Postgres" if not dsn else "Postgres (--dsn)"
     _say(
         f"fieldkit bench rag: {len(corpus.passages)} passages, {len(corpus.questions)} questions; "

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import REFUSAL_SENTENCE
 from fieldkit.rag._store import DimensionMismatchError
-from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError
+from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
 
 __all__ = [
     "STAGES",
@@ -53,19 +54,53 @@ class BenchCorpus:
     questions: tuple[BenchQuestion, ...]
 
 
-def load_corpus() -> BenchCorpus:
-    """The corpus shipped as package data (``fieldkit/rag/data/corpus.json``)."""
-    raw = resources.files("fieldkit.rag.data").joinpath("corpus.json").read_text("utf-8")
-    data = json.loads(raw)
-    passages = tuple(
-        Document(id=int(p["id"]), text=str(p["text"]), label=str(p.get("label", "")))
-        for p in data["passages"]
-    )
-    questions = tuple(
-        BenchQuestion(str(q["question"]), tuple(int(i) for i in q["answer_ids"]))
-        for q in data["questions"]
-    )
-    return BenchCorpus(str(data.get("name", "corpus")), passages, questions)
+def load_corpus(path: str | Path | None = None) -> BenchCorpus:
+    """The corpus shipped as package data (``fieldkit/rag/data/corpus.json``), or one in the same
+    JSON shape at ``path``: ``{"name", "passages": [{"id", "text", "label"?}],
+    "questions": [{"question", "answer_ids": [passage id, ...]}]}`` (empty ``answer_ids``: an
+    out-of-corpus question). A malformed file raises ``RAGError`` naming what is wrong."""
+    where = "the bundled corpus" if path is None else str(path)
+    try:
+        if path is None:
+            raw = resources.files("fieldkit.rag.data").joinpath("corpus.json").read_text("utf-8")
+        else:
+            raw = Path(path).expanduser().read_text("utf-8")
+        data = json.loads(raw)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RAGError(f"cannot read corpus {where}: {exc}") from exc
+    try:
+        passages = tuple(coerce_document(p) for p in data["passages"])
+        questions = tuple(
+            BenchQuestion(_text(q["question"]), tuple(_int(i) for i in q["answer_ids"]))
+            for q in data["questions"]
+        )
+        name = str(data.get("name", "corpus"))
+    except (KeyError, TypeError, ValueError, AttributeError, RAGError) as exc:
+        raise RAGError(
+            f"corpus {where} is malformed ({type(exc).__name__}: {exc}); expected "
+            '{"passages": [{"id", "text", "label"}], "questions": [{"question", "answer_ids"}]}'
+        ) from exc
+    ids = [p.id for p in passages]
+    if not passages or not questions:
+        raise RAGError(f"corpus {where} needs at least one passage and one question")
+    if len(set(ids)) != len(ids):
+        raise RAGError(f"corpus {where}: passage ids must be unique")
+    unknown = sorted({i for q in questions for i in q.answer_ids} - set(ids))
+    if unknown:
+        raise RAGError(f"corpus {where}: answer_ids {unknown} name no passage")
+    return BenchCorpus(name, passages, questions)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"a question must be a non-empty string, got {value!r}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"an answer id must be an integer, got {value!r}")
+    return value
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -244,6 +279,7 @@ def run_rag_bench(
         notes.append("no generator configured: answers are None (retrieval only)")
 
     config = {
+        "corpus": corpus.name,
         "table": pipe._table.qualified,
         "embedder": describe_embedder(pipe),
         "embed_dim": pipe.embed_dim,

@@ -44,7 +44,6 @@ __all__ = ["NO_GENERATOR_NOTE", "Pipeline"]
 
 NO_GENERATOR_NOTE = "no generator configured: answer is None; 'chunks' are the retrieved passages"
 NO_CONTEXT_NOTE = "no passages to ground an answer: the generator was not called"
-RERANK_SKIPPED_NOTE = "no rerank service configured: rerank is a pass-through"
 
 ProgressFn = Callable[[int], None]
 
@@ -377,13 +376,13 @@ class Pipeline:
         store = self.store
         if mode == "dense":
             assert qvec is not None
-            chunks = store.dense(qvec, top_k, labels)
+            chunks = store.dense(qvec, top_k, labels, ef_search=self._ef())
         elif mode == "lexical":
             chunks = store.lexical(query.replace("\x00", " "), top_k, labels)
         else:
             assert qvec is not None
             pool = min(max(top_k * 4, 40), 1000)
-            dense = store.dense(qvec, pool, labels)
+            dense = store.dense(qvec, pool, labels, ef_search=self._ef())
             lexical = store.lexical(query.replace("\x00", " "), pool, labels, qvec=qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
@@ -392,6 +391,13 @@ class Pipeline:
             )
             chunks = [by_id[cid] for cid, _ in fused]
         return chunks, embed_ms, _ms(t0)
+
+    def _ef(self) -> int:
+        """``ef_search`` as currently set (it may be changed between calls)."""
+        ef = self.ef_search
+        if isinstance(ef, bool) or not isinstance(ef, int) or ef <= 0:
+            raise ValueError("ef_search must be positive")
+        return ef
 
     def rerank(self, query: str, chunks: Sequence[Chunk], *, top_k: int = 3) -> list[Chunk]:
         """Reorder ``chunks`` with the reranker and keep ``top_k`` (each with ``rerank_score``).

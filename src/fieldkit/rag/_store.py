@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg import sql
 
 from fieldkit.rag import _sql
 from fieldkit.rag._ids import collision_message
@@ -268,14 +267,20 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _set_ef(self, cur: psycopg.Cursor[Any], k: int) -> None:
-        ef = min(max(self.ef_search, k), _EF_SEARCH_MAX)
+    def _set_ef(self, cur: psycopg.Cursor[Any], k: int, ef_search: int | None) -> None:
+        ef = min(max(self.ef_search if ef_search is None else ef_search, k), _EF_SEARCH_MAX)
         cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
 
     def dense(
-        self, qvec: NDArray[np.float32], k: int, labels: Sequence[str] | None = None
+        self,
+        qvec: NDArray[np.float32],
+        k: int,
+        labels: Sequence[str] | None = None,
+        *,
+        ef_search: int | None = None,
     ) -> list[Chunk]:
-        """The ``k`` nearest chunks by cosine distance, nearest first.
+        """The ``k`` nearest chunks by cosine distance, nearest first (HNSW with ``ef_search``,
+        default the store's, raised to ``k``, capped at 1000; above that an exact scan).
 
         With a label filter the HNSW scan can return fewer than ``k`` rows (pgvector filters
         after the scan); then the query is repeated as an exact scan.
@@ -290,7 +295,7 @@ class Store:
                 if exact:
                     cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
                 else:
-                    self._set_ef(cur, k)
+                    self._set_ef(cur, k, ef_search)
                 rows = cur.execute(query, params).fetchall()
                 if labels is not None and len(rows) < k and not exact:
                     cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
@@ -324,12 +329,6 @@ class Store:
         except psycopg.Error as exc:
             raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
         return [_chunk(r) for r in rows]
-
-    def execute(self, statement: sql.Composed | sql.SQL, params: Any = None) -> list[Any]:
-        """Run one statement and return its rows (for tests and the bench)."""
-        with self.connection() as conn:
-            cur = conn.execute(statement, params)
-            return cur.fetchall() if cur.description is not None else []
 
 
 def _chunk(row: Sequence[Any]) -> Chunk:
