@@ -8,6 +8,7 @@ shuts the server down when the last process using it exits.
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,11 @@ def embedded_dsn(data_dir: str | Path | None = None) -> str:
         server = _servers.get(path)
         if server is None:
             try:
-                pgserver = require("pgserver", "embedded", purpose="the embedded Postgres")
+                with warnings.catch_warnings():
+                    # platformdirs warns at pgserver's import when XDG_RUNTIME_DIR is unset (CI,
+                    # containers); pgserver then uses /tmp, which is what we want anyway.
+                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                    pgserver = require("pgserver", "embedded", purpose="the embedded Postgres")
             except MissingExtraError as exc:
                 raise EmbeddedPostgresError(
                     f"{exc}. Or pass an explicit DSN (e.g. pgvector_dsn='postgresql://...')."
@@ -49,7 +54,9 @@ def embedded_dsn(data_dir: str | Path | None = None) -> str:
             path.mkdir(parents=True, exist_ok=True)
             try:
                 server = pgserver.get_server(str(path), cleanup_mode="stop")
-                server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+                server.psql(  # quiet: no NOTICE when the extension already exists
+                    "SET client_min_messages TO warning; CREATE EXTENSION IF NOT EXISTS vector;"
+                )
             except Exception as exc:  # pgserver raises plain exceptions on unsupported platforms
                 raise EmbeddedPostgresError(
                     f"could not start the embedded Postgres in {path}: {exc}. "
