@@ -53,6 +53,27 @@ def _float_kv_bytes(hidden: int, n_layers: int, ctx: int, batch: int, dtype: str
     return int(2 * n_layers * hidden * ctx * batch * DTYPE_BYTES[dtype.lower()])
 
 
+# 0.3.0's public functions as they behave (validation first, lower-cased dtype lookup, float
+# multiply, int() truncation): the like-for-like per-call baseline.
+def _v030_bytes_per(dtype: str) -> float:
+    try:
+        return DTYPE_BYTES[dtype.lower()]
+    except KeyError as exc:
+        raise KeyError(f"unknown dtype {dtype!r}") from exc
+
+
+def _v030_weight_bytes(*, params_b: float, dtype: str) -> int:
+    if params_b <= 0:
+        raise ValueError("params_b must be positive (in billions)")
+    return int(params_b * 1e9 * _v030_bytes_per(dtype))
+
+
+def _v030_kv_cache_bytes(*, hidden: int, n_layers: int, ctx: int, batch: int, dtype: str) -> int:
+    if hidden <= 0 or n_layers <= 0 or ctx <= 0 or batch <= 0:
+        raise ValueError("hidden, n_layers, ctx, batch must all be positive")
+    return int(2 * n_layers * hidden * ctx * batch * _v030_bytes_per(dtype))
+
+
 def _wrong_weight_results(fn: Callable[[float, str], int]) -> int:
     wrong = 0
     for cents in range(1, 2000):
@@ -87,6 +108,33 @@ def _naive_feasibility_sweep() -> int:
                     for batch in BATCHES:
                         weights = m.params_b * 1e9 * b
                         kv = per_token * ctx * batch * b
+                        total = weights + kv + hw.reserved_gb * 1e9 + 0.1 * (weights + kv)
+                        headroom = hw.memory_gb * 1e9 - total
+                        _ = headroom / (hw.memory_gb * 1e9) >= 0.1
+                        n += 1
+    return n
+
+
+def _v030_feasibility_sweep() -> int:
+    """The same sweep through 0.3.0-style calls: catalog lookup by id, the two byte functions,
+    then overhead and verdict in floats (what 0.3.0's CLI did per cell, plus the verdict)."""
+    models = {m.id: m for m in model_shapes().values()}
+    n = 0
+    for model_id in models:
+        for hw in hardware_profiles().values():
+            for dtype in ("bf16", "fp8", "int4"):
+                for ctx in CTX_SWEEP:
+                    for batch in BATCHES:
+                        m = models[model_id.strip().lower()]
+                        hidden = m.kv_elements_per_token_per_layer // 2
+                        weights = _v030_weight_bytes(params_b=m.params_b, dtype=dtype)
+                        kv = _v030_kv_cache_bytes(
+                            hidden=hidden,
+                            n_layers=m.cache_layers,
+                            ctx=ctx,
+                            batch=batch,
+                            dtype=dtype,
+                        )
                         total = weights + kv + hw.reserved_gb * 1e9 + 0.1 * (weights + kv)
                         headroom = hw.memory_gb * 1e9 - total
                         _ = headroom / (hw.memory_gb * 1e9) >= 0.1
@@ -136,6 +184,11 @@ def run(quick: bool) -> list[Row]:
             _float_weight_bytes(p, d)
         return len(sizes)
 
+    def v030_weights() -> int:
+        for p, d in sizes:
+            _v030_weight_bytes(params_b=p, dtype=d)
+        return len(sizes)
+
     kv_args = [(1024, 80, c, b, d) for c in CTX_SWEEP for b in BATCHES for d in DTYPE_BYTES]
 
     def ours_kv() -> int:
@@ -146,6 +199,11 @@ def run(quick: bool) -> list[Row]:
     def float_kv() -> int:
         for h, n, c, b, d in kv_args:
             _float_kv_bytes(h, n, c, b, d)
+        return len(kv_args)
+
+    def v030_kv() -> int:
+        for h, n, c, b, d in kv_args:
+            _v030_kv_cache_bytes(hidden=h, n_layers=n, ctx=c, batch=b, dtype=d)
         return len(kv_args)
 
     def ours_wrong_weights(p: float, d: str) -> int:
@@ -199,6 +257,31 @@ def run(quick: bool) -> list[Row]:
             better="higher",
             baseline_label="same budget in floats, no report object",
             note=f"{sweep_size} reports: models x hardware x dtype x ctx x batch",
+        ),
+        Row(
+            "weight_bytes vs 0.3.0 fn",
+            _rate(ours_weights, seconds),
+            _rate(v030_weights, seconds),
+            "calls/s",
+            better="higher",
+            baseline_label="0.3.0's function: validate, dtype.lower() lookup, float, int()",
+        ),
+        Row(
+            "kv_cache_bytes vs 0.3.0 fn",
+            _rate(ours_kv, seconds),
+            _rate(v030_kv, seconds),
+            "calls/s",
+            better="higher",
+            baseline_label="0.3.0's function: validate, dtype.lower() lookup, float, int()",
+        ),
+        Row(
+            "sweep vs 0.3.0 calls",
+            _rate(_feasibility_sweep, seconds),
+            _rate(_v030_feasibility_sweep, seconds),
+            "reports/s",
+            better="higher",
+            baseline_label="0.3.0-style calls per cell + float overhead/verdict, no report",
+            note="ours builds a FeasibilityReport per cell",
         ),
         Row(
             "Capabilities.load()",

@@ -22,6 +22,7 @@ from fieldkit.capabilities import (
     kv_cache_bytes,
     model_shapes,
 )
+from tests.capabilities._concurrency import call_concurrently
 
 GB = 10**9
 
@@ -80,6 +81,8 @@ def test_spark_profile_agrees_with_the_capabilities_document() -> None:
     assert spark.memory_gb == hw.unified_memory_gb
     assert spark.memory_label == "unified"
     assert set(hw.supported_dtypes) - {"int4"} <= set(spark.dtypes)
+    # one fact, one value: GB10 is compute capability 12.1 (0.3.0's document said SM_100, B200's)
+    assert spark.compute_arch == hw.compute_arch == "Blackwell GB10 (SM_121)"
 
 
 def test_hardware_lookup_by_alias_and_case() -> None:
@@ -309,3 +312,75 @@ def test_gqa_cache_is_mha_divided_by_the_group_size(
     assert gqa.kv_cache_bytes(ctx=ctx, batch=batch, dtype="bf16") * group == mha.kv_cache_bytes(
         ctx=ctx, batch=batch, dtype="bf16"
     )
+
+
+# Published config facts: (params_b, active_params_b, layers, heads, KV heads, head dim,
+# max context). Sources: the models' config.json / model cards.
+MODEL_FACTS = {
+    "llama-3.1-8b": (8.0, 8.0, 32, 32, 8, 128, 131072),
+    "llama-3.1-70b": (70.0, 70.0, 80, 64, 8, 128, 131072),
+    "llama-3.1-405b": (405.0, 405.0, 126, 128, 8, 128, 131072),
+    "qwen2.5-7b": (7.61, 7.61, 28, 28, 4, 128, 131072),
+    "qwen2.5-72b": (72.7, 72.7, 80, 64, 8, 128, 131072),
+    "mistral-7b": (7.25, 7.25, 32, 32, 8, 128, 32768),
+    "mixtral-8x7b": (46.7, 12.9, 32, 32, 8, 128, 32768),
+    "nemotron-super-49b": (49.9, 49.9, 80, 64, 8, 128, 131072),
+    "deepseek-v3": (671.0, 37.0, 61, 128, 128, 128, 163840),
+}
+
+
+@pytest.mark.parametrize("model_id", sorted(MODEL_FACTS))
+def test_model_catalog_facts(model_id: str) -> None:
+    m = get_model(model_id)
+    assert (
+        m.params_b,
+        m.effective_active_params_b,
+        m.n_layers,
+        m.n_heads,
+        m.n_kv_heads,
+        m.head_dim,
+        m.max_context,
+    ) == MODEL_FACTS[model_id]
+    assert m.attention == ("mla" if model_id == "deepseek-v3" else "gqa")
+    assert m.is_moe == (model_id in {"mixtral-8x7b", "deepseek-v3"})
+
+
+def test_moe_and_mla_details() -> None:
+    mixtral, ds = get_model("mixtral-8x7b"), get_model("deepseek-v3")
+    assert (mixtral.n_experts, mixtral.experts_per_token) == (8, 2)
+    assert (ds.n_experts, ds.experts_per_token) == (256, 8)
+    assert (ds.kv_lora_rank, ds.qk_rope_head_dim) == (512, 64)
+
+
+def test_whole_float_dimensions_are_stored_as_ints() -> None:
+    m = _shape(n_layers=4.0, head_dim=64.0, kv_layers=2.0, max_context=4096.0)
+    assert (m.n_layers, m.head_dim, m.kv_layers, m.max_context) == (4, 64, 2, 4096)
+    assert all(type(v) is int for v in (m.n_layers, m.head_dim, m.kv_layers, m.max_context))
+    kv = m.kv_cache_bytes(ctx=10, batch=3, dtype="fp16")
+    assert type(kv) is int and kv == 2 * 2 * 2 * 64 * 10 * 3 * 2
+    assert m == _shape(n_layers=4, head_dim=64, kv_layers=2, max_context=4096)
+    assert replace(m, params_b=20.0).weight_bytes("bf16") == 40 * GB  # derived data follows
+
+
+def test_a_name_used_twice_is_rejected() -> None:
+    from fieldkit.capabilities._catalog import build_index
+
+    a = _shape(id="a", aliases=("x",))
+    with pytest.raises(ValueError, match="duplicate"):
+        build_index([a, _shape(id="b", aliases=("X ",))], "model id")
+    with pytest.raises(ValueError, match="duplicate"):
+        build_index([a, _shape(id="A")], "model id")
+
+
+def test_catalog_loads_once_under_concurrent_first_use() -> None:
+    from fieldkit.capabilities._catalog import Catalog
+
+    catalog: Catalog[HardwareProfile] = Catalog(
+        "hardware.json", "profiles", HardwareProfile.from_dict, UnknownHardware, "hardware"
+    )
+    seen = call_concurrently(catalog.all)
+    assert all(s is seen[0] for s in seen)
+    assert catalog.all() == hardware_profiles()
+    assert catalog.get(" H100 ") == get_hardware("h100-80gb-sxm")
+    with pytest.raises(UnknownHardware):
+        catalog.get("tpu")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-import threading
 from importlib import resources
 
 import pytest
@@ -20,6 +19,7 @@ from fieldkit.capabilities import (
     UnknownEnvelope,
     practical_inference_envelope,
 )
+from tests.capabilities._concurrency import call_concurrently
 
 OLD_ALL = {
     "Capabilities",
@@ -73,24 +73,12 @@ def test_load_is_cached_and_refresh_rebuilds() -> None:
 
 def test_refresh_is_keyword_only() -> None:
     with pytest.raises(TypeError):
-        Capabilities.load(True)  # type: ignore[misc]
+        Capabilities.load(True)  # type: ignore[call-arg]
 
 
 def test_concurrent_first_loads_share_one_instance() -> None:
     Capabilities._instance = None
-    barrier = threading.Barrier(8)
-    seen: list[Capabilities] = []
-
-    def worker() -> None:
-        barrier.wait()
-        seen.append(Capabilities.load())
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(seen) == 8
+    seen = call_concurrently(Capabilities.load)
     assert all(c is seen[0] for c in seen)
 
 
@@ -215,7 +203,7 @@ def test_stack_entry_id_falls_back_to_key() -> None:
 def test_singleton_cannot_be_mutated() -> None:
     caps = Capabilities.load()
     with pytest.raises(TypeError):
-        caps.stack["evil"] = caps.stack["nim"]  # type: ignore[index]
+        caps.stack["evil"] = caps.stack["nim"]
     with pytest.raises(TypeError):
         caps.memory_budget_rules_of_thumb.param_bytes["fp8"] = 9.0
     with pytest.raises(TypeError):

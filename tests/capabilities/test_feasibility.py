@@ -273,3 +273,27 @@ def test_context_window_note() -> None:
     assert notes == ["note:            ctx=32769 exceeds mistral-7b's 32768-token context window"]
     # unknown window (0.3.0's hypothetical 100B shape): never flagged
     assert not feasibility("100b-bf16", ctx=1 << 20, dtype="int4").exceeds_max_context
+
+
+def test_envelope_rule_follows_a_replaced_document() -> None:
+    """The rule lookup is memoised per loaded document: a new document is read afresh."""
+    from fieldkit.capabilities import Capabilities
+
+    def thaw(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: thaw(v) for k, v in value.items()}
+        if isinstance(value, tuple):
+            return [thaw(v) for v in value]
+        return value
+
+    before = feasibility("llama-3.1-70b", dtype="fp8").envelope_rule
+    assert before is not None and before.startswith("~70 GB weights")
+    data = thaw(Capabilities.load().raw)
+    assert isinstance(data, dict)
+    data["memory_budget_rules_of_thumb"]["practical_inference_envelope"]["70B params fp8"] = "new"
+    try:
+        Capabilities._instance = Capabilities.from_dict(data)
+        assert feasibility("llama-3.1-70b", dtype="fp8").envelope_rule == "new"
+    finally:
+        Capabilities.load(refresh=True)
+    assert feasibility("llama-3.1-70b", dtype="fp8").envelope_rule == before

@@ -183,3 +183,49 @@ def test_kv_linear_in_ctx_and_batch(
     assert f(ctx, batch * k) == k * f(ctx, batch)
     assert f(ctx, batch) == f(batch, ctx)  # symmetric: tokens are tokens
     assert f(ctx, batch) == 2 * n_layers * hidden * ctx * batch * Fraction(DTYPE_BYTES[dtype])
+
+
+def test_numpy_scalars_are_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    assert kv_cache_bytes(
+        hidden=np.int64(1024), n_layers=np.int32(80), ctx=16384, batch=32, dtype="fp16"
+    ) == (171_798_691_840)
+    assert weight_bytes(params_b=np.float64(2.01), dtype="fp32") == 8_040_000_000
+    assert weight_bytes(params_b=np.int64(70), dtype="fp8") == 70 * GB
+    with pytest.raises(ValueError, match="whole number"):
+        kv_cache_bytes(hidden=np.float64(1.5), n_layers=80, ctx=1, batch=1, dtype="fp16")
+    with pytest.raises(TypeError):
+        kv_cache_bytes(hidden=np.bool_(True), n_layers=80, ctx=1, batch=1, dtype="fp16")
+    with pytest.raises(ValueError, match="whole number"):
+        kv_cache_bytes(hidden=Decimal("Infinity"), n_layers=80, ctx=1, batch=1, dtype="fp16")  # type: ignore[arg-type]
+
+
+def test_repeated_calls_stay_exact_and_typed() -> None:
+    """The float fast path memoises by (float, dtype); equal-but-different numbers and bools
+    must not be served from it."""
+    assert weight_bytes(params_b=0.1, dtype="fp32") == 400_000_000
+    assert weight_bytes(params_b=0.1, dtype="fp32") == 400_000_000
+    # Fraction(0.1) is the binary value of the float, a slightly different count
+    binary = Fraction(0.1)
+    expected = -(-(binary * 10**9 * 32).numerator // ((binary * 10**9 * 32).denominator * 8))
+    assert weight_bytes(params_b=binary, dtype="fp32") == expected != 400_000_000  # type: ignore[arg-type]
+    assert weight_bytes(params_b=1.0, dtype="fp8") == GB
+    with pytest.raises(TypeError):
+        weight_bytes(params_b=True, dtype="fp8")
+    for _ in range(2):  # a failing call is never memoised
+        with pytest.raises(UnknownDtype):
+            weight_bytes(params_b=1.0, dtype="fp7")
+        with pytest.raises(UnknownDtype):
+            weight_bytes(params_b=1.0, dtype=["fp8"])  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            weight_bytes(params_b=float("inf"), dtype="fp8")
+    assert weight_bytes(params_b=1.0, dtype=" FP8 ") == GB
+
+
+def test_memo_stays_bounded_and_exact_past_its_limit() -> None:
+    from fieldkit.capabilities import _math
+
+    for cents in range(1, _math._MEMO_LIMIT + 500):
+        assert weight_bytes(params_b=cents / 100, dtype="fp32") == cents * 4 * 10**7
+        assert len(_math._weight_memo) <= _math._MEMO_LIMIT
+    assert weight_bytes(params_b=2.01, dtype="fp32") == 8_040_000_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fieldkit.capabilities._errors import UnknownDtype
 
-__all__ = ["DTYPE_BITS", "DTYPE_BYTES", "resolve_dtype"]
+__all__ = ["DTYPE_BITS", "DTYPE_BYTES", "dtype_bits", "resolve_dtype"]
 
 DTYPE_BITS: dict[str, int] = {
     "fp32": 32,
@@ -29,9 +29,20 @@ def resolve_dtype(dtype: object) -> str:
     Surrounding whitespace is ignored and case does not matter; a non-string is unknown too
     (0.3.0 raised ``AttributeError`` for those).
     """
+    if type(dtype) is str and dtype in DTYPE_BITS:  # fast path: already canonical
+        return dtype
     key = dtype.strip().lower() if isinstance(dtype, str) else None
     if key is not None and key in DTYPE_BITS:
         return key
     known = sorted(DTYPE_BITS)
     message = f"unknown dtype {dtype!r}; known: {known}"
     raise UnknownDtype(message) from KeyError(dtype)
+
+
+def dtype_bits(dtype: object) -> int:
+    """Storage width of *dtype* in bits (resolved as :func:`resolve_dtype` does)."""
+    if type(dtype) is str:
+        bits = DTYPE_BITS.get(dtype)
+        if bits is not None:
+            return bits
+    return DTYPE_BITS[resolve_dtype(dtype)]

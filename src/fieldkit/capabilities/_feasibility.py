@@ -33,6 +33,8 @@ TIGHT_HEADROOM_FRACTION = Fraction(1, 10)
 """A fit with less free memory than this share of capacity is reported as ``tight``."""
 
 _ENVELOPE_PRECISION = {16: "bf16", 8: "fp8", 4: "int4"}
+_OVERHEAD_NUM, _OVERHEAD_DEN = OVERHEAD_FRACTION.numerator, OVERHEAD_FRACTION.denominator
+_TIGHT_NUM, _TIGHT_DEN = TIGHT_HEADROOM_FRACTION.numerator, TIGHT_HEADROOM_FRACTION.denominator
 
 
 class Verdict(enum.StrEnum):
@@ -63,11 +65,26 @@ def envelope_key(model: ModelShape, dtype: str) -> str | None:
     return key if key in table else None
 
 
+# (the document the rules came from, rule by (envelope size, canonical dtype)); rebuilt when
+# ``Capabilities.load(refresh=True)`` replaces the document.
+_rule_cache: tuple[Capabilities, dict[tuple[str, str], str | None]] | None = None
+
+
 def _envelope_rule(model: ModelShape, dtype: str, hardware: HardwareProfile) -> str | None:
-    if hardware.id != DEFAULT_HARDWARE:
+    """The envelope rule shown for *model* at canonical *dtype* on *hardware* (memoised)."""
+    global _rule_cache
+    if hardware.id != DEFAULT_HARDWARE or model.envelope_size is None:
         return None  # the envelope table describes DGX Spark only
-    key = envelope_key(model, dtype)
-    return None if key is None else practical_inference_envelope(key)
+    caps = Capabilities.load()
+    cache = _rule_cache
+    if cache is None or cache[0] is not caps:
+        cache = _rule_cache = (caps, {})
+    memo = cache[1]
+    wanted = (model.envelope_size, dtype)
+    if wanted not in memo:
+        key = envelope_key(model, dtype)
+        memo[wanted] = None if key is None else practical_inference_envelope(key)
+    return memo[wanted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +121,11 @@ class FeasibilityReport:
     @property
     def verdict(self) -> Verdict:
         """``fits``, ``tight`` (under 10% of capacity left) or ``does not fit``."""
-        if self.headroom_bytes < 0:
+        capacity = self.hardware.memory_bytes
+        headroom = capacity - self.total_bytes
+        if headroom < 0:
             return Verdict.DOES_NOT_FIT
-        tight = TIGHT_HEADROOM_FRACTION
-        if self.headroom_bytes * tight.denominator < self.hardware.memory_bytes * tight.numerator:
+        if headroom * _TIGHT_DEN < capacity * _TIGHT_NUM:
             return Verdict.TIGHT
         return Verdict.FITS
 
@@ -208,18 +226,14 @@ def feasibility(
     *kv_dtype* (default: *dtype*) and the model's GQA/MLA shape. Raises ``UnknownModel``,
     ``UnknownHardware``, ``UnknownDtype``, or ``ValueError`` for a non-positive ctx/batch.
     """
-    shape = get_model(model)
-    profile = get_hardware(hardware)
+    shape = model if isinstance(model, ModelShape) else get_model(model)
+    profile = hardware if isinstance(hardware, HardwareProfile) else get_hardware(hardware)
     c = check_dimension("ctx", ctx)
     b = check_dimension("batch", batch)
     weights_dtype = resolve_dtype(dtype)
     cache_dtype = weights_dtype if kv_dtype is None else resolve_dtype(kv_dtype)
-    weights = shape.weight_bytes(weights_dtype)
-    kv = shape.kv_cache_bytes(ctx=c, batch=b, dtype=cache_dtype)
-    share = OVERHEAD_FRACTION
-    overhead = profile.reserved_bytes + ceil_div(
-        (weights + kv) * share.numerator, share.denominator
-    )
+    weights, active, kv = shape._budget(DTYPE_BITS[weights_dtype], DTYPE_BITS[cache_dtype], c, b)
+    overhead = profile.reserved_bytes + ceil_div((weights + kv) * _OVERHEAD_NUM, _OVERHEAD_DEN)
     return FeasibilityReport(
         model=shape,
         hardware=profile,
@@ -230,6 +244,6 @@ def feasibility(
         weights_bytes=weights,
         kv_cache_bytes=kv,
         overhead_bytes=overhead,
-        active_weights_bytes=shape.active_weight_bytes(weights_dtype),
+        active_weights_bytes=active,
         envelope_rule=_envelope_rule(shape, weights_dtype, profile),
     )

@@ -6,20 +6,18 @@ The catalog is ``data/models.json``; it contains 0.3.0's three ids with their 0.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fieldkit.capabilities._capabilities import read_data_file
-from fieldkit.capabilities._catalog import build_index, lookup
+from fieldkit.capabilities._catalog import Catalog
+from fieldkit.capabilities._dtypes import dtype_bits
 from fieldkit.capabilities._errors import UnknownModel
-from fieldkit.capabilities._frozen import FrozenDict
 from fieldkit.capabilities._math import (
+    billions_ratio,
     check_dimension,
-    exact_billions,
     kv_elements_bytes,
-    weight_bytes,
+    ratio_bytes,
 )
 
 __all__ = ["Attention", "ModelShape", "get_model", "model_shapes"]
@@ -59,18 +57,24 @@ class ModelShape:
     aliases: tuple[str, ...] = ()
     notes: str = ""
 
+    # Derived once at construction (exact integers), so per-call byte math is a multiply.
+    _params: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _active_params: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _kv_elements_per_token: int = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        total = exact_billions(self.params_b)
-        if (
-            self.active_params_b is not None
-            and exact_billions(self.active_params_b, name="active_params_b") > total
-        ):
-            raise ValueError(
-                f"{self.id}: active_params_b ({self.active_params_b}) exceeds params_b "
-                f"({self.params_b})"
-            )
+        total = billions_ratio(self.params_b)
+        active = total
+        if self.active_params_b is not None:
+            active = billions_ratio(self.active_params_b, "active_params_b")
+            if active[0] * total[1] > total[0] * active[1]:
+                raise ValueError(
+                    f"{self.id}: active_params_b ({self.active_params_b}) exceeds params_b "
+                    f"({self.params_b})"
+                )
+        # Whole-number floats (``4.0``) are accepted and stored as ints.
         for name in ("n_layers", "n_heads", "n_kv_heads", "head_dim"):
-            check_dimension(name, getattr(self, name))
+            object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
         if self.attention not in _ATTENTION:
             raise ValueError(f"attention must be one of {list(_ATTENTION)}, got {self.attention!r}")
         if self.n_kv_heads > self.n_heads or self.n_heads % self.n_kv_heads:
@@ -79,16 +83,12 @@ class ModelShape:
             )
         if self.attention == "mha" and self.n_kv_heads != self.n_heads:
             raise ValueError(f"{self.id}: MHA needs n_kv_heads == n_heads")
-        if self.attention == "mla":
-            if self.kv_lora_rank is None or self.qk_rope_head_dim is None:
-                raise ValueError(f"{self.id}: MLA needs kv_lora_rank and qk_rope_head_dim")
-            check_dimension("kv_lora_rank", self.kv_lora_rank)
-            check_dimension("qk_rope_head_dim", self.qk_rope_head_dim)
-        if self.max_context is not None:
-            check_dimension("max_context", self.max_context)
-        if self.kv_layers is not None and check_dimension("kv_layers", self.kv_layers) > (
-            self.n_layers
-        ):
+        if self.attention == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
+            raise ValueError(f"{self.id}: MLA needs kv_lora_rank and qk_rope_head_dim")
+        for name in ("kv_lora_rank", "qk_rope_head_dim", "max_context", "kv_layers"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
+        if self.kv_layers is not None and self.kv_layers > self.n_layers:
             raise ValueError(f"{self.id}: kv_layers exceeds n_layers")
         if (self.n_experts is None) != (self.experts_per_token is None):
             raise ValueError(f"{self.id}: set both n_experts and experts_per_token, or neither")
@@ -96,6 +96,10 @@ class ModelShape:
             experts = check_dimension("n_experts", self.n_experts)
             if check_dimension("experts_per_token", self.experts_per_token) > experts:
                 raise ValueError(f"{self.id}: experts_per_token exceeds n_experts")
+        object.__setattr__(self, "_params", total)
+        object.__setattr__(self, "_active_params", active)
+        per_token = self.cache_layers * self.kv_elements_per_token_per_layer
+        object.__setattr__(self, "_kv_elements_per_token", per_token)
 
     # -- derived shape -------------------------------------------------------------------
     @property
@@ -136,18 +140,27 @@ class ModelShape:
     # -- bytes ---------------------------------------------------------------------------
     def weight_bytes(self, dtype: str) -> int:
         """Bytes of all resident parameters at *dtype* (exact)."""
-        return weight_bytes(params_b=self.params_b, dtype=dtype)
+        return ratio_bytes(self._params, dtype_bits(dtype))
 
     def active_weight_bytes(self, dtype: str) -> int:
         """Bytes of the parameters one decoded token reads at *dtype* (exact; ≤ weight_bytes)."""
-        return weight_bytes(params_b=self.effective_active_params_b, dtype=dtype)
+        return ratio_bytes(self._active_params, dtype_bits(dtype))
+
+    def _budget(self, bits: int, kv_bits: int, ctx: int, batch: int) -> tuple[int, int, int]:
+        """(weights, active weights, KV cache) bytes for validated inputs (feasibility hot path)."""
+        num, den = self._params
+        active_num, active_den = self._active_params
+        return (
+            -(-(num * bits) // (den * 8)),
+            -(-(active_num * bits) // (active_den * 8)),
+            -(-(self._kv_elements_per_token * ctx * batch * kv_bits) // 8),
+        )
 
     def kv_cache_bytes(self, *, ctx: int, batch: int, dtype: str) -> int:
         """KV-cache bytes for *batch* sequences of *ctx* tokens at *dtype* (exact)."""
         c = check_dimension("ctx", ctx)
         b = check_dimension("batch", batch)
-        elements = self.cache_layers * self.kv_elements_per_token_per_layer * c * b
-        return kv_elements_bytes(elements, dtype)
+        return kv_elements_bytes(self._kv_elements_per_token * c * b, dtype)
 
     # -- (de)serialisation -------------------------------------------------------------
     @classmethod
@@ -211,24 +224,14 @@ class ModelShape:
         }
 
 
-_lock = threading.Lock()
-_index: tuple[FrozenDict[str, ModelShape], FrozenDict[str, str]] | None = None
-
-
-def _load() -> tuple[FrozenDict[str, ModelShape], FrozenDict[str, str]]:
-    global _index
-    if _index is None:
-        with _lock:
-            if _index is None:
-                data = read_data_file(MODELS_FILE)
-                shapes = [ModelShape.from_dict(m) for m in data["models"]]
-                _index = build_index(shapes, "model")
-    return _index
+_catalog: Catalog[ModelShape] = Catalog(
+    MODELS_FILE, "models", ModelShape.from_dict, UnknownModel, "model id"
+)
 
 
 def model_shapes() -> Mapping[str, ModelShape]:
     """Every bundled model shape by id (read-only, catalog order)."""
-    return _load()[0]
+    return _catalog.all()
 
 
 def get_model(model: str | ModelShape) -> ModelShape:
@@ -239,5 +242,4 @@ def get_model(model: str | ModelShape) -> ModelShape:
     """
     if isinstance(model, ModelShape):
         return model
-    by_id, names = _load()
-    return lookup(model, by_id, names, UnknownModel, "model id")
+    return _catalog.get(model)

@@ -5,16 +5,13 @@ The catalog is ``data/hardware.json``; DGX Spark is the default profile.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from fieldkit.capabilities._capabilities import read_data_file
-from fieldkit.capabilities._catalog import build_index, lookup
+from fieldkit.capabilities._catalog import Catalog
 from fieldkit.capabilities._errors import UnknownHardware
-from fieldkit.capabilities._frozen import FrozenDict
-from fieldkit.capabilities._math import check_dimension, exact_billions
+from fieldkit.capabilities._math import billions_ratio, check_dimension
 
 __all__ = [
     "DEFAULT_HARDWARE",
@@ -48,11 +45,19 @@ class HardwareProfile:
     aliases: tuple[str, ...] = ()
     notes: str = ""
 
+    # Derived once at construction (exact integers).
+    _reserved_bytes: int = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        check_dimension("memory_gb", self.memory_gb)
-        check_dimension("memory_bandwidth_gb_s", self.memory_bandwidth_gb_s)
+        for name in ("memory_gb", "memory_bandwidth_gb_s"):
+            object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
         if self.reserved_gb < 0 or self.reserved_gb >= self.memory_gb:
             raise ValueError(f"reserved_gb must be in [0, memory_gb), got {self.reserved_gb!r}")
+        reserved = 0
+        if self.reserved_gb != 0:
+            num, den = billions_ratio(self.reserved_gb, "reserved_gb")
+            reserved = num // den
+        object.__setattr__(self, "_reserved_bytes", reserved)
 
     @property
     def memory_bytes(self) -> int:
@@ -67,9 +72,7 @@ class HardwareProfile:
     @property
     def reserved_bytes(self) -> int:
         """Memory the model cannot use (runtime, and the OS on unified memory), exact."""
-        if self.reserved_gb == 0:
-            return 0
-        return int(exact_billions(self.reserved_gb, name="reserved_gb"))
+        return self._reserved_bytes
 
     def runs_natively(self, dtype: str) -> bool:
         """Whether *dtype* (canonical) has native math here or is a weight-only 4-bit format."""
@@ -109,24 +112,14 @@ class HardwareProfile:
         }
 
 
-_lock = threading.Lock()
-_index: tuple[FrozenDict[str, HardwareProfile], FrozenDict[str, str]] | None = None
-
-
-def _load() -> tuple[FrozenDict[str, HardwareProfile], FrozenDict[str, str]]:
-    global _index
-    if _index is None:
-        with _lock:
-            if _index is None:
-                data = read_data_file(HARDWARE_FILE)
-                profiles = [HardwareProfile.from_dict(p) for p in data["profiles"]]
-                _index = build_index(profiles, "hardware")
-    return _index
+_catalog: Catalog[HardwareProfile] = Catalog(
+    HARDWARE_FILE, "profiles", HardwareProfile.from_dict, UnknownHardware, "hardware"
+)
 
 
 def hardware_profiles() -> Mapping[str, HardwareProfile]:
     """Every bundled hardware profile by id (read-only, catalog order; DGX Spark first)."""
-    return _load()[0]
+    return _catalog.all()
 
 
 def get_hardware(hardware: str | HardwareProfile = DEFAULT_HARDWARE) -> HardwareProfile:
@@ -136,5 +129,4 @@ def get_hardware(hardware: str | HardwareProfile = DEFAULT_HARDWARE) -> Hardware
     """
     if isinstance(hardware, HardwareProfile):
         return hardware
-    by_id, names = _load()
-    return lookup(hardware, by_id, names, UnknownHardware, "hardware")
+    return _catalog.get(hardware)
