@@ -267,6 +267,10 @@ def test_embedded_default_in_a_fresh_process_and_home(tiny: str) -> None:
         (["--table", "x; DROP TABLE y"], "invalid table name"),
         (["--k", "0"], "--k, --rerank-k and --max-tokens must be positive"),
         (["--corpus", "/nonexistent/corpus.json"], "cannot read corpus /nonexistent/corpus.json"),
+        (["--embed-url", "notaurl"], "--embed-url must be an http(s) URL"),
+        (["--rerank-url", "ftp://host/rank"], "--rerank-url must be an http(s) URL"),
+        (["--out", "/proc/no-such-dir/out.json"], "--out /proc/no-such-dir/out.json: cannot write"),
+        (["--out", "/"], "--out / is a directory"),
     ],
 )
 def test_user_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -94,6 +96,32 @@ def _write_json(path: Path, payload: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _check_url(option: str, url: str | None) -> None:
+    """A service URL must be http(s)://host[...]: fail now (exit 2), not after a warm-up wait."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fail(f"{option} must be an http(s) URL such as http://localhost:8000/v1, got {url!r}")
+
+
+def _check_writable(out: Path) -> None:
+    """``--out`` must be writable before the bench runs, not reported after it.
+
+    Probed for real (a temporary file in the target directory): permission bits say nothing
+    when running as root, and the final write needs the directory anyway.
+    """
+    path = out.expanduser()
+    if path.is_dir():
+        fail(f"--out {out} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.probe"):
+            pass
+    except OSError as exc:
+        fail(f"--out {out}: cannot write there ({exc.strerror or exc})")
 
 
 @bench_app.command("rag")
@@ -182,6 +210,11 @@ def bench_rag(
         corpus = load_corpus(corpus_path)
     except RAGError as exc:
         fail(str(exc))
+    for option, url in (("--embed-url", embed_url), ("--nim-url", nim_url)):
+        _check_url(option, url)
+    _check_url("--rerank-url", rerank_url)
+    if out is not None:
+        _check_writable(out)
 
     quiet = as_json
     for label, url in (("embed", embed_url), ("chat", nim_url)):
