@@ -65,8 +65,9 @@ def bench_section() -> None:
     print(seq.compare(par), "\n")
     refusals = sum(is_refusal(c.output["answer"]) for c in seq.calls if c.success)
     print(f"refusals: {refusals} of {len(seq.calls)}\n")
-    out = seq.dump(Path(tempfile.gettempdir()) / "fieldkit-eval-tour-bench.json")
-    print(f"dumped {out}\n")
+    with tempfile.TemporaryDirectory() as tmp:  # the sample leaves nothing behind
+        out = seq.dump(Path(tmp) / "bench.json")
+        print(f"dumped {out.stat().st_size} bytes of JSON (summary + per-call records)\n")
 
 
 def judge_section() -> None:
