@@ -61,35 +61,58 @@ class LineageIndex:
         return a < b if self.lower_is_better else a > b
 
     def add(self, trial: Trial) -> None:
-        i = len(self.trials)
-        self.trials.append(trial)
-        key = norm_id(trial.exp_id)
-        self.by_id[key] = i  # duplicates resolve to the last occurrence, as in 0.3.0
-        parent = norm_id(trial.parent_exp)
-        if parent:
-            self.children.setdefault(parent, []).append(i)
-        status = trial.status
-        self.status_counts[status.value] = self.status_counts.get(status.value, 0) + 1
-        if status is FailureLabel.KEEP:
-            self.keeps.append(i)
-            m = self.metric(trial)
-            if m is None:
-                self._unranked.append(i)
-            else:
-                # (key, row) keeps ties in insertion order; insort is O(log n) + a memmove.
-                bisect.insort(self._ranked, (m if self.lower_is_better else -m, i))
-                if self.best_keep is None:
-                    self.best_keep = i
-                else:
-                    cur = self.metric(self.trials[self.best_keep])
-                    if cur is None or self._better(m, cur):
-                        self.best_keep = i
-        elif status is FailureLabel.BASELINE and self.first_baseline is None:
-            self.first_baseline = i
+        self.extend((trial,))
 
     def extend(self, trials: Iterable[Trial]) -> None:
-        for t in trials:
-            self.add(t)
+        """Append *trials* in order, updating every index (one tight loop: a cold load runs it
+        once per row of the log)."""
+        rows = self.trials
+        by_id = self.by_id
+        children = self.children
+        counts = self.status_counts
+        keep = FailureLabel.KEEP
+        baseline = FailureLabel.BASELINE
+        i = len(rows)
+        for trial in trials:
+            rows.append(trial)
+            key = trial.exp_id.strip()  # norm_id, inlined
+            if key[:4].lower() == "exp_":
+                key = key[4:]
+            by_id[key] = i  # duplicates resolve to the last occurrence, as in 0.3.0
+            parent = trial.parent_exp
+            if parent:
+                parent = parent.strip()
+                if parent[:4].lower() == "exp_":
+                    parent = parent[4:]
+                if parent:
+                    kids = children.get(parent)
+                    if kids is None:
+                        children[parent] = [i]
+                    else:
+                        kids.append(i)
+            status = trial.status
+            value: str = status._value_  # the plain attribute behind the ``value`` property
+            counts[value] = counts.get(value, 0) + 1
+            if status is keep:
+                self._add_keep(i, trial)
+            elif status is baseline and self.first_baseline is None:
+                self.first_baseline = i
+            i += 1
+
+    def _add_keep(self, i: int, trial: Trial) -> None:
+        self.keeps.append(i)
+        m = self.metric(trial)
+        if m is None:
+            self._unranked.append(i)
+            return
+        # (key, row) keeps ties in insertion order; insort is O(log n) + a memmove.
+        bisect.insort(self._ranked, (m if self.lower_is_better else -m, i))
+        if self.best_keep is None:
+            self.best_keep = i
+        else:
+            cur = self.metric(self.trials[self.best_keep])
+            if cur is None or self._better(m, cur):
+                self.best_keep = i
 
     def __len__(self) -> int:
         return len(self.trials)

@@ -9,6 +9,7 @@ Reads are incremental: the store remembers what it parsed and reads only bytes a
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from pathlib import Path
@@ -17,13 +18,14 @@ from typing import Literal
 from fieldkit.lineage._base import LineageBase, MalformedRowWarning
 from fieldkit.lineage._index import LineageIndex
 from fieldkit.lineage._render import one_line
-from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
+from fieldkit.lineage._trial import CANONICAL_HEADER, Trial, row_builder
 from fieldkit.lineage._tsv import (
     complete_prefix_len,
     encode_row,
     first_record_len,
     parse_chunk,
     salvage_short_row,
+    split_records,
 )
 
 try:  # POSIX; on other platforms the store still imports and reads (appends are unlocked).
@@ -32,6 +34,8 @@ except ImportError:  # pragma: no cover - Windows
     _fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LineageStore", "default_metric_field"]
+
+_GC_PAUSE_BYTES = 1 << 20  # reads at least this big run with the cyclic GC paused
 
 
 def default_metric_field(header: tuple[str, ...]) -> str:
@@ -170,50 +174,79 @@ class LineageStore(LineageBase):
 
     def _ingest(self, data: bytes) -> None:
         """Parse complete records of *data* (which starts at ``self._offset``) into the index."""
-        chunk = parse_chunk(data, first_line=self._lines + 1)
+        # A cold load of a big log allocates ~40 objects per row; the cyclic GC would walk the
+        # growing heap again and again (half the load time) though none of them form cycles.
+        pause_gc = len(data) >= _GC_PAUSE_BYTES and gc.isenabled()
+        if pause_gc:
+            gc.disable()
+        try:
+            self._ingest_records(data)
+        finally:
+            if pause_gc:
+                gc.enable()
+
+    def _ingest_records(self, data: bytes) -> None:
+        records, consumed = split_records(data, first_line=self._lines + 1)
         new_bad: list[tuple[int, str]] = []
         idx = self._index
-        for rec in chunk.records:
-            if self.header is None:
-                header = tuple(rec.cells)
-                if "exp_id" not in header:  # a wrong file, not a log with bad rows
-                    self._reset()
-                    raise ValueError(
-                        f"{self.results_path} is not a trial log: its first line has no "
-                        f"'exp_id' column ({one_line(rec.cells[0])[:60]!r}…)"
-                    )
-                if self._metric_field_arg and self._metric_field_arg not in header:
-                    self._reset()
-                    raise ValueError(
-                        f"{self.results_path}: metric column {self._metric_field_arg!r} is not "
-                        f"in the header {list(header)}"
-                    )
-                self.header = header
-                field = self._metric_field_arg or default_metric_field(self.header)
-                idx = self._index = LineageIndex(
-                    metric_field=field, lower_is_better=self.lower_is_better
+        start = 0
+        if self.header is None and records:
+            cells = records[0][1]
+            header: tuple[str, ...] = tuple(cells)
+            if "exp_id" not in header:  # a wrong file, not a log with bad rows
+                self._reset()
+                raise ValueError(
+                    f"{self.results_path} is not a trial log: its first line has no "
+                    f"'exp_id' column ({one_line(cells[0])[:60]!r}…)"
                 )
-                continue
-            cells = rec.cells
-            if len(cells) < len(self.header) and self.salvage_malformed:
-                fixed = self._salvage(cells, idx.metric_field)
-                if fixed is not None:
-                    idx.add(fixed)
-                    self.salvaged_rows += 1
+            if self._metric_field_arg and self._metric_field_arg not in header:
+                self._reset()
+                raise ValueError(
+                    f"{self.results_path}: metric column {self._metric_field_arg!r} is not "
+                    f"in the header {list(header)}"
+                )
+            self.header = header
+            field = self._metric_field_arg or default_metric_field(self.header)
+            idx = self._index = LineageIndex(
+                metric_field=field, lower_is_better=self.lower_is_better
+            )
+            start = 1
+        if self.header is not None:
+            header = self.header
+            width = len(header)
+            metric_field = idx.metric_field
+            build = row_builder(header, metric_field)
+            parsed: list[Trial] = []  # indexed in one pass after the loop
+            add = parsed.append
+            salvage = self.salvage_malformed
+            for line, cells in records[start:] if start else records:
+                if len(cells) == width:
+                    try:
+                        add(build(cells))
+                        continue
+                    except (ValueError, KeyError):
+                        pass  # from_cells below raises the error that names the cell
+                elif salvage and len(cells) < width:
+                    fixed = self._salvage(cells, metric_field)
+                    if fixed is not None:
+                        add(fixed)
+                        self.salvaged_rows += 1
+                        continue
+                try:
+                    trial = Trial.from_cells(header, cells, metric_field=metric_field)
+                except ValueError as exc:
+                    if self.strict:
+                        self._reset()
+                        raise ValueError(
+                            f"{self.results_path}: malformed row at line {line}: {exc}"
+                        ) from None
+                    new_bad.append((line, str(exc)))
                     continue
-            try:
-                trial = Trial.from_cells(self.header, cells, metric_field=idx.metric_field)
-            except ValueError as exc:
-                reason = f"line {rec.line}: {exc}"
-                if self.strict:
-                    self._reset()
-                    raise ValueError(f"{self.results_path}: malformed row at {reason}") from None
-                new_bad.append((rec.line, str(exc)))
-                continue
-            idx.add(trial)
-        self._offset += chunk.consumed
-        self._lines += chunk.lines
-        torn = len(data) - chunk.consumed
+                add(trial)
+            idx.extend(parsed)
+        self._offset += consumed
+        self._lines += data.count(b"\n", 0, consumed)
+        torn = len(data) - consumed
         if new_bad:
             self.malformed_rows.extend(new_bad)
             self.skipped_rows += len(new_bad)
@@ -222,14 +255,14 @@ class LineageStore(LineageBase):
                 f"{self.results_path}: skipped {len(new_bad)} malformed row(s) "
                 f"(first at line {line}: {why})",
                 MalformedRowWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         if torn and torn != self.torn_bytes:
             warnings.warn(
                 f"{self.results_path}: ignoring a torn last line ({torn} bytes, no newline) — "
                 "an append was interrupted",
                 MalformedRowWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         self.torn_bytes = torn
 

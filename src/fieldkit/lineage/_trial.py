@@ -187,6 +187,18 @@ class Trial:
         if len(cells) != len(header):
             raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
         plan = _plan(header if isinstance(header, tuple) else tuple(header), metric_field)
+        if cls is Trial:
+            try:
+                return plan.build(cells)
+            except (ValueError, KeyError):
+                pass  # the checked path names the column that is wrong
+        return cls._from_cells_checked(plan, header, cells, metric_field)
+
+    @classmethod
+    def _from_cells_checked(
+        cls, plan: _Plan, header: Sequence[str], cells: Sequence[str], metric_field: str
+    ) -> Trial:
+        """The field-by-field path: slower, and its ``ValueError`` names the bad cell."""
         args: list[Any] = []
         for kind, i, name in plan.fields:
             if kind == 0:
@@ -251,6 +263,69 @@ class Trial:
 CANONICAL_HEADER: tuple[str, ...] = Trial.header()
 
 
+_FIELD_NAMES: tuple[str, ...] = (*_CANONICAL, "extras", "raw")
+_EMPTY_CELLS = FrozenCells()
+
+
+def _fast_builder(
+    header: tuple[str, ...],
+    fields: tuple[tuple[int, int, str], ...],
+    mirror: int,
+    extras: tuple[int, ...],
+) -> Callable[[Sequence[str]], Trial]:
+    """A ``cells -> Trial`` function specialised to one header (generated once per header).
+
+    It only succeeds on rows ``from_cells`` would accept, with an equal result: the same
+    cells, the status and the five floats converted exactly as the checked path does, and the
+    instance dict built as one dict display instead of 19 frozen-dataclass ``__setattr__``
+    calls (``__post_init__`` has nothing left to normalise). Anything invalid raises
+    ``ValueError``/``KeyError``; the caller then takes the checked path for its error message.
+    Only integers and fixed field names go into the generated source; header texts are bound
+    as values, never spliced into code.
+    """
+    items: list[str] = []
+    for kind, i, name in fields:
+        if kind == 1 and name == "core_metric" and mirror >= 0:
+            i = mirror  # the task metric mirrored into core_metric
+        if kind == 0:
+            expr = f"c[{i}]" if i >= 0 else "''"
+        elif kind == 1:
+            expr = f"(_float(c[{i}]) if c[{i}] else None)" if i >= 0 else "None"
+        else:
+            expr = f"_labels[c[{i}]]" if i >= 0 else "_discard"
+        items.append(f"{name!r}: {expr}")
+    if extras:
+        picks = ", ".join(f"c[{i}]" for i in extras)
+        items.append(f"'extras': _frozen(_dict(_zip(_extra_names, ({picks},), strict=True)))")
+    else:
+        items.append("'extras': _empty")
+    raw = ", ".join(f"_k{j}: c[{j}]" for j in range(len(header)))  # later duplicates win
+    items.append(f"'raw': _frozen({{{raw}}})")
+    source = (
+        "def build(c):\n"
+        "    trial = _new(_Trial)\n"
+        "    _set(trial, '__dict__', {" + ", ".join(items) + "})\n"
+        "    return trial\n"
+    )
+    env: dict[str, Any] = {
+        "_float": float,
+        "_labels": _LABELS,
+        "_discard": FailureLabel.DISCARD,
+        "_frozen": FrozenCells,
+        "_dict": dict,
+        "_zip": zip,
+        "_extra_names": tuple(header[i] for i in extras),
+        **{f"_k{j}": name for j, name in enumerate(header)},
+        "_empty": _EMPTY_CELLS,
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "_Trial": Trial,
+    }
+    exec(compile(source, "<fieldkit.lineage row builder>", "exec"), env)
+    build: Callable[[Sequence[str]], Trial] = env["build"]
+    return build
+
+
 @dataclass(frozen=True)
 class _Plan:
     """How to lay the cells of one header onto Trial's 17 fields (computed once per header)."""
@@ -258,6 +333,7 @@ class _Plan:
     fields: tuple[tuple[int, int, str], ...]  # (0=str | 1=float | 2=status, cell index, name)
     mirror: int  # cell index of the task metric mirrored into core_metric, or -1
     extras: tuple[int, ...]
+    build: Callable[[Sequence[str]], Trial]  # fast path for well-formed rows (see _fast_builder)
 
 
 @functools.lru_cache(maxsize=64)
@@ -272,8 +348,18 @@ def _plan(header: tuple[str, ...], metric_field: str) -> _Plan:
         mirror = pos.get(metric_field, -1)
     known = set(CANONICAL_HEADER)
     extras = tuple(i for i, n in enumerate(header) if n not in known)
-    return _Plan(fields, mirror, extras)
+    return _Plan(fields, mirror, extras, _fast_builder(header, fields, mirror, extras))
+
+
+def row_builder(header: tuple[str, ...], metric_field: str) -> Callable[[Sequence[str]], Trial]:
+    """The fast ``cells -> Trial`` of ``from_cells`` for rows of exactly ``len(header)`` cells.
+
+    It raises ``ValueError``/``KeyError`` on a row ``from_cells`` would reject; call
+    ``from_cells`` then for the error that names the bad cell.
+    """
+    return _plan(header, metric_field).build
 
 
 # ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).
 assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER
+assert tuple(f.name for f in fields(Trial)) == _FIELD_NAMES
