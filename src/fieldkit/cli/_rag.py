@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -191,7 +190,6 @@ def bench_rag(
     ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     if mode not in _MODES:
         fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if k <= 0 or rerank_k <= 0 or max_tokens <= 0:
