@@ -1,0 +1,70 @@
+"""Quantize models with llama.cpp's tools and measure the result (perplexity, tokens/s, heat).
+
+A thin orchestration layer: ``llama-quantize``, ``llama-perplexity``, ``llama-bench`` and
+``convert_hf_to_gguf.py`` do the work; no quantization math runs in Python. Importing this
+module probes nothing.
+"""
+
+from __future__ import annotations
+
+from fieldkit.quant._errors import (
+    LlamaCppNotFound,
+    QuantError,
+    QuantTimeout,
+    QuantToolError,
+    ThermalUnavailable,
+)
+from fieldkit.quant._measure import (
+    measure_perplexity_gguf,
+    measure_tokens_per_sec_gguf,
+    sample_text_path,
+)
+from fieldkit.quant._parse import parse_llama_bench_output, parse_perplexity_output
+from fieldkit.quant._paths import LlamaCppPaths
+from fieldkit.quant._quantize import quantize_gguf
+from fieldkit.quant._report import (
+    GGUF_VARIANTS,
+    GGUFVariant,
+    QuantFormat,
+    QuantReport,
+    human_bytes,
+)
+from fieldkit.quant._stubs import (
+    quantize_awq,
+    quantize_exl3,
+    quantize_gptq,
+    quantize_mlx,
+    quantize_nvfp4,
+)
+from fieldkit.quant._thermal import ThermalProbe, ThermalReading, parse_nvidia_smi_csv_lenient
+
+# Private helpers, under the names that code written for the original imports.
+_human_bytes = human_bytes
+_parse_nvidia_smi_csv = parse_nvidia_smi_csv_lenient
+
+
+__all__ = [
+    "GGUF_VARIANTS",
+    "GGUFVariant",
+    "LlamaCppNotFound",
+    "LlamaCppPaths",
+    "QuantError",
+    "QuantFormat",
+    "QuantReport",
+    "QuantTimeout",
+    "QuantToolError",
+    "ThermalProbe",
+    "ThermalReading",
+    "ThermalUnavailable",
+    "measure_perplexity_gguf",
+    "measure_tokens_per_sec_gguf",
+    "parse_llama_bench_output",
+    "parse_perplexity_output",
+    "quantize_awq",
+    "quantize_exl3",
+    "quantize_gguf",
+    "quantize_gptq",
+    "quantize_mlx",
+    "quantize_nvfp4",
+    "sample_text_path",
+]

@@ -1,0 +1,101 @@
+"""Read the file type (``general.file_type``) from a GGUF header without loading tensors."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+from fieldkit.quant._errors import QuantError
+
+__all__ = ["UNQUANTIZED_FILE_TYPES", "file_type_name", "read_gguf_file_type"]
+
+# llama.cpp's `llama_ftype` values (the ones a user is likely to meet).
+_FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
+    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S",
+    29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+    38: "MXFP4_MOE",
+}  # fmt: skip
+#: File types that hold full-precision weights (a good quantization source).
+UNQUANTIZED_FILE_TYPES = frozenset({0, 1, 32})
+
+# GGUF value types → struct format of a scalar; 8 = string, 9 = array.
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
+_STRING, _ARRAY = 8, 9
+_MAX_KV = 1 << 20
+
+
+def file_type_name(ftype: int | None) -> str:
+    """``3`` → ``"Q4_1"``; unknown → ``"file type <n>"``; ``None`` → ``"unknown"``."""
+    if ftype is None:
+        return "unknown"
+    return _FILE_TYPES.get(ftype, f"file type {ftype}")
+
+
+def _read(fh: BinaryIO, n: int) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise EOFError
+    return data
+
+
+def _skip_value(fh: BinaryIO, vtype: int) -> None:
+    if vtype in _SCALARS:
+        fh.seek(struct.calcsize("<" + _SCALARS[vtype]), 1)
+    elif vtype == _STRING:
+        (length,) = struct.unpack("<Q", _read(fh, 8))
+        fh.seek(length, 1)
+    elif vtype == _ARRAY:
+        (etype,) = struct.unpack("<I", _read(fh, 4))
+        (count,) = struct.unpack("<Q", _read(fh, 8))
+        if etype in _SCALARS:
+            fh.seek(count * struct.calcsize("<" + _SCALARS[etype]), 1)
+        else:
+            for _ in range(count):
+                _skip_value(fh, etype)
+    else:
+        raise ValueError(f"unknown GGUF value type {vtype}")
+
+
+def read_gguf_file_type(path: Path) -> int | None:
+    """The ``general.file_type`` of GGUF file *path*, ``None`` when the header lacks it.
+
+    Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if _read(fh, 4) != b"GGUF":
+                raise QuantError(f"{path} is not a GGUF file (bad magic)")
+            (version,) = struct.unpack("<I", _read(fh, 4))
+            if version < 2:
+                raise QuantError(f"{path}: GGUF version {version} is too old to read")
+            _n_tensors, n_kv = struct.unpack("<QQ", _read(fh, 16))
+            for _ in range(min(n_kv, _MAX_KV)):
+                (klen,) = struct.unpack("<Q", _read(fh, 8))
+                key = _read(fh, klen)
+                (vtype,) = struct.unpack("<I", _read(fh, 4))
+                if key == b"general.file_type" and vtype in (4, 5, 10, 11):
+                    fmt = "<" + _SCALARS[vtype]
+                    (value,) = struct.unpack(fmt, _read(fh, struct.calcsize(fmt)))
+                    return int(value)
+                _skip_value(fh, vtype)
+    except OSError as exc:
+        raise QuantError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (EOFError, ValueError, struct.error) as exc:
+        raise QuantError(f"{path} is not a valid GGUF file (truncated or corrupt header)") from exc
+    return None
