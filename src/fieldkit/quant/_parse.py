@@ -20,6 +20,10 @@ _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)\
 _PPL = re.compile(
     r"\b(?:final\s+estimate\s*:\s*ppl|perplexity|ppl)\s*=\s*(" + _NUMBER + ")", re.IGNORECASE
 )
+# the running estimate line: `[1]4.5,[2]5.0,[3]7.1,`
+_RUNNING = re.compile(
+    r"\[\d+\]((?:\d+(?:\.\d*)?)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)", re.IGNORECASE
+)
 
 
 def parse_perplexity_output(text: str | None) -> float | None:
@@ -28,12 +32,17 @@ def parse_perplexity_output(text: str | None) -> float | None:
     Recognises ``Final estimate: PPL = 7.123 +/- 0.045`` (current llama.cpp) and the older
     ``perplexity = 8.501`` / ``PPL = ...`` lines, case-insensitively; integers and exponents
     count. The last such line wins; a non-finite last value (``nan``/``inf``) gives ``None``.
+    Output without such a line (llama.cpp before mid-2023) gives the last running estimate
+    ``[N]value``.
     """
     if not text:
         return None
     last: str | None = None
     for m in _PPL.finditer(text):
         last = m.group(1)
+    if last is None:
+        for m in _RUNNING.finditer(text):
+            last = m.group(1)
     if last is None:
         return None
     value = float(last)

