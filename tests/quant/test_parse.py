@@ -145,9 +145,7 @@ noise = st.text(alphabet=st.characters(blacklist_characters="[=±|+"), max_size=
 
 
 @given(values=st.lists(finite, min_size=1, max_size=5), before=noise, after=noise)
-def test_perplexity_last_final_estimate_wins(
-    values: list[float], before: str, after: str
-) -> None:
+def test_perplexity_last_final_estimate_wins(values: list[float], before: str, after: str) -> None:
     lines = [f"Final estimate: PPL = {v:.4f} +/- 0.01" for v in values]
     text = before + "\n" + "\n".join(lines) + "\n" + after
     assert parse_perplexity_output(text) == pytest.approx(float(f"{values[-1]:.4f}"))

@@ -26,9 +26,7 @@ def stub_paths(tmp_path: Path) -> LlamaCppPaths:
     stubs.mkdir()
     for name in ("llama-quantize", "convert_hf_to_gguf.py"):
         (stubs / name).write_text("")
-    return LlamaCppPaths(
-        quantize=stubs / "llama-quantize", convert=stubs / "convert_hf_to_gguf.py"
-    )
+    return LlamaCppPaths(quantize=stubs / "llama-quantize", convert=stubs / "convert_hf_to_gguf.py")
 
 
 def test_dry_run_from_model_dir(tmp_path: Path, stub_paths: LlamaCppPaths) -> None:
