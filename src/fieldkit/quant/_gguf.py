@@ -1,14 +1,20 @@
-"""Read the file type (``general.file_type``) from a GGUF header without loading tensors."""
+"""Read GGUF header metadata (e.g. ``general.file_type``) without loading tensors."""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fieldkit.quant._errors import QuantError
 
-__all__ = ["UNQUANTIZED_FILE_TYPES", "file_type_name", "read_gguf_file_type"]
+__all__ = [
+    "UNQUANTIZED_FILE_TYPES",
+    "file_type_name",
+    "read_gguf_file_type",
+    "read_gguf_metadata",
+]
 
 # llama.cpp's `llama_ftype` values (the ones a user is likely to meet).
 _FILE_TYPES = {
@@ -72,11 +78,27 @@ def _skip_value(fh: BinaryIO, vtype: int) -> None:
         raise ValueError(f"unknown GGUF value type {vtype}")
 
 
-def read_gguf_file_type(path: Path) -> int | None:
-    """The ``general.file_type`` of GGUF file *path*, ``None`` when the header lacks it.
+def _read_value(fh: BinaryIO, vtype: int) -> Any:
+    if vtype in _SCALARS:
+        fmt = "<" + _SCALARS[vtype]
+        return struct.unpack(fmt, _read(fh, struct.calcsize(fmt)))[0]
+    if vtype == _STRING:
+        (length,) = struct.unpack("<Q", _read(fh, 8))
+        return _read(fh, length).decode("utf-8", "replace")
+    if vtype == _ARRAY:
+        (etype,) = struct.unpack("<I", _read(fh, 4))
+        (count,) = struct.unpack("<Q", _read(fh, 8))
+        return [_read_value(fh, etype) for _ in range(count)]
+    raise ValueError(f"unknown GGUF value type {vtype}")
+
+
+def read_gguf_metadata(path: Path, keys: Iterable[str]) -> dict[str, Any]:
+    """The values of metadata *keys* present in GGUF file *path* (others are skipped unread).
 
     Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file.
     """
+    wanted = {k.encode() for k in keys}
+    found: dict[str, Any] = {}
     try:
         with open(path, "rb") as fh:
             if _read(fh, 4) != b"GGUF":
@@ -86,16 +108,26 @@ def read_gguf_file_type(path: Path) -> int | None:
                 raise QuantError(f"{path}: GGUF version {version} is too old to read")
             _n_tensors, n_kv = struct.unpack("<QQ", _read(fh, 16))
             for _ in range(min(n_kv, _MAX_KV)):
+                if len(found) == len(wanted):
+                    break
                 (klen,) = struct.unpack("<Q", _read(fh, 8))
                 key = _read(fh, klen)
                 (vtype,) = struct.unpack("<I", _read(fh, 4))
-                if key == b"general.file_type" and vtype in (4, 5, 10, 11):
-                    fmt = "<" + _SCALARS[vtype]
-                    (value,) = struct.unpack(fmt, _read(fh, struct.calcsize(fmt)))
-                    return int(value)
-                _skip_value(fh, vtype)
+                if key in wanted:
+                    found[key.decode()] = _read_value(fh, vtype)
+                else:
+                    _skip_value(fh, vtype)
     except OSError as exc:
         raise QuantError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (EOFError, ValueError, struct.error) as exc:
         raise QuantError(f"{path} is not a valid GGUF file (truncated or corrupt header)") from exc
-    return None
+    return found
+
+
+def read_gguf_file_type(path: Path) -> int | None:
+    """The ``general.file_type`` of GGUF file *path*, ``None`` when the header lacks it.
+
+    Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file.
+    """
+    value = read_gguf_metadata(path, ["general.file_type"]).get("general.file_type")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None

@@ -126,8 +126,8 @@ def quantize_gguf(
     requant = ftype is not None and ftype not in UNQUANTIZED_FILE_TYPES
     if requant:
         report.notes.append(
-            f"source {source.name} is already {file_type_name(ftype)}: re-quantized with "
-            "--allow-requantize, so quality is bounded by that source"
+            f"source {source.name} is already {file_type_name(ftype)}: re-quantizing with "
+            "--allow-requantize; quality is bounded by that source"
         )
 
     for v in variants:
