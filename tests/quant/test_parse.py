@@ -83,7 +83,7 @@ def test_perplexity_extensions(text: str, expected: float | None) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("ppl_b7000_real.txt", None),  # filled in below from the file's own final line
+        ("ppl_real.txt", None),  # filled in below from the file's own final line
         ("ppl_2023_final.txt", 5.9066),
         ("ppl_2023_early.txt", 6.1953),
     ],

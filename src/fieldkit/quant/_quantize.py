@@ -62,8 +62,9 @@ def _convert(
         if missing:
             raise QuantError(
                 f"convert_hf_to_gguf.py needs the Python module {missing.group(1)!r}, missing "
-                f"from {cmd[0]}; install llama.cpp's requirements-convert_hf_to_gguf.txt into it "
-                "(or point LLAMA_CPP_PYTHON at an interpreter that has them)\n" + str(exc)
+                f"from {cmd[0]}; install it there (pip install 'fieldkit[quant]' brings torch, "
+                "transformers, safetensors and sentencepiece), or point LLAMA_CPP_PYTHON at an "
+                "interpreter that has them\n" + str(exc)
             ) from exc
         raise
     finally:
