@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from pathlib import Path
 
@@ -83,17 +82,13 @@ def test_perplexity_extensions(text: str, expected: float | None) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("ppl_real.txt", None),  # filled in below from the file's own final line
+        ("ppl_real.txt", 36.3201),  # this repo's build, timestamped log lines
         ("ppl_2023_final.txt", 5.9066),
         ("ppl_2023_early.txt", 6.1953),
     ],
 )
-def test_perplexity_captured_outputs(name: str, expected: float | None) -> None:
+def test_perplexity_captured_outputs(name: str, expected: float) -> None:
     text = (DATA / name).read_text()
-    if expected is None:
-        m = re.search(r"Final estimate: PPL = ([\d.]+)", text)
-        assert m is not None
-        expected = float(m.group(1))
     assert parse_perplexity_output(text) == pytest.approx(expected)
 
 
@@ -102,22 +97,17 @@ def test_perplexity_captured_outputs(name: str, expected: float | None) -> None:
     [
         ("bench_2023_md.txt", 130.27, 2400.76),
         ("bench_2025_md_depth.txt", 42.19, 1650.53),
-        ("bench_real_md.txt", None, None),
-        ("bench_real_json.txt", None, None),
-        ("bench_real_jsonl.txt", None, None),
-        ("bench_real_csv.txt", None, None),
+        # captured from this repo's llama.cpp build on a busy 2-core CPU (hence the low rates)
+        ("bench_real_md.txt", 0.43, 5.59),
+        ("bench_real_json.txt", 0.556767, 5.781582),
+        ("bench_real_jsonl.txt", 1.168684, 4.953411),
+        ("bench_real_csv.txt", 0.908817, 4.611123),
     ],
 )
-def test_bench_captured_outputs(name: str, tg: float | None, pp: float | None) -> None:
+def test_bench_captured_outputs(name: str, tg: float, pp: float) -> None:
     text = (DATA / name).read_text()
-    if tg is None:  # a real capture: the expected numbers come from its JSON twin
-        records = json.loads((DATA / "bench_real_json.txt").read_text())
-        pp = next(r["avg_ts"] for r in records if r["n_prompt"] > 0 and r["n_gen"] == 0)
-        tg = next(r["avg_ts"] for r in records if r["n_gen"] > 0 and r["n_prompt"] == 0)
-    got_tg = parse_llama_bench_output(text, metric="tg")
-    got_pp = parse_llama_bench_output(text, metric="pp")
-    assert got_tg == pytest.approx(tg, rel=1e-2)
-    assert got_pp == pytest.approx(pp, rel=1e-2)
+    assert parse_llama_bench_output(text, metric="tg") == pytest.approx(tg)
+    assert parse_llama_bench_output(text, metric="pp") == pytest.approx(pp)
 
 
 def test_bench_skips_unconvertible_and_ascii_plus_minus() -> None:

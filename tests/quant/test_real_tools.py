@@ -87,12 +87,13 @@ def test_perplexity_same_as_by_hand(llama_paths: LlamaCppPaths, smollm2: Path) -
     import re
     import subprocess
 
+    args = ["-c", "128", "--chunks", "1", "-t", "2", "-b", "128"]
     cmd = [str(llama_paths.perplexity), "-m", str(smollm2), "-f", str(sample_text_path())]
-    proc = subprocess.run([*cmd, *PPL_ARGS], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=300)
     m = re.search(r"Final estimate: PPL = ([\d.]+)", proc.stdout + proc.stderr)
     assert m is not None, proc.stderr[-2000:]
     ours = measure_perplexity_gguf(
-        gguf_path=smollm2, corpus_path=sample_text_path(), paths=llama_paths, extra_args=PPL_ARGS
+        gguf_path=smollm2, corpus_path=sample_text_path(), paths=llama_paths, extra_args=args
     )
     assert ours == pytest.approx(float(m.group(1)), abs=1e-4)
 
@@ -121,7 +122,7 @@ def test_perplexity_deadline(llama_paths: LlamaCppPaths, smollm2: Path) -> None:
 def test_tokens_per_sec_real(llama_paths: LlamaCppPaths, smollm2: Path, fmt: str | None) -> None:
     extra = [*BENCH_ARGS, *(["-o", fmt] if fmt else [])]
     tps = measure_tokens_per_sec_gguf(
-        gguf_path=smollm2, paths=llama_paths, n_gen=8, n_prompt=32, extra_args=extra
+        gguf_path=smollm2, paths=llama_paths, n_gen=4, n_prompt=16, extra_args=extra
     )
     assert tps is not None
     assert set(tps) == {"tg", "pp"}
@@ -131,7 +132,7 @@ def test_tokens_per_sec_real(llama_paths: LlamaCppPaths, smollm2: Path, fmt: str
 
 def test_tokens_per_sec_without_generation(llama_paths: LlamaCppPaths, smollm2: Path) -> None:
     tps = measure_tokens_per_sec_gguf(
-        gguf_path=smollm2, paths=llama_paths, n_gen=0, n_prompt=16, extra_args=BENCH_ARGS
+        gguf_path=smollm2, paths=llama_paths, n_gen=0, n_prompt=8, extra_args=BENCH_ARGS
     )
     assert tps is not None and tps["tg"] is None and tps["pp"] is not None
 
