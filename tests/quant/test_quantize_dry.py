@@ -4,6 +4,7 @@ shape, bad input, and the commands it would run."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,16 @@ def test_report_defaults_are_fresh() -> None:
 )
 def test_human_bytes(n: int | None, text: str) -> None:
     assert _human_bytes(n) == text
+
+
+def test_perplexity_output_without_estimate_is_an_error(
+    tmp_path: Path, make_exe: Callable[[str, str], Path]
+) -> None:
+    """A stand-in llama-perplexity that exits 0 after an error, as the real one does."""
+    exe = make_exe("llama-perplexity", "echo 'E perplexity: you need at least 256 tokens' >&2")
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(QuantError, match=r"no perplexity estimate[\s\S]*256 tokens"):
+        measure_perplexity_gguf(gguf_path=gguf, paths=LlamaCppPaths(perplexity=exe))
+    ok = make_exe("ppl-ok", "echo '[1]9.5,'; echo 'Final estimate: PPL = 9.5000 +/- 0.1' >&2")
+    assert measure_perplexity_gguf(gguf_path=gguf, paths=LlamaCppPaths(perplexity=ok)) == 9.5

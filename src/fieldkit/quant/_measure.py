@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from fieldkit.quant._errors import QuantError
 from fieldkit.quant._parse import parse_llama_bench_output, parse_perplexity_output
 from fieldkit.quant._paths import LlamaCppPaths, tool_path
-from fieldkit.quant._run import DEFAULT_TIMEOUT_S, run_tool
+from fieldkit.quant._run import DEFAULT_TIMEOUT_S, run_tool, tail
 
 __all__ = ["measure_perplexity_gguf", "measure_tokens_per_sec_gguf", "sample_text_path"]
 
@@ -39,9 +40,10 @@ def measure_perplexity_gguf(
     """Perplexity of *gguf_path* on *corpus_path* (default: :func:`sample_text_path`).
 
     Runs ``llama-perplexity -m GGUF -f CORPUS *extra_args`` (e.g. ``["-c", "128", "-t", "2"]``)
-    and returns the final estimate, ``None`` when the output has none or on a dry run. A
-    non-zero exit raises :class:`QuantToolError` quoting the tool's last lines; a run past
-    *timeout_s* is killed and raises :class:`QuantTimeout`.
+    and returns the final estimate (``None`` on a dry run). A non-zero exit raises
+    :class:`QuantToolError`, output without an estimate (llama-perplexity exits 0 when the corpus
+    is shorter than ``2 × ctx`` tokens) :class:`QuantError`, both quoting the tool's last lines;
+    a run past *timeout_s* is killed and raises :class:`QuantTimeout`.
     """
     corpus = sample_text_path() if corpus_path is None else Path(corpus_path)
     _, binary = tool_path(paths, "perplexity", dry_run=dry_run)
@@ -56,7 +58,15 @@ def measure_perplexity_gguf(
         *extra_args,
     ]
     proc = run_tool(cmd, label="llama-perplexity", timeout_s=timeout_s)
-    return parse_perplexity_output(proc.stdout + "\n" + proc.stderr)
+    output = proc.stdout + "\n" + proc.stderr
+    value = parse_perplexity_output(output)
+    if value is None:
+        # llama-perplexity exits 0 after some errors (e.g. a corpus shorter than 2 × ctx)
+        raise QuantError(
+            f"llama-perplexity: `{shlex.join(cmd)}` printed no perplexity estimate; last "
+            f"output:\n{tail(output) or '(none)'}"
+        )
+    return value
 
 
 def measure_tokens_per_sec_gguf(
