@@ -43,10 +43,12 @@ from fieldkit.eval._regex_guard import RegexTimeout
 from fieldkit.eval._rubric_scorers import (
     RUBRIC_OFFICE_ACTION_ARGUMENT,
     RUBRIC_PATENT_CLAIM_VALIDITY,
-    _format_rubric_hints,
     load_rubric,
     office_action_argument,
     patent_claim_validity,
+)
+from fieldkit.eval._rubric_scorers import (
+    _format_rubric_hints as _format_rubric_hints,
 )
 from fieldkit.eval._scorers import contains, exact_match, mcq_letter, numeric_match
 from fieldkit.eval._trajectory import Trajectory, TrajectoryIter
@@ -89,7 +91,6 @@ __all__ = [
     "TurnDetail",
     "VerticalBench",
     "VerticalQA",
-    "_format_rubric_hints",
     "contains",
     "default_group_extractor",
     "exact_match",
