@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,13 @@ from fieldkit.publish import (
     HFAuthError,
     HFHubAdapter,
     HFHubNotAvailable,
+    ModelCard,
     PublisherBrand,
     PublishError,
     _default_variant_recommendation,
     publish_quant,
 )
+from tests.publish._fakehub import FakeHub
 
 
 def test_constants_and_errors() -> None:
@@ -111,72 +114,62 @@ def test_live_push_without_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert info.value.__cause__ is not None
 
 
-class _Resp:
-    def __init__(self, status: int) -> None:
-        self.status_code = status
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """The real ``huggingface_hub`` client talking to a loopback Hub stand-in."""
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "is_offline_mode", lambda: False)  # tests run offline
+    hub = FakeHub()
+    try:
+        yield hub
+    finally:
+        hub.close()
 
 
-class _HTTPError(Exception):
-    def __init__(self, msg: str, status: int) -> None:
-        super().__init__(msg)
-        self.response = _Resp(status)
-
-
-def _fake_hub(monkeypatch: pytest.MonkeyPatch, fail: Exception | None) -> list[tuple[str, Any]]:
-    """A stand-in for the third-party ``huggingface_hub`` (no network here)."""
-    calls: list[tuple[str, Any]] = []
-
-    class HfApi:
-        def __init__(self, token: str | None = None) -> None:
-            calls.append(("init", token))
-
-        def create_repo(self, **kw: Any) -> None:
-            calls.append(("create_repo", kw))
-
-        def upload_folder(self, **kw: Any) -> None:
-            calls.append(("upload_folder", kw))
-            if fail is not None:
-                raise fail
-
-    mod = types.ModuleType("huggingface_hub")
-    mod.HfApi = HfApi  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "huggingface_hub", mod)
-    return calls
-
-
-def test_live_push_calls_the_hub_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _fake_hub(monkeypatch, None)
-    a = HFHubAdapter(staging_dir=tmp_path, dry_run=False, token="t", org="acme")
-    a.stage_text("x", "README.md")
-    r = a.push_folder(repo_name="m", private=True)
-    assert r.dry_run is False and r.hf_url == "https://huggingface.co/acme/m"
-    assert calls[0] == ("init", "t")
-    assert calls[1] == (
-        "create_repo",
-        {"repo_id": "acme/m", "repo_type": "model", "private": True, "exist_ok": True},
+def test_live_push_through_huggingface_hub(tmp_path: Path, fake_hub: FakeHub) -> None:
+    a = HFHubAdapter(
+        staging_dir=tmp_path / "stage",
+        dry_run=False,
+        token="hf_test",
+        org="acme",
+        endpoint=fake_hub.url,
     )
-    assert calls[2][1]["folder_path"] == str(tmp_path)
+    card = ModelCard(title="T", one_liner="x", base_model="a: b", tags=("yes", "1.0"))
+    a.stage_text(card.render(), "README.md")
+    a.stage_file(_blob(tmp_path, b"\x00\x01\x02"), "sub/model-Q4_0.gguf")
+    r = a.push_folder(repo_name="m", private=True)
+    assert r.dry_run is False and r.hf_repo == "acme/m"
+    assert r.hf_url == f"{fake_hub.url}/acme/m"
+    assert r.files_uploaded == ("README.md", "sub/model-Q4_0.gguf")
+    assert fake_hub.files["sub/model-Q4_0.gguf"] == b"\x00\x01\x02"
+    assert fake_hub.files["README.md"].decode() == card.render()
+    assert fake_hub.created["name"] == "m" and fake_hub.created["organization"] == "acme"
+    assert fake_hub.created.get("private") is True or fake_hub.created.get("visibility") == "private"
+    assert fake_hub.front_matter == card.front_matter()  # the Hub reads our YAML as written
+    assert all(auth == "Bearer hf_test" for _, _, auth in fake_hub.requests)
 
 
-@pytest.mark.parametrize(
-    ("exc", "auth"),
-    [
-        (_HTTPError("401 Client Error: Unauthorized", 401), True),
-        (_HTTPError("403 Client Error: Forbidden", 403), True),
-        (_HTTPError("500 Server Error", 500), False),
-        (RuntimeError("tokenizer file too large"), False),
-    ],
-)
-def test_auth_failures(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception, auth: bool
-) -> None:
-    _fake_hub(monkeypatch, exc)
-    a = HFHubAdapter(staging_dir=tmp_path, dry_run=False)
-    with pytest.raises(HFAuthError if auth else type(exc)) as info:
-        a.push_folder(repo_name="m")
+def _blob(tmp_path: Path, data: bytes) -> Path:
+    p = tmp_path / "blob.bin"
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize(("status", "auth"), [(401, True), (403, True), (404, False)])
+def test_refused_pushes(tmp_path: Path, fake_hub: FakeHub, status: int, auth: bool) -> None:
+    fake_hub.status = status
+    a = HFHubAdapter(staging_dir=tmp_path, dry_run=False, token="bad", endpoint=fake_hub.url)
+    a.stage_text("x", "README.md")
     if auth:
-        assert "Orionfold/m" in str(info.value) and "HF_TOKEN" in str(info.value)
-        assert info.value.__cause__ is exc
+        with pytest.raises(HFAuthError, match="Orionfold/m") as info:
+            a.push_folder(repo_name="m")
+        assert "HF_TOKEN" in str(info.value) and info.value.__cause__ is not None
+    else:
+        with pytest.raises(Exception) as other:
+            a.push_folder(repo_name="m")
+        assert not isinstance(other.value, HFAuthError)
+        assert "404" in str(other.value)
 
 
 @dataclass

@@ -55,7 +55,10 @@ def _is_auth_error(exc: BaseException) -> bool:
 
 
 class HFHubAdapter:
-    """A staging folder plus a push of it to ``<org>/<name>`` on the Hub."""
+    """A staging folder plus a push of it to ``<org>/<name>`` on the Hub.
+
+    ``endpoint`` points a live push at another Hub (a mirror, or ``HF_ENDPOINT``'s default).
+    """
 
     def __init__(
         self,
@@ -64,11 +67,13 @@ class HFHubAdapter:
         dry_run: bool = True,
         token: str | None = None,
         org: str = ORIONFOLD_HF_HANDLE,
+        endpoint: str | None = None,
     ) -> None:
         self.staging_dir = Path(staging_dir)
         self.dry_run = dry_run
         self.token = token
         self.org = org
+        self.endpoint = endpoint
         self._calls: list[dict[str, Any]] = []
 
     @property
@@ -154,7 +159,7 @@ class HFHubAdapter:
                 "a live push needs huggingface_hub (pip install 'fieldkit[publish]' or "
                 "pip install 'huggingface_hub>=0.24'); dry runs do not"
             ) from exc
-        api = hub.HfApi(token=self._resolve_token())
+        api = hub.HfApi(endpoint=self.endpoint, token=self._resolve_token())
         try:
             api.create_repo(repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=True)
             api.upload_folder(
@@ -169,5 +174,6 @@ class HFHubAdapter:
                     f"the Hub refused the push to {repo_id}: {exc}; set HF_TOKEN or pass token="
                 ) from exc
             raise
-        url = f"{_HUB_URL}/{_URL_PREFIX.get(repo_type, '')}{repo_id}"
+        base = (self.endpoint or _HUB_URL).rstrip("/")
+        url = f"{base}/{_URL_PREFIX.get(repo_type, '')}{repo_id}"
         return PublishResult(repo_id, tuple(files), dry_run=False, hf_url=url)
