@@ -145,7 +145,9 @@ def test_live_push_through_huggingface_hub(tmp_path: Path, fake_hub: FakeHub) ->
     assert fake_hub.files["sub/model-Q4_0.gguf"] == b"\x00\x01\x02"
     assert fake_hub.files["README.md"].decode() == card.render()
     assert fake_hub.created["name"] == "m" and fake_hub.created["organization"] == "acme"
-    assert fake_hub.created.get("private") is True or fake_hub.created.get("visibility") == "private"
+    assert (
+        fake_hub.created.get("private") is True or fake_hub.created.get("visibility") == "private"
+    )
     assert fake_hub.front_matter == card.front_matter()  # the Hub reads our YAML as written
     assert all(auth == "Bearer hf_test" for _, _, auth in fake_hub.requests)
 
