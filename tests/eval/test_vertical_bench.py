@@ -435,3 +435,37 @@ def test_from_jsonl_never_crashes(tmp_path: Path, rows: list[Any], limit: int | 
     assert limit is None or len(b.questions) <= limit
     for q in b.questions:
         assert q.question and q.expected and isinstance(q.qid, str)
+
+
+def test_per_row_rubric_reaches_judge_scorers(tmp_path: Path) -> None:
+    from fieldkit.eval import office_action_argument
+
+    seen: list[str | None] = []
+
+    class Judge:
+        def grade(
+            self,
+            *,
+            prediction: str,
+            question: str | None = None,
+            reference: str | None = None,
+            context: str | None = None,
+        ) -> Any:
+            seen.append(context)
+            return type("G", (), {"score": 0.5})()
+
+    rows = [
+        _ps(qid="1", question="Q1", family="D", use_case="D-oa", rubric={"rejection_type": "103"}),
+        _ps(qid="2", question="Q2", family="D", use_case="D-oa"),
+    ]
+    b = VerticalBench.from_jsonl(
+        _write(tmp_path, rows), scorer=office_action_argument, scorer_kwargs={"judge": Judge()}
+    )
+    assert b.questions[0].tags["rubric"] == {"rejection_type": "103"}
+    s = b.run(lambda q: "response", concurrency=2).summary()
+    assert s["accuracy"]["mean"] == 0.5
+    assert seen == ["Hints:\n- rejection_type: 103", None]
+    seen.clear()
+    b.scorer_kwargs["rubric"] = {"claim_count": 2}  # bench-wide wins
+    b.run(lambda q: "response")
+    assert seen == ["Hints:\n- claim_count: 2"] * 2

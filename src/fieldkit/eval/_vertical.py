@@ -142,6 +142,8 @@ def _map_patent(row: Mapping[str, Any], i: int) -> VerticalQA | None:
     extra = row.get("tags")
     if isinstance(extra, dict):
         tags.update(extra)
+    if isinstance(row.get("rubric"), dict):
+        tags["rubric"] = row["rubric"]
     qid = _first(row, "qid")
     return VerticalQA(str(qid) if qid is not None else f"ps-{i}", question, _text(exp), tags)
 
@@ -178,19 +180,34 @@ def _check_scorer_kwargs(scorer: Callable[..., float], kwargs: Mapping[str, Any]
         ) from None
 
 
+def _takes_rubric(scorer: Callable[..., float]) -> bool:
+    try:
+        params = inspect.signature(scorer).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rubric" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def _answer(
     model_fn: Callable[[str], Any],
     scorer: Callable[..., float],
     kwargs: Mapping[str, Any],
     qa: VerticalQA,
+    row_rubric: bool = False,
 ) -> tuple[bool, Any, float, BaseException | None, float | None, float | None]:
-    """Call the model (timed) then score its answer; module level so process pools can pickle it."""
+    """Call the model (timed) then score its answer; module level so process pools can pickle it.
+
+    With ``row_rubric``, a dict in the question's ``rubric`` tag is passed as ``rubric=``.
+    """
     t0 = time.perf_counter()
     try:
         out = model_fn(qa.question)
     except Exception as exc:
         return False, None, round((time.perf_counter() - t0) * 1000, 2), exc, None, None
     latency = round((time.perf_counter() - t0) * 1000, 2)
+    rubric = qa.tags.get("rubric") if row_rubric else None
+    if isinstance(rubric, dict):
+        kwargs = {**kwargs, "rubric": rubric}
     accuracy = float(scorer(out, qa.expected, **kwargs))
     refusal = 1.0 if is_refusal(out) else 0.0
     return True, out, latency, None, accuracy, refusal
@@ -286,7 +303,10 @@ class VerticalBench:
         Metrics per call: ``accuracy`` (the scorer) and ``refusal`` (``is_refusal``). A model
         exception is recorded as a failed call (``on_error="record"``) or re-raised
         (``"raise"``); failed calls carry no accuracy. Calls are recorded in question order,
-        also with ``concurrency=N`` threads or an ``executor``. Scorer errors propagate.
+        also with ``concurrency=N`` threads or an ``executor``. Scorer errors propagate. A
+        scorer taking ``rubric`` (the judge-backed ones) gets each question's ``rubric`` tag
+        (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
+        ``scorer_kwargs`` sets one for the whole bench.
         """
         if on_error not in ("record", "raise"):
             raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
@@ -298,6 +318,7 @@ class VerticalBench:
             raise ValueError("pass either concurrency or executor, not both")
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
+        row_rubric = "rubric" not in kwargs and _takes_rubric(self.scorer)
         bench = Bench(self.name, metrics=["accuracy", "refusal"])
         items = self.questions[:limit] if limit is not None else list(self.questions)
         extra = dict(extra_tags or {})
@@ -305,14 +326,19 @@ class VerticalBench:
             if executor is None and (concurrency is None or concurrency == 1):
                 for qa in items:
                     self._record(
-                        bench, qa, _answer(model_fn, self.scorer, kwargs, qa), extra, on_error
+                        bench,
+                        qa,
+                        _answer(model_fn, self.scorer, kwargs, qa, row_rubric),
+                        extra,
+                        on_error,
                     )
                     advance()
             else:
                 pool = executor or ThreadPoolExecutor(max_workers=concurrency)
                 try:
                     futures = [
-                        pool.submit(_answer, model_fn, self.scorer, kwargs, qa) for qa in items
+                        pool.submit(_answer, model_fn, self.scorer, kwargs, qa, row_rubric)
+                        for qa in items
                     ]
                     for i, (qa, fut) in enumerate(zip(items, futures, strict=True)):
                         try:
