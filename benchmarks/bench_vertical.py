@@ -51,7 +51,8 @@ def _local_rows(quick: bool) -> list[Row]:
         print(f"bench_vertical: real-model rows skipped ({type(exc).__name__}: {exc})")
         return []
     bench = VerticalBench.from_jsonl(SMOKE, scorer=contains)
-    with LocalServer(extra_args=("--parallel", "4")) as srv, srv.client(timeout=120.0) as client:
+    server = LocalServer(ctx=2048, threads=1, extra_args=("--parallel", "4"))
+    with server as srv, srv.client(timeout=120.0) as client:
 
         def model(question: str) -> str:
             reply = client.chat([{"role": "user", "content": question}], max_tokens=16)
@@ -67,7 +68,7 @@ def _local_rows(quick: bool) -> list[Row]:
             seq_s,
             "s",
             baseline_label="sequential (0.4.3)",
-            note=f"concurrency=4, --parallel 4; accuracy {par_acc:.3f} vs {seq_acc:.3f}",
+            note=f"concurrency=4, 4 slots, 1 thread; accuracy {par_acc:.3f} vs {seq_acc:.3f}",
         )
     ]
 
