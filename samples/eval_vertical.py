@@ -3,7 +3,8 @@
 Offline by default (a rule-based stand-in answers, with a sleep like a remote model):
     python samples/eval_vertical.py
 Against the real local model (llama-server with the bundled SmolLM2-135M-Instruct):
-    python samples/eval_vertical.py --server
+    python samples/eval_vertical.py --server [--threads 1]
+(``--threads 1`` helps on a small, busy CPU box: llama.cpp's thread pool spins.)
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def scorers_tour() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--server", action="store_true", help="use the real local model")
+    parser.add_argument("--threads", type=int, default=None, help="llama-server threads")
     args = parser.parse_args()
     scorers_tour()
     if not args.server:
@@ -88,7 +90,7 @@ def main() -> None:
         return
     from fieldkit.serve import LocalServer
 
-    with LocalServer() as srv, srv.client(timeout=120.0) as client:
+    with LocalServer(threads=args.threads) as srv, srv.client(timeout=120.0) as client:
 
         def model(question: str) -> str:
             reply = client.chat([{"role": "user", "content": question}], max_tokens=48)
