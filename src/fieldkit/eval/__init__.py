@@ -1,5 +1,5 @@
 """fieldkit.eval — benches, LLM judges, trajectories, refusals, assertion grading, pass@k,
-agent runs and matched-base comparison (the fieldkit 0.3.0 surface, plus more).
+agent runs, matched-base comparison, and vertical (domain QA) benches with their scorers.
 
 Importing this package does not import the NIM client or httpx; ``Judge.grade`` does, on use.
 """
@@ -20,6 +20,7 @@ from fieldkit.eval._comparison import (
     MatchedBaseComparisonResult,
     default_group_extractor,
 )
+from fieldkit.eval._irac import irac_structure
 from fieldkit.eval._judge import (
     BUILTIN_RUBRICS,
     RUBRIC_CORRECTNESS,
@@ -32,9 +33,26 @@ from fieldkit.eval._judge import (
 )
 from fieldkit.eval._metrics import PERCENTILES, percentiles, summarize_metric
 from fieldkit.eval._passk import PassAtK, PassAtKResult, pass_at_k_estimator
+from fieldkit.eval._prior_art import (
+    PriorArtRelevanceResult,
+    prior_art_relevance,
+    prior_art_relevance_full,
+)
 from fieldkit.eval._refusal import REFUSAL_PATTERNS, is_refusal
 from fieldkit.eval._regex_guard import RegexTimeout
+from fieldkit.eval._rubric_scorers import (
+    RUBRIC_OFFICE_ACTION_ARGUMENT,
+    RUBRIC_PATENT_CLAIM_VALIDITY,
+    load_rubric,
+    office_action_argument,
+    patent_claim_validity,
+)
+from fieldkit.eval._rubric_scorers import (
+    _format_rubric_hints as _format_rubric_hints,
+)
+from fieldkit.eval._scorers import contains, exact_match, mcq_letter, numeric_match
 from fieldkit.eval._trajectory import Trajectory, TrajectoryIter
+from fieldkit.eval._vertical import VerticalBench, VerticalQA
 
 __all__ = [
     # v0.2
@@ -46,6 +64,8 @@ __all__ = [
     "RESERVED_METRIC_NAMES",
     "RUBRIC_CORRECTNESS",
     "RUBRIC_FAITHFULNESS",
+    "RUBRIC_OFFICE_ACTION_ARGUMENT",
+    "RUBRIC_PATENT_CLAIM_VALIDITY",
     "RUBRIC_RELEVANCE",
     "RUBRIC_SCALES",
     "AgentRun",
@@ -64,14 +84,27 @@ __all__ = [
     "MatchedBaseComparisonResult",
     "PassAtK",
     "PassAtKResult",
+    "PriorArtRelevanceResult",
     "RegexTimeout",
     "Trajectory",
     "TrajectoryIter",
     "TurnDetail",
+    "VerticalBench",
+    "VerticalQA",
+    "contains",
     "default_group_extractor",
+    "exact_match",
+    "irac_structure",
     "is_refusal",
+    "load_rubric",
+    "mcq_letter",
+    "numeric_match",
+    "office_action_argument",
     "pass_at_k_estimator",
+    "patent_claim_validity",
     "percentiles",
+    "prior_art_relevance",
+    "prior_art_relevance_full",
     "summarize_agent_runs",
     "summarize_metric",
 ]

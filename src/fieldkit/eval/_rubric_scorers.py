@@ -1,0 +1,119 @@
+"""Judge-backed scorers for patent work, their rubric texts and the ``Hints:`` block they send.
+
+``load_rubric`` reads the packaged ``rubrics/<name>.md`` through ``importlib.resources`` (works
+from a zip) and accepts only plain names. The scorers hand the prediction, the reference and the
+rubric hints to any judge with a ``grade(*, prediction, question, reference, context)`` method.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, Protocol
+
+__all__ = [
+    "RUBRIC_OFFICE_ACTION_ARGUMENT",
+    "RUBRIC_PATENT_CLAIM_VALIDITY",
+    "load_rubric",
+    "office_action_argument",
+    "patent_claim_validity",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+class _Graded(Protocol):
+    @property
+    def score(self) -> float | None: ...
+
+
+class _JudgeLike(Protocol):
+    def grade(
+        self,
+        *,
+        prediction: str,
+        question: str | None = None,
+        reference: str | None = None,
+        context: str | None = None,
+    ) -> _Graded: ...
+
+
+def load_rubric(name: str) -> str:
+    """The text of the packaged rubric ``<name>.md``; ``FileNotFoundError`` if there is none.
+
+    ``name`` must be a plain file stem (letters, digits, ``_``, ``-``): paths are refused.
+    """
+    if not isinstance(name, str) or _NAME.fullmatch(name) is None:
+        raise FileNotFoundError(f"no rubric named {name!r} (names are plain file stems)")
+    res = resources.files("fieldkit.eval").joinpath("rubrics", f"{name}.md")
+    if not res.is_file():
+        raise FileNotFoundError(f"no rubric named {name!r} in fieldkit/eval/rubrics/")
+    return res.read_text(encoding="utf-8")
+
+
+RUBRIC_PATENT_CLAIM_VALIDITY: str = load_rubric("patent_claim_validity")
+RUBRIC_OFFICE_ACTION_ARGUMENT: str = load_rubric("office_action_argument")
+
+
+def _format_rubric_hints(rubric: Mapping[str, Any] | None) -> str:
+    """``Hints:`` then one ``- key: value`` line per key in sorted order (lists one item a line)."""
+    if not rubric:
+        return ""
+    lines = ["Hints:"]
+    for key in sorted(rubric):
+        value = rubric[key]
+        if isinstance(value, list | tuple):
+            lines.append(f"- {key}:")
+            lines.extend(f"  - {item}" for item in value)
+        elif isinstance(value, dict):
+            lines.append(f"- {key}: {json.dumps(value, sort_keys=True)}")
+        else:
+            lines.append(f"- {key}: {value}")
+    return "\n".join(lines)
+
+
+def _judged(
+    predicted: str | None,
+    expected: str | None,
+    judge: _JudgeLike,
+    rubric: Mapping[str, Any] | None,
+) -> float:
+    result = judge.grade(
+        prediction="" if predicted is None else predicted,
+        reference=expected or None,
+        context=_format_rubric_hints(rubric) or None,
+    )
+    score = result.score
+    return 0.0 if score is None else score
+
+
+def patent_claim_validity(
+    predicted: str | None,
+    expected: str | None,
+    *,
+    judge: _JudgeLike,
+    rubric: Mapping[str, Any] | None = None,
+) -> float:
+    """The judge's score of a claim against the reference (``0.0`` when it gives none).
+
+    Build the judge with ``RUBRIC_PATENT_CLAIM_VALIDITY`` as its rubric; ``rubric`` hints reach it
+    as the ``context`` block.
+    """
+    return _judged(predicted, expected, judge, rubric)
+
+
+def office_action_argument(
+    predicted: str | None,
+    expected: str | None,
+    *,
+    judge: _JudgeLike,
+    rubric: Mapping[str, Any] | None = None,
+) -> float:
+    """The judge's score of an office-action response (``0.0`` when it gives none).
+
+    Build the judge with ``RUBRIC_OFFICE_ACTION_ARGUMENT``; pass the expected rejection type and
+    citations as ``rubric`` hints.
+    """
+    return _judged(predicted, expected, judge, rubric)

@@ -1,0 +1,179 @@
+"""``HFHubAdapter``: stage files in a local folder and push it to the Hugging Face Hub.
+
+Dry run by default: a push only lists and logs what it would upload, needing neither
+``huggingface_hub`` nor a token nor network. A live push imports ``huggingface_hub`` lazily
+(``pip install 'fieldkit[publish]'``). Staging paths must stay inside the staging folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fieldkit._lazy import MissingExtraError, require
+from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE
+from fieldkit.publish._errors import HFAuthError, HFHubNotAvailable, PublishError
+
+__all__ = ["HFHubAdapter", "PublishResult"]
+
+_HUB_URL = "https://huggingface.co"
+_URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+@dataclass
+class PublishResult:
+    """What a push did (or would do): repo, staged files, mode, and where things landed."""
+
+    hf_repo: str
+    files_uploaded: tuple[str, ...]
+    dry_run: bool
+    manifest_path: Path | None = None
+    card_path: Path | None = None
+    hf_url: str | None = None
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status in (401, 403):
+        return True
+    text = str(exc).lower()
+    return any(
+        w in text
+        for w in (
+            "401 client error",
+            "403 client error",
+            "unauthorized",
+            "forbidden",
+            "invalid token",
+            "invalid user token",
+        )
+    )
+
+
+class HFHubAdapter:
+    """A staging folder plus a push of it to ``<org>/<name>`` on the Hub.
+
+    ``endpoint`` points a live push at another Hub (a mirror, or ``HF_ENDPOINT``'s default).
+    """
+
+    def __init__(
+        self,
+        *,
+        staging_dir: str | os.PathLike[str],
+        dry_run: bool = True,
+        token: str | None = None,
+        org: str = ORIONFOLD_HF_HANDLE,
+        endpoint: str | None = None,
+    ) -> None:
+        self.staging_dir = Path(staging_dir)
+        self.dry_run = dry_run
+        self.token = token
+        self.org = org
+        self.endpoint = endpoint
+        self._calls: list[dict[str, Any]] = []
+
+    @property
+    def logged_calls(self) -> tuple[dict[str, Any], ...]:
+        """Every ``upload_folder`` call ``push_folder`` made or would have made."""
+        return tuple(self._calls)
+
+    def repo_id(self, name: str) -> str:
+        """``name`` when it already has a namespace (``a/b``), else ``<org>/<name>``."""
+        return name if "/" in name else f"{self.org}/{name}"
+
+    def _dest(self, rel: str | os.PathLike[str]) -> Path:
+        p = PurePosixPath(Path(rel).as_posix())
+        if p.is_absolute() or ".." in p.parts or not p.parts or str(p) == ".":
+            raise PublishError(f"staging path must be relative and inside the folder, got {rel!r}")
+        dest = self.staging_dir.joinpath(*p.parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
+    def stage_file(self, src: str | os.PathLike[str], rel: str | os.PathLike[str]) -> Path:
+        """Copy ``src`` (content and metadata) to ``<staging_dir>/<rel>``; return the copy."""
+        dest = self._dest(rel)
+        shutil.copy2(src, dest)
+        return dest
+
+    def stage_text(self, text: str, rel: str | os.PathLike[str]) -> Path:
+        """Write ``text`` as UTF-8 to ``<staging_dir>/<rel>``; return the path."""
+        dest = self._dest(rel)
+        dest.write_text(text, encoding="utf-8")
+        return dest
+
+    def _resolve_token(self) -> str | None:
+        """``token``, else ``HF_TOKEN``, else ``HUGGING_FACE_HUB_TOKEN``, else ``None``."""
+        return (
+            self.token
+            or os.environ.get("HF_TOKEN")
+            or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+            or None
+        )
+
+    def _staged(self) -> list[str]:
+        if not self.staging_dir.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.staging_dir).as_posix()
+            for p in self.staging_dir.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        )
+
+    def push_folder(
+        self,
+        *,
+        repo_name: str,
+        commit_message: str = DEFAULT_BRAND.commit_message,
+        private: bool = False,
+        repo_type: str = "model",
+    ) -> PublishResult:
+        """Upload every regular file under ``staging_dir`` to ``repo_id(repo_name)``.
+
+        Dry run: log the call and return the file list. Live: create the repo if needed (its
+        visibility is set only on creation) and upload; a 401/403 becomes ``HFAuthError``.
+        ``hf_url`` is the repo's page.
+        """
+        repo_id = self.repo_id(repo_name)
+        files = self._staged()
+        self._calls.append(
+            {
+                "method": "upload_folder",
+                "repo_id": repo_id,
+                "folder_path": str(self.staging_dir),
+                "commit_message": commit_message,
+                "private": private,
+                "repo_type": repo_type,
+                "files": list(files),
+            }
+        )
+        if self.dry_run:
+            return PublishResult(repo_id, tuple(files), dry_run=True, hf_url=None)
+        try:
+            hub = require("huggingface_hub", "publish", purpose="pushing to the Hugging Face Hub")
+        except MissingExtraError as exc:
+            raise HFHubNotAvailable(
+                "a live push needs huggingface_hub (pip install 'fieldkit[publish]' or "
+                "pip install 'huggingface_hub>=0.24'); dry runs do not"
+            ) from exc
+        api = hub.HfApi(endpoint=self.endpoint, token=self._resolve_token())
+        try:
+            api.create_repo(repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=True)
+            api.upload_folder(
+                folder_path=str(self.staging_dir),
+                repo_id=repo_id,
+                repo_type=repo_type,
+                commit_message=commit_message,
+            )
+        except Exception as exc:
+            if _is_auth_error(exc):
+                raise HFAuthError(
+                    f"the Hub refused the push to {repo_id}: {exc}; set HF_TOKEN or pass token="
+                ) from exc
+            raise
+        base = (self.endpoint or _HUB_URL).rstrip("/")
+        url = f"{base}/{_URL_PREFIX.get(repo_type, '')}{repo_id}"
+        return PublishResult(repo_id, tuple(files), dry_run=False, hf_url=url)
