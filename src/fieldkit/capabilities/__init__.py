@@ -22,6 +22,14 @@ from fieldkit.capabilities._errors import (
     UnknownHardware,
     UnknownModel,
 )
+from fieldkit.capabilities._formats import (
+    FORMATS,
+    KV_FORMATS,
+    InvalidKVDtype,
+    StorageFormat,
+    kv_storage_format,
+    storage_format,
+)
 from fieldkit.capabilities._feasibility import (
     OVERHEAD_FRACTION,
     TIGHT_HEADROOM_FRACTION,
@@ -44,6 +52,8 @@ __all__ = [
     # beyond 0.3.0
     "DEFAULT_HARDWARE",
     "DTYPE_BYTES",
+    "FORMATS",
+    "KV_FORMATS",
     "OVERHEAD_FRACTION",
     "TIGHT_HEADROOM_FRACTION",
     # 0.3.0
@@ -51,9 +61,11 @@ __all__ = [
     "FeasibilityReport",
     "Hardware",
     "HardwareProfile",
+    "InvalidKVDtype",
     "MemoryBudgetRulesOfThumb",
     "ModelShape",
     "StackEntry",
+    "StorageFormat",
     "UnknownDtype",
     "UnknownEnvelope",
     "UnknownHardware",
@@ -65,8 +77,10 @@ __all__ = [
     "get_model",
     "hardware_profiles",
     "kv_cache_bytes",
+    "kv_storage_format",
     "model_shapes",
     "practical_inference_envelope",
     "render_feasibility",
+    "storage_format",
     "weight_bytes",
 ]
