@@ -173,6 +173,10 @@ class ModelShape:
         num, den = self._active_params
         return -(-(num * fmt.bits_num) // (den * fmt.bits_den * 8))
 
+    def kv_bytes_per_token(self, dtype: str) -> int:
+        """KV bytes each further token adds once past every window (full-attention layers only)."""
+        return kv_storage_format(dtype).bytes_for(self._kv_full)
+
     def kv_tokens_elements(self, ctx: int) -> int:
         """Cached elements for one sequence of *ctx* tokens (windowed layers capped)."""
         window = self._window

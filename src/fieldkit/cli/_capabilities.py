@@ -140,9 +140,10 @@ def models(
     if as_json:
         _emit_json([m.to_dict() for m in shapes])
         return
-    rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "name"]]
+    rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "windowed", "name"]]
     for m in shapes:
-        kv_per_token = m.kv_cache_bytes(ctx=1, batch=1, dtype="fp16")
+        kv_per_token = m.kv_bytes_per_token("fp16")
+        windowed = f"{m.windowed_layers}x{m.sliding_window}" if m.windowed_layers else "-"
         rows.append(
             [
                 m.id,
@@ -151,8 +152,9 @@ def models(
                 str(m.n_layers),
                 m.attention.upper(),
                 f"{kv_per_token / 1024:,.0f} KiB",
+                windowed,
                 m.name,
             ]
         )
-    for line in _table(rows, right={1, 2, 3, 5}):
+    for line in _table(rows, right={1, 2, 3, 5, 6}):
         _emit(line)
