@@ -16,6 +16,7 @@ from fieldkit.capabilities._capabilities import (
     practical_inference_envelope,
 )
 from fieldkit.capabilities._dtypes import DTYPE_BYTES
+from fieldkit.capabilities._envelope import envelope_rules
 from fieldkit.capabilities._errors import (
     UnknownDtype,
     UnknownEnvelope,
@@ -38,6 +39,7 @@ from fieldkit.capabilities._feasibility import (
     envelope_key,
     feasibility,
 )
+from fieldkit.capabilities._hf_config import HFConfigError, count_parameters, shape_from_hf_config
 from fieldkit.capabilities._math import kv_cache_bytes, weight_bytes
 from fieldkit.capabilities._models import ModelShape, get_model, model_shapes
 from fieldkit.capabilities._profiles import (
@@ -49,17 +51,16 @@ from fieldkit.capabilities._profiles import (
 from fieldkit.capabilities._render import render_feasibility
 
 __all__ = [
-    # beyond 0.3.0
     "DEFAULT_HARDWARE",
     "DTYPE_BYTES",
     "FORMATS",
     "KV_FORMATS",
     "OVERHEAD_FRACTION",
     "TIGHT_HEADROOM_FRACTION",
-    # 0.3.0
     "Capabilities",
     "FeasibilityReport",
     "Hardware",
+    "HFConfigError",
     "HardwareProfile",
     "InvalidKVDtype",
     "MemoryBudgetRulesOfThumb",
@@ -71,7 +72,9 @@ __all__ = [
     "UnknownHardware",
     "UnknownModel",
     "Verdict",
+    "count_parameters",
     "envelope_key",
+    "envelope_rules",
     "feasibility",
     "get_hardware",
     "get_model",
@@ -81,6 +84,7 @@ __all__ = [
     "model_shapes",
     "practical_inference_envelope",
     "render_feasibility",
+    "shape_from_hf_config",
     "storage_format",
     "weight_bytes",
 ]

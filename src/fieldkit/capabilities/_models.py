@@ -6,6 +6,7 @@ The catalog is ``data/models.json``; it contains 0.3.0's three ids with their 0.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -242,6 +243,25 @@ class ModelShape:
             envelope_size=None if data.get("envelope_size") is None else str(data["envelope_size"]),
             aliases=tuple(str(a) for a in data.get("aliases", ())),
             notes=str(data.get("notes", "")),
+        )
+
+    @classmethod
+    def from_hf_config(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        model_id: str | None = None,
+        params_b: float | None = None,
+        active_params_b: float | None = None,
+    ) -> ModelShape:
+        """The shape a Hugging Face ``config.json`` (file, model directory or dict) describes.
+
+        See :func:`fieldkit.capabilities.shape_from_hf_config`; raises ``HFConfigError``.
+        """
+        from fieldkit.capabilities._hf_config import shape_from_hf_config
+
+        return shape_from_hf_config(
+            source, model_id=model_id, params_b=params_b, active_params_b=active_params_b
         )
 
     def to_dict(self) -> dict[str, Any]:
