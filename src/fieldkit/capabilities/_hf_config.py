@@ -202,6 +202,8 @@ def _apply_window(cfg: Mapping[str, Any], kinds: list[str]) -> int | None:
         if window is None:
             raise HFConfigError("layer_types lists sliding_attention layers but sliding_window is unset")
         return window
+    if cfg.get("layer_types") is not None:  # an explicit layout is the whole truth
+        return None
     if window is None or cfg.get("use_sliding_window") is False:
         return None
     attention = [i for i, kind in enumerate(kinds) if kind == _FULL]
