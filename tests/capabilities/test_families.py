@@ -79,7 +79,11 @@ def test_gpt_oss_sinks_add_no_cached_tokens() -> None:
     # gpt-oss's attention sinks are a learned per-head logit, not kept tokens: a windowed
     # layer's cache stops growing at exactly 128 tokens.
     m = get_model("gpt-oss-120b")
-    grow = [m.kv_cache_bytes(ctx=c + 1, batch=1, dtype="bf16") - m.kv_cache_bytes(ctx=c, batch=1, dtype="bf16") for c in (126, 127, 128, 129)]  # fmt: skip
+    grow = [
+        m.kv_cache_bytes(ctx=c + 1, batch=1, dtype="bf16")
+        - m.kv_cache_bytes(ctx=c, batch=1, dtype="bf16")
+        for c in (126, 127, 128, 129)
+    ]
     assert grow == [36 * 2048, 36 * 2048, 18 * 2048, 18 * 2048]
     assert m.kv_bytes_per_token("bf16") == 18 * 2048
 
@@ -126,10 +130,17 @@ def test_nemotron_h_report_names_the_layers_without_kv() -> None:
 
 def _windowed(layers: int, windowed: int, window: int | None, kv_heads: int = 8) -> ModelShape:
     return ModelShape(
-        id="w", name="w", params_b=1.0, n_layers=layers, attention="gqa", n_heads=kv_heads * 4,
-        n_kv_heads=kv_heads, head_dim=64, sliding_window=window,
+        id="w",
+        name="w",
+        params_b=1.0,
+        n_layers=layers,
+        attention="gqa",
+        n_heads=kv_heads * 4,
+        n_kv_heads=kv_heads,
+        head_dim=64,
+        sliding_window=window,
         sliding_window_layers=windowed if window else None,
-    )  # fmt: skip
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -161,13 +172,29 @@ def test_windowed_kv_never_exceeds_full_kv_and_grows_with_ctx(
 def test_window_validation() -> None:
     with pytest.raises(ValueError, match="sliding_window_layers needs a sliding_window"):
         ModelShape(
-            id="x", name="x", params_b=1.0, n_layers=4, attention="mha", n_heads=1, n_kv_heads=1,
-            head_dim=8, sliding_window_layers=2,
-        )  # fmt: skip
+            id="x",
+            name="x",
+            params_b=1.0,
+            n_layers=4,
+            attention="mha",
+            n_heads=1,
+            n_kv_heads=1,
+            head_dim=8,
+            sliding_window_layers=2,
+        )
     with pytest.raises(ValueError, match="exceeds the KV layers"):
         ModelShape(
-            id="x", name="x", params_b=1.0, n_layers=4, attention="mha", n_heads=1, n_kv_heads=1,
-            head_dim=8, kv_layers=2, sliding_window=16, sliding_window_layers=3,
-        )  # fmt: skip
+            id="x",
+            name="x",
+            params_b=1.0,
+            n_layers=4,
+            attention="mha",
+            n_heads=1,
+            n_kv_heads=1,
+            head_dim=8,
+            kv_layers=2,
+            sliding_window=16,
+            sliding_window_layers=3,
+        )
     with pytest.raises(ValueError, match="sliding_window must be positive"):
         _windowed(4, 2, 0)

@@ -162,7 +162,13 @@ def test_bytes_are_exact_ceilings_and_names_resolve_any_case(
 @given(params=st.floats(0.1, 1000), dtype=st.sampled_from(["nvfp4", "mxfp4", "int4-g128", "q4_0"]))
 def test_block_scales_cost_more_than_bare_4_bit(params: float, dtype: str) -> None:
     shape = ModelShape(
-        id="x", name="x", params_b=params, n_layers=1, attention="mha", n_heads=1,
-        n_kv_heads=1, head_dim=1,
-    )  # fmt: skip
+        id="x",
+        name="x",
+        params_b=params,
+        n_layers=1,
+        attention="mha",
+        n_heads=1,
+        n_kv_heads=1,
+        head_dim=1,
+    )
     assert shape.weight_bytes("int4") <= shape.weight_bytes(dtype) <= shape.weight_bytes("fp8")

@@ -270,12 +270,29 @@ def test_done_when_gpt_oss_120b_mxfp4_on_spark() -> None:
 
 def test_feasibility_from_a_shipped_config() -> None:
     path = os.path.join(CONFIGS, "gpt-oss-120b", "config.json")
-    result = runner.invoke(app, ["feasibility", "--config", path, "--dtype", "mxfp4", "--ctx", "131072", "--json"])  # fmt: skip
+    result = runner.invoke(
+        app, ["feasibility", "--config", path, "--dtype", "mxfp4", "--ctx", "131072", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert (data["model"], data["kv_cache_bytes"], data["verdict"]) == ("gpt-oss-120b", 4_836_556_800, "fits")
+    assert (data["model"], data["kv_cache_bytes"], data["verdict"]) == (
+        "gpt-oss-120b",
+        4_836_556_800,
+        "fits",
+    )
     assert (data["kv_windowed_layers"], data["sliding_window"]) == (18, 128)
-    directory = runner.invoke(app, ["feasibility", "--config", os.path.join(CONFIGS, "qwen3-8b"), "--ctx", "32768", "--dtype", "bf16"])  # fmt: skip
+    directory = runner.invoke(
+        app,
+        [
+            "feasibility",
+            "--config",
+            os.path.join(CONFIGS, "qwen3-8b"),
+            "--ctx",
+            "32768",
+            "--dtype",
+            "bf16",
+        ],
+    )
     assert directory.exit_code == 0
     assert "KV cache (bf16):       4.8 GB  (ctx=32768, batch=1)" in directory.stdout
 
@@ -285,14 +302,20 @@ def test_config_errors_are_one_line() -> None:
     result = runner.invoke(app, ["feasibility", "--config", hybrid])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot count parameters of hybrid/NAS blocks")
-    ok = runner.invoke(app, ["feasibility", "--config", hybrid, "--params-b", "8", "--ctx", "8192", "--dtype", "bf16"])  # fmt: skip
+    ok = runner.invoke(
+        app,
+        ["feasibility", "--config", hybrid, "--params-b", "8", "--ctx", "8192", "--dtype", "bf16"],
+    )
     assert ok.exit_code == 0 and "KV cache (bf16):       0.1 GB" in ok.stdout
     for args, message in (
         (["feasibility"], "error: give a MODEL_ID or --config PATH (exactly one)"),
         (["feasibility", "qwen3-8b", "--config", hybrid], "error: give a MODEL_ID or --config"),
-        (["feasibility", "qwen3-8b", "--params-b", "3"], "error: --params-b/--active-params-b go with --config"),
+        (
+            ["feasibility", "qwen3-8b", "--params-b", "3"],
+            "error: --params-b/--active-params-b go with --config",
+        ),
         (["feasibility", "--config", "/nonexistent/config.json"], "error: config file not found"),
-    ):  # fmt: skip
+    ):
         bad = runner.invoke(app, args)
         assert bad.exit_code == 2 and bad.stderr.startswith(message), bad.output
         assert "Traceback" not in bad.output
@@ -334,10 +357,14 @@ def test_envelope_accepts_typed_sizes(size: str, keys: list[str]) -> None:
     if len(keys) == 1:
         assert result.stdout == practical_inference_envelope(keys[0]) + "\n"
     else:
-        assert result.stdout.splitlines() == [f"{k}: {practical_inference_envelope(k)}" for k in keys]
+        assert result.stdout.splitlines() == [
+            f"{k}: {practical_inference_envelope(k)}" for k in keys
+        ]
 
 
-@pytest.mark.parametrize("size", ["100B", "70B fp7", "70B q4_k_m", "B", "70", "70B params fp8 extra"])
+@pytest.mark.parametrize(
+    "size", ["100B", "70B fp7", "70B q4_k_m", "B", "70", "70B params fp8 extra"]
+)
 def test_envelope_still_refuses_what_it_has_no_rule_for(size: str) -> None:
     result = runner.invoke(app, ["envelope", size])
     assert result.exit_code == 2

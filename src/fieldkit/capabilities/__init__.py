@@ -23,14 +23,6 @@ from fieldkit.capabilities._errors import (
     UnknownHardware,
     UnknownModel,
 )
-from fieldkit.capabilities._formats import (
-    FORMATS,
-    KV_FORMATS,
-    InvalidKVDtype,
-    StorageFormat,
-    kv_storage_format,
-    storage_format,
-)
 from fieldkit.capabilities._feasibility import (
     OVERHEAD_FRACTION,
     TIGHT_HEADROOM_FRACTION,
@@ -38,6 +30,14 @@ from fieldkit.capabilities._feasibility import (
     Verdict,
     envelope_key,
     feasibility,
+)
+from fieldkit.capabilities._formats import (
+    FORMATS,
+    KV_FORMATS,
+    InvalidKVDtype,
+    StorageFormat,
+    kv_storage_format,
+    storage_format,
 )
 from fieldkit.capabilities._hf_config import HFConfigError, count_parameters, shape_from_hf_config
 from fieldkit.capabilities._math import kv_cache_bytes, weight_bytes
@@ -59,8 +59,8 @@ __all__ = [
     "TIGHT_HEADROOM_FRACTION",
     "Capabilities",
     "FeasibilityReport",
-    "Hardware",
     "HFConfigError",
+    "Hardware",
     "HardwareProfile",
     "InvalidKVDtype",
     "MemoryBudgetRulesOfThumb",

@@ -49,8 +49,9 @@ def envelope_key(model: ModelShape, dtype: str) -> str | None:
     """The Spark envelope-table key that describes *model* at *dtype*, if the table has one.
 
     Follows the requested dtype (by storage width: 16-bit → ``bf16``, 8-bit → ``fp8``,
-    4-bit → ``int4``; block-scaled widths such as 4.25 or 8.5 bits have no rule); ``405B+`` models have one rule for every precision. ``None`` when the
-    table has no rule for that size/precision (0.3.0 showed a fixed rule per model instead).
+    4-bit → ``int4``; block-scaled widths such as 4.25 or 8.5 bits have no rule); ``405B+``
+    models have one rule for every precision. ``None`` when the table has no rule for that
+    size/precision (0.3.0 showed a fixed rule per model instead).
     """
     if model.envelope_size is None:
         return None

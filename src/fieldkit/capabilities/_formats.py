@@ -198,7 +198,7 @@ _ALL: tuple[StorageFormat, ...] = (
         kv=True,
         native_as=None,
         default_kv="fp16",
-        description="GGUF Q4_0: 32 4-bit values + one fp16 scale per block (18 bytes / 32) = 4.5 bits",
+        description="GGUF Q4_0: 32 4-bit values + one fp16 scale per block (18 B / 32) = 4.5 bits",
     ),
 )
 
@@ -247,4 +247,3 @@ def kv_storage_format(dtype: object) -> StorageFormat:
             f"valid KV dtypes: {list(KV_FORMATS)}"
         )
     return fmt
-

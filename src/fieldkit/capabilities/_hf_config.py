@@ -123,7 +123,9 @@ def _required(cfg: Mapping[str, Any], *alternatives: tuple[str, ...]) -> list[in
     return values
 
 
-def _layer_kinds(cfg: Mapping[str, Any], n_layers: int, n_heads: int) -> tuple[list[str], int | None]:
+def _layer_kinds(
+    cfg: Mapping[str, Any], n_layers: int, n_heads: int
+) -> tuple[list[str], int | None]:
     """Per-layer cache kind (full / sliding / none) and, for NAS configs, the KV head count."""
     kv_heads: int | None = None
     pattern = cfg.get("hybrid_override_pattern")
@@ -200,7 +202,9 @@ def _apply_window(cfg: Mapping[str, Any], kinds: list[str]) -> int | None:
     window = None if window_value is None else _int("sliding_window", window_value)
     if _SLIDING in kinds:
         if window is None:
-            raise HFConfigError("layer_types lists sliding_attention layers but sliding_window is unset")
+            raise HFConfigError(
+                "layer_types lists sliding_attention layers but sliding_window is unset"
+            )
         return window
     if cfg.get("layer_types") is not None:  # an explicit layout is the whole truth
         return None
@@ -214,7 +218,9 @@ def _apply_window(cfg: Mapping[str, Any], kinds: list[str]) -> int | None:
     elif str(cfg.get("model_type", "")).startswith("gemma2"):  # Gemma 2: even layers local
         windowed = [i for i in attention if i % 2 == 0]
     elif cfg.get("use_sliding_window") is True and cfg.get("max_window_layers") is not None:
-        first = _int("max_window_layers", cfg["max_window_layers"]) if cfg["max_window_layers"] else 0
+        first = (
+            _int("max_window_layers", cfg["max_window_layers"]) if cfg["max_window_layers"] else 0
+        )
         windowed = [i for i in attention if i >= first]
     else:  # Mistral semantics: the window applies to every attention layer
         windowed = attention
@@ -258,10 +264,7 @@ def count_parameters(cfg: Mapping[str, Any]) -> tuple[int, int]:
         )
         q_lora = cfg.get("q_lora_rank")
         qk = nope + rope
-        if q_lora:
-            q = hidden * q_lora + q_lora * n_heads * qk + q_lora
-        else:
-            q = hidden * n_heads * qk
+        q = hidden * q_lora + q_lora * n_heads * qk + q_lora if q_lora else hidden * n_heads * qk
         attention = (
             q + hidden * (kv_lora + rope) + kv_lora + kv_lora * n_heads * (nope + v_dim)
         ) + n_heads * v_dim * hidden
@@ -327,7 +330,9 @@ def _experts(cfg: Mapping[str, Any]) -> tuple[int, int] | None:
     if name is None or n_experts in (0, 1):
         return None
     total = _int(name, n_experts)
-    k_name, k = _first(cfg, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
+    k_name, k = _first(
+        cfg, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk"
+    )
     if k_name is None:
         raise HFConfigError(
             f"config.json sets {name}={total} but none of num_experts_per_tok / "
@@ -389,7 +394,7 @@ def shape_from_hf_config(
         params_b = total / 1e9
         if active_params_b is None and experts is not None:
             active_params_b = active / 1e9
-        notes += " Parameter count estimated from the config (embeddings, attention, MLP/experts, norms)."
+        notes += " Parameter count estimated from the config (embeddings, attention, MLP, norms)."
     name, max_pos = _first(cfg, "max_position_embeddings", "n_positions", "max_seq_len")
     ident = model_id or str(raw.get("_name_or_path") or default_id)
     try:

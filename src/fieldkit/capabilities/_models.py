@@ -98,7 +98,10 @@ class ModelShape:
                 object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
         if self.sliding_window is None and self.sliding_window_layers is not None:
             raise ValueError(f"{self.id}: sliding_window_layers needs a sliding_window")
-        if self.sliding_window_layers is not None and self.sliding_window_layers > self.cache_layers:
+        if (
+            self.sliding_window_layers is not None
+            and self.sliding_window_layers > self.cache_layers
+        ):
             raise ValueError(f"{self.id}: sliding_window_layers exceeds the KV layers")
         if (self.n_experts is None) != (self.experts_per_token is None):
             raise ValueError(f"{self.id}: set both n_experts and experts_per_token, or neither")
@@ -134,7 +137,9 @@ class ModelShape:
         """KV layers with a sliding window (they cache at most ``sliding_window`` tokens)."""
         if self.sliding_window is None:
             return 0
-        return self.cache_layers if self.sliding_window_layers is None else self.sliding_window_layers
+        return (
+            self.cache_layers if self.sliding_window_layers is None else self.sliding_window_layers
+        )
 
     @property
     def full_attention_layers(self) -> int:

@@ -63,7 +63,9 @@ def render_feasibility(
     if model.windowed_layers or model.cache_layers < model.n_layers:
         parts = [f"{model.full_attention_layers} full"]
         if model.windowed_layers:
-            parts.append(f"{model.windowed_layers} windowed (<= {model.sliding_window} tokens each)")
+            parts.append(
+                f"{model.windowed_layers} windowed (<= {model.sliding_window} tokens each)"
+            )
         no_kv = model.n_layers - model.cache_layers
         if no_kv:
             parts.append(f"{no_kv} without KV (Mamba/attention-free)")
