@@ -172,3 +172,13 @@ def test_block_scales_cost_more_than_bare_4_bit(params: float, dtype: str) -> No
         head_dim=1,
     )
     assert shape.weight_bytes("int4") <= shape.weight_bytes(dtype) <= shape.weight_bytes("fp8")
+
+
+def test_feasibility_refuses_non_string_dtypes_cleanly() -> None:
+    for bad in ({"kv_dtype": ["fp8"]}, {"dtype": ["fp8"]}, {"dtype": 8}):
+        with pytest.raises(UnknownDtype):
+            feasibility("qwen3-8b", **bad)  # type: ignore[arg-type]
+    # memoised spellings give the same report as fresh ones
+    first = feasibility("qwen3-8b", dtype=" MXFP4 ", kv_dtype="FP8")
+    again = feasibility("qwen3-8b", dtype=" MXFP4 ", kv_dtype="FP8")
+    assert first == again and (first.dtype, first.kv_dtype) == ("mxfp4", "fp8")

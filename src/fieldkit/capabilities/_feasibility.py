@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from fieldkit.capabilities._capabilities import Capabilities, practical_inference_envelope
-from fieldkit.capabilities._formats import kv_storage_format, storage_format
+from fieldkit.capabilities._formats import StorageFormat, kv_storage_format, storage_format
 from fieldkit.capabilities._math import ceil_div, check_dimension
 from fieldkit.capabilities._models import ModelShape, get_model
 from fieldkit.capabilities._profiles import DEFAULT_HARDWARE, HardwareProfile, get_hardware
@@ -220,6 +220,25 @@ class FeasibilityReport:
         }
 
 
+_formats_memo: dict[tuple[str, object], tuple[StorageFormat, StorageFormat, bool]] = {}
+
+
+def _resolve_formats(dtype: object, kv_dtype: object) -> tuple[StorageFormat, StorageFormat, bool]:
+    """(weights format, KV format, whether the KV format is the weight format's default)."""
+    weights_fmt = storage_format(dtype)
+    if kv_dtype is None:
+        defaulted = not weights_fmt.kv
+        cache_fmt = storage_format(weights_fmt.default_kv) if defaulted else weights_fmt
+    else:
+        defaulted = False
+        cache_fmt = kv_storage_format(kv_dtype)
+    if type(dtype) is str and (kv_dtype is None or type(kv_dtype) is str):
+        if len(_formats_memo) >= 1024:
+            _formats_memo.clear()  # bounded: callers use a handful of spellings
+        _formats_memo[(dtype, kv_dtype)] = (weights_fmt, cache_fmt, defaulted)
+    return weights_fmt, cache_fmt, defaulted
+
+
 def feasibility(
     model: str | ModelShape,
     *,
@@ -243,11 +262,12 @@ def feasibility(
     profile = hardware if isinstance(hardware, HardwareProfile) else get_hardware(hardware)
     c = check_dimension("ctx", ctx)
     b = check_dimension("batch", batch)
-    weights_fmt = storage_format(dtype)
-    if kv_dtype is None:
-        cache_fmt = weights_fmt if weights_fmt.kv else storage_format(weights_fmt.default_kv)
-    else:
-        cache_fmt = kv_storage_format(kv_dtype)
+    pair = None
+    if type(dtype) is str and (kv_dtype is None or type(kv_dtype) is str):
+        pair = _formats_memo.get((dtype, kv_dtype))
+    if pair is None:
+        pair = _resolve_formats(dtype, kv_dtype)
+    weights_fmt, cache_fmt, defaulted = pair
     weights_dtype = weights_fmt.name
     weights, active, kv = shape._budget(weights_fmt, cache_fmt, c, b)
     overhead = profile.reserved_bytes + ceil_div((weights + kv) * _OVERHEAD_NUM, _OVERHEAD_DEN)
@@ -263,5 +283,5 @@ def feasibility(
         overhead_bytes=overhead,
         active_weights_bytes=active,
         envelope_rule=_envelope_rule(shape, weights_dtype, profile),
-        kv_dtype_defaulted=kv_dtype is None and not weights_fmt.kv,
+        kv_dtype_defaulted=defaulted,
     )
