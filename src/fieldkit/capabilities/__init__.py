@@ -2,8 +2,10 @@
 
 0.3.0's surface (``Capabilities`` over the bundled DGX Spark document, ``kv_cache_bytes``,
 ``weight_bytes``, ``practical_inference_envelope``, ``DTYPE_BYTES`` and the two errors), plus
-catalogs of hardware profiles and model shapes and a :func:`feasibility` report (GQA, MLA and
-MoE aware; exact byte counts; verdict; decode tokens/s upper bound).
+storage formats with their real cost (block-scaled fp4, GPTQ/AWQ, GGUF), catalogs of hardware
+profiles and model shapes (or a shape read from any Hugging Face ``config.json``) and a
+:func:`feasibility` report (GQA, MLA, MoE, sliding-window and hybrid aware; exact byte counts;
+verdict; decode tokens/s upper bound).
 """
 
 from __future__ import annotations
