@@ -308,7 +308,7 @@ def test_config_errors_are_one_line() -> None:
     )
     assert ok.exit_code == 0 and "KV cache (bf16):       0.1 GB" in ok.stdout
     for args, message in (
-        (["feasibility"], "error: give a MODEL_ID or --config PATH (exactly one)"),
+        (["feasibility"], "error: Missing argument 'MODEL_ID' (or give --config PATH)."),
         (["feasibility", "qwen3-8b", "--config", hybrid], "error: give a MODEL_ID or --config"),
         (
             ["feasibility", "qwen3-8b", "--params-b", "3"],

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_errors  # Typer vendors Click
 
 from fieldkit.cli._app import app, fail
 
@@ -53,6 +54,7 @@ def envelope(
 
 @app.command()
 def feasibility(
+    ctx_: typer.Context,
     model_id: str | None = typer.Argument(
         None, help="Model id or alias (see `fieldkit models`); or use --config."
     ),
@@ -98,8 +100,10 @@ def feasibility(
     )
     from fieldkit.capabilities import feasibility as compute
 
-    if (model_id is None) == (config is None):
-        fail("give a MODEL_ID or --config PATH (exactly one)")
+    if model_id is None and config is None:
+        raise click_errors.UsageError("Missing argument 'MODEL_ID' (or give --config PATH).", ctx_)
+    if model_id is not None and config is not None:
+        fail("give a MODEL_ID or --config PATH, not both")
     if config is None and (params_b is not None or active_params_b is not None):
         fail("--params-b/--active-params-b go with --config")
     for option, value in (("--ctx", ctx), ("--batch", batch)):
