@@ -215,6 +215,18 @@ def test_models_list() -> None:
     mixtral = next(m for m in data if m["id"] == "mixtral-8x7b")
     assert mixtral["moe"] is True and mixtral["active_params_b"] == 12.9
     assert next(m for m in data if m["id"] == "llama-3.1-70b")["kv_bytes_per_token_fp16"] == 327_680
+    oss = next(m for m in data if m["id"] == "gpt-oss-120b")
+    assert (oss["kv_bytes_per_token_fp16"], oss["kv_bytes_per_token_past_windows_fp16"]) == (
+        36 * 2048,
+        18 * 2048,
+    )
+    assert (oss["sliding_window"], oss["windowed_layers"], oss["full_attention_layers"]) == (
+        128,
+        18,
+        18,
+    )
+    gemma = next(line for line in lines if line.startswith("gemma-3-27b"))
+    assert "80 KiB" in gemma and "52x1024" in gemma
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

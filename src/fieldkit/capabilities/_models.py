@@ -293,6 +293,7 @@ class ModelShape:
             "qk_rope_head_dim": self.qk_rope_head_dim,
             "kv_elements_per_token_per_layer": self.kv_elements_per_token_per_layer,
             "kv_bytes_per_token_fp16": self.kv_cache_bytes(ctx=1, batch=1, dtype="fp16"),
+            "kv_bytes_per_token_past_windows_fp16": self.kv_bytes_per_token("fp16"),
             "envelope_size": self.envelope_size,
             "aliases": list(self.aliases),
             "notes": self.notes,
