@@ -100,14 +100,16 @@ def _naive_feasibility_sweep() -> int:
     """The same sweep in floats: what a quick script would do."""
     n = 0
     for m in model_shapes().values():
-        per_token = m.cache_layers * m.kv_elements_per_token_per_layer
+        full = m.full_attention_layers * m.kv_elements_per_token_per_layer
+        windowed = m.windowed_layers * m.kv_elements_per_token_per_layer
+        window = m.sliding_window or 0
         for hw in hardware_profiles().values():
             for dtype in ("bf16", "fp8", "int4"):
                 b = DTYPE_BYTES[dtype]
                 for ctx in CTX_SWEEP:
                     for batch in BATCHES:
                         weights = m.params_b * 1e9 * b
-                        kv = per_token * ctx * batch * b
+                        kv = (full * ctx + windowed * min(ctx, window)) * batch * b
                         total = weights + kv + hw.reserved_gb * 1e9 + 0.1 * (weights + kv)
                         headroom = hw.memory_gb * 1e9 - total
                         _ = headroom / (hw.memory_gb * 1e9) >= 0.1
@@ -150,6 +152,48 @@ def _feasibility_sweep() -> int:
                 for ctx in CTX_SWEEP:
                     for batch in BATCHES:
                         _ = feasibility(m, hardware=hw, dtype=dtype, ctx=ctx, batch=batch).verdict
+                        n += 1
+    return n
+
+
+# Block-scaled and GGUF weights; their KV at the runtime default (bf16/fp16), or fp8.
+FORMAT_SWEEP = [("nvfp4", None), ("mxfp4", None), ("q4_k_m", None), ("mxfp4", "fp8")]
+
+
+def _format_sweep() -> int:
+    n = 0
+    for m in model_shapes().values():
+        for hw in hardware_profiles().values():
+            for dtype, kv_dtype in FORMAT_SWEEP:
+                for ctx in CTX_SWEEP:
+                    for batch in BATCHES:
+                        r = feasibility(
+                            m, hardware=hw, dtype=dtype, kv_dtype=kv_dtype, ctx=ctx, batch=batch
+                        )
+                        _ = r.verdict
+                        n += 1
+    return n
+
+
+def _naive_format_sweep() -> int:
+    """The same budget in floats: bits/8 per value, windowed layers capped, no report."""
+    bits = {"nvfp4": 4.5, "mxfp4": 4.25, "q4_k_m": 4.8944, "fp8": 8.0}
+    n = 0
+    for m in model_shapes().values():
+        full = m.full_attention_layers * m.kv_elements_per_token_per_layer
+        windowed = m.windowed_layers * m.kv_elements_per_token_per_layer
+        window = m.sliding_window or 0
+        for hw in hardware_profiles().values():
+            for dtype, kv_dtype in FORMAT_SWEEP:
+                b = bits[dtype] / 8
+                kv_b = 2.0 if kv_dtype is None else bits[kv_dtype] / 8
+                for ctx in CTX_SWEEP:
+                    for batch in BATCHES:
+                        weights = m.params_b * 1e9 * b
+                        kv = (full * ctx + windowed * min(ctx, window)) * batch * kv_b
+                        total = weights + kv + hw.reserved_gb * 1e9 + 0.1 * (weights + kv)
+                        headroom = hw.memory_gb * 1e9 - total
+                        _ = headroom / (hw.memory_gb * 1e9) >= 0.1
                         n += 1
     return n
 
@@ -214,6 +258,7 @@ def run(quick: bool) -> list[Row]:
 
     Capabilities.load()
     sweep_size = _feasibility_sweep()
+    format_sweep_size = _format_sweep()
     return [
         Row(
             "weight_bytes wrong",
@@ -257,6 +302,15 @@ def run(quick: bool) -> list[Row]:
             better="higher",
             baseline_label="same budget in floats, no report object",
             note=f"{sweep_size} reports: models x hardware x dtype x ctx x batch",
+        ),
+        Row(
+            "feasibility fp4/GGUF sweep",
+            _rate(_format_sweep, seconds),
+            _rate(_naive_format_sweep, seconds),
+            "reports/s",
+            better="higher",
+            baseline_label="same budget in floats, no report object",
+            note=f"{format_sweep_size} reports: nvfp4/mxfp4/q4_k_m weights, default or fp8 KV",
         ),
         Row(
             "weight_bytes vs 0.3.0 fn",

@@ -5,12 +5,15 @@
 1. 0.3.0's math: weight bytes, KV-cache bytes and the DGX Spark envelope rule.
 2. One feasibility report, printed the way `fieldkit feasibility` prints it.
 3. The longest context each catalog model can hold on DGX Spark and on an H100, at fp8.
+4. gpt-oss-120b in MXFP4 at 128k on DGX Spark (windowed layers cap their KV at 128 tokens), and
+   a model sized from its Hugging Face config.json alone.
 """
 
 from __future__ import annotations
 
 from fieldkit.capabilities import (
     Capabilities,
+    ModelShape,
     Verdict,
     feasibility,
     get_hardware,
@@ -63,6 +66,22 @@ def main() -> None:
         here = longest_context(model.id, spark.id, "fp8")
         there = longest_context(model.id, h100.id, "fp8")
         print(f"  {model.id:20} {_tokens(here):>16}  {_tokens(there):>16}")
+    print()
+
+    oss = feasibility("gpt-oss-120b", dtype="mxfp4", hardware="dgx-spark", ctx=131072)
+    print("\n".join(render_feasibility(oss)))
+    print()
+
+    # What a config.json says is enough: here Qwen3-8B's published values.
+    config = {
+        "model_type": "qwen3", "num_hidden_layers": 36, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "head_dim": 128, "hidden_size": 4096,
+        "intermediate_size": 12288, "vocab_size": 151936, "tie_word_embeddings": False,
+        "max_position_embeddings": 40960, "use_sliding_window": False, "sliding_window": None,
+    }  # fmt: skip
+    shape = ModelShape.from_hf_config(config, model_id="my-qwen3-8b")
+    kv = shape.kv_cache_bytes(ctx=32768, batch=1, dtype="bf16")
+    print(f"{shape.id}: {shape.params_b:.2f}B params (estimated), KV at 32k bf16: {kv:,} bytes")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,8 @@ def test_sample_runs() -> None:
     assert "verdict:         fits" in out.stdout
     row = next(line for line in out.stdout.splitlines() if line.strip().startswith("mistral-7b"))
     assert row.split()[1:] == ["32,768", "tokens", "32,768", "tokens"]
+    assert "weights (mxfp4):       62.1 GB" in out.stdout
+    assert "KV layers:       18 full + 18 windowed (<= 128 tokens each) of 36" in out.stdout
+    assert (
+        "my-qwen3-8b: 8.19B params (estimated), KV at 32k bf16: 4,831,838,208 bytes" in out.stdout
+    )

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from fieldkit.capabilities._capabilities import Capabilities, practical_inference_envelope
-from fieldkit.capabilities._dtypes import DTYPE_BITS, resolve_dtype
+from fieldkit.capabilities._formats import StorageFormat, kv_storage_format, storage_format
 from fieldkit.capabilities._math import ceil_div, check_dimension
 from fieldkit.capabilities._models import ModelShape, get_model
 from fieldkit.capabilities._profiles import DEFAULT_HARDWARE, HardwareProfile, get_hardware
@@ -49,15 +49,18 @@ def envelope_key(model: ModelShape, dtype: str) -> str | None:
     """The Spark envelope-table key that describes *model* at *dtype*, if the table has one.
 
     Follows the requested dtype (by storage width: 16-bit → ``bf16``, 8-bit → ``fp8``,
-    4-bit → ``int4``); ``405B+`` models have one rule for every precision. ``None`` when the
-    table has no rule for that size/precision (0.3.0 showed a fixed rule per model instead).
+    4-bit → ``int4``; block-scaled widths such as 4.25 or 8.5 bits have no rule); ``405B+``
+    models have one rule for every precision. ``None`` when the table has no rule for that
+    size/precision (0.3.0 showed a fixed rule per model instead).
     """
     if model.envelope_size is None:
         return None
     if model.envelope_size.endswith("+"):
         key = f"{model.envelope_size} params"
     else:
-        precision = _ENVELOPE_PRECISION.get(DTYPE_BITS[resolve_dtype(dtype)])
+        fmt = storage_format(dtype)
+        whole = fmt.bits_num if fmt.bits_den == 1 else 0
+        precision = _ENVELOPE_PRECISION.get(whole)
         if precision is None:
             return None
         key = f"{model.envelope_size} params {precision}"
@@ -102,6 +105,8 @@ class FeasibilityReport:
     overhead_bytes: int
     active_weights_bytes: int
     envelope_rule: str | None
+    kv_dtype_defaulted: bool = False
+    """True when *dtype* is weight-only and the KV cache fell back to the runtime default."""
 
     @property
     def weights_plus_kv_bytes(self) -> int:
@@ -179,10 +184,14 @@ class FeasibilityReport:
             "memory_gb": self.hardware.memory_gb,
             "dtype": self.dtype,
             "kv_dtype": self.kv_dtype,
+            "kv_dtype_defaulted": self.kv_dtype_defaulted,
             "ctx": self.ctx,
             "batch": self.batch,
             "weights_bytes": self.weights_bytes,
             "kv_cache_bytes": self.kv_cache_bytes,
+            "kv_windowed_layers": self.model.windowed_layers,
+            "kv_full_layers": self.model.full_attention_layers,
+            "sliding_window": self.model.sliding_window,
             "weights_plus_kv_bytes": self.weights_plus_kv_bytes,
             "overhead_bytes": self.overhead_bytes,
             "overhead_rule": self.overhead_rule,
@@ -211,6 +220,25 @@ class FeasibilityReport:
         }
 
 
+_formats_memo: dict[tuple[str, object], tuple[StorageFormat, StorageFormat, bool]] = {}
+
+
+def _resolve_formats(dtype: object, kv_dtype: object) -> tuple[StorageFormat, StorageFormat, bool]:
+    """(weights format, KV format, whether the KV format is the weight format's default)."""
+    weights_fmt = storage_format(dtype)
+    if kv_dtype is None:
+        defaulted = not weights_fmt.kv
+        cache_fmt = storage_format(weights_fmt.default_kv) if defaulted else weights_fmt
+    else:
+        defaulted = False
+        cache_fmt = kv_storage_format(kv_dtype)
+    if type(dtype) is str and (kv_dtype is None or type(kv_dtype) is str):
+        if len(_formats_memo) >= 1024:
+            _formats_memo.clear()  # bounded: callers use a handful of spellings
+        _formats_memo[(dtype, kv_dtype)] = (weights_fmt, cache_fmt, defaulted)
+    return weights_fmt, cache_fmt, defaulted
+
+
 def feasibility(
     model: str | ModelShape,
     *,
@@ -222,23 +250,32 @@ def feasibility(
 ) -> FeasibilityReport:
     """Memory budget of *model* on *hardware* for *batch* sequences of *ctx* tokens.
 
-    Weights count every resident parameter (all MoE experts) at *dtype*; the KV cache uses
-    *kv_dtype* (default: *dtype*) and the model's GQA/MLA shape. Raises ``UnknownModel``,
-    ``UnknownHardware``, ``UnknownDtype``, or ``ValueError`` for a non-positive ctx/batch.
+    Weights count every resident parameter (all MoE experts) at *dtype* (block scales
+    included); the KV cache uses *kv_dtype* and the model's GQA/MLA shape, windowed layers
+    holding at most their window. *kv_dtype* defaults to *dtype* when a KV cache can be stored
+    in it, else to the runtime default for that format (``bf16``/``fp16``; see
+    :class:`StorageFormat`). Raises ``UnknownModel``, ``UnknownHardware``, ``UnknownDtype``,
+    ``InvalidKVDtype`` (a weight-only format given as *kv_dtype*), or ``ValueError`` for a
+    non-positive ctx/batch.
     """
     shape = model if isinstance(model, ModelShape) else get_model(model)
     profile = hardware if isinstance(hardware, HardwareProfile) else get_hardware(hardware)
     c = check_dimension("ctx", ctx)
     b = check_dimension("batch", batch)
-    weights_dtype = resolve_dtype(dtype)
-    cache_dtype = weights_dtype if kv_dtype is None else resolve_dtype(kv_dtype)
-    weights, active, kv = shape._budget(DTYPE_BITS[weights_dtype], DTYPE_BITS[cache_dtype], c, b)
+    pair = None
+    if type(dtype) is str and (kv_dtype is None or type(kv_dtype) is str):
+        pair = _formats_memo.get((dtype, kv_dtype))
+    if pair is None:
+        pair = _resolve_formats(dtype, kv_dtype)
+    weights_fmt, cache_fmt, defaulted = pair
+    weights_dtype = weights_fmt.name
+    weights, active, kv = shape._budget(weights_fmt, cache_fmt, c, b)
     overhead = profile.reserved_bytes + ceil_div((weights + kv) * _OVERHEAD_NUM, _OVERHEAD_DEN)
     return FeasibilityReport(
         model=shape,
         hardware=profile,
         dtype=weights_dtype,
-        kv_dtype=cache_dtype,
+        kv_dtype=cache_fmt.name,
         ctx=c,
         batch=b,
         weights_bytes=weights,
@@ -246,4 +283,5 @@ def feasibility(
         overhead_bytes=overhead,
         active_weights_bytes=active,
         envelope_rule=_envelope_rule(shape, weights_dtype, profile),
+        kv_dtype_defaulted=defaulted,
     )

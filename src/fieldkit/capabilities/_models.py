@@ -6,19 +6,15 @@ The catalog is ``data/models.json``; it contains 0.3.0's three ids with their 0.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fieldkit.capabilities._catalog import Catalog
-from fieldkit.capabilities._dtypes import dtype_bits
 from fieldkit.capabilities._errors import UnknownModel
-from fieldkit.capabilities._math import (
-    billions_ratio,
-    check_dimension,
-    kv_elements_bytes,
-    ratio_bytes,
-)
+from fieldkit.capabilities._formats import StorageFormat, kv_storage_format, storage_format
+from fieldkit.capabilities._math import billions_ratio, check_dimension
 
 __all__ = ["Attention", "ModelShape", "get_model", "model_shapes"]
 
@@ -33,9 +29,12 @@ class ModelShape:
 
     ``params_b`` is every parameter that must be resident (all experts of an MoE);
     ``active_params_b`` is what one token reads (``None`` → dense, equal to ``params_b``).
-    ``kv_layers`` is the number of layers that keep a KV cache (``None`` → ``n_layers``);
-    ``max_context`` the longest context the model supports (``None`` → unknown).
-    MLA models set ``kv_lora_rank`` and ``qk_rope_head_dim``.
+    ``kv_layers`` is the number of layers that keep a KV cache (``None`` → ``n_layers``; Mamba
+    and attention-free blocks keep none); ``max_context`` the longest context the model supports
+    (``None`` → unknown). MLA models set ``kv_lora_rank`` and ``qk_rope_head_dim``.
+    ``sliding_window`` is the window of the windowed (local) attention layers and
+    ``sliding_window_layers`` how many of the ``kv_layers`` use it (``None`` → all of them): such a
+    layer caches at most ``sliding_window`` tokens whatever the context.
     """
 
     id: str
@@ -53,6 +52,8 @@ class ModelShape:
     qk_rope_head_dim: int | None = None
     n_experts: int | None = None
     experts_per_token: int | None = None
+    sliding_window: int | None = None
+    sliding_window_layers: int | None = None
     envelope_size: str | None = None
     aliases: tuple[str, ...] = ()
     notes: str = ""
@@ -60,7 +61,9 @@ class ModelShape:
     # Derived once at construction (exact integers), so per-call byte math is a multiply.
     _params: tuple[int, int] = field(init=False, repr=False, compare=False)
     _active_params: tuple[int, int] = field(init=False, repr=False, compare=False)
-    _kv_elements_per_token: int = field(init=False, repr=False, compare=False)
+    _kv_full: int = field(init=False, repr=False, compare=False)
+    _kv_windowed: int = field(init=False, repr=False, compare=False)
+    _window: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         total = billions_ratio(self.params_b)
@@ -90,6 +93,16 @@ class ModelShape:
                 object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
         if self.kv_layers is not None and self.kv_layers > self.n_layers:
             raise ValueError(f"{self.id}: kv_layers exceeds n_layers")
+        for name in ("sliding_window", "sliding_window_layers"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_dimension(name, getattr(self, name)))
+        if self.sliding_window is None and self.sliding_window_layers is not None:
+            raise ValueError(f"{self.id}: sliding_window_layers needs a sliding_window")
+        if (
+            self.sliding_window_layers is not None
+            and self.sliding_window_layers > self.cache_layers
+        ):
+            raise ValueError(f"{self.id}: sliding_window_layers exceeds the KV layers")
         if (self.n_experts is None) != (self.experts_per_token is None):
             raise ValueError(f"{self.id}: set both n_experts and experts_per_token, or neither")
         if self.n_experts is not None and self.experts_per_token is not None:
@@ -98,8 +111,10 @@ class ModelShape:
                 raise ValueError(f"{self.id}: experts_per_token exceeds n_experts")
         object.__setattr__(self, "_params", total)
         object.__setattr__(self, "_active_params", active)
-        per_token = self.cache_layers * self.kv_elements_per_token_per_layer
-        object.__setattr__(self, "_kv_elements_per_token", per_token)
+        per_layer = self.kv_elements_per_token_per_layer
+        object.__setattr__(self, "_kv_full", self.full_attention_layers * per_layer)
+        object.__setattr__(self, "_kv_windowed", self.windowed_layers * per_layer)
+        object.__setattr__(self, "_window", self.sliding_window or 0)
 
     # -- derived shape -------------------------------------------------------------------
     @property
@@ -116,6 +131,20 @@ class ModelShape:
     def cache_layers(self) -> int:
         """Layers that keep a KV cache."""
         return self.n_layers if self.kv_layers is None else self.kv_layers
+
+    @property
+    def windowed_layers(self) -> int:
+        """KV layers with a sliding window (they cache at most ``sliding_window`` tokens)."""
+        if self.sliding_window is None:
+            return 0
+        return (
+            self.cache_layers if self.sliding_window_layers is None else self.sliding_window_layers
+        )
+
+    @property
+    def full_attention_layers(self) -> int:
+        """KV layers that cache every token of the context."""
+        return self.cache_layers - self.windowed_layers
 
     @property
     def kv_hidden(self) -> int:
@@ -139,28 +168,50 @@ class ModelShape:
 
     # -- bytes ---------------------------------------------------------------------------
     def weight_bytes(self, dtype: str) -> int:
-        """Bytes of all resident parameters at *dtype* (exact)."""
-        return ratio_bytes(self._params, dtype_bits(dtype))
+        """Bytes of all resident parameters at *dtype* (exact, block scales included)."""
+        fmt = storage_format(dtype)
+        num, den = self._params
+        return -(-(num * fmt.bits_num) // (den * fmt.bits_den * 8))
 
     def active_weight_bytes(self, dtype: str) -> int:
         """Bytes of the parameters one decoded token reads at *dtype* (exact; ≤ weight_bytes)."""
-        return ratio_bytes(self._active_params, dtype_bits(dtype))
+        fmt = storage_format(dtype)
+        num, den = self._active_params
+        return -(-(num * fmt.bits_num) // (den * fmt.bits_den * 8))
 
-    def _budget(self, bits: int, kv_bits: int, ctx: int, batch: int) -> tuple[int, int, int]:
+    def kv_bytes_per_token(self, dtype: str) -> int:
+        """KV bytes each further token adds once past every window (full-attention layers only)."""
+        return kv_storage_format(dtype).bytes_for(self._kv_full)
+
+    def kv_tokens_elements(self, ctx: int) -> int:
+        """Cached elements for one sequence of *ctx* tokens (windowed layers capped)."""
+        window = self._window
+        return self._kv_full * ctx + self._kv_windowed * (ctx if ctx < window else window)
+
+    def _budget(
+        self, weights: StorageFormat, kv: StorageFormat, ctx: int, batch: int
+    ) -> tuple[int, int, int]:
         """(weights, active weights, KV cache) bytes for validated inputs (feasibility hot path)."""
         num, den = self._params
         active_num, active_den = self._active_params
+        wn, wd = weights.bits_num, weights.bits_den * 8
+        window = self._window
+        elements = self._kv_full * ctx + self._kv_windowed * (ctx if ctx < window else window)
         return (
-            -(-(num * bits) // (den * 8)),
-            -(-(active_num * bits) // (active_den * 8)),
-            -(-(self._kv_elements_per_token * ctx * batch * kv_bits) // 8),
+            -(-(num * wn) // (den * wd)),
+            -(-(active_num * wn) // (active_den * wd)),
+            -(-(elements * batch * kv.bits_num) // (kv.bits_den * 8)),
         )
 
     def kv_cache_bytes(self, *, ctx: int, batch: int, dtype: str) -> int:
-        """KV-cache bytes for *batch* sequences of *ctx* tokens at *dtype* (exact)."""
+        """KV-cache bytes for *batch* sequences of *ctx* tokens at *dtype* (exact).
+
+        Windowed layers hold ``min(ctx, sliding_window)`` tokens. A dtype no runtime stores a
+        KV cache in (``nf4``, ``mxfp4``, GGUF k-quants) → :class:`InvalidKVDtype`.
+        """
         c = check_dimension("ctx", ctx)
         b = check_dimension("batch", batch)
-        return kv_elements_bytes(self._kv_elements_per_token * c * b, dtype)
+        return kv_storage_format(dtype).bytes_for(self.kv_tokens_elements(c) * b)
 
     # -- (de)serialisation -------------------------------------------------------------
     @classmethod
@@ -192,9 +243,30 @@ class ModelShape:
             qk_rope_head_dim=opt_int("qk_rope_head_dim"),
             n_experts=opt_int("n_experts"),
             experts_per_token=opt_int("experts_per_token"),
+            sliding_window=opt_int("sliding_window"),
+            sliding_window_layers=opt_int("sliding_window_layers"),
             envelope_size=None if data.get("envelope_size") is None else str(data["envelope_size"]),
             aliases=tuple(str(a) for a in data.get("aliases", ())),
             notes=str(data.get("notes", "")),
+        )
+
+    @classmethod
+    def from_hf_config(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        model_id: str | None = None,
+        params_b: float | None = None,
+        active_params_b: float | None = None,
+    ) -> ModelShape:
+        """The shape a Hugging Face ``config.json`` (file, model directory or dict) describes.
+
+        See :func:`fieldkit.capabilities.shape_from_hf_config`; raises ``HFConfigError``.
+        """
+        from fieldkit.capabilities._hf_config import shape_from_hf_config
+
+        return shape_from_hf_config(
+            source, model_id=model_id, params_b=params_b, active_params_b=active_params_b
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +282,9 @@ class ModelShape:
             "max_context": self.max_context,
             "n_layers": self.n_layers,
             "kv_layers": self.cache_layers,
+            "sliding_window": self.sliding_window,
+            "windowed_layers": self.windowed_layers,
+            "full_attention_layers": self.full_attention_layers,
             "attention": self.attention,
             "n_heads": self.n_heads,
             "n_kv_heads": self.n_kv_heads,
@@ -218,6 +293,7 @@ class ModelShape:
             "qk_rope_head_dim": self.qk_rope_head_dim,
             "kv_elements_per_token_per_layer": self.kv_elements_per_token_per_layer,
             "kv_bytes_per_token_fp16": self.kv_cache_bytes(ctx=1, batch=1, dtype="fp16"),
+            "kv_bytes_per_token_past_windows_fp16": self.kv_bytes_per_token("fp16"),
             "envelope_size": self.envelope_size,
             "aliases": list(self.aliases),
             "notes": self.notes,

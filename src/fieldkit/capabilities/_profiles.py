@@ -11,6 +11,7 @@ from typing import Any
 
 from fieldkit.capabilities._catalog import Catalog
 from fieldkit.capabilities._errors import UnknownHardware
+from fieldkit.capabilities._formats import FORMATS
 from fieldkit.capabilities._math import billions_ratio, check_dimension
 
 __all__ = [
@@ -23,8 +24,10 @@ __all__ = [
 
 HARDWARE_FILE = "hardware.json"
 DEFAULT_HARDWARE = "dgx-spark"
-WEIGHT_ONLY_DTYPES: frozenset[str] = frozenset({"int4", "nf4"})
-"""4-bit formats that run on any GPU by dequantising on the fly (no native math needed)."""
+WEIGHT_ONLY_DTYPES: frozenset[str] = frozenset(
+    name for name, fmt in FORMATS.items() if fmt.native_as is None
+)
+"""Formats that run on any GPU by dequantising on the fly (int4, nf4, GPTQ/AWQ, GGUF)."""
 
 GB = 10**9
 
@@ -75,8 +78,14 @@ class HardwareProfile:
         return self._reserved_bytes
 
     def runs_natively(self, dtype: str) -> bool:
-        """Whether *dtype* (canonical) has native math here or is a weight-only 4-bit format."""
-        return dtype in self.dtypes or dtype in WEIGHT_ONLY_DTYPES
+        """Whether *dtype* (canonical) has native math here or is dequantised on the fly.
+
+        Block-scaled fp4 formats (``nvfp4``, ``mxfp4``) count as native where ``fp4`` is listed.
+        """
+        if dtype in self.dtypes or dtype in WEIGHT_ONLY_DTYPES:
+            return True
+        fmt = FORMATS.get(dtype)
+        return fmt is not None and fmt.native_as in self.dtypes
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HardwareProfile:

@@ -60,6 +60,21 @@ def render_feasibility(
             f"{_label('active weights:')}{_gb(report.active_weights_bytes)} GB read per token  "
             f"(MoE: {model.effective_active_params_b:g}B of {model.params_b:g}B params)"
         )
+    if model.windowed_layers or model.cache_layers < model.n_layers:
+        parts = [f"{model.full_attention_layers} full"]
+        if model.windowed_layers:
+            parts.append(
+                f"{model.windowed_layers} windowed (<= {model.sliding_window} tokens each)"
+            )
+        no_kv = model.n_layers - model.cache_layers
+        if no_kv:
+            parts.append(f"{no_kv} without KV (Mamba/attention-free)")
+        lines.append(f"{_label('KV layers:')}{' + '.join(parts)} of {model.n_layers}")
+    if report.kv_dtype_defaulted:
+        lines.append(
+            f"{_label('note:')}KV cache kept at {report.kv_dtype}: {report.dtype} is a weight-only "
+            "format (choose another with --kv-dtype)"
+        )
     if report.exceeds_max_context:
         lines.append(
             f"{_label('note:')}ctx={report.ctx} exceeds {model.id}'s "

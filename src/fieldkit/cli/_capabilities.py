@@ -11,10 +11,11 @@ import sys
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_errors  # Typer vendors Click
 
 from fieldkit.cli._app import app, fail
 
-__all__ = ["envelope", "feasibility", "hardware", "models"]
+__all__ = ["dtypes", "envelope", "feasibility", "hardware", "models"]
 
 
 def _emit(line: str) -> None:
@@ -33,28 +34,55 @@ def _emit_json(payload: Any) -> None:
 
 @app.command()
 def envelope(
-    size: str = typer.Argument(..., help='Model-size key, e.g. "70B params fp8".'),
+    size: str = typer.Argument(
+        ..., help='Model size, e.g. "70B", "70b fp8" or the key "70B params fp8".'
+    ),
 ) -> None:
-    """Print the DGX Spark practical-inference-envelope rule for a model size."""
-    from fieldkit.capabilities import UnknownEnvelope, practical_inference_envelope
+    """Print the DGX Spark practical-inference-envelope rule(s) for a model size."""
+    from fieldkit.capabilities import UnknownEnvelope, envelope_rules
 
     try:
-        rule = practical_inference_envelope(size)
+        rules = envelope_rules(size)
     except UnknownEnvelope as exc:
         fail(str(exc))
-    _emit(rule)
+    if len(rules) == 1:
+        _emit(next(iter(rules.values())))
+        return
+    for key, rule in rules.items():
+        _emit(f"{key}: {rule}")
 
 
 @app.command()
 def feasibility(
-    model_id: str = typer.Argument(..., help="Model id or alias (see `fieldkit models`)."),
+    ctx_: typer.Context,
+    model_id: str | None = typer.Argument(
+        None, help="Model id or alias (see `fieldkit models`); or use --config."
+    ),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="A Hugging Face config.json, or a model directory holding one, instead of MODEL_ID.",
+    ),
+    params_b: float | None = typer.Option(
+        None, "--params-b", help="With --config: total parameters in billions (else estimated)."
+    ),
+    active_params_b: float | None = typer.Option(
+        None, "--active-params-b", help="With --config: parameters read per token (MoE)."
+    ),
     ctx: int = typer.Option(4096, "--ctx", help="Context length in tokens per sequence."),
     batch: int = typer.Option(1, "--batch", help="Concurrent sequences."),
     dtype: str = typer.Option(
-        "fp16", "--dtype", help="Weight dtype (fp32 bf16 fp16 fp8 int8 int4 nf4)."
+        "fp16",
+        "--dtype",
+        help=(
+            "Weight dtype: fp32 bf16 fp16 fp8 int8 int4 nf4, nvfp4 (fp4) mxfp4 int4-g128, "
+            "GGUF q8_0 q6_k q5_k_m q4_k_m q4_0 (see `fieldkit dtypes`)."
+        ),
     ),
     kv_dtype: str | None = typer.Option(
-        None, "--kv-dtype", help="KV-cache dtype (default: the weight dtype)."
+        None,
+        "--kv-dtype",
+        help="KV-cache dtype (default: the weight dtype if a KV cache can use it, else bf16/fp16).",
     ),
     hardware_id: str = typer.Option(
         "dgx-spark", "--hardware", help="Hardware profile id or alias (see `fieldkit hardware`)."
@@ -63,6 +91,8 @@ def feasibility(
 ) -> None:
     """Weights + KV cache + overhead for a model on a hardware profile, with a verdict."""
     from fieldkit.capabilities import (
+        HFConfigError,
+        ModelShape,
         UnknownDtype,
         UnknownHardware,
         UnknownModel,
@@ -70,14 +100,28 @@ def feasibility(
     )
     from fieldkit.capabilities import feasibility as compute
 
+    if model_id is None and config is None:
+        raise click_errors.UsageError("Missing argument 'MODEL_ID' (or give --config PATH).", ctx_)
+    if model_id is not None and config is not None:
+        fail("give a MODEL_ID or --config PATH, not both")
+    if config is None and (params_b is not None or active_params_b is not None):
+        fail("--params-b/--active-params-b go with --config")
     for option, value in (("--ctx", ctx), ("--batch", batch)):
         if value <= 0:
             fail(f"{option} must be a positive integer, got {value}")
     try:
+        model: str | ModelShape
+        if config is not None:
+            model = ModelShape.from_hf_config(
+                config, params_b=params_b, active_params_b=active_params_b
+            )
+        else:
+            assert model_id is not None
+            model = model_id
         report = compute(
-            model_id, hardware=hardware_id, ctx=ctx, batch=batch, dtype=dtype, kv_dtype=kv_dtype
+            model, hardware=hardware_id, ctx=ctx, batch=batch, dtype=dtype, kv_dtype=kv_dtype
         )
-    except (UnknownModel, UnknownHardware, UnknownDtype) as exc:
+    except (UnknownModel, UnknownHardware, UnknownDtype, HFConfigError) as exc:
         fail(str(exc))
     except (TypeError, ValueError) as exc:  # defensive: bad input never becomes a traceback
         fail(str(exc))
@@ -85,7 +129,7 @@ def feasibility(
         _emit_json(report.to_dict())
         return
     for line in render_feasibility(
-        report, model_label=model_id, dtype_label=dtype, kv_dtype_label=kv_dtype
+        report, model_label=model_id or config, dtype_label=dtype, kv_dtype_label=kv_dtype
     ):
         _emit(line)
 
@@ -130,6 +174,32 @@ def hardware(
 
 
 @app.command()
+def dtypes(
+    as_json: bool = typer.Option(False, "--json", help="Print the formats as JSON."),
+) -> None:
+    """List the weight/KV storage formats `feasibility --dtype/--kv-dtype` accept."""
+    from fieldkit.capabilities import FORMATS
+
+    formats = list(FORMATS.values())
+    if as_json:
+        _emit_json([f.to_dict() for f in formats])
+        return
+    rows = [["dtype", "bits/value", "KV cache", "aliases", "storage"]]
+    for f in formats:
+        rows.append(
+            [
+                f.name,
+                f"{f.bits_num / f.bits_den:g}",
+                "yes" if f.kv else f"no ({f.default_kv})",
+                " ".join(f.aliases) or "-",
+                f.description,
+            ]
+        )
+    for line in _table(rows, right={1}):
+        _emit(line)
+
+
+@app.command()
 def models(
     as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
 ) -> None:
@@ -140,9 +210,10 @@ def models(
     if as_json:
         _emit_json([m.to_dict() for m in shapes])
         return
-    rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "name"]]
+    rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "windowed", "name"]]
     for m in shapes:
-        kv_per_token = m.kv_cache_bytes(ctx=1, batch=1, dtype="fp16")
+        kv_per_token = m.kv_bytes_per_token("fp16")
+        windowed = f"{m.windowed_layers}x{m.sliding_window}" if m.windowed_layers else "-"
         rows.append(
             [
                 m.id,
@@ -151,8 +222,9 @@ def models(
                 str(m.n_layers),
                 m.attention.upper(),
                 f"{kv_per_token / 1024:,.0f} KiB",
+                windowed,
                 m.name,
             ]
         )
-    for line in _table(rows, right={1, 2, 3, 5}):
+    for line in _table(rows, right={1, 2, 3, 5, 6}):
         _emit(line)
