@@ -11,10 +11,14 @@ The server stops when the last process using it exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +191,36 @@ def stop_embedded(data_dir: str | Path | None = None) -> None:
         server.cleanup()
 
 
+@contextlib.contextmanager
+def _shared_work_dir(pgserver: Any) -> Iterator[None]:
+    """As root the package runs ``pg_upgrade`` as its own ``pgserver`` user, in a work folder
+    only root can write; make that folder (the one without ``dir=``) writable for the duration."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        yield
+        return
+    module = sys.modules.get(pgserver.__name__ + ".postgres_server")
+    if module is None or not hasattr(module, "tempfile"):
+        yield
+        return
+    real = module.tempfile
+
+    class _Proxy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def mkdtemp(self, *args: Any, **kwargs: Any) -> str:
+            made: str = real.mkdtemp(*args, **kwargs)
+            if not args and "dir" not in kwargs:
+                os.chmod(made, 0o777)
+            return made
+
+    module.tempfile = _Proxy()
+    try:
+        yield
+    finally:
+        module.tempfile = real
+
+
 def upgrade_data_dir(data_dir: str | Path | None = None) -> int:
     """Upgrade a Postgres 16 data directory to 18 in place (``pg_upgrade``); the new version.
 
@@ -205,7 +239,8 @@ def upgrade_data_dir(data_dir: str | Path | None = None) -> int:
     pgserver = _pgserver()
     log.info("upgrading %s from Postgres %d to %d ...", path, version, NEW_DIR_VERSION)
     try:
-        pgserver.upgrade_db(str(path))
+        with _shared_work_dir(pgserver):
+            pgserver.upgrade_db(str(path))
     except Exception as exc:
         raise EmbeddedPostgresError(
             f"upgrading {path} to Postgres {NEW_DIR_VERSION} failed: {exc}. "
