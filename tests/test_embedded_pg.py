@@ -121,5 +121,5 @@ def test_unsupported_data_dir_version_is_a_clear_error(data_dir: Path) -> None:
 
     data_dir.mkdir(parents=True)
     (data_dir / "PG_VERSION").write_text("12\n")
-    with pytest.raises(EmbeddedPostgresError, match="made by Postgres 12.*explicit DSN"):
+    with pytest.raises(EmbeddedPostgresError, match=r"made by Postgres 12.*explicit DSN"):
         embedded_dsn(data_dir)

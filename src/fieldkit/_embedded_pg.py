@@ -117,7 +117,8 @@ def _start(pgserver: Any, path: Path) -> Any:
     if version not in _SUPPORTED:
         raise EmbeddedPostgresError(
             f"{path} was made by Postgres {version}; the embedded server runs "
-            f"{' or '.join(map(str, _SUPPORTED))}. Pass an explicit DSN to a server of that version."
+            f"{' or '.join(map(str, _SUPPORTED))}. Pass an explicit DSN to a server of that "
+            "version."
         )
     if version != NEW_DIR_VERSION:
         log.info(
@@ -214,11 +215,11 @@ def _shared_work_dir(pgserver: Any) -> Iterator[None]:
                 os.chmod(made, 0o777)
             return made
 
-    module.tempfile = _Proxy()
+    setattr(module, "tempfile", _Proxy())  # noqa: B010
     try:
         yield
     finally:
-        module.tempfile = real
+        setattr(module, "tempfile", real)  # noqa: B010
 
 
 def upgrade_data_dir(data_dir: str | Path | None = None) -> int:

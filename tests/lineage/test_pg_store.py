@@ -106,5 +106,5 @@ def test_embedded_server_killed_under_the_store_is_restarted(
 
 def test_external_server_down_is_a_clear_connection_error(pg_table: str) -> None:
     store = PostgresLineageStore("postgresql://nobody@/x?host=/nonexistent-dir", table=pg_table)
-    with pytest.raises(ConnectionError, match="(?s)server is not reachable.*Start it again"):
+    with pytest.raises(ConnectionError, match=r"(?s)server is not reachable.*Start it again"):
         store.all_trials()

@@ -6,13 +6,12 @@ comes on extra lines after them. Every user error is ``error: ...`` on stderr wi
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail
 
 __all__ = ["envelope", "feasibility", "hardware", "models"]
 
@@ -28,7 +27,7 @@ def _emit(line: str) -> None:
 
 
 def _emit_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    echo_json(payload)
 
 
 @app.command()

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.rag._bench import RagBenchResult
@@ -276,7 +276,7 @@ def bench_rag(
     )
     if as_json:
         summary = {key: value for key, value in payload.items() if key != "calls"}
-        typer.echo(json.dumps(summary, indent=2, default=str))
+        echo_json(summary)
     else:
         typer.echo("")
         typer.echo(render_report(result), nl=False)

@@ -145,9 +145,9 @@ def existing_indexes(t: TableName) -> sql.Composed:
 
 def create_hnsw(t: TableName, storage: str = "vector") -> sql.Composed:
     """Statement: the HNSW (cosine) index on ``embedding``."""
-    return sql.SQL(
-        "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops})"
-    ).format(i=t.index("hnsw"), t=t.ident, ops=sql.SQL(f"{_type(storage).as_string(None)}_cosine_ops"))
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops})").format(
+        i=t.index("hnsw"), t=t.ident, ops=sql.SQL(f"{_type(storage).as_string(None)}_cosine_ops")
+    )
 
 
 def has_index(t: TableName, kind: str) -> sql.Composed:

@@ -396,7 +396,9 @@ class Store:
                     self._set_ef(cur, k, ef_search)
                     scan = "hnsw"
                     if labels is not None and self._iterative_scans(cur):
-                        cur.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
+                        cur.execute(
+                            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true)"
+                        )
                         scan = "hnsw-iterative"
                 rows = cur.execute(query, params).fetchall()
                 if labels is not None and len(rows) < k and not exact:
