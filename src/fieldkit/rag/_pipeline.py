@@ -307,6 +307,9 @@ class Pipeline:
                 self._table.qualified,
             )
             deferred = True
+        load = getattr(self.embedder, "load", None)
+        if callable(load):  # load the model before the bar appears: it must not sit at 0%
+            load()
         try:
             with _progress(progress, documents) as report:
                 for raw in documents:
