@@ -142,3 +142,9 @@ def test_status_lines_go_to_stderr_and_quiet_silences_them() -> None:
     assert runs["-q"].stderr == ""
     assert "debug detail" in runs["-v"].stderr
     assert all(r.stdout == "" and r.returncode == 0 for r in runs.values())
+
+
+def test_pg_upgrade_on_a_folder_that_is_no_data_directory_is_a_user_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pg", "upgrade", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path} is not a Postgres data directory\n"
