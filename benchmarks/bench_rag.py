@@ -10,6 +10,8 @@ reaches high recall on them, and no embedding model produces them.)
   6-decimal text literal and ``ON CONFLICT DO UPDATE``, measured on a subset as a rate.
 - retrieve: ``Pipeline.retrieve`` (pooled connection, HNSW, ``ef_search`` 100) vs 0.3.0's new
   connection per call and an exact sequential scan of a 0.3.0-schema copy of the table.
+- ``vector_storage="halfvec"`` vs the default ``vector`` on the same clustered data: HNSW build
+  time, index size and recall@10 against exact (numpy) top-10.
 - recall@10 of the index against the exact scan's results — on the CLUSTERED vectors above,
   where it is ~1.0 at the default ``ef_search`` 100; and, stated separately, on UNIFORM random
   unit vectors (10,000; 5,000 with ``--quick``) at ``ef_search`` 40 / 100 / 400, where it is much
@@ -290,4 +292,55 @@ def run(quick: bool) -> list[Row]:
                 note=f"{n_uniform:,} vectors, {n_queries} queries",
             )
         )
+    rows += _storage_rows(dsn, x, q)
     return rows
+
+
+def _storage_run(
+    dsn: str, x: np.ndarray, q: np.ndarray, storage: str
+) -> tuple[float, float, float]:
+    """(HNSW build seconds, index MB, recall@10 vs exact numpy) for one ``vector_storage``."""
+    from fieldkit.rag import Document, Pipeline
+
+    exact = [set(np.argsort(-(x @ qv))[:TOP_K].tolist()) for qv in q]
+    emb: Any = _Precomputed(x, q)
+    table = f"fk_bench_rag_{storage}"
+    with Pipeline(
+        pgvector_dsn=dsn, table=table, embedder=emb, write_batch=2048, vector_storage=storage
+    ) as pipe:
+        pipe.drop_table()
+        pipe.ensure_schema()
+        pipe.ingest((Document(i, f"chunk {i}") for i in range(len(x))), progress=False)
+        build_s = pipe.last_ingest["index_build_seconds"]
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT pg_relation_size(indexrelid) FROM pg_index i JOIN pg_class c "
+                "ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass AND c.relname LIKE %s",
+                (table, "%hnsw"),
+            ).fetchone()
+        size_mb = (row[0] if row else 0) / 2**20
+        got = [{c.id for c in pipe.retrieve(f"query {j}", top_k=TOP_K)} for j in range(len(q))]
+        recall = statistics.fmean(len(g & e) / TOP_K for g, e in zip(got, exact, strict=True))
+        pipe.drop_table()
+    return build_s, size_mb, recall
+
+
+def _storage_rows(dsn: str, x: np.ndarray, q: np.ndarray) -> list[Row]:
+    """``vector_storage="halfvec"`` (2-byte floats) against the default ``vector``, same data."""
+    hb, hs, hr = _storage_run(dsn, x, q, "halfvec")
+    vb, vs, vr = _storage_run(dsn, x, q, "vector")
+    label = "vector storage (4-byte floats)"
+    note = f"{len(x):,} clustered chunks, ef_search 100"
+    return [
+        Row("HNSW build, halfvec storage", hb, vb, "s", baseline_label=label, note=note),
+        Row("HNSW index size, halfvec storage", hs, vs, "MB", baseline_label=label, note=note),
+        Row(
+            "recall@10 vs exact, halfvec storage",
+            hr,
+            vr,
+            "fraction",
+            better="higher",
+            baseline_label=label,
+            note=note,
+        ),
+    ]

@@ -17,9 +17,15 @@ import warnings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore")
 
-import torch
-from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
+try:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+except ImportError as exc:  # e.g. run from the main job's venv, which has no training extra
+    raise SystemExit(
+        f"error: this sample needs the training extra ({exc.name or exc} is not installed): "
+        "pip install 'fieldkit[training]'"
+    ) from None
 
 from fieldkit.training import LoraReferenceSnapshot, WeightDeltaTracker
 

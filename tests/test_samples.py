@@ -33,3 +33,16 @@ def test_sample_runs(sample: Path) -> None:
         assert "Traceback" not in out.stderr
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_training_sample_names_the_extra_when_peft_is_missing() -> None:
+    sample = next(p for p in SAMPLES if p.name == "training_lora_reference.py")
+    code = (
+        "import runpy, sys\n"
+        "sys.modules['peft'] = None  # as in a venv without fieldkit[training]\n"
+        f"runpy.run_path({str(sample)!r}, run_name='__main__')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert "fieldkit[training]" in out.stderr and "peft" in out.stderr
+    assert "Traceback" not in out.stderr

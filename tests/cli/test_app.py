@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -42,7 +44,7 @@ def test_no_arguments_shows_help_and_exits_2() -> None:
 def test_help_exits_0_and_version_prints_it() -> None:
     assert runner.invoke(app, ["--help"]).exit_code == 0
     result = runner.invoke(app, ["version"])
-    assert (result.exit_code, result.stdout) == (0, "0.3.0\n")
+    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.3.0)\n")
 
 
 def test_real_process_usage_error_has_no_traceback() -> None:
@@ -54,3 +56,95 @@ def test_real_process_usage_error_has_no_traceback() -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("error: Invalid value for '--batch'")
     assert "Traceback" not in out.stderr
+
+
+def test_dash_dash_version_prints_version_and_api_level() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.3.0)\n")
+    as_json = runner.invoke(app, ["version", "--json"])
+    assert json.loads(as_json.stdout) == {"version": "1.0.0", "api_level": "0.3.0"}
+
+
+def _all_command_paths() -> list[list[str]]:
+    """Every group and command of the CLI, as argv prefixes."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    out: list[list[str]] = [[]]
+
+    def walk(cmd: object, path: list[str]) -> None:
+        for name, sub in getattr(cmd, "commands", {}).items():
+            out.append([*path, name])
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    return out
+
+
+def test_dash_h_is_help_everywhere() -> None:
+    paths = _all_command_paths()
+    assert len(paths) >= 20
+    for path in paths:
+        short = runner.invoke(app, [*path, "-h"])
+        assert short.exit_code == 0, (path, short.output)
+        assert "Usage:" in short.output and "--help" in short.output, path
+
+
+def test_shell_completion_show_and_install(tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["--show-completion", "bash"])
+    assert shown.exit_code == 0
+    assert "complete" in shown.stdout and "_COMPLETE" in shown.stdout
+    env = {"HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    installed = runner.invoke(app, ["--install-completion", "bash"], env=env)
+    assert installed.exit_code == 0, installed.output
+    assert "completion installed" in installed.stdout.lower()
+    assert (tmp_path / ".bashrc").read_text().count("completion") >= 1
+
+
+def test_quiet_and_verbose_set_the_fieldkit_log_level() -> None:
+    import logging
+
+    from fieldkit.cli._app import setup_logging
+
+    try:
+        setup_logging(-1)
+        assert logging.getLogger("fieldkit").level == logging.ERROR
+        setup_logging(0)
+        assert logging.getLogger("fieldkit").level == logging.INFO
+        setup_logging(1)
+        assert logging.getLogger("fieldkit").level == logging.DEBUG
+    finally:
+        setup_logging(0)
+    clash = runner.invoke(app, ["-q", "-v", "version"])
+    assert clash.exit_code == 2 and clash.stderr.startswith("error: ")
+
+
+def test_status_lines_go_to_stderr_and_quiet_silences_them() -> None:
+    code = (
+        "import logging, sys\n"
+        "from fieldkit.cli import app\n"
+        "from fieldkit.cli._app import setup_logging\n"
+        "@app.command('fk-test-log')\n"
+        "def _t() -> None:\n"
+        "    logging.getLogger('fieldkit.pg').info('starting the embedded Postgres ...')\n"
+        "    logging.getLogger('fieldkit.rag').debug('debug detail')\n"
+        "app(sys.argv[1:])\n"
+    )
+    runs = {
+        flag: subprocess.run(
+            [sys.executable, "-c", code, *([flag] if flag else []), "fk-test-log"],
+            capture_output=True,
+            text=True,
+        )
+        for flag in ("", "-q", "-v")
+    }
+    assert runs[""].stderr == "starting the embedded Postgres ...\n"
+    assert runs["-q"].stderr == ""
+    assert "debug detail" in runs["-v"].stderr
+    assert all(r.stdout == "" and r.returncode == 0 for r in runs.values())
+
+
+def test_pg_upgrade_on_a_folder_that_is_no_data_directory_is_a_user_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["pg", "upgrade", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path} is not a Postgres data directory\n"

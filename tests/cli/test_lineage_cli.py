@@ -139,8 +139,20 @@ def test_every_command_takes_a_directory_or_a_results_tsv(tmp_path: Path) -> Non
     root = _store(tmp_path, _five())
     commands = [
         ["summary"],
-        ["render", "--specialist", "tok"],
-        ["render", "--specialist", "tok", "--style", "cxcscmu", "--top-k", "3", "--recent", "2"],
+        ["render", "--specialist", "tok", "--timestamp", "T"],  # default: now, which moves
+        [
+            "render",
+            "--specialist",
+            "tok",
+            "--style",
+            "cxcscmu",
+            "--top-k",
+            "3",
+            "--recent",
+            "2",
+            "--timestamp",
+            "T",
+        ],
         ["tree"],
         ["chain", "exp_030"],
     ]
@@ -168,3 +180,41 @@ def test_a_file_that_is_not_a_trial_log_is_an_error(tmp_path: Path) -> None:
         assert r.exit_code == 2, (cmd, r.output)
         assert r.stderr.startswith("error: ") and "not a trial log" in r.stderr
         assert "Traceback" not in r.output
+
+
+def test_render_without_timestamp_stamps_the_session_now(tmp_path: Path) -> None:
+    import re
+
+    root = _store(tmp_path, _five())
+    r = runner.invoke(app, ["lineage", "render", str(root), "--specialist", "tok"])
+    assert r.exit_code == 0
+    assert "# Session start — —" not in r.stdout
+    assert re.search(r"# Session start — \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r.stdout)
+
+
+def test_tree_json(tmp_path: Path) -> None:
+    root = _store(tmp_path, _five())
+    r = runner.invoke(app, ["lineage", "tree", str(root), "--json"])
+    assert r.exit_code == 0
+    rows = json.loads(r.stdout)
+    assert [x["path"] for x in rows][-1] == "000/014/030/031"
+    assert rows[0]["depth"] == 0 and rows[0]["exp_id"] == "000"
+    assert set(rows[0]) == {
+        "exp_id", "parent_exp", "depth", "path", "specialist", "status", "metric",
+        "delta_vs_best", "hypothesis",
+    }  # fmt: skip
+
+
+def test_every_json_output_is_pretty_printed(tmp_path: Path) -> None:
+    root = _store(tmp_path, _five())
+    for argv in (
+        ["lineage", "summary", str(root), "--json"],
+        ["lineage", "tree", str(root), "--json"],
+        ["lineage", "chain", str(root), "030", "--json"],
+        ["version", "--json"],
+        ["hardware", "--json"],
+    ):
+        r = runner.invoke(app, argv)
+        assert r.exit_code == 0, (argv, r.output)
+        doc = json.loads(r.stdout)
+        assert r.stdout == json.dumps(doc, indent=2, ensure_ascii=False) + "\n", argv

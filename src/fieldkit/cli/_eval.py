@@ -17,13 +17,12 @@ Markdown by default, ``--json`` for scripts. User errors: ``error: ...`` on stde
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail
 
 __all__ = ["eval_app"]
 
@@ -43,7 +42,7 @@ def _check_file(path: Path) -> None:
 
 
 def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    echo_json(payload)
 
 
 def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:

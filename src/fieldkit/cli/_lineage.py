@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail
 
 if TYPE_CHECKING:
     from fieldkit.lineage import LineageStore
@@ -93,7 +92,7 @@ def summary(
         "skipped_rows": s["skipped_rows"],
     }
     if as_json:
-        typer.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
         return
     n = s["trials"]
     typer.echo(f"{store.results_path}: {n} trials ({s['skipped_rows']} malformed rows skipped)")
@@ -116,7 +115,9 @@ def render(
     top_k: Annotated[int, typer.Option("--top-k", min=0)] = 20,
     recent: Annotated[int, typer.Option("--recent", min=0)] = 30,
     last_m: Annotated[int, typer.Option("--last-m", min=0)] = 10,
-    timestamp: Annotated[str, typer.Option("--timestamp", help="Session timestamp.")] = "",
+    timestamp: Annotated[
+        str, typer.Option("--timestamp", help="Session timestamp (default: now, UTC).")
+    ] = "",
     workdir: Annotated[
         Path | None, typer.Option("--workdir", help="cxcscmu: the specialist's workdir.")
     ] = None,
@@ -131,6 +132,10 @@ def render(
     """Print the lineage prompt a specialist would see at session start."""
     if style not in ("0.3.0", "cxcscmu"):
         fail(f"--style must be 0.3.0 or cxcscmu, got {style!r}")
+    if not timestamp:
+        from datetime import UTC, datetime
+
+        timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     store = _open(path, metric, higher_is_better, strict, salvage)
     _load(store)
     snap = store.render_prompt(
@@ -151,6 +156,7 @@ def tree(
     path: PathArg,
     metric: MetricOpt = None,
     higher_is_better: HigherOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
     strict: StrictOpt = False,
     salvage: SalvageOpt = False,
 ) -> None:
@@ -159,7 +165,26 @@ def tree(
 
     store = _open(path, metric, higher_is_better, strict, salvage)
     _load(store)
-    typer.echo(tree_tsv(store._current().tree(), store.metric_field), nl=False)
+    field = store.metric_field
+    if as_json:
+        echo_json(
+            [
+                {
+                    "exp_id": r.trial.exp_id,
+                    "parent_exp": r.trial.parent_exp,
+                    "depth": r.depth,
+                    "path": r.path,
+                    "specialist": r.trial.specialist,
+                    "status": r.trial.status.value,
+                    "metric": r.trial.metric(field),
+                    "delta_vs_best": r.trial.delta_vs_best,
+                    "hypothesis": r.trial.hypothesis,
+                }
+                for r in store._current().tree()
+            ]
+        )
+        return
+    typer.echo(tree_tsv(store._current().tree(), field), nl=False)
 
 
 @lineage_app.command("chain")
@@ -194,7 +219,7 @@ def chain(
             }
             for t in trials
         ]
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        echo_json(rows)
         return
     for i, t in enumerate(trials):
         value = t.metric(field)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.rag._bench import RagBenchResult
@@ -251,16 +251,24 @@ def bench_rag(
     )
     n_steps = 1 + 3 * sum(1 for q in corpus.questions if q.in_corpus) + len(corpus.questions)
     try:
-        with pipe, _progress_bar(n_steps) as step:
-            result = run_rag_bench(
-                pipe,
-                corpus,
-                k=k,
-                rerank_k=rerank_k,
-                mode=mode,
-                max_tokens=max_tokens,
-                on_step=step,
-            )
+        with pipe:
+            # Setup before the bar appears, so it never sits at 0%: the status lines (logged by
+            # fieldkit.pg / fieldkit.rag) or a spinner say what is happening.
+            with _status("starting Postgres and loading the embedder ..."):
+                _ = pipe.store  # starts the embedded Postgres if needed
+                load = getattr(pipe.embedder, "load", None)
+                if callable(load):
+                    load()
+            with _progress_bar(n_steps) as step:
+                result = run_rag_bench(
+                    pipe,
+                    corpus,
+                    k=k,
+                    rerank_k=rerank_k,
+                    mode=mode,
+                    max_tokens=max_tokens,
+                    on_step=step,
+                )
     except (RAGError, NIMError, MissingExtraError) as exc:
         fail(str(exc), code=1)
     finally:
@@ -276,7 +284,7 @@ def bench_rag(
     )
     if as_json:
         summary = {key: value for key, value in payload.items() if key != "calls"}
-        typer.echo(json.dumps(summary, indent=2, default=str))
+        echo_json(summary)
     else:
         typer.echo("")
         typer.echo(render_report(result), nl=False)
@@ -287,6 +295,25 @@ def bench_rag(
             fail(f"cannot write {out}: {exc}", code=1)
         _say("", quiet=quiet)
         _say(f"wrote {path}", quiet=quiet)
+
+
+class _status:
+    """A labelled spinner on stderr when it is a terminal (status lines still log below it)."""
+
+    def __init__(self, label: str) -> None:
+        self._status: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status(label)
+
+    def __enter__(self) -> None:
+        if self._status is not None:
+            self._status.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
 
 
 class _progress_bar:
@@ -300,7 +327,7 @@ class _progress_bar:
             from rich.progress import Progress
 
             self._bar = Progress(console=Console(stderr=True), transient=True)
-            self._task = self._bar.add_task("bench rag", total=total)
+            self._task = self._bar.add_task("bench rag: ingesting the corpus", total=total)
 
     def __enter__(self) -> Any:
         if self._bar is not None:

@@ -65,15 +65,37 @@ class PostgresLineageStore(LineageBase):
             import psycopg
 
             dsn = self._dsn
-            if dsn is None:
+            if dsn is None:  # embedded: asked every time, so a dead server gets restarted
                 from fieldkit._embedded_pg import embedded_dsn
 
-                dsn = self._dsn = embedded_dsn()
-            self._conn = psycopg.connect(dsn, autocommit=True)
+                dsn = embedded_dsn()
+            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
             self._schema_ready = False
         if not self._schema_ready:
             self._ensure_schema(self._conn)
         return self._conn
+
+    def _live_connection(self) -> Any:
+        """A connection that just answered ``SELECT 1``: a broken one (server restarted,
+        killed) is replaced once; a server that stays down raises ConnectionError at once."""
+        import psycopg
+
+        for attempt in (0, 1):
+            try:
+                conn = self._connect()
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                if attempt:
+                    raise ConnectionError(
+                        f"Postgres lineage store {self.table}: the server is not reachable "
+                        f"({str(exc).strip()}); it may have been stopped, killed or run out of "
+                        "disk. Start it again and retry."
+                    ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _ident(self) -> Any:
         from psycopg import sql
@@ -113,7 +135,7 @@ class PostgresLineageStore(LineageBase):
     def _sync(self) -> LineageIndex:
         from psycopg import sql
 
-        conn = self._connect()
+        conn = self._live_connection()
         with conn.cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT seq, cells FROM {} WHERE seq > %s ORDER BY seq").format(
@@ -149,7 +171,7 @@ class PostgresLineageStore(LineageBase):
         if nul:  # jsonb/text cannot hold U+0000; fail clearly rather than with a server error
             raise ValueError(f"Postgres cannot store NUL characters; found in column(s) {nul}")
         with self._mu:
-            conn = self._connect()
+            conn = self._live_connection()  # the insert itself is never retried
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"fieldkit:{self.table}",)

@@ -7,8 +7,10 @@ float32 array in input order, and ``close()``. ``LocalEmbedder`` runs the MiniLM
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -115,6 +117,8 @@ class NIMEmbedder:
             client.close()
 
 
+log = logging.getLogger("fieldkit.rag")
+
 _models: dict[str, Any] = {}
 _models_lock = threading.Lock()
 
@@ -145,7 +149,10 @@ def _load_model(path: str, device: str) -> Any:
                 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             except ImportError:  # pragma: no cover - transformers ships with sentence-transformers
                 pass
+            log.info("loading the local embedder from %s ...", path)
+            t0 = time.perf_counter()
             model = st.SentenceTransformer(path, device=device, local_files_only=True)
+            log.info("local embedder ready in %.1f s", time.perf_counter() - t0)
             _models[key] = model
         return model
 

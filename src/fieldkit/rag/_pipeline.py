@@ -7,6 +7,7 @@ pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call 
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -22,7 +23,7 @@ from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
 from fieldkit.rag._fusion import reciprocal_rank_fusion
 from fieldkit.rag._ids import IdRegistry, chunk_ids
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
-from fieldkit.rag._sql import TableName, parse_table_name
+from fieldkit.rag._sql import STORAGE_TYPES, TableName, parse_table_name
 from fieldkit.rag._store import Row, Store, mask_dsn
 from fieldkit.rag._types import (
     DEFAULT_CHUNK_TOKENS,
@@ -46,6 +47,8 @@ NO_GENERATOR_NOTE = "no generator configured: answer is None; 'chunks' are the r
 NO_CONTEXT_NOTE = "no passages to ground an answer: the generator was not called"
 
 ProgressFn = Callable[[int], None]
+
+log = logging.getLogger("fieldkit.rag")
 
 
 def _ms(start: float) -> float:
@@ -103,6 +106,7 @@ class Pipeline:
     write_batch: int = 512
     ef_search: int = 100
     max_connections: int = 4
+    vector_storage: str = "vector"
 
     _embed_client: Any = field(default=None, init=False, repr=False, compare=False)
     _rerank_client: Any = field(default=None, init=False, repr=False, compare=False)
@@ -120,6 +124,11 @@ class Pipeline:
                 raise ValueError(f"{name} must be positive")
         if self.max_connections <= 0:
             raise ValueError("max_connections must be positive")
+        if self.vector_storage not in STORAGE_TYPES:
+            raise ValueError(
+                f"vector_storage must be one of {', '.join(STORAGE_TYPES)}; "
+                f"got {self.vector_storage!r}"
+            )
         self._table = parse_table_name(self.table)
         if self.embed_url is not None:
             self.embed_url = self.embed_url.rstrip("/")
@@ -212,6 +221,7 @@ class Pipeline:
         self._check_open()
         if self._store is None:
             dsn = self.pgvector_dsn
+            revive = None
             if dsn is None:
                 from fieldkit._embedded_pg import EmbeddedPostgresError, embedded_dsn
 
@@ -219,6 +229,7 @@ class Pipeline:
                     dsn = embedded_dsn()
                 except EmbeddedPostgresError as exc:
                     raise RAGError(str(exc)) from exc
+                revive = embedded_dsn  # restarts the embedded server if it died
             self._store = Store(
                 dsn,
                 self._table,
@@ -226,6 +237,8 @@ class Pipeline:
                 max_connections=self.max_connections,
                 connect_timeout=min(self.timeout, 30.0),
                 ef_search=self.ef_search,
+                revive=revive,
+                storage=self.vector_storage,
             )
         return self._store
 
@@ -265,7 +278,8 @@ class Pipeline:
         owned by another document raises RAGError; nothing already stored is overwritten.
         ``progress``: True/False for a progress bar on stderr (default: when stderr is a TTY),
         or a callable receiving the number of chunks written by each batch. A load of at least
-        ``write_batch`` chunks into an empty table builds the HNSW index once at the end.
+        ``write_batch`` chunks into an empty table builds the HNSW index once at the end; a
+        table found without its index (a bulk load killed mid-way) gets it rebuilt at the end.
         ``last_ingest`` then holds ``chunks``, ``seconds`` and ``index_build_seconds``.
         """
         from fieldkit.nim import chunk_text
@@ -285,6 +299,17 @@ class Pipeline:
         deferred = False
         t_start = time.perf_counter()
         store = self.store
+        if not store.has_ann_index():
+            # A bulk load killed before its index build leaves the table without one: build
+            # it at the end of this ingest (dense search is a full scan until then).
+            log.warning(
+                "table %s has no HNSW index (an interrupted bulk load?); this ingest rebuilds it",
+                self._table.qualified,
+            )
+            deferred = True
+        load = getattr(self.embedder, "load", None)
+        if callable(load):  # load the model before the bar appears: it must not sit at 0%
+            load()
         try:
             with _progress(progress, documents) as report:
                 for raw in documents:
@@ -301,7 +326,7 @@ class Pipeline:
                     for idx, (cid, text) in enumerate(zip(ids, pieces, strict=True)):
                         pending.append((cid, doc.id, idx, doc.label, text))
                     if len(pending) >= self.write_batch:
-                        if flushes == 0 and store.is_empty():
+                        if flushes == 0 and not deferred and store.is_empty():
                             # A bulk load (at least one full batch) into an empty table:
                             # build the HNSW index once at the end, not row by row.
                             store.drop_ann_index()

@@ -15,7 +15,11 @@ from psycopg import sql
 
 from fieldkit.rag._types import RAGError
 
-__all__ = ["TableName", "parse_table_name"]
+__all__ = ["STORAGE_TYPES", "TableName", "parse_table_name"]
+
+# Column types the ``embedding`` column can have: ``vector`` (4-byte floats) or ``halfvec``
+# (2-byte floats: half the table and index memory, for a small loss of recall).
+STORAGE_TYPES = ("vector", "halfvec")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MAX_IDENT = 63
@@ -73,13 +77,24 @@ def parse_table_name(table: object) -> TableName:
     return TableName(schema=None, name=low[0])
 
 
-def create_table(t: TableName, dim: int) -> sql.Composed:
+def _type(storage: str) -> sql.SQL:
+    if storage not in STORAGE_TYPES:
+        raise ValueError(f"storage must be one of {', '.join(STORAGE_TYPES)}; got {storage!r}")
+    return sql.SQL(storage)
+
+
+def _q(storage: str) -> sql.Composable:
+    """The query vector parameter, cast to the column's type (the HNSW index needs it so)."""
+    return sql.SQL("%(q)b") if storage == "vector" else sql.SQL("%(q)b::halfvec")
+
+
+def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Composed:
     """Statement: the table with 0.3.0's columns, in 0.3.0's order."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {t} ("
         "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "
-        "embedding vector({dim}) NOT NULL)"
-    ).format(t=t.ident, dim=sql.Literal(dim))
+        "embedding {ty}({dim}) NOT NULL)"
+    ).format(t=t.ident, ty=_type(storage), dim=sql.Literal(dim))
 
 
 def add_columns(t: TableName) -> dict[str, sql.Composed]:
@@ -98,7 +113,7 @@ def add_columns(t: TableName) -> dict[str, sql.Composed]:
     }
 
 
-def create_indexes(t: TableName) -> dict[str, sql.Composed]:
+def create_indexes(t: TableName, storage: str = "vector") -> dict[str, sql.Composed]:
     """Index name → statement creating it."""
     plain = {
         "doc": sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (doc_id)"),
@@ -108,7 +123,7 @@ def create_indexes(t: TableName) -> dict[str, sql.Composed]:
     out = {
         t.index_name(kind): stmt.format(i=t.index(kind), t=t.ident) for kind, stmt in plain.items()
     }
-    out[t.index_name("hnsw")] = create_hnsw(t)
+    out[t.index_name("hnsw")] = create_hnsw(t, storage)
     return out
 
 
@@ -128,11 +143,19 @@ def existing_indexes(t: TableName) -> sql.Composed:
     ).format(q=sql.Literal(t.ident.as_string(None)))
 
 
-def create_hnsw(t: TableName) -> sql.Composed:
+def create_hnsw(t: TableName, storage: str = "vector") -> sql.Composed:
     """Statement: the HNSW (cosine) index on ``embedding``."""
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding {ops})").format(
+        i=t.index("hnsw"), t=t.ident, ops=sql.SQL(f"{_type(storage).as_string(None)}_cosine_ops")
+    )
+
+
+def has_index(t: TableName, kind: str) -> sql.Composed:
+    """Query: whether the table has its ``kind`` index (e.g. ``hnsw``) and it is valid."""
     return sql.SQL(
-        "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding vector_cosine_ops)"
-    ).format(i=t.index("hnsw"), t=t.ident)
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid)"
+    ).format(q=sql.Literal(t.ident.as_string(None)), n=sql.Literal(t.index_name(kind)))
 
 
 def drop_hnsw(t: TableName) -> sql.Composed:
@@ -146,19 +169,19 @@ def is_empty(t: TableName) -> sql.Composed:
 
 
 def column_dim(t: TableName) -> sql.Composed:
-    """Query: the declared dimension of the table's ``embedding`` column (NULL if absent)."""
+    """Query: the declared dimension and type name of the table's ``embedding`` column."""
     return sql.SQL(
-        "SELECT a.atttypmod FROM pg_attribute a "
+        "SELECT a.atttypmod, a.atttypid::regtype::text FROM pg_attribute a "
         "WHERE a.attrelid = to_regclass({q}) AND a.attname = 'embedding' AND NOT a.attisdropped"
     ).format(q=sql.Literal(t.ident.as_string(None)))
 
 
-def create_stage(dim: int) -> sql.Composed:
+def create_stage(dim: int, storage: str = "vector") -> sql.Composed:
     """A per-transaction staging table the COPY writes into before the checked merge."""
     return sql.SQL(
         "CREATE TEMP TABLE fk_rag_stage (id BIGINT, doc_id BIGINT, chunk_index INTEGER, "
-        "label TEXT, text TEXT, embedding vector({dim})) ON COMMIT DROP"
-    ).format(dim=sql.Literal(dim))
+        "label TEXT, text TEXT, embedding {ty}({dim})) ON COMMIT DROP"
+    ).format(ty=_type(storage), dim=sql.Literal(dim))
 
 
 COPY_STAGE = sql.SQL(
@@ -166,6 +189,11 @@ COPY_STAGE = sql.SQL(
     "WITH (FORMAT BINARY)"
 )
 COPY_TYPES = ["int8", "int8", "int4", "text", "text", "vector"]
+
+
+def copy_types(storage: str) -> list[str]:
+    """The binary COPY column types for a table of *storage*."""
+    return [*COPY_TYPES[:-1], _type(storage).as_string(None)]
 
 
 def find_collision(t: TableName) -> sql.Composed:
@@ -210,12 +238,12 @@ def _label_filter(labels: bool) -> sql.Composable:
     return sql.SQL(" WHERE label = ANY(%(labels)s)") if labels else sql.SQL("")
 
 
-def dense_query(t: TableName, *, labels: bool) -> sql.Composed:
+def dense_query(t: TableName, *, labels: bool, storage: str = "vector") -> sql.Composed:
     """Query: nearest chunks by cosine distance (params: q, k[, labels])."""
     return sql.SQL(
-        "SELECT id, label, text, embedding <=> %(q)b AS distance, doc_id, chunk_index "
-        "FROM {t}{where} ORDER BY embedding <=> %(q)b LIMIT %(k)s"
-    ).format(t=t.ident, where=_label_filter(labels))
+        "SELECT id, label, text, embedding <=> {q} AS distance, doc_id, chunk_index "
+        "FROM {t}{where} ORDER BY embedding <=> {q} LIMIT %(k)s"
+    ).format(t=t.ident, where=_label_filter(labels), q=_q(storage))
 
 
 # The query's lexemes OR-ed together (a question rarely shares every word with its passage;
@@ -226,10 +254,12 @@ _OR_TSQUERY = (
 )
 
 
-def lexical_query(t: TableName, *, labels: bool, with_distance: bool) -> sql.Composed:
+def lexical_query(
+    t: TableName, *, labels: bool, with_distance: bool, storage: str = "vector"
+) -> sql.Composed:
     """Query: chunks matching any query lexeme, best ``ts_rank_cd`` first (params: text, k
     [, labels][, q]). With ``with_distance`` the dense distance is computed for the hits."""
-    dist = sql.SQL("embedding <=> %(q)b") if with_distance else sql.SQL("NULL::float8")
+    dist = sql.SQL("embedding <=> ") + _q(storage) if with_distance else sql.SQL("NULL::float8")
     where = sql.SQL(" AND label = ANY(%(labels)s)") if labels else sql.SQL("")
     return sql.SQL(
         "SELECT id, label, text, {dist} AS distance, doc_id, chunk_index "
@@ -238,10 +268,10 @@ def lexical_query(t: TableName, *, labels: bool, with_distance: bool) -> sql.Com
     ).format(t=t.ident, dist=dist, where=where)
 
 
-def distances_for(t: TableName) -> sql.Composed:
+def distances_for(t: TableName, storage: str = "vector") -> sql.Composed:
     """Query: dense distances for specific ids (params: q, ids)."""
-    return sql.SQL("SELECT id, embedding <=> %(q)b FROM {t} WHERE id = ANY(%(ids)s)").format(
-        t=t.ident
+    return sql.SQL("SELECT id, embedding <=> {q} FROM {t} WHERE id = ANY(%(ids)s)").format(
+        t=t.ident, q=_q(storage)
     )
 
 

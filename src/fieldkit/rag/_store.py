@@ -7,9 +7,10 @@ documents' old chunks, then move the staged rows in. A failure rolls back that b
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 
 from fieldkit.rag import _sql
 from fieldkit.rag._ids import collision_message
-from fieldkit.rag._sql import TableName
+from fieldkit.rag._sql import STORAGE_TYPES, TableName
 from fieldkit.rag._types import Chunk, RAGError
 
 __all__ = ["DimensionMismatchError", "Row", "Store", "mask_dsn"]
@@ -30,6 +31,9 @@ Row = tuple[int, int, int, str, str, NDArray[np.float32]]
 APPLICATION_NAME = "fieldkit-rag"  # shows in pg_stat_activity
 _SCHEMA_LOCK = 0x6669656C646B6974  # "fieldkit": serialises concurrent ensure_schema calls
 _EF_SEARCH_MAX = 1000
+_PROBE_S = 2.0  # how long a pool wait may last before the server itself is probed
+
+log = logging.getLogger("fieldkit.rag")
 
 _PASSWORD_URI = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _PASSWORD_KV = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
@@ -61,7 +65,12 @@ def _guard(what: str) -> Iterator[None]:
 
 
 class Store:
-    """Pooled access to one chunk table. The pool opens on first use and closes in ``close``."""
+    """Pooled access to one chunk table. The pool opens on first use and closes in ``close``.
+
+    A server that stops answering is noticed within seconds (a pool wait longer than
+    ``_PROBE_S`` probes the server directly): with ``revive`` (the embedded Postgres) it is
+    restarted and the call goes on; otherwise RAGError says the server is gone.
+    """
 
     def __init__(
         self,
@@ -72,8 +81,14 @@ class Store:
         max_connections: int = 4,
         connect_timeout: float = 10.0,
         ef_search: int = 100,
+        revive: Callable[[], str] | None = None,
+        storage: str = "vector",
     ) -> None:
+        if storage not in STORAGE_TYPES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGE_TYPES)}; got {storage!r}")
         self.dsn = dsn
+        self.revive = revive
+        self.storage = storage
         self.table = table
         self.dim = dim
         self.max_connections = max_connections
@@ -83,6 +98,9 @@ class Store:
         self._pool: Any = None
         self._lock = threading.Lock()
         self._closed = False
+        self._ann_checked = False
+        self._iterative: bool | None = None
+        self.last_dense_scan = ""
 
     # -- connections -------------------------------------------------------------------------
 
@@ -126,22 +144,70 @@ class Store:
                 self._pool = pool
             return self._pool
 
+    def _probe(self) -> str | None:
+        """None if the server accepts a connection now, else libpq's reason."""
+        try:
+            psycopg.connect(self.dsn, connect_timeout=max(1, int(_PROBE_S))).close()
+        except psycopg.Error as exc:
+            return str(exc).strip() or type(exc).__name__
+        return None
+
+    def _reset_pool(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout=0)
+
+    def _getconn(self) -> tuple[Any, psycopg.Connection[Any]]:
+        """(pool, connection): a short wait, then a probe of the server, then the full wait."""
+        from psycopg_pool import PoolTimeout
+
+        pool = self._get_pool()
+        try:
+            return pool, pool.getconn(timeout=_PROBE_S)
+        except PoolTimeout:
+            pass
+        reason = self._probe()
+        if reason is None:  # alive, just busy: wait the pool's own timeout
+            try:
+                return pool, pool.getconn()
+            except PoolTimeout as exc:
+                raise RAGError(
+                    f"no free connection to {mask_dsn(self.dsn)} within {pool.timeout:.0f} s "
+                    f"(max_connections={self.max_connections}): {exc}"
+                ) from exc
+        if self.revive is None:
+            raise RAGError(
+                f"Postgres at {mask_dsn(self.dsn)} stopped answering ({reason}); it may have "
+                "been stopped, killed or run out of disk. Start it again and retry."
+            )
+        try:
+            self.dsn = self.revive()
+        except Exception as exc:
+            raise RAGError(str(exc)) from exc
+        self._reset_pool()
+        pool = self._get_pool()
+        return pool, pool.getconn()
+
     @contextmanager
     def connection(self, *, vector: bool = True) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection inside one transaction (committed on success)."""
-        pool = self._get_pool()
-        with pool.connection() as conn:
-            if vector and conn.adapters.types.get("vector") is None:
-                from pgvector.psycopg import register_vector
+        pool, conn = self._getconn()
+        try:
+            with conn:
+                if vector and conn.adapters.types.get("vector") is None:
+                    from pgvector.psycopg import register_vector
 
-                try:
-                    register_vector(conn)
-                except psycopg.ProgrammingError as exc:
-                    raise RAGError(
-                        "the pgvector extension is not installed in this database; "
-                        "call ensure_schema() first"
-                    ) from exc
-            yield conn
+                    try:
+                        register_vector(conn)
+                    except psycopg.ProgrammingError as exc:
+                        raise RAGError(
+                            "the pgvector extension is not installed in this database; "
+                            "call ensure_schema() first"
+                        ) from exc
+                yield conn
+        finally:
+            pool.putconn(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -168,18 +234,32 @@ class Store:
                     f"this pipeline embeds with dimension {self.dim}; drop the table or use "
                     "another table name"
                 )
+            if row is not None and row[1] in STORAGE_TYPES and row[1] != self.storage:
+                log.info(
+                    "table %s stores %s embeddings; using that (asked for %s)",
+                    self.table.qualified,
+                    row[1],
+                    self.storage,
+                )
+                self.storage = str(row[1])
             # Only the DDL that is missing: on an up-to-date table nothing is altered, so no
             # exclusive lock is taken and a non-owner can call this.
             columns = {r[0] for r in conn.execute(_sql.existing_columns(self.table))}
             if not columns:
-                conn.execute(_sql.create_table(self.table, self.dim))
+                conn.execute(_sql.create_table(self.table, self.dim, self.storage))
             for name, stmt in _sql.add_columns(self.table).items():
                 if name not in columns:
                     conn.execute(stmt)
             indexes = {r[0] for r in conn.execute(_sql.existing_indexes(self.table))}
-            for name, stmt in _sql.create_indexes(self.table).items():
+            for name, stmt in _sql.create_indexes(self.table, self.storage).items():
                 if name not in indexes:
+                    if name == self.table.index_name("hnsw") and columns:
+                        log.warning(
+                            "table %s had no HNSW index (an interrupted bulk load?); rebuilding",
+                            self.table.qualified,
+                        )
                     conn.execute(stmt)
+            self._ann_checked = True
 
     def drop(self) -> None:
         """Drop the table and its indexes (if it exists)."""
@@ -216,7 +296,14 @@ class Store:
             conn.execute(
                 "SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,)
             )
-            conn.execute(_sql.create_hnsw(self.table))
+            conn.execute(_sql.create_hnsw(self.table, self.storage))
+        self._ann_checked = True
+
+    def has_ann_index(self) -> bool:
+        """Whether the table has its (valid) HNSW index."""
+        with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
+            row = conn.execute(_sql.has_index(self.table, "hnsw")).fetchone()
+        return bool(row and row[0])
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -229,6 +316,11 @@ class Store:
         if not doc_ids:
             return
         ids = list(doc_ids)
+        types = _sql.copy_types(self.storage)
+        if self.storage == "halfvec":
+            from pgvector import HalfVector
+
+            rows = [(*r[:5], HalfVector(r[5])) for r in rows]  # type: ignore[misc]
         # Fast path: delete the documents' old chunks and COPY straight into the table. A
         # primary-key clash (another document's id, or a 0.3.0 row without doc_id) rolls it
         # back and the checked path below finds out which.
@@ -238,7 +330,7 @@ class Store:
                 cur.execute(_sql.delete_docs_only(self.table), (ids,))
                 if rows:
                     with cur.copy(_sql.copy_table(self.table)) as copy:
-                        copy.set_types(_sql.COPY_TYPES)
+                        copy.set_types(types)
                         for row in rows:
                             copy.write_row(row)
             return
@@ -249,10 +341,10 @@ class Store:
         try:
             with self.connection() as conn, conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
-                cur.execute(_sql.create_stage(self.dim))
+                cur.execute(_sql.create_stage(self.dim, self.storage))
                 if rows:
                     with cur.copy(_sql.COPY_STAGE) as copy:
-                        copy.set_types(_sql.COPY_TYPES)
+                        copy.set_types(types)
                         for row in rows:
                             copy.write_row(row)
                     cur.execute(_sql.find_collision(self.table), (ids,))
@@ -282,27 +374,61 @@ class Store:
         """The ``k`` nearest chunks by cosine distance, nearest first (HNSW with ``ef_search``,
         default the store's, raised to ``k``, capped at 1000; above that an exact scan).
 
-        With a label filter the HNSW scan can return fewer than ``k`` rows (pgvector filters
-        after the scan); then the query is repeated as an exact scan.
+        With a label filter, pgvector ≥ 0.8's iterative index scan (``strict_order``) keeps
+        walking the graph until ``k`` matching rows are found, so the result has ``k`` rows
+        whenever that many match; if the scan still stops short (``hnsw.max_scan_tuples``, or
+        an older pgvector), the query is repeated as an exact scan. ``last_dense_scan`` says
+        which ran: ``"hnsw"``, ``"hnsw-iterative"`` or ``"exact"``.
         """
         params: dict[str, Any] = {"q": qvec, "k": int(k)}
         if labels is not None:
             params["labels"] = list(labels)
-        query = _sql.dense_query(self.table, labels=labels is not None)
+        query = _sql.dense_query(self.table, labels=labels is not None, storage=self.storage)
         try:
             with self.connection() as conn, conn.cursor() as cur:
+                if not self._ann_checked:
+                    self._warn_if_no_index(cur)
                 exact = k > _EF_SEARCH_MAX
+                scan = "exact"
                 if exact:
                     cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
                 else:
                     self._set_ef(cur, k, ef_search)
+                    scan = "hnsw"
+                    if labels is not None and self._iterative_scans(cur):
+                        cur.execute(
+                            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true)"
+                        )
+                        scan = "hnsw-iterative"
                 rows = cur.execute(query, params).fetchall()
                 if labels is not None and len(rows) < k and not exact:
                     cur.execute("SELECT set_config('enable_indexscan', 'off', true)")
                     rows = cur.execute(query, params).fetchall()
+                    scan = "exact"
         except psycopg.Error as exc:
             raise db_error(f"dense retrieval from {self.table.qualified}", exc) from exc
+        self.last_dense_scan = scan
         return [_chunk(r) for r in rows]
+
+    def _iterative_scans(self, cur: psycopg.Cursor[Any]) -> bool:
+        """Whether the server's pgvector has iterative index scans (0.8.0 and later)."""
+        if self._iterative is None:
+            row = cur.execute(
+                "SELECT string_to_array(extversion, '.')::int[] >= '{0,8,0}' "
+                "FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()
+            self._iterative = bool(row and row[0])
+        return self._iterative
+
+    def _warn_if_no_index(self, cur: psycopg.Cursor[Any]) -> None:
+        row = cur.execute(_sql.has_index(self.table, "hnsw")).fetchone()
+        self._ann_checked = True
+        if row is not None and not row[0]:
+            log.warning(
+                "table %s has no HNSW index (an interrupted bulk load?): dense search scans "
+                "every row; ensure_schema() or the next ingest rebuilds it",
+                self.table.qualified,
+            )
 
     def lexical(
         self,
@@ -321,7 +447,10 @@ class Store:
         if qvec is not None:
             params["q"] = qvec
         query = _sql.lexical_query(
-            self.table, labels=labels is not None, with_distance=qvec is not None
+            self.table,
+            labels=labels is not None,
+            with_distance=qvec is not None,
+            storage=self.storage,
         )
         try:
             with self.connection() as conn:
