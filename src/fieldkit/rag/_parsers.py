@@ -231,7 +231,7 @@ _BLOCK_TAGS = frozenset(
     {"p", "pre", "li", "dt", "dd", "tr", "table", "blockquote", "div", "section", "article",
      "ul", "ol", "dl", "figure", "figcaption", "br", "hr", "td", "th", "caption", "main"}
 )  # fmt: skip
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "nav", "template", "svg", "head"})
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "nav", "template", "svg"})
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "wbr"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 
