@@ -154,7 +154,9 @@ def test_bm25_scores_match_the_formula() -> None:
     hits = idx.search(["cat"], 5)
     assert hits[0][0] == 1 and hits[0][1] == pytest.approx(want, rel=1e-5)
     assert [h[0] for h in idx.search(["dog"], 5)] == [2, 1]  # shorter chunk first
-    assert idx.search(["dog"], 5, labels=["x"]) == [(2, pytest.approx(idx.search(["dog"], 1)[0][1]))]
+    assert idx.search(["dog"], 5, labels=["x"]) == [
+        (2, pytest.approx(idx.search(["dog"], 1)[0][1]))
+    ]
     assert idx.search(["fish"], 5) == []
     assert Bm25Index.build([]).search(["cat"], 3) == []
 
