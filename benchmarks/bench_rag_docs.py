@@ -93,25 +93,29 @@ def _score(ranked: Sequence[str], target: str) -> tuple[float, float, float]:
 
 
 def _evaluate(
-    search: Callable[[str], list[str]], queries: Sequence[tuple[str, str, str]]
-) -> dict[str, float]:
-    for _, q, _ in queries[:3]:  # warm caches (BM25 index build, connections)
-        search(q)
-    hits1, hits5, rr, lat = [], [], [], []
+    systems: dict[str, Callable[[str], list[str]]], queries: Sequence[tuple[str, str, str]]
+) -> dict[str, dict[str, float]]:
+    """Every system on every query, interleaved per query so load drift hits all alike."""
+    for search in systems.values():
+        for _, q, _ in queries[:3]:  # warm caches (BM25 index build, connections)
+            search(q)
+    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in systems}
+    lat: dict[str, list[float]] = {name: [] for name in systems}
     for _, q, target in queries:
-        t0 = time.perf_counter()
-        ranked = search(q)
-        lat.append((time.perf_counter() - t0) * 1000.0)
-        a, b, c = _score(ranked, target)
-        hits1.append(a)
-        hits5.append(b)
-        rr.append(c)
+        for name, search in systems.items():
+            t0 = time.perf_counter()
+            ranked = search(q)
+            lat[name].append((time.perf_counter() - t0) * 1000.0)
+            scores[name].append(_score(ranked, target))
     n = max(len(queries), 1)
     return {
-        "hit@1": sum(hits1) / n,
-        "hit@5": sum(hits5) / n,
-        "mrr@10": sum(rr) / n,
-        "p50_ms": statistics.median(lat) if lat else 0.0,
+        name: {
+            "hit@1": sum(s[0] for s in scores[name]) / n,
+            "hit@5": sum(s[1] for s in scores[name]) / n,
+            "mrr@10": sum(s[2] for s in scores[name]) / n,
+            "p50_ms": statistics.median(lat[name]) if lat[name] else 0.0,
+        }
+        for name in systems
     }
 
 
@@ -141,7 +145,6 @@ def run(quick: bool) -> list[Row]:
     embedder = LocalEmbedder()
     embedder.load()
     model = embedder._model()
-    results: dict[str, dict[str, float]] = {}
 
     # -- fieldkit ingest ----------------------------------------------------------------------
     pipe = Pipeline(pgvector_dsn=dsn, embedder=embedder, table="bench_docs")
@@ -166,20 +169,22 @@ def run(quick: bool) -> list[Row]:
 
         return search
 
-    results["fieldkit dense"] = _evaluate(fk("dense", pipe), queries)
-    results["fieldkit lexical (BM25)"] = _evaluate(fk("lexical", pipe), queries)
-    results["fieldkit hybrid (doc fusion)"] = _evaluate(fk("hybrid", pipe), queries)
-    with Pipeline(
+    old = Pipeline(
         pgvector_dsn=dsn,
         embedder=embedder,
         table="bench_docs",
         lexical="postgres",
         fusion="chunk",
-    ) as old:
-        results["fieldkit lexical=postgres"] = _evaluate(fk("lexical", old), queries)
-        results["fieldkit hybrid postgres+chunk fusion"] = _evaluate(fk("hybrid", old), queries)
-    with Pipeline(pgvector_dsn=dsn, embedder=embedder, table="bench_docs", fusion="chunk") as cf:
-        results["fieldkit hybrid bm25+chunk fusion"] = _evaluate(fk("hybrid", cf), queries)
+    )
+    cf = Pipeline(pgvector_dsn=dsn, embedder=embedder, table="bench_docs", fusion="chunk")
+    systems: dict[str, Callable[[str], list[str]]] = {
+        "fieldkit dense": fk("dense", pipe),
+        "fieldkit lexical (BM25)": fk("lexical", pipe),
+        "fieldkit hybrid (doc fusion)": fk("hybrid", pipe),
+        "fieldkit lexical=postgres": fk("lexical", old),
+        "fieldkit hybrid postgres+chunk fusion": fk("hybrid", old),
+        "fieldkit hybrid bm25+chunk fusion": fk("hybrid", cf),
+    }
 
     # -- bm25s over the same chunks -----------------------------------------------------------
     stemmer = Stemmer.Stemmer("english")
@@ -194,7 +199,7 @@ def run(quick: bool) -> list[Row]:
         idx, _ = retriever.retrieve(tokens, k=min(TOP, len(chunk_texts)), show_progress=False)
         return [chunk_paths[i] for i in idx[0]]
 
-    results["bm25s"] = _evaluate(bm25s_search, queries)
+    systems["bm25s"] = bm25s_search
 
     # -- exact cosine search, same embedder ---------------------------------------------------
     def exact(q: str) -> list[str]:
@@ -202,12 +207,14 @@ def run(quick: bool) -> list[Row]:
         top = np.argsort(-(matrix @ v))[:TOP]
         return [chunk_paths[i] for i in top]
 
-    results["exact search (same embedder)"] = _evaluate(exact, queries)
-    pipe.close()
+    systems["exact search (same embedder)"] = exact
 
     # -- llama-index: split + ST encode + PGVectorStore.add -----------------------------------
     li_ingest, li_chunks, li_search = _llama_index(pages, dsn, model)
-    results["llama-index PGVectorStore"] = _evaluate(li_search, queries)
+    systems["llama-index PGVectorStore"] = li_search
+    results = _evaluate(systems, queries)
+    for p in (pipe, old, cf):
+        p.close()
 
     _print(results, queries, summary.chunks, fk_ingest, li_chunks, li_ingest)
     return _rows(results, fk_ingest, li_ingest, summary.chunks, li_chunks)

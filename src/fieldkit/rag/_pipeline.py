@@ -496,7 +496,9 @@ class Pipeline:
             lexical = self._lexical(query.replace("\x00", " "), pool, labels, qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
-            rankings = [[c.id for c in dense], [c.id for c in lexical]]
+            # lexical first: it wins exact ties (a document first in one leg and second in
+            # the other), as it ranked known items better in benchmarks/bench_rag_docs.py
+            rankings = [[c.id for c in lexical], [c.id for c in dense]]
             if self.fusion == "document":
                 doc_of = {
                     c.id: (c.doc_id if c.doc_id is not None else -c.id) for c in by_id.values()
