@@ -210,6 +210,8 @@ def ingest_paths(
     store.ensure_schema()
     sources.ensure()
     records = sources.records()
+    if records and store.is_empty():  # the chunks were dropped behind our back: start over
+        records = {}
     counter = getattr(embedder, "count_tokens", None)
     count = counter if callable(counter) else estimate_tokens
     if chunk_tokens is not None:

@@ -260,8 +260,14 @@ class Pipeline:
         self.store.ensure_schema()
 
     def drop_table(self) -> None:
-        """Drop this pipeline's table (and its indexes) if it exists."""
+        """Drop this pipeline's table (and its indexes) if it exists, with the file records of
+        ``ingest_paths``."""
+        from fieldkit.rag._sources import SourceTables
+
         self.store.drop()
+        SourceTables(self.store).drop()
+        self._has_sources = None
+        self._bm25 = None
 
     def count(self) -> int:
         """Number of chunks stored in the table."""

@@ -83,6 +83,15 @@ class SourceTables:
         except psycopg.Error as exc:
             raise db_error(f"creating {self.files.qualified}", exc) from exc
 
+    def drop(self) -> None:
+        """Drop both side tables (if they exist)."""
+        try:
+            with self.store.connection(vector=False) as conn:
+                for t in (self.spans, self.files):
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=t.ident))
+        except psycopg.Error as exc:
+            raise db_error(f"dropping {self.files.qualified}", exc) from exc
+
     def embedders(self) -> list[tuple[str, int]]:
         """The distinct (embedder, dim) pairs recorded (none when the table does not exist)."""
         try:
