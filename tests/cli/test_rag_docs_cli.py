@@ -93,3 +93,27 @@ def test_local_embedder_leaves_hf_offline_unset() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["None", "None", "True"]
+
+
+def test_bench_rag_on_a_folder_with_questions(
+    folder: Path, tmp_path: Path, pg_dsn: str, pg_table: str
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "How much unified memory does the Spark have?", '
+        '"answer_paths": ["spark.md"]}\n'
+        '{"question": "Who won the 1998 World Cup final?", "answer_paths": []}\n'
+    )
+    runner = CliRunner()
+    args = ["bench", "rag", "--corpus", str(folder), "--questions", str(questions)]
+    res = runner.invoke(app, [*args, "--dsn", pg_dsn, "--table", pg_table, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["ingest"]["documents"] == 3 and out["ingest"]["chunks"] == 2
+    assert out["hit_rate"]["lexical"]["hit@1"] == 1.0
+    res = runner.invoke(app, ["bench", "rag", "--corpus", str(folder)])
+    assert res.exit_code == 2 and "--questions" in res.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"question": "x", "answer_paths": ["missing.md"]}]')
+    res = runner.invoke(app, [*args[:-1], str(bad)])
+    assert res.exit_code == 2 and "missing.md not found" in res.stderr
