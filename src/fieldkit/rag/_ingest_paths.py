@@ -242,7 +242,7 @@ def ingest_paths(
             deferred = True
         texts = [c.text for p in pending for c in p.chunks]
         t_embed = time.perf_counter()
-        vectors = pipe._embed(texts, "passage") if texts else []
+        vectors: Any = pipe._embed(texts, "passage") if texts else []
         summary.embed_seconds += time.perf_counter() - t_embed
         rows = []
         spans = []
@@ -277,7 +277,7 @@ def ingest_paths(
             item = _read(path, key, records, name, max_file_bytes, warn)
             if item is None:
                 continue
-            if item == "unchanged":
+            if isinstance(item, str):  # "unchanged"
                 summary.unchanged += 1
                 continue
             sha, size, data = item
