@@ -193,3 +193,19 @@ def test_document_fusion_is_a_permutation_with_distinct_documents_first(
     assert sorted(out) == sorted(doc_of)
     n_docs = len(set(doc_of.values()))
     assert len({doc_of[k] for k in out[:n_docs]}) == n_docs
+
+
+def test_identifier_terms_keep_underscored_names_whole() -> None:
+    from fieldkit.rag._lexical import identifier_terms, with_identifiers
+
+    assert identifier_terms("See pg_stat_activity and PG_STAT_ACTIVITY, not pg.") == {
+        "pg_stat_activity": 2
+    }
+    row = with_identifiers((7, 1, "", ["pg", "stat"], [1, 1], "pg_stat"))
+    assert row == (7, 1, "", ["pg", "stat", "pg_stat"], [1, 1, 1])
+    rows = [
+        with_identifiers((1, 1, "", ["pg", "depend"], [1, 1], "pg_depend")),
+        with_identifiers((2, 2, "", ["pg", "depend", "class"], [1, 1, 1], "pg class depend")),
+    ]
+    idx = Bm25Index.build(rows)
+    assert idx.search(["pg", "depend", *identifier_terms("pg_depend")], 2)[0][0] == 1

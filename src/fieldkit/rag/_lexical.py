@@ -6,20 +6,47 @@ and term frequencies once (same English stemming and stop words as the GIN index
 per-term postings with precomputed BM25 weights (Lucene variant, k1=1.5, b=0.75) in numpy, and
 scores a query in microseconds per posting. The pipeline rebuilds it when the table's content
 version (row count, newest row version) changes.
+
+Postgres's parser splits identifiers at underscores (``pg_stat_activity`` → pg, stat, activ),
+so each ``a_b`` identifier is also indexed whole (``identifier_terms``): a query naming it
+matches the chunks that contain it, not every chunk that mentions ``pg``.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BM25_B", "BM25_K1", "Bm25Index"]
+__all__ = ["BM25_B", "BM25_K1", "Bm25Index", "identifier_terms", "with_identifiers"]
 
 BM25_K1 = 1.5
 BM25_B = 0.75
+
+_IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")
+
+
+def identifier_terms(text: str) -> Counter[str]:
+    """Underscore-joined identifiers of ``text``, lower-cased, with their counts (linear)."""
+    return Counter(_IDENTIFIER.findall(text.lower()))
+
+
+def with_identifiers(
+    row: Sequence[Any],
+) -> tuple[int, int | None, str | None, list[str], list[int]]:
+    """``(id, doc_id, label, lexemes, tfs, text)`` → the BM25 row with identifier terms added."""
+    rid, doc_id, label, lexemes, tfs, text = row
+    terms = [str(t) for t in lexemes]
+    counts = [int(n) for n in tfs]
+    for term, n in identifier_terms(str(text or "")).items():
+        terms.append(term)
+        counts.append(n)
+    return int(rid), doc_id, label, terms, counts
 
 
 @dataclass

@@ -409,7 +409,7 @@ class Pipeline:
 
     def _bm25_search(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
         """BM25 over the table's lexemes; the index is rebuilt when the table changed."""
-        from fieldkit.rag._lexical import Bm25Index
+        from fieldkit.rag._lexical import Bm25Index, identifier_terms, with_identifiers
         from fieldkit.rag._sources import (
             fetch,
             lexical_rows_query,
@@ -425,9 +425,9 @@ class Pipeline:
         index = self._bm25
         if index is None or index.version != version:
             rows = fetch(store, lexical_rows_query(store.table), None, what)
-            index = Bm25Index.build(rows, version)
+            index = Bm25Index.build([with_identifiers(r) for r in rows], version)
             self._bm25 = index
-        hits = index.search(list(row[2]), k, labels)
+        hits = index.search([*row[2], *identifier_terms(query)], k, labels)
         if not hits:
             return []
         params: dict[str, Any] = {"ids": [cid for cid, _ in hits]}

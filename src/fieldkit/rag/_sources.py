@@ -226,12 +226,12 @@ class SourceTables:
 
 
 def lexical_rows_query(t: TableName) -> sql.Composed:
-    """Query: every chunk's id, doc_id, label, lexemes and term frequencies (for BM25)."""
+    """Query: every chunk's id, doc_id, label, lexemes, term frequencies and text (BM25)."""
     return sql.SQL(
         "SELECT id, doc_id, label, "
         "coalesce((SELECT array_agg(l.lexeme) FROM unnest(tsv) l), '{{}}'), "
         "coalesce((SELECT array_agg(coalesce(array_length(l.positions, 1), 1)) "
-        "FROM unnest(tsv) l), '{{}}') FROM {t}"
+        "FROM unnest(tsv) l), '{{}}'), text FROM {t}"
     ).format(t=t.ident)
 
 
