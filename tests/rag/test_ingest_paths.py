@@ -135,3 +135,25 @@ def test_many_files_stream_with_bounded_batches(
     s = pipe.ingest_paths([folder], progress=lambda summ: seen.append(summ.chunks))
     assert s.added == 300 and pipe.count() == 300
     assert seen and seen == sorted(seen) and len(seen) >= 4  # written in several batches
+
+
+def test_lexical_and_fusion_options(make_pipe: Callable[..., Pipeline], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="lexical"):
+        make_pipe(lexical="tfidf")
+    with pytest.raises(ValueError, match="fusion"):
+        make_pipe(fusion="max")
+    docs = _tree(tmp_path)
+    bm25 = make_pipe(embedder=_HashEmbedder())
+    bm25.ingest_paths([docs], glob=["*.md", "*.txt"], progress=False)
+    for kwargs in ({"lexical": "postgres", "fusion": "chunk"}, {}):
+        p = make_pipe(embedder=_HashEmbedder(), **kwargs)
+        assert p.retrieve("zorblax quantization", top_k=1, mode="lexical")[0].text.startswith(
+            "Zorblax guide"
+        )
+        ranked = p.retrieve("zorblax quantization", top_k=10, mode="hybrid")
+        assert len({c.id for c in ranked}) == len(ranked) == bm25.count()
+    # the BM25 index follows the table: a new file is found without a new pipeline
+    assert bm25.retrieve("zorblax", top_k=1, mode="lexical")  # index built
+    (docs / "new.md").write_text("# Wombats\n\nWombats have cube-shaped droppings.\n")
+    bm25.ingest_paths([docs], glob=["*.md", "*.txt"], progress=False)
+    assert "Wombats" in bm25.retrieve("wombats droppings", top_k=1, mode="lexical")[0].text
