@@ -203,6 +203,9 @@ def rag_ask(
         "meta/llama-3.1-8b-instruct", "--nim-model", envvar="NIM_MODEL", help="Chat model id."
     ),
     max_tokens: int = typer.Option(256, "--max-tokens", help="Answer length limit, tokens."),
+    timeout: float = typer.Option(
+        300.0, "--timeout", help="Seconds to wait for the answer (one retry on failure)."
+    ),
     no_generate: bool = typer.Option(
         False, "--no-generate", help="Retrieve and cite only; call no generator."
     ),
@@ -220,6 +223,8 @@ def rag_ask(
     _check_mode(mode, k)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
+    if timeout <= 0:
+        fail("--timeout must be positive")
     if nim_url and not nim_url.startswith(("http://", "https://")):
         fail(f"--nim-url must be an http(s) URL, got {nim_url!r}")
     pipe = _pipeline(table, dsn, device, threads)
@@ -228,7 +233,9 @@ def rag_ask(
         generator: NIMClient | None = None
         model_name = nim_model
         if nim_url:
-            generator = stack.enter_context(NIMClient(nim_url, nim_model))
+            generator = stack.enter_context(
+                NIMClient(nim_url, nim_model, timeout=timeout, max_retries=1)
+            )
         elif not no_generate:
             from fieldkit.serve import LocalServer, LocalServerError
 
@@ -238,7 +245,7 @@ def rag_ask(
                 server = stack.enter_context(LocalServer())
             except LocalServerError as exc:
                 fail(f"{exc}; pass --nim-url URL or --no-generate", code=1)
-            generator = stack.enter_context(server.client())
+            generator = stack.enter_context(server.client(timeout=timeout, max_retries=1))
             model_name = server.model or "local"
         pipe.generator = generator
         try:
