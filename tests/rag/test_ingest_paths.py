@@ -157,3 +157,25 @@ def test_lexical_and_fusion_options(make_pipe: Callable[..., Pipeline], tmp_path
     (docs / "new.md").write_text("# Wombats\n\nWombats have cube-shaped droppings.\n")
     bm25.ingest_paths([docs], glob=["*.md", "*.txt"], progress=False)
     assert "Wombats" in bm25.retrieve("wombats droppings", top_k=1, mode="lexical")[0].text
+
+
+def test_huge_files_are_skipped_with_a_warning(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    docs = _tree(tmp_path)
+    pipe = make_pipe(embedder=_HashEmbedder())
+    s = pipe.ingest_paths([docs], glob="*.txt", max_file_bytes=40, progress=False)
+    reasons = {Path(p).name: r for p, r in s.warnings}
+    assert "too large" in reasons["notes.txt"] and s.added == 1  # latin1.txt is 34 bytes
+
+
+def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldkit.rag._embedders import default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))
+    assert default_threads() == 1  # a saturated machine still gets one thread
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert default_threads() == len(os.sched_getaffinity(0))
