@@ -171,8 +171,15 @@ def bench_rag(
     corpus_path: Path | None = typer.Option(
         None,
         "--corpus",
-        help="A corpus JSON of the bundled shape (passages + questions with answer_ids). "
-        "Default: the bundled corpus.",
+        help="A corpus JSON of the bundled shape (passages + questions with answer_ids), or a "
+        "folder of documents with --questions. Default: the bundled corpus.",
+        show_default=False,
+    ),
+    questions_path: Path | None = typer.Option(
+        None,
+        "--questions",
+        help="With a --corpus folder: JSON/JSONL questions "
+        '[{"question": ..., "answer_paths": ["file.md"]}] (paths relative to the folder).',
         show_default=False,
     ),
     k: int = typer.Option(5, "--k", help="Passages retrieved per question (hit rate @k)."),
@@ -205,7 +212,16 @@ def bench_rag(
 
     try:  # user errors first, before waiting for any service
         parse_table_name(table)
-        corpus = load_corpus(corpus_path)
+        if corpus_path is not None and corpus_path.is_dir():
+            from fieldkit.rag._bench_folder import load_folder_questions
+
+            if questions_path is None:
+                fail("--corpus is a folder: give its questions with --questions FILE")
+            corpus = load_folder_questions(corpus_path, questions_path)
+        else:
+            if questions_path is not None:
+                fail("--questions goes with a --corpus folder")
+            corpus = load_corpus(corpus_path)
     except RAGError as exc:
         fail(str(exc))
     for option, url in (("--embed-url", embed_url), ("--nim-url", nim_url)):
@@ -259,6 +275,9 @@ def bench_rag(
                 load = getattr(pipe.embedder, "load", None)
                 if callable(load):
                     load()
+            folder_ingest = None
+            if corpus_path is not None and corpus_path.is_dir():
+                folder_ingest = pipe.ingest_paths([corpus_path], progress=False)
             with _progress_bar(n_steps) as step:
                 result = run_rag_bench(
                     pipe,
@@ -275,6 +294,14 @@ def bench_rag(
         if generator is not None:
             generator.close()
 
+    if folder_ingest is not None:
+        result.ingest = {
+            "documents": folder_ingest.files,
+            "chunks": folder_ingest.chunks,
+            "seconds": folder_ingest.seconds,
+            "unchanged": folder_ingest.unchanged,
+            "warnings": [f"{p}: {r}" for p, r in folder_ingest.warnings],
+        }
     payload = result.to_dict()
     ingest = result.ingest
     _say(

@@ -17,7 +17,8 @@ from fieldkit.rag._embedders import (
     LocalEmbedder,
     NIMEmbedder,
 )
-from fieldkit.rag._fusion import reciprocal_rank_fusion
+from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
+from fieldkit.rag._ingest_paths import IngestSummary
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
 from fieldkit.rag._types import (
@@ -31,6 +32,7 @@ from fieldkit.rag._types import (
     Chunk,
     Document,
     RAGError,
+    Source,
 )
 
 __all__ = [
@@ -48,9 +50,12 @@ __all__ = [
     "Chunk",
     "Document",
     "Embedder",
+    "IngestSummary",
     "LocalEmbedder",
     "NIMEmbedder",
     "Pipeline",
     "RAGError",
+    "Source",
+    "document_fusion",
     "reciprocal_rank_fusion",
 ]

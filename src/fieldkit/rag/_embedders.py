@@ -24,7 +24,16 @@ from fieldkit.rag._types import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, RAGError
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
 
-__all__ = ["LOCAL_EMBED_DIM", "LOCAL_EMBED_MODEL", "Embedder", "LocalEmbedder", "NIMEmbedder"]
+__all__ = [
+    "LOCAL_EMBED_DIM",
+    "LOCAL_EMBED_MODEL",
+    "Embedder",
+    "LocalEmbedder",
+    "NIMEmbedder",
+    "default_threads",
+    "embedder_name",
+    "resolve_device",
+]
 
 LOCAL_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LOCAL_EMBED_DIM = 384
@@ -119,6 +128,17 @@ class NIMEmbedder:
 
 log = logging.getLogger("fieldkit.rag")
 
+
+def embedder_name(embedder: Any) -> str:
+    """The identity of an embedder: its ``name``, ``nim:<model>``, or its class name."""
+    name = getattr(embedder, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(embedder, NIMEmbedder):
+        return f"nim:{embedder.model}"
+    return type(embedder).__name__
+
+
 _models: dict[str, Any] = {}
 _models_lock = threading.Lock()
 
@@ -134,14 +154,53 @@ def bundled_model_path() -> Path:
     return path
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``mps`` on Apple silicon, else ``cpu``."""
+    if device != "auto":
+        if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps; got {device!r}")
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_threads() -> int:
+    """CPU threads for the local embedder: the cores this process may use that are idle now.
+
+    Torch's default (one thread per core) oversubscribes a busy machine, where spinning
+    threads wait on each other; the 1-minute load average estimates the busy cores. An
+    explicit ``OMP_NUM_THREADS`` wins.
+    """
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0])
+    except OSError:  # pragma: no cover - no load average
+        busy = 0
+    return max(1, min(cores, cores - busy))
+
+
 def _load_model(path: str, device: str) -> Any:
-    """Load (once per process and path) a sentence-transformers model, offline only."""
+    """Load (once per process and path) a sentence-transformers model from a local directory.
+
+    Offline by construction: a directory path with ``local_files_only`` never reaches the Hub,
+    so no process-wide ``HF_HUB_OFFLINE`` is set for the caller's other libraries.
+    """
     key = f"{path}@{device}"
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             st = require("sentence_transformers", "local", purpose="the local embedder")
             try:
                 from transformers.utils import logging as hf_logging
@@ -163,19 +222,51 @@ class LocalEmbedder:
     The model loads on first use (a few seconds) and is shared by every LocalEmbedder of the
     process. Vectors are L2-normalised, so cosine distance behaves as with NIM embeddings.
     ``input_type`` is accepted for protocol compatibility; MiniLM embeds queries and passages
-    the same way.
+    the same way. ``device``: ``cpu``, ``cuda``, ``mps`` or ``auto``; ``threads``: CPU threads
+    for torch (default ``default_threads()``, the idle cores). Texts are encoded sorted by
+    length, so a call with many texts pads each batch only to its own longest text.
     """
 
     def __init__(
-        self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 64
+        self,
+        model_path: str | Path | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        threads: int | None = None,
     ) -> None:
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
+        if threads is not None and (isinstance(threads, bool) or threads <= 0):
+            raise ValueError("threads must be positive")
         self._path = str(model_path) if model_path is not None else None
-        self.device = device
+        self._bundled = model_path is None
+        self.device = resolve_device(device)
         self.batch_size = batch_size
+        self.threads = threads
         self._dim = LOCAL_EMBED_DIM if model_path is None else -1
         self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Identity recorded with ingested files (a table refuses another embedder)."""
+        if self._bundled:
+            return f"local:{LOCAL_EMBED_MODEL}"
+        return f"local:{Path(self.model_path).name}"
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads per text, without its two special tokens."""
+        return int(self._model().max_seq_length) - 2
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text as the model's tokenizer counts them (no special tokens)."""
+        if not texts:
+            return []
+        tok = self._model().tokenizer
+        enc = tok(list(texts), add_special_tokens=False, truncation=False, verbose=False)
+        enc = enc["input_ids"]
+        return [len(ids) for ids in enc]
 
     @property
     def model_path(self) -> str:
@@ -202,6 +293,14 @@ class LocalEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._model()
         with self._lock:  # one encode at a time: torch already uses every core
+            if self.device == "cpu":
+                import torch
+
+                if self.threads is None:  # decided once, before our own load counts
+                    self.threads = default_threads()
+                wanted = self.threads
+                if torch.get_num_threads() != wanted:
+                    torch.set_num_threads(wanted)
             out = model.encode(
                 texts,
                 batch_size=self.batch_size,

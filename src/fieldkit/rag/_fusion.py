@@ -7,14 +7,15 @@ which is why hybrid retrieval uses it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
-__all__ = ["RRF_K", "reciprocal_rank_fusion"]
+__all__ = ["RRF_K", "document_fusion", "reciprocal_rank_fusion"]
 
 RRF_K = 60
 
 K = TypeVar("K", bound=Hashable)
+D = TypeVar("D", bound=Hashable)
 
 
 def reciprocal_rank_fusion(
@@ -44,3 +45,31 @@ def reciprocal_rank_fusion(
     if limit is not None:
         ordered = ordered[: max(limit, 0)]
     return [(key, scores[key]) for key in ordered]
+
+
+def document_fusion(
+    rankings: Sequence[Sequence[K]],
+    doc_of: Mapping[K, D],
+    *,
+    k: int = RRF_K,
+    limit: int | None = None,
+) -> list[K]:
+    """Fuse chunk rankings at document level: chunk keys, best first.
+
+    Each ranking is reduced to its documents (a document ranks where its best chunk does) and
+    the document rankings are fused by RRF, so a document both legs put first through different
+    chunks beats another document's single chunk. The result lists each document's best chunk
+    (by chunk-level RRF) in fused document order, then the remaining chunks by chunk-level RRF.
+    """
+    doc_rankings = [[doc_of[key] for key in ranking] for ranking in rankings]
+    doc_order = [doc for doc, _ in reciprocal_rank_fusion(doc_rankings, k=k)]
+    chunk_order = [key for key, _ in reciprocal_rank_fusion(rankings, k=k)]
+    best: dict[D, K] = {}
+    for key in chunk_order:
+        best.setdefault(doc_of[key], key)
+    head = [best[doc] for doc in doc_order]
+    taken = set(head)
+    out = head + [key for key in chunk_order if key not in taken]
+    if limit is not None:
+        out = out[: max(limit, 0)]
+    return out

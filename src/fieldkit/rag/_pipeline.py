@@ -7,8 +7,10 @@ pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence, Sized
@@ -20,7 +22,7 @@ import numpy as np
 
 from fieldkit.rag import _prompt
 from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
-from fieldkit.rag._fusion import reciprocal_rank_fusion
+from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
 from fieldkit.rag._ids import IdRegistry, chunk_ids
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
 from fieldkit.rag._sql import STORAGE_TYPES, TableName, parse_table_name
@@ -40,6 +42,12 @@ from fieldkit.rag._types import (
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
+    from fieldkit.rag._ingest_paths import IngestSummary
+    from fieldkit.rag._lexical import Bm25Index
+    from fieldkit.rag._sources import SourceTables
+
+LEXICAL_BACKENDS = ("bm25", "postgres")
+FUSIONS = ("document", "chunk")
 
 __all__ = ["NO_GENERATOR_NOTE", "Pipeline"]
 
@@ -107,6 +115,8 @@ class Pipeline:
     ef_search: int = 100
     max_connections: int = 4
     vector_storage: str = "vector"
+    lexical: str = "bm25"
+    fusion: str = "document"
 
     _embed_client: Any = field(default=None, init=False, repr=False, compare=False)
     _rerank_client: Any = field(default=None, init=False, repr=False, compare=False)
@@ -116,6 +126,9 @@ class Pipeline:
     last_ingest: dict[str, float] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _bm25: Bm25Index | None = field(default=None, init=False, repr=False, compare=False)
+    _sources: SourceTables | None = field(default=None, init=False, repr=False, compare=False)
+    _has_sources: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"):
@@ -129,6 +142,10 @@ class Pipeline:
                 f"vector_storage must be one of {', '.join(STORAGE_TYPES)}; "
                 f"got {self.vector_storage!r}"
             )
+        if self.lexical not in LEXICAL_BACKENDS:
+            raise ValueError(f"lexical must be one of {', '.join(LEXICAL_BACKENDS)}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
         self._table = parse_table_name(self.table)
         if self.embed_url is not None:
             self.embed_url = self.embed_url.rstrip("/")
@@ -256,8 +273,14 @@ class Pipeline:
         self.store.ensure_schema()
 
     def drop_table(self) -> None:
-        """Drop this pipeline's table (and its indexes) if it exists."""
+        """Drop this pipeline's table (and its indexes) if it exists, with the file records of
+        ``ingest_paths``."""
+        from fieldkit.rag._sources import SourceTables
+
         self.store.drop()
+        SourceTables(self.store).drop()
+        self._has_sources = None
+        self._bm25 = None
 
     def count(self) -> int:
         """Number of chunks stored in the table."""
@@ -353,10 +376,103 @@ class Pipeline:
             }
         return written
 
+    def ingest_paths(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        glob: Sequence[str] | str = (),
+        label: str = "",
+        chunk_tokens: int | None = None,
+        max_file_bytes: int | None = None,
+        progress: bool | Callable[[IngestSummary], None] | None = None,
+    ) -> IngestSummary:
+        """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally.
+
+        Unchanged files (same content hash and embedder) are skipped, changed ones replaced,
+        files deleted under an ingested folder removed. Chunks follow the document structure
+        and fit the embedder's own token limit (``chunk_tokens`` overrides it); each keeps its
+        source (path, title, heading path, span), returned as ``Chunk.source``. Files that
+        cannot be ingested are listed in ``IngestSummary.warnings``; the rest is ingested and
+        nothing stored is lost. A table built with another embedder or dimension is refused.
+        ``glob``: patterns such as ``"*.md"`` (default: every supported file type).
+        """
+        from fieldkit.rag._ingest_paths import DEFAULT_MAX_FILE_BYTES, ingest_paths
+
+        self._check_open()
+        if chunk_tokens is not None and (isinstance(chunk_tokens, bool) or chunk_tokens <= 8):
+            raise ValueError("chunk_tokens must be more than 8")
+        summary = ingest_paths(
+            self,
+            paths,
+            glob=glob,
+            label=label,
+            chunk_tokens=chunk_tokens,
+            max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES,
+            progress=progress,
+        )
+        self._has_sources = None
+        return summary
+
+    def _invalidate_lexical(self) -> None:
+        self._bm25 = None
+
+    def _source_tables(self) -> SourceTables | None:
+        """The table's file/span side tables, when it was filled from files."""
+        if self._has_sources is None or self._sources is None:
+            from fieldkit.rag._sources import SourceTables
+
+            self._sources = SourceTables(self.store)
+            self._has_sources = self._sources.exists()
+        return self._sources if self._has_sources else None
+
+    def _with_sources(self, chunks: list[Chunk]) -> list[Chunk]:
+        tables = self._source_tables() if chunks else None
+        if tables is None:
+            return chunks
+        found = tables.sources([c.id for c in chunks])
+        return [dataclasses.replace(c, source=found.get(c.id)) for c in chunks]
+
+    def _bm25_search(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
+        """BM25 over the table's lexemes; the index is rebuilt when the table changed."""
+        from fieldkit.rag._lexical import Bm25Index, identifier_terms, with_identifiers
+        from fieldkit.rag._sources import (
+            fetch,
+            lexical_rows_query,
+            rows_by_id_query,
+            version_query,
+        )
+        from fieldkit.rag._store import _chunk
+
+        store = self.store
+        what = f"lexical retrieval from {store.table.qualified}"
+        row = fetch(store, version_query(store.table), (query,), what)[0]
+        version = (int(row[0]), int(row[1]))
+        index = self._bm25
+        if index is None or index.version != version:
+            rows = fetch(store, lexical_rows_query(store.table), None, what)
+            index = Bm25Index.build([with_identifiers(r) for r in rows], version)
+            self._bm25 = index
+        hits = index.search([*row[2], *identifier_terms(query)], k, labels)
+        if not hits:
+            return []
+        params: dict[str, Any] = {"ids": [cid for cid, _ in hits]}
+        if qvec is not None:
+            params["q"] = qvec
+        found = {
+            int(r[0]): _chunk(r)
+            for r in fetch(
+                store, rows_by_id_query(store.table, with_distance=qvec is not None), params, what
+            )
+        }
+        return [found[cid] for cid, _ in hits if cid in found]
+
     def _flush(self, docs: list[int], pending: list[tuple[int, int, int, str, str]]) -> int:
         rows: list[Row] = []
-        for start in range(0, len(pending), self.embed_batch):
-            part = pending[start : start + self.embed_batch]
+        # A local embedder gets the whole batch at once: it sorts texts by length, so each of
+        # its mini-batches pads only to its own longest text. NIM requests keep embed_batch.
+        step = len(pending) if isinstance(self.embedder, LocalEmbedder) else self.embed_batch
+        for start in range(0, len(pending), max(step, 1)):
+            part = pending[start : start + max(step, 1)]
             vectors = self._embed([p[4] for p in part], "passage")
             for (cid, doc_id, idx, label, text), vec in zip(part, vectors, strict=True):
                 rows.append((cid, doc_id, idx, label, text, vec))
@@ -403,19 +519,32 @@ class Pipeline:
             assert qvec is not None
             chunks = store.dense(qvec, top_k, labels, ef_search=self._ef())
         elif mode == "lexical":
-            chunks = store.lexical(query.replace("\x00", " "), top_k, labels)
+            chunks = self._lexical(query.replace("\x00", " "), top_k, labels, None)
         else:
             assert qvec is not None
             pool = min(max(top_k * 4, 40), 1000)
             dense = store.dense(qvec, pool, labels, ef_search=self._ef())
-            lexical = store.lexical(query.replace("\x00", " "), pool, labels, qvec=qvec)
+            lexical = self._lexical(query.replace("\x00", " "), pool, labels, qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
-            fused = reciprocal_rank_fusion(
-                [[c.id for c in dense], [c.id for c in lexical]], limit=top_k
-            )
-            chunks = [by_id[cid] for cid, _ in fused]
+            # lexical first: it wins exact ties (a document first in one leg and second in
+            # the other), as it ranked known items better in benchmarks/bench_rag_docs.py
+            rankings = [[c.id for c in lexical], [c.id for c in dense]]
+            if self.fusion == "document":
+                doc_of = {
+                    c.id: (c.doc_id if c.doc_id is not None else -c.id) for c in by_id.values()
+                }
+                order = document_fusion(rankings, doc_of, limit=top_k)
+            else:
+                order = [cid for cid, _ in reciprocal_rank_fusion(rankings, limit=top_k)]
+            chunks = [by_id[cid] for cid in order]
+        chunks = self._with_sources(chunks)
         return chunks, embed_ms, _ms(t0)
+
+    def _lexical(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
+        if self.lexical == "bm25":
+            return self._bm25_search(query, k, labels, qvec)
+        return self.store.lexical(query, k, labels, qvec=qvec)
 
     def _ef(self) -> int:
         """``ef_search`` as currently set (it may be changed between calls)."""
@@ -569,18 +698,7 @@ def _apply_rankings(chunks: Sequence[Chunk], rankings: Any, top_k: int) -> list[
     scored.sort(key=lambda s: -s[0])
     out: list[Chunk] = []
     for logit, index in scored[:top_k]:
-        c = chunks[index]
-        out.append(
-            Chunk(
-                id=c.id,
-                text=c.text,
-                label=c.label,
-                distance=c.distance,
-                rerank_score=logit,
-                doc_id=c.doc_id,
-                chunk_index=c.chunk_index,
-            )
-        )
+        out.append(dataclasses.replace(chunks[index], rerank_score=logit))
     return out
 
 

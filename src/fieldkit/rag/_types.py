@@ -17,6 +17,7 @@ __all__ = [
     "Document",
     "RAGError",
     "RetrievalMode",
+    "Source",
     "coerce_document",
 ]
 
@@ -48,10 +49,33 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where a chunk came from (chunks ingested from files): the file path, the document
+    title, the heading path inside it and the character span in the extracted text."""
+
+    path: str
+    title: str = ""
+    heading: tuple[str, ...] = ()
+    start: int = 0
+    end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "path": self.path,
+            "title": self.title,
+            "heading": list(self.heading),
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One stored chunk as retrieved. ``distance``: cosine distance (lower is closer);
     ``rerank_score``: reranker logit (higher is better). ``doc_id``/``chunk_index`` say which
-    document and which of its chunks this is (None for rows written by 0.3.0)."""
+    document and which of its chunks this is (None for rows written by 0.3.0); ``source``
+    where it came from, for chunks ingested from files."""
 
     id: int
     text: str
@@ -60,6 +84,7 @@ class Chunk:
     rerank_score: float | None = None
     doc_id: int | None = None
     chunk_index: int | None = None
+    source: Source | None = None
 
     @property
     def score(self) -> float:

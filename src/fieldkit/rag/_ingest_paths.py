@@ -1,0 +1,359 @@
+"""Ingest files and folders into a pipeline's table, incrementally.
+
+Each file is one document whose id is derived from its absolute path. A file whose content hash
+and embedder match the recorded ones is skipped; a changed file's chunks are replaced in one
+transaction; a recorded file that no longer exists under an ingested folder is removed. Files
+that cannot be read or parsed are reported in the summary and leave what is stored untouched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldkit._lazy import MissingExtraError
+from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
+from fieldkit.rag._embedders import embedder_name
+from fieldkit.rag._ids import chunk_ids
+from fieldkit.rag._parsers import ParseError, kind_of, parse_bytes
+from fieldkit.rag._sources import SourceTables
+from fieldkit.rag._types import RAGError
+
+if TYPE_CHECKING:
+    from fieldkit.rag._pipeline import Pipeline
+
+__all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestSummary", "doc_id_for", "ingest_paths", "walk"]
+
+DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
+_DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
+_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
+
+
+@dataclass
+class IngestSummary:
+    """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    ignored: int = 0
+    chunks: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "warnings"}
+        out["warnings"] = [{"path": p, "reason": r} for p, r in self.warnings]
+        return out
+
+
+def doc_id_for(path: str) -> int:
+    """A stable document id for an absolute path (63-bit-safe for 10,000 chunks per file)."""
+    digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % _DOC_ID_SPACE or 1
+
+
+def _matches(rel: str, globs: Sequence[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
+
+
+def walk(
+    roots: Sequence[Path],
+    *,
+    globs: Sequence[str] = (),
+    warn: Callable[[str, str], None],
+    ignored: Callable[[], None] = lambda: None,
+) -> Iterator[Path]:
+    """Files under ``roots`` (absolute), each once, hidden and vendored folders skipped.
+
+    Symlinked folders are followed once (a loop is reported, not followed). Without ``globs``
+    only files of a known kind are yielded; with them, files whose relative path or name
+    matches one of the patterns.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
+
+    def wanted(path: Path, rel: str) -> bool:
+        if globs:
+            return _matches(rel, globs)
+        return kind_of(path) is not None
+
+    for root in roots:
+        if root.is_file():
+            key = str(root)
+            if key not in seen_files:
+                seen_files.add(key)
+                yield root
+            continue
+        if not root.is_dir():
+            warn(str(root), "no such file or folder")
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=None):
+            try:
+                st = os.stat(dirpath)
+            except OSError as exc:
+                warn(dirpath, f"cannot read folder: {exc.strerror or exc}")
+                dirnames[:] = []
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in seen_dirs:
+                warn(dirpath, "symlink loop or repeated folder: skipped")
+                dirnames[:] = []
+                continue
+            seen_dirs.add(ident)
+            dirnames[:] = sorted(
+                d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS
+            )
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                path = Path(dirpath, name)
+                rel = path.relative_to(root).as_posix()
+                if not wanted(path, rel):
+                    ignored()
+                    continue
+                key = str(path)
+                if key in seen_files:
+                    continue
+                seen_files.add(key)
+                yield path
+
+
+@dataclass
+class _Pending:
+    path: str
+    doc_id: int
+    sha: str
+    size: int
+    title: str
+    chunks: list[DocChunk]
+    new: bool
+
+
+class _Bar:
+    """Files / chunks / chunks-per-second on stderr (a rich bar on a TTY) or a callback."""
+
+    def __init__(self, progress: bool | Callable[[IngestSummary], None] | None) -> None:
+        self.callback = progress if callable(progress) else None
+        show = sys.stderr.isatty() if progress is None else progress is True
+        self.bar: Any = None
+        if show:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.task = self.bar.add_task("ingest: scanning files")
+            self.bar.start()
+
+    def update(self, s: IngestSummary, t0: float) -> None:
+        if self.callback is not None:
+            self.callback(s)
+        if self.bar is not None:
+            rate = s.chunks / max(time.perf_counter() - t0, 1e-9)
+            self.bar.update(
+                self.task,
+                description=f"ingest: {s.files} files, {s.chunks} chunks ({rate:.1f} chunks/s)",
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def ingest_paths(
+    pipe: Pipeline,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    glob: Sequence[str] | str = (),
+    label: str = "",
+    chunk_tokens: int | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: bool | Callable[[IngestSummary], None] | None = None,
+) -> IngestSummary:
+    """See ``Pipeline.ingest_paths``."""
+    t0 = time.perf_counter()
+    globs = [glob] if isinstance(glob, str) else list(glob)
+    roots = [Path(os.path.abspath(os.fspath(p))) for p in paths]
+    if not roots:
+        raise ValueError("give at least one file or folder")
+    embedder = pipe.embedder
+    assert embedder is not None
+    name = embedder_name(embedder)
+    dim = pipe.embed_dim
+    store = pipe.store
+    sources = SourceTables(store)
+    for other, other_dim in sources.embedders():
+        if (other, other_dim) != (name, dim):
+            raise RAGError(
+                f"table {store.table.qualified} was built with embedder {other} (dimension "
+                f"{other_dim}); this pipeline embeds with {name} (dimension {dim}); use "
+                "another --table or the same embedder"
+            )
+    store.ensure_schema()
+    sources.ensure()
+    records = sources.records()
+    if records and store.is_empty():  # the chunks were dropped behind our back: start over
+        records = {}
+    counter = getattr(embedder, "count_tokens", None)
+    count = counter if callable(counter) else estimate_tokens
+    if chunk_tokens is not None:
+        budget = chunk_tokens
+    else:
+        limit = getattr(embedder, "max_tokens", None)
+        budget = int(limit) if isinstance(limit, int) and limit > 0 else pipe.chunk_tokens
+    summary = IngestSummary()
+    bar = _Bar(progress)
+    pending: list[_Pending] = []
+    pending_chunks = 0
+    seen: set[str] = set()
+    flushes = 0
+    deferred = False
+
+    def warn(path: str, reason: str) -> None:
+        summary.warnings.append((path, reason))
+
+    def count_ignored() -> None:
+        summary.ignored += 1
+
+    def flush() -> None:
+        nonlocal pending, pending_chunks, flushes, deferred
+        if not pending:
+            return
+        if flushes == 0 and pending_chunks >= pipe.write_batch and store.is_empty():
+            store.drop_ann_index()  # bulk load: build HNSW once at the end
+            deferred = True
+        texts = [c.text for p in pending for c in p.chunks]
+        t_embed = time.perf_counter()
+        vectors: Any = pipe._embed(texts, "passage") if texts else []
+        summary.embed_seconds += time.perf_counter() - t_embed
+        rows = []
+        spans = []
+        files = []
+        i = 0
+        for p in pending:
+            ids = chunk_ids(p.doc_id, len(p.chunks))
+            for idx, (cid, chunk) in enumerate(zip(ids, p.chunks, strict=True)):
+                rows.append((cid, p.doc_id, idx, label, chunk.text, vectors[i]))
+                spans.append((cid, p.doc_id, chunk.heading, chunk.start, chunk.end))
+                i += 1
+            files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
+        store.write_batch([p.doc_id for p in pending], rows)
+        sources.record(files, spans, embedder=name, dim=dim)
+        for p in pending:
+            if p.new:
+                summary.added += 1
+            else:
+                summary.updated += 1
+        summary.chunks += len(rows)
+        flushes += 1
+        pending, pending_chunks = [], 0
+        bar.update(summary, t0)
+
+    try:
+        for path in walk(roots, globs=globs, warn=warn, ignored=count_ignored):
+            key = str(path)
+            seen.add(key)
+            summary.files += 1
+            if summary.files % 200 == 0:
+                bar.update(summary, t0)
+            item = _read(path, key, records, name, max_file_bytes, warn)
+            if item is None:
+                continue
+            if isinstance(item, str):  # "unchanged"
+                summary.unchanged += 1
+                continue
+            sha, size, data = item
+            kind = kind_of(path) or "text"
+            try:
+                doc = parse_bytes(data, kind, name=path.stem)
+                chunks = chunk_document(doc, budget, count)
+            except ParseError as exc:
+                warn(key, str(exc))
+                continue
+            except MissingExtraError as exc:
+                warn(key, str(exc))
+                continue
+            except RecursionError:
+                warn(key, "too deeply nested to parse")
+                continue
+            if not chunks:
+                warn(key, "no text found")
+                continue
+            try:
+                chunk_ids(doc_id_for(key), len(chunks))
+            except RAGError as exc:
+                warn(key, str(exc))
+                continue
+            pending.append(
+                _Pending(key, doc_id_for(key), sha, size, doc.title, chunks, key not in records)
+            )
+            pending_chunks += len(chunks)
+            if pending_chunks >= pipe.write_batch:
+                flush()
+        flush()
+        gone = [p for p in records if p not in seen and _under(p, roots) and not os.path.lexists(p)]
+        if gone:
+            summary.chunks_removed = sources.remove(gone)
+            summary.removed = len(gone)
+    finally:
+        bar.close()
+        if deferred:
+            store.build_ann_index()
+        summary.seconds = time.perf_counter() - t0
+        pipe._invalidate_lexical()
+    return summary
+
+
+def _under(path: str, roots: Sequence[Path]) -> bool:
+    for root in roots:
+        r = str(root)
+        if path == r or path.startswith(r.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _read(
+    path: Path,
+    key: str,
+    records: dict[str, Any],
+    embedder: str,
+    max_bytes: int,
+    warn: Callable[[str, str], None],
+) -> tuple[str, int, bytes] | str | None:
+    """(sha256, size, bytes), ``"unchanged"``, or None after a warning."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            warn(key, f"too large ({size:,} bytes > {max_bytes:,}); skipped")
+            return None
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        warn(key, f"cannot read: {exc.strerror or exc}")
+        return None
+    if len(data) > max_bytes:
+        warn(key, f"too large (> {max_bytes:,} bytes); skipped")
+        return None
+    sha = hashlib.sha256(data).hexdigest()
+    rec = records.get(key)
+    if rec is not None and rec.sha256 == sha and rec.embedder == embedder:
+        return "unchanged"
+    return sha, len(data), data

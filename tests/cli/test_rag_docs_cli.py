@@ -1,0 +1,119 @@
+"""`fieldkit rag ingest|search|ask` over a small folder, embedded Postgres, real embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from fieldkit.testing import NIMSimulator
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "spark.md").write_text(
+        "# Spark notes\n\n## Memory\n\nThe DGX Spark has 128 GB of unified memory.\n",
+        encoding="utf-8",
+    )
+    (d / "olympics.txt").write_text("The 2004 Athens Olympics hosted 28 sports.\n")
+    (d / "junk.txt").write_bytes(b"\x00\x00binary")
+    return d
+
+
+def test_ingest_search_ask_json(folder: Path, pg_dsn: str, pg_table: str) -> None:
+    runner = CliRunner()
+    base = ["--table", pg_table, "--dsn", pg_dsn, "--device", "cpu"]
+    res = runner.invoke(app, ["rag", "ingest", str(folder), *base, "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["added"] == 2 and summary["warnings"][0]["path"].endswith("junk.txt")
+
+    res = runner.invoke(app, ["rag", "ingest", str(folder), *base])
+    assert res.exit_code == 0 and "2 unchanged" in res.stdout
+
+    res = runner.invoke(app, ["rag", "search", "unified memory", *base, "--json", "--k", "2"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.stdout)["results"][0]
+    assert first["source"]["path"].endswith("spark.md")
+    assert first["source"]["heading"] == ["Spark notes", "Memory"]
+
+    res = runner.invoke(app, ["rag", "search", "unified memory", *base])
+    assert res.exit_code == 0 and "[1] " in res.stdout and "spark.md › " in res.stdout
+
+    res = runner.invoke(app, ["rag", "ask", "How much memory?", *base, "--no-generate", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["answer"] is None and out["citations"][0]["source"]["path"].endswith("spark.md")
+
+
+def test_ask_with_an_openai_compatible_url(
+    folder: Path, pg_dsn: str, pg_table: str, simulator: NIMSimulator
+) -> None:
+    runner = CliRunner()
+    base = ["--table", pg_table, "--dsn", pg_dsn, "--device", "cpu"]
+    assert runner.invoke(app, ["rag", "ingest", str(folder), *base]).exit_code == 0
+    res = runner.invoke(
+        app, ["rag", "ask", "How much memory?", *base, "--nim-url", simulator.base_url]
+    )
+    assert res.exit_code == 0, res.output
+    assert "sources:" in res.stdout and "[1] " in res.stdout
+
+
+def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["rag", "ingest", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and res.stderr.startswith("error: no such file or folder")
+    res = runner.invoke(app, ["rag", "search", "q", "--mode", "fuzzy"])
+    assert res.exit_code == 2 and "error: --mode" in res.stderr
+    res = runner.invoke(app, ["rag", "ask", "q", "--nim-url", "ftp://x"])
+    assert res.exit_code == 2 and "error: --nim-url" in res.stderr
+    assert runner.invoke(app, ["rag", "-h"]).exit_code == 0
+
+
+def test_local_embedder_leaves_hf_offline_unset() -> None:
+    """Loading the bundled model must not switch the whole process's Hub access off."""
+    code = (
+        "import os; from fieldkit.rag import LocalEmbedder; e = LocalEmbedder(); e.load(); "
+        "e.embed(['x']); print(os.environ.get('HF_HUB_OFFLINE'), "
+        "os.environ.get('TRANSFORMERS_OFFLINE'), e.threads >= 1)"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "None", "True"]
+
+
+def test_bench_rag_on_a_folder_with_questions(
+    folder: Path, tmp_path: Path, pg_dsn: str, pg_table: str
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "How much unified memory does the Spark have?", '
+        '"answer_paths": ["spark.md"]}\n'
+        '{"question": "Who won the 1998 World Cup final?", "answer_paths": []}\n'
+    )
+    runner = CliRunner()
+    args = ["bench", "rag", "--corpus", str(folder), "--questions", str(questions)]
+    res = runner.invoke(app, [*args, "--dsn", pg_dsn, "--table", pg_table, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["ingest"]["documents"] == 3 and out["ingest"]["chunks"] == 2
+    assert out["hit_rate"]["lexical"]["hit@1"] == 1.0
+    res = runner.invoke(app, ["bench", "rag", "--corpus", str(folder)])
+    assert res.exit_code == 2 and "--questions" in res.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"question": "x", "answer_paths": ["missing.md"]}]')
+    res = runner.invoke(app, [*args[:-1], str(bad)])
+    assert res.exit_code == 2 and "missing.md not found" in res.stderr

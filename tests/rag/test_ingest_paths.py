@@ -1,0 +1,181 @@
+"""Pipeline.ingest_paths on real files, the real embedder and the embedded Postgres."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fieldkit.rag import Pipeline, RAGError
+
+
+def _tree(root: Path) -> Path:
+    docs = root / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "guide.md").write_text(
+        "# Zorblax guide\n\nZorblax quantization packs weights into nine bits.\n\n"
+        "## Install\n\nRun `pip install zorblax` on the Spark.\n",
+        encoding="utf-8",
+    )
+    (docs / "sub" / "page.html").write_text(
+        "<html><head><title>Quokka notes</title></head><body><nav>menu</nav>"
+        "<h1>Quokka notes</h1><p>Quokkas live on Rottnest Island.</p></body></html>",
+        encoding="utf-8",
+    )
+    (docs / "notes.txt").write_text("Plain text about pelicans and their beaks.\n")
+    (docs / "latin1.txt").write_bytes("Café crème in Paris, naïve façade.".encode("latin-1"))
+    (docs / "blob.txt").write_bytes(b"\x00\x01\x02binary\x00" * 10)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 nothing else")
+    (docs / "image.png").write_bytes(b"\x89PNG")  # unsupported kind: ignored
+    (docs / ".hidden.md").write_text("# hidden\n\nnever ingested\n")
+    os.symlink(docs, docs / "sub" / "loop")  # a symlink loop
+    return docs
+
+
+def test_ingest_folder_sources_incremental_and_bad_files(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    pytest.importorskip("pypdf")
+    docs = _tree(tmp_path)
+    pipe = make_pipe()
+    s = pipe.ingest_paths([docs], progress=False)
+    assert (s.added, s.updated, s.unchanged, s.removed) == (4, 0, 0, 0)
+    reasons = {Path(p).name: r for p, r in s.warnings}
+    assert "binary" in reasons["blob.txt"]
+    assert "PDF" in reasons["broken.pdf"]
+    assert "loop" in reasons and "symlink loop" in reasons["loop"]
+    assert s.ignored == 1 and s.chunks == pipe.count() >= 4
+
+    top = pipe.retrieve("Where do quokkas live?", top_k=1, mode="hybrid")[0]
+    assert top.source is not None and top.source.path.endswith("page.html")
+    assert top.source.title == "Quokka notes" and top.source.heading == ("Quokka notes",)
+    lex = pipe.retrieve("zorblax install pip", top_k=1, mode="lexical")[0]
+    assert lex.source is not None and lex.source.heading == ("Zorblax guide", "Install")
+    text = (docs / "guide.md").read_text()
+    assert "pip install zorblax" in text[lex.source.start : lex.source.end]
+    assert "Café" in pipe.retrieve("cafe creme Paris", top_k=1, mode="lexical")[0].text
+
+    # unchanged → skipped; changed → replaced; deleted → removed; a failing file keeps its rows
+    s2 = pipe.ingest_paths([docs], progress=False)
+    assert (s2.added, s2.updated, s2.unchanged, s2.chunks) == (0, 0, 4, 0)
+    (docs / "guide.md").write_text("# Zorblax guide\n\nNow about ten bits.\n")
+    (docs / "notes.txt").unlink()
+    before = pipe.count()
+    (docs / "sub" / "page.html").chmod(0o000)
+    try:
+        s3 = pipe.ingest_paths([docs], progress=False)
+    finally:
+        (docs / "sub" / "page.html").chmod(0o644)
+    assert (s3.updated, s3.removed) == (1, 1)
+    if os.geteuid() != 0:  # root reads anything
+        assert any("page.html" in p for p, _ in s3.warnings)
+    assert pipe.count() == before - 2  # guide.md 2 → 1 chunk, notes.txt gone, page.html kept
+    hits = pipe.retrieve("pelicans beaks", top_k=5, mode="lexical")
+    assert not any("pelican" in c.text for c in hits)
+    assert "ten bits" in pipe.retrieve("zorblax bits", top_k=1, mode="lexical")[0].text
+
+
+def test_ingest_single_file_and_glob(make_pipe: Callable[..., Pipeline], tmp_path: Path) -> None:
+    docs = _tree(tmp_path)
+    pipe = make_pipe()
+    s = pipe.ingest_paths([docs], glob="*.md", progress=False)
+    assert s.added == 1 and [Path(p).name for p, _ in s.warnings] == ["loop"]
+    s = pipe.ingest_paths([docs / "notes.txt"], progress=False)
+    assert s.added == 1
+    # the single-file run must not remove guide.md (outside its root)
+    assert s.removed == 0
+    assert pipe.retrieve("zorblax", top_k=1, mode="lexical")
+
+
+class _HashEmbedder:
+    """A user-supplied embedder of another identity and dimension."""
+
+    name = "test:hash-16"
+    dim = 16
+
+    def embed(self, texts: Sequence[str], *, input_type: str = "passage") -> np.ndarray:
+        out = np.zeros((len(texts), 16), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.split():
+                out[i, hash(w) % 16] += 1.0
+        out[:, 0] += 1e-3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def close(self) -> None:
+        pass
+
+
+def test_table_of_another_embedder_is_refused_naming_both(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    docs = _tree(tmp_path)
+    first = make_pipe()
+    first.ingest_paths([docs / "notes.txt"], progress=False)
+    before = first.count()
+    other = make_pipe(embedder=_HashEmbedder())
+    with pytest.raises(RAGError) as info:
+        other.ingest_paths([docs], progress=False)
+    msg = str(info.value)
+    assert "all-MiniLM-L6-v2" in msg and "384" in msg and "test:hash-16" in msg and "16" in msg
+    assert first.count() == before
+
+
+def test_many_files_stream_with_bounded_batches(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"n{i:04d}.txt").write_text(f"note {i}")
+    pipe = make_pipe(embedder=_HashEmbedder(), write_batch=64)
+    seen: list[int] = []
+    s = pipe.ingest_paths([folder], progress=lambda summ: seen.append(summ.chunks))
+    assert s.added == 300 and pipe.count() == 300
+    assert seen and seen == sorted(seen) and len(seen) >= 4  # written in several batches
+
+
+def test_lexical_and_fusion_options(make_pipe: Callable[..., Pipeline], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="lexical"):
+        make_pipe(lexical="tfidf")
+    with pytest.raises(ValueError, match="fusion"):
+        make_pipe(fusion="max")
+    docs = _tree(tmp_path)
+    bm25 = make_pipe(embedder=_HashEmbedder())
+    bm25.ingest_paths([docs], glob=["*.md", "*.txt"], progress=False)
+    for kwargs in ({"lexical": "postgres", "fusion": "chunk"}, {}):
+        p = make_pipe(embedder=_HashEmbedder(), **kwargs)
+        assert p.retrieve("zorblax quantization", top_k=1, mode="lexical")[0].text.startswith(
+            "Zorblax guide"
+        )
+        ranked = p.retrieve("zorblax quantization", top_k=10, mode="hybrid")
+        assert len({c.id for c in ranked}) == len(ranked) == bm25.count()
+    # the BM25 index follows the table: a new file is found without a new pipeline
+    assert bm25.retrieve("zorblax", top_k=1, mode="lexical")  # index built
+    (docs / "new.md").write_text("# Wombats\n\nWombats have cube-shaped droppings.\n")
+    bm25.ingest_paths([docs], glob=["*.md", "*.txt"], progress=False)
+    assert "Wombats" in bm25.retrieve("wombats droppings", top_k=1, mode="lexical")[0].text
+
+
+def test_huge_files_are_skipped_with_a_warning(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    docs = _tree(tmp_path)
+    pipe = make_pipe(embedder=_HashEmbedder())
+    s = pipe.ingest_paths([docs], glob="*.txt", max_file_bytes=40, progress=False)
+    reasons = {Path(p).name: r for p, r in s.warnings}
+    assert "too large" in reasons["notes.txt"] and s.added == 1  # latin1.txt is 34 bytes
+
+
+def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldkit.rag._embedders import default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))
+    assert default_threads() == 1  # a saturated machine still gets one thread
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert default_threads() == len(os.sched_getaffinity(0))
