@@ -1,8 +1,8 @@
-"""bounded_search: both the ``regex``-timeout path and the worker-process fallback."""
+"""bounded_search: Python's ``re`` in a killable worker, with a real time limit."""
 
 from __future__ import annotations
 
-import re
+import time
 
 import pytest
 
@@ -13,11 +13,17 @@ from fieldkit.eval import _regex_guard as guard
 def test_match_and_no_match() -> None:
     assert guard.bounded_search(r"b+", "abbbc", 1.0) is True
     assert guard.bounded_search(r"z", "abc", 1.0) is False
+    assert guard.bounded_search("é\ud800", "xé\ud800", 1.0) is True  # lone surrogates pass
 
 
-def test_invalid_pattern_is_re_error() -> None:
-    with pytest.raises(re.error, match="missing \\)"):
+def test_invalid_pattern_names_the_re_error() -> None:
+    with pytest.raises(guard.InvalidPattern, match="missing \\)"):
         guard.bounded_search("(", "x", 1.0)
+
+
+def test_pattern_that_breaks_the_compiler_is_an_invalid_pattern() -> None:
+    with pytest.raises(guard.InvalidPattern, match=r"RecursionError|too many|nested"):
+        guard.bounded_search("(" * 500 + ")" * 500, "x", 5.0)
 
 
 def test_timeout() -> None:
@@ -25,9 +31,15 @@ def test_timeout() -> None:
         guard.bounded_search(r"(a|aa)+$", "a" * 40 + "!", 0.2)
 
 
-def test_process_fallback_without_regex_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(guard, "_regex_module", lambda: None)
-    assert guard.bounded_search(r"fo+", "xfoo", 2.0) is True
-    assert guard.bounded_search(r"^z", "xfoo", 2.0) is False
+def test_limit_holds_for_patterns_the_regex_package_cannot_interrupt() -> None:
+    t0 = time.monotonic()
     with pytest.raises(RegexTimeout):
-        guard.bounded_search(r"(a|aa)+$", "a" * 60 + "!", 0.2)
+        guard.bounded_search("a?" * 4000 + "a" * 4000, "a" * 4000, 0.5)
+    assert time.monotonic() - t0 < 20.0  # 0.5 s plus worker start-up, generously
+
+
+def test_the_engine_is_re_posix_classes_are_not_special() -> None:
+    # ``re`` reads "[[:digit:]]" as a set of "[:digt" followed by "]"; the regex package
+    # would read a POSIX class and match "5".
+    assert guard.bounded_search("[[:digit:]]", "5", 2.0) is False
+    assert guard.bounded_search("[[:digit:]]", "d]", 2.0) is True

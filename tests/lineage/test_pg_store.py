@@ -108,3 +108,49 @@ def test_external_server_down_is_a_clear_connection_error(pg_table: str) -> None
     store = PostgresLineageStore("postgresql://nobody@/x?host=/nonexistent-dir", table=pg_table)
     with pytest.raises(ConnectionError, match=r"(?s)server is not reachable.*Start it again"):
         store.all_trials()
+
+
+def _insert_raw(dsn: str, table: str, cells: dict[str, object]) -> None:
+    """A row written by another tool, straight into the table."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"INSERT INTO {table} (exp_id, cells) VALUES (%s, %s)",
+            (str(cells.get("exp_id", "")), Jsonb(cells)),
+        )
+
+
+def test_malformed_rows_follow_the_file_store_policy(pg_dsn: str, pg_table: str) -> None:
+    from fieldkit.lineage import MalformedRowWarning
+
+    with PostgresLineageStore(pg_dsn, table=pg_table) as store:
+        store.append(make_trial("a", metric=1.0))
+        bad = {**dict(zip(Trial.header(), make_trial("b").to_row(), strict=True))}
+        bad["core_metric"] = "oops"
+        _insert_raw(pg_dsn, pg_table, bad)
+        store.append(make_trial("c", metric=0.5))
+        with pytest.warns(MalformedRowWarning, match=r"malformed row.*seq 2: column 'core_metric'"):
+            ids = [t.exp_id for t in store.all_trials()]
+        assert ids == ["a", "c"]
+        assert store.skipped_rows == 1
+        assert store.malformed_rows == [(2, "column 'core_metric': 'oops' is not a number")]
+    strict = PostgresLineageStore(pg_dsn, table=pg_table, strict=True)
+    with strict, pytest.raises(ValueError, match="malformed row at seq 2"):
+        strict.all_trials()
+
+
+def test_metric_choice_and_float_format_match_the_file_store(pg_dsn: str, pg_table: str) -> None:
+    import psycopg
+
+    with PostgresLineageStore(pg_dsn, table=pg_table, float_format="cxcscmu") as store:
+        store.append(make_trial("a", metric=1.07221))
+        with psycopg.connect(pg_dsn) as conn:
+            (cells,) = conn.execute(f"SELECT cells FROM {pg_table}").fetchone()
+        assert cells["core_metric"] == "1.072210"
+    other = PostgresLineageStore(pg_dsn, table=pg_table, metric_field="nope")
+    with other, pytest.raises(ValueError, match="metric column 'nope' is not in the header"):
+        other.best()
+    with pytest.raises(ValueError, match="float_format"):
+        PostgresLineageStore(pg_dsn, table=pg_table, float_format="fancy")  # type: ignore[arg-type]

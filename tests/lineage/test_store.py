@@ -255,11 +255,12 @@ def test_incremental_reads_only_new_bytes(tmp_path: Path, make: Make) -> None:
     for i in range(50):
         writer.append(make(f"{i:03d}", K, float(100 - i)))
     assert len(reader.all_trials()) == 50
-    offset = reader._offset
+    assert reader._mark is not None
+    offset = reader._mark.offset
     assert offset == os.path.getsize(reader.results_path)
     writer.append(make("050", K, 0.5))
     assert reader.best().exp_id == "050"  # type: ignore[union-attr]
-    assert reader._offset > offset and len(reader) == 51
+    assert reader._mark is not None and reader._mark.offset > offset and len(reader) == 51
     # A replaced file (new inode) is re-read from scratch.
     new = tmp_path / "new.tsv"
     new.write_text(writer.results_path.read_text().split("\n", 1)[0] + "\n")
@@ -351,22 +352,70 @@ def test_a_file_without_exp_id_is_not_a_trial_log(tmp_path: Path, make: Make) ->
     assert path.read_text(encoding="utf-8") == "name\tvalue\nalpha\t1\nbeta\t2\n"
 
 
-def test_incremental_reader_parses_only_appended_bytes(tmp_path: Path, make: Make) -> None:
+def test_incremental_reader_parses_only_appended_bytes(
+    tmp_path: Path, make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldkit.lineage import _store
+
     writer = LineageStore(tmp_path)
     for i in range(5):
         writer.append(make(f"{i:03d}", K, float(10 - i), hypothesis=f"hyp-{i}"))
     reader = LineageStore(tmp_path)
     assert reader.all_trials()[0].hypothesis == "hyp-0"
-    # Rewrite an already-read row in place (same length, same inode): a reader that re-parsed
-    # the file would see it; an incremental one only reads what lies past its offset.
+    size = reader.results_path.stat().st_size
+    parsed: list[int] = []
+    real = _store.RecordStream
+
+    def spy(data: bytes, **kwargs: int) -> object:
+        parsed.append(len(data))
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(_store, "RecordStream", spy)
+    writer.append(make("005", K, 0.5, hypothesis="hyp-5"))
+    assert [t.hypothesis for t in reader.all_trials()] == [f"hyp-{i}" for i in range(6)]
+    assert parsed == [reader.results_path.stat().st_size - size]  # only the new row
+
+
+def _write_plain(path: Path, trials: list[Trial]) -> None:
+    """The log as a plain tab-joining writer (the harness) writes it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(Trial.header())] + ["\t".join(t.to_row()) for t in trials]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_in_place_rewrite_that_grows_the_file_is_reread(tmp_path: Path, make: Make) -> None:
+    """Another tool rewrites the log in place (same inode, longer, one status changed)."""
+    writer = LineageStore(tmp_path)
+    rows = [make(f"{i:03d}", K if i == 200 else D, float(10 - i / 1000)) for i in range(400)]
+    _write_plain(writer.results_path, rows)
+    reader = LineageStore(tmp_path)
+    assert reader.best().exp_id == "200"  # type: ignore[union-attr]
+    ino = reader.results_path.stat().st_ino
+    raw = reader.results_path.read_bytes()
+    rows = raw.split(b"\n")
+    rows[201] = rows[201].replace(b"\tkeep\t", b"\tdiscard\t")  # exp 200: keep -> discard
+    rows[301] = rows[301].replace(b"\tdiscard\t", b"\tkeep\t")  # exp 300 now the keep
+    rows[101] += b"edited"  # exp 100's notes cell grows
+    with reader.results_path.open("r+b") as fh:
+        fh.write(b"\n".join(rows))
+    assert reader.results_path.stat().st_ino == ino and len(b"\n".join(rows)) > len(raw)
+    assert reader.get("200").status is D  # type: ignore[union-attr]
+    assert reader.best().exp_id == "300"  # type: ignore[union-attr]
+    assert len(reader) == 400 and reader.get("100").notes == "edited"  # type: ignore[union-attr]
+
+
+def test_same_length_rewrite_in_place_is_reread(tmp_path: Path, make: Make) -> None:
+    writer = LineageStore(tmp_path)
+    for i in range(3):
+        writer.append(make(f"{i:03d}", K, float(10 - i), hypothesis=f"hyp-{i}"))
+    reader = LineageStore(tmp_path)
+    assert reader.all_trials()[0].hypothesis == "hyp-0"
     raw = writer.results_path.read_bytes()
+    st = writer.results_path.stat()
     with writer.results_path.open("r+b") as fh:
         fh.write(raw.replace(b"hyp-0", b"HYP-0"))
-    writer.append(make("005", K, 0.5, hypothesis="hyp-5"))
-    trials = reader.all_trials()
-    assert [t.hypothesis for t in trials] == [f"hyp-{i}" for i in range(6)]
-    assert reader.best().exp_id == "005"  # type: ignore[union-attr]
-    assert LineageStore(tmp_path).all_trials()[0].hypothesis == "HYP-0"  # a fresh reader does
+    os.utime(writer.results_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert reader.all_trials()[0].hypothesis == "HYP-0"
 
 
 def test_each_append_is_one_write_and_one_fsync_under_the_lock(
@@ -446,3 +495,69 @@ def test_derived_files_are_replaced_by_rename_not_rewritten(
     finally:
         for h in handles.values():
             h.close()
+
+
+def _dictreader_ids(path: Path) -> list[str]:
+    """What ``csv.DictReader`` with the harness's dialect reads (the reference reader)."""
+    import csv
+
+    old = csv.field_size_limit(1 << 30)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return [r["exp_id"] for r in csv.DictReader(fh, delimiter="\t")]
+    finally:
+        csv.field_size_limit(old)
+
+
+def test_literal_quote_inside_an_unquoted_cell_reads_like_csv(tmp_path: Path, make: Make) -> None:
+    trials = [make(f"{i:03d}", K, float(10 - i)) for i in range(4)]
+    trials[1] = dataclasses.replace(trials[1], hypothesis='use the 5" warmup')
+    path = tmp_path / "results.tsv"
+    _write_plain(path, trials)
+    store = LineageStore(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is torn or malformed
+        got = store.all_trials()
+    assert [t.exp_id for t in got] == ["000", "001", "002", "003"] == _dictreader_ids(path)
+    assert got[1].hypothesis == 'use the 5" warmup'
+    store.append(make("004", K, 0.5, hypothesis='and "another"'))
+    assert path.read_bytes().count(b'\n"\n') == 0  # no stray quote line was written
+    ids = ["000", "001", "002", "003", "004"]
+    assert [t.exp_id for t in LineageStore(tmp_path).all_trials()] == ids == _dictreader_ids(path)
+    assert store.best().exp_id == "004"  # type: ignore[union-attr]
+
+
+def test_open_quote_left_by_a_dead_writer_is_closed_by_the_next_append(
+    tmp_path: Path, make: Make
+) -> None:
+    store = LineageStore(tmp_path)
+    store.append(make("000", K, 1.0))
+    with store.results_path.open("ab") as fh:  # killed inside a quoted, multi-line cell
+        fh.write(b'001\tt\ts\t\t\ts\t"half a\nhypo')
+    store.append(make("002", K, 0.5))
+    with pytest.warns(MalformedRowWarning, match="line 3"):
+        ids = [t.exp_id for t in LineageStore(tmp_path).all_trials()]
+    assert ids == ["000", "002"]
+    assert _dictreader_ids(store.results_path) == ["000", "001", "002"]  # csv agrees on rows
+
+
+def test_cells_past_the_csv_field_limit_read_back(tmp_path: Path, make: Make) -> None:
+    big = "h" * (200 * 1024)
+    store = LineageStore(tmp_path)
+    store.append(make("000", K, 1.0))
+    store.append(make("001", K, 0.5, hypothesis=big, notes='a "quoted"\ttabbed note'))
+    store.append(make("002", D, 0.1))
+    for reader in (store, LineageStore(tmp_path)):
+        got = reader.all_trials()
+        assert [t.exp_id for t in got] == ["000", "001", "002"]
+        assert got[1].hypothesis == big and got[1].notes == 'a "quoted"\ttabbed note'
+        assert reader.best().exp_id == "001"  # type: ignore[union-attr]
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, make: Make) -> None:
+    fifo = tmp_path / "results.tsv"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        LineageStore.open(fifo).all_trials()
+    with pytest.raises(ValueError, match="not a regular file"):
+        LineageStore(tmp_path).append(make("000"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -90,3 +91,23 @@ def test_coerce_document_refuses_non_integer_ids(bad: object) -> None:
 def test_coerce_document_rejects_other_types() -> None:
     with pytest.raises(TypeError):
         coerce_document(("1", "t"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"id": float("inf"), "text": "t"}, "document id must be an integer, got inf"),
+        ({"id": float("nan"), "text": "t"}, "document id must be an integer, got nan"),
+        ({"id": 10**5000, "text": "t"}, "64-bit signed integer, got an integer of 16610 bits"),
+        ({"id": 2**63, "text": "t"}, "64-bit signed integer"),
+        ({"id": 1, "text": None}, "document 1: text must be a string, got NoneType"),
+        ({"id": 1, "text": "ok \ud800 no"}, "document 1 text is not valid Unicode text: lone"),
+        ({"id": 1, "text": "t", "label": "\udfff"}, "document 1 label is not valid Unicode"),
+        ({"id": 1, "text": b"bytes"}, "document 1: text must be a string, got bytes"),
+    ],
+)
+def test_hostile_documents_are_rag_errors(doc: dict[str, object], message: str) -> None:
+    with pytest.raises(RAGError, match=re.escape(message)):
+        coerce_document(doc)  # type: ignore[arg-type]
+    with pytest.raises(RAGError, match=re.escape(message)):
+        coerce_document(Document(**doc))  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ def _load(store: LineageStore) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            store.all_trials()
+            len(store)  # reads and indexes the log without building every Trial
         except (ValueError, OSError) as exc:
             fail(str(exc))
     for w in caught:

@@ -8,7 +8,6 @@ and the 0.3.0 environment variables switch to real services.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from fieldkit._atomic import atomic_write_text
 from fieldkit.cli._app import app, bench_app, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
@@ -87,21 +87,19 @@ def render_report(result: RagBenchResult) -> str:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Write atomically (temp file + rename), UTF-8."""
-    path = path.expanduser()
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write atomically (nothing left behind when the disk is full), UTF-8."""
+    return atomic_write_text(path.expanduser(), json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def _check_url(option: str, url: str | None) -> None:
     """A service URL must be http(s)://host[...]: fail now (exit 2), not after a warm-up wait."""
     if not url:
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port raises for a bad one
+    except ValueError as exc:
+        fail(f"{option} is not a valid URL ({exc}): {url!r}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"{option} must be an http(s) URL such as http://localhost:8000/v1, got {url!r}")
 
@@ -203,6 +201,8 @@ def bench_rag(
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:
         fail("--embed-dim must be positive")
+    if not 0 < warm_timeout < float("inf"):  # also refuses nan
+        fail(f"--warm-timeout must be a positive number of seconds, got {warm_timeout}")
 
     from fieldkit._lazy import MissingExtraError
     from fieldkit.nim import NIMClient, NIMError, wait_for_warm

@@ -4,8 +4,11 @@ Every path is confined to ``post_state_root``: absolute paths, ``..`` segments a
 resolve outside the root fail with a clear detail; such targets are never opened (nor reported as
 existing). The resolved path is then opened component by component from a root directory
 descriptor with ``O_NOFOLLOW``, so a symlink swapped in after the check (a TOCTOU race) is refused
-rather than followed. Regexes run with a time limit. Files are read as UTF-8 (undecodable bytes
-replaced); ``file_unchanged`` compares bytes, so non-UTF-8 seeds compare correctly.
+rather than followed. Regexes are Python's ``re``, run in a worker process killed at
+``regex_timeout_s``. At most ``max_read_bytes`` of a file are read (a result says so when a file
+was longer). Files are read as UTF-8 (undecodable bytes replaced); ``file_unchanged`` compares
+bytes, so non-UTF-8 seeds compare correctly. ``grade()`` never raises for a hostile assertion or
+a racing file system: such an assertion fails with the reason in its ``detail``.
 """
 
 from __future__ import annotations
@@ -13,14 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from fieldkit.eval._regex_guard import RegexTimeout, bounded_search
+from fieldkit.eval._regex_guard import InvalidPattern, RegexTimeout, bounded_search
 
 __all__ = ["ASSERTION_KINDS", "AssertionGrader", "AssertionResult", "GradeResult"]
 
@@ -75,6 +77,13 @@ class _Escape(Exception):
     pass
 
 
+class _Raced(_Escape):
+    pass
+
+
+_RACED = "symlink not followed: unresolvable (a loop) or swapped in while grading"
+
+
 def _confine(root: Path, rel: str) -> Path:
     """The target under ``root`` or ``_Escape`` (absolute, ``..`` outside, or escaping symlink)."""
     if not isinstance(rel, str):
@@ -91,17 +100,15 @@ def _confine(root: Path, rel: str) -> Path:
     if lexical == ".." or lexical.startswith("../"):
         raise _Escape("path escapes post_state_root ('..')")
     target = root / rel
-    resolved = Path(os.path.realpath(target))
+    try:
+        resolved = Path(os.path.realpath(target))
+    except (OSError, RuntimeError, ValueError):  # a link swapped while being resolved
+        raise _Raced(_RACED) from None
     if resolved != root and not resolved.is_relative_to(root):
         raise _Escape("path escapes post_state_root (symlink resolves outside the root)")
     return resolved
 
 
-class _Raced(_Escape):
-    pass
-
-
-_RACED = "symlink not followed: unresolvable (a loop) or swapped in while grading"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -165,8 +172,33 @@ def _exists(root: Path, target: Path) -> bool:
     return True
 
 
-def _read_regular(root: Path, target: Path) -> bytes | None:
-    """The bytes of the confined regular file ``target``; ``None`` when it is not one.
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """Up to ``limit`` bytes of a file, and its size (``truncated`` when it held more)."""
+
+    data: bytes
+    size: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.data)
+
+
+def _read_fd(fd: int, limit: int) -> _Read | None:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    data = b"".join(chunks)
+    return _Read(data, max(st.st_size, len(data)))
+
+
+def _read_regular(root: Path, target: Path, limit: int) -> _Read | None:
+    """At most *limit* bytes of the confined regular file ``target``; ``None`` if not one.
 
     Opened without following symlinks and non-blocking (a FIFO swapped in cannot hang us);
     ``OSError`` for read failures.
@@ -176,7 +208,7 @@ def _read_regular(root: Path, target: Path) -> bytes | None:
         if not target.is_file():
             return None
         with open(target, "rb") as fh:
-            return fh.read()
+            return _read_fd(fh.fileno(), limit)
     if not parts:
         return None  # the root is a directory
     try:
@@ -190,25 +222,39 @@ def _read_regular(root: Path, target: Path) -> bytes | None:
     finally:
         os.close(dfd)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return _read_fd(fd, limit)
     finally:
         os.close(fd)
+
+
+def _cap_note(read: _Read, limit: int) -> str:
+    return (
+        f"checked only the first {limit} of {read.size} bytes (max_read_bytes={limit})"
+        if read.truncated
+        else ""
+    )
 
 
 @dataclass
 class AssertionGrader:
     """Pure file-system grader over the five ``ASSERTION_KINDS``.
 
-    ``regex_timeout_s`` bounds each ``file_contents_match_regex`` search (a timeout fails the
-    assertion with a clear detail).
+    ``regex_timeout_s`` bounds each ``file_contents_match_regex`` search, compile included (a
+    timeout fails the assertion with a clear detail); patterns are Python ``re`` syntax.
+    ``max_read_bytes`` caps what is read of any one file; when a file is longer, only its start
+    is checked and the result's ``detail`` says so (``file_unchanged`` compares sizes first).
     """
 
     regex_timeout_s: float = 2.0
+    max_read_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        t = self.regex_timeout_s
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t < float("inf"):
+            raise ValueError(f"regex_timeout_s must be a positive finite number, got {t!r}")
+        m = self.max_read_bytes
+        if isinstance(m, bool) or not isinstance(m, int) or m <= 0:
+            raise ValueError(f"max_read_bytes must be a positive int, got {m!r}")
 
     @staticmethod
     def supported_kinds() -> tuple[str, ...]:
@@ -270,6 +316,8 @@ class AssertionGrader:
             passed, detail = self._check(kind, a, root, target, shown, seeds)
         except _Raced as exc:
             return AssertionResult(kind, shown, False, str(exc))
+        except (OSError, RecursionError, ValueError, TypeError) as exc:
+            return AssertionResult(kind, shown, False, f"error: {type(exc).__name__}: {exc}")
         return AssertionResult(kind, shown, passed, detail)
 
     def _check(
@@ -289,33 +337,41 @@ class AssertionGrader:
             seed = seeds.get(_norm_rel(rel))
             if seed is None:
                 return True, "skipped (no seed content)"
+            want = seed if isinstance(seed, bytes) else seed.encode("utf-8")
             try:
-                data = _read_regular(root, target)
+                read = _read_regular(root, target, len(want) + 1)
             except OSError as exc:
                 return False, f"read error: {exc}"
-            if data is None:
+            if read is None:
                 return False, "file missing post-rollout"
-            want = seed if isinstance(seed, bytes) else seed.encode("utf-8")
-            return (True, "") if data == want else (False, "contents diverged from seed")
+            if read.size != len(want):
+                return False, "contents diverged from seed"
+            return (True, "") if read.data == want else (False, "contents diverged from seed")
+        limit = self.max_read_bytes
         try:
-            raw = _read_regular(root, target)
+            read = _read_regular(root, target, limit)
         except OSError as exc:
             prefix = "read error" if kind == "file_contents_contain" else "error"
             return False, f"{prefix}: {exc}"
-        if raw is None:
+        if read is None:
             return False, "file missing"
-        text = raw.decode("utf-8", errors="replace")
+        note = _cap_note(read, limit)
+        text = read.data.decode("utf-8", errors="replace")
         if kind == "file_contents_contain":
             needles = a.get("must_contain", [])
             if isinstance(needles, str):
                 needles = [needles]
             missing = [s for s in (needles or []) if str(s) not in text]
-            return (True, "") if not missing else (False, f"missing substrings: {missing!r}")
+            if missing:
+                return False, "; ".join(x for x in (f"missing substrings: {missing!r}", note) if x)
+            return True, note
         pattern = a.get("regex", "")
         try:
             found = bounded_search(str(pattern), text, self.regex_timeout_s)
-        except re.error as exc:
+        except InvalidPattern as exc:
             return False, f"error: {exc}"
         except RegexTimeout:
             return False, f"error: regex timed out after {self.regex_timeout_s}s (catastrophic?)"
-        return (True, "") if found else (False, "regex not matched")
+        if not found:
+            return False, "; ".join(x for x in ("regex not matched", note) if x)
+        return True, note

@@ -35,7 +35,7 @@ REFUSAL_PATTERNS: tuple[re.Pattern[str], ...] = (
         r"|\bnot\s+(?:directly|explicitly)\s+(?:stated|mentioned|specified|given|provided|"
         r"addressed|answered|say|says|said|covered)\b"
         rf"|\bnot\s+available\s+(?:in|from)\s+{_SOURCE}"
-        r"|\bnot\s+available\s*[.!]?\s*$",
+        r"|\bnot\s+available\s*(?:[.!]\s*)?$",  # not \s*[.!]?\s*: quadratic on spaces
         re.IGNORECASE,
     ),
     # 5. "I am unable / I cannot to determine|verify" (0.3.0's second branch made grammatical)

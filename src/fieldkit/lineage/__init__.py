@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fieldkit.lineage._base import MalformedRowWarning
 from fieldkit.lineage._labels import FailureLabel
+from fieldkit.lineage._policy import MalformedRowWarning
 from fieldkit.lineage._recipe import RecipeEdit
 from fieldkit.lineage._snapshot import LineageSnapshot
 from fieldkit.lineage._store import LineageStore

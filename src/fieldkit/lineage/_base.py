@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from fieldkit.lineage._index import LineageIndex, norm_id
 from fieldkit.lineage._labels import FailureLabel
+from fieldkit.lineage._policy import FloatFormat, MalformedRowWarning, check_float_format
 from fieldkit.lineage._render import EMPTY_PROMPT, one_line, render_default, sentinel_trial
 from fieldkit.lineage._render_cxcscmu import HarnessView, render_cxcscmu
 from fieldkit.lineage._snapshot import LineageSnapshot
@@ -20,10 +21,6 @@ from fieldkit.lineage._trial import Trial
 __all__ = ["LineageBase", "MalformedRowWarning", "RenderStyle"]
 
 RenderStyle = Literal["0.3.0", "cxcscmu"]
-
-
-class MalformedRowWarning(UserWarning):
-    """A row of a trial log was skipped (bad status/number, wrong field count, torn line)."""
 
 
 def _check_count(name: str, value: int) -> int:
@@ -48,17 +45,25 @@ def _chain_note(idx: LineageIndex, chain: tuple[Trial, ...]) -> str:
 class LineageBase:
     """Queries over a trial log; see ``LineageStore`` for the storage contract."""
 
-    lower_is_better: bool
-    skipped_rows: int
-
-    def __init__(self, *, lower_is_better: bool, metric_field: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        lower_is_better: bool,
+        metric_field: str | None,
+        strict: bool = False,
+        float_format: FloatFormat = "repr",
+    ) -> None:
         self.lower_is_better = lower_is_better
+        self.strict = strict
+        self.float_format: FloatFormat = check_float_format(float_format)
         self._metric_field_arg = metric_field
         self._mu = threading.RLock()
         self._index = LineageIndex(
             metric_field=metric_field or "core_metric", lower_is_better=lower_is_better
         )
+        #: rows skipped as malformed so far, and ``(line or seq, reason)`` for each
         self.skipped_rows = 0
+        self.malformed_rows: list[tuple[int, str]] = []
 
     # -- storage hook ---------------------------------------------------------------------
     def _sync(self) -> LineageIndex:  # pragma: no cover - abstract

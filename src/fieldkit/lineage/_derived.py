@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fieldkit._atomic import atomic_write_text
 from fieldkit.lineage._index import LineageIndex, TreeRow
 from fieldkit.lineage._render import one_line
 from fieldkit.lineage._render_cxcscmu import (
@@ -79,19 +78,8 @@ def best_json(index: LineageIndex) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Replace *path* with *text* atomically (same-directory temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace *path* with *text* atomically (see ``fieldkit._atomic``)."""
+    atomic_write_text(path, text)
 
 
 def write_derived(

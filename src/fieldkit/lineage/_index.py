@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from fieldkit.lineage._labels import FailureLabel
-from fieldkit.lineage._trial import Trial
+from fieldkit.lineage._trial import RowPlan, Trial
 
-__all__ = ["LineageIndex", "TreeRow", "norm_id"]
+__all__ = ["LineageIndex", "TreeRow", "TrialRows", "norm_id"]
 
 
 def norm_id(exp_id: str) -> str:
@@ -34,13 +35,60 @@ class TreeRow:
     path: str
 
 
+class TrialRows(Sequence[Trial]):
+    """Trials in file order. Rows indexed from a file stay checked cell tuples until first read.
+
+    A tuple of strings is invisible to the cyclic garbage collector, a ``Trial`` is not: holding
+    a big log as tuples keeps a cold load from paying for repeated full collections, and a query
+    that reads a few trials (``best()``, a prompt) builds only those.
+    """
+
+    __slots__ = ("_items", "_plan")
+
+    def __init__(self) -> None:
+        self._items: list[Trial | tuple[str, ...]] = []
+        self._plan: RowPlan | None = None
+
+    def append(self, item: Trial | tuple[str, ...], plan: RowPlan | None = None) -> None:
+        if plan is not None:
+            self._plan = plan
+        self._items.append(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> Trial: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Trial]: ...
+    def __getitem__(self, i: int | slice) -> Trial | list[Trial]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._items)))]
+        item = self._items[i]
+        if isinstance(item, tuple):
+            assert self._plan is not None
+            item = self._items[i] = self._plan.build(item)
+        return item
+
+    def __iter__(self) -> Iterator[Trial]:
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TrialRows | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class LineageIndex:
     """Trials in file order plus the derived indexes, updated incrementally by ``add``."""
 
     metric_field: str = "core_metric"
     lower_is_better: bool = True
-    trials: list[Trial] = field(default_factory=list)
+    trials: TrialRows = field(default_factory=TrialRows)
     by_id: dict[str, int] = field(default_factory=dict)
     children: dict[str, list[int]] = field(default_factory=dict)
     keeps: list[int] = field(default_factory=list)
@@ -64,40 +112,36 @@ class LineageIndex:
         self.extend((trial,))
 
     def extend(self, trials: Iterable[Trial]) -> None:
-        """Append *trials* in order, updating every index (one tight loop: a cold load runs it
-        once per row of the log)."""
-        rows = self.trials
-        by_id = self.by_id
-        children = self.children
-        counts = self.status_counts
-        keep = FailureLabel.KEEP
-        baseline = FailureLabel.BASELINE
-        i = len(rows)
+        """Append *trials* in order, updating every index."""
         for trial in trials:
-            rows.append(trial)
-            key = trial.exp_id.strip()  # norm_id, inlined
-            if key[:4].lower() == "exp_":
-                key = key[4:]
-            by_id[key] = i  # duplicates resolve to the last occurrence, as in 0.3.0
-            parent = trial.parent_exp
+            self.trials.append(trial)
+            self._note(trial.exp_id, trial.parent_exp, trial.status)
+
+    def extend_rows(self, plan: RowPlan, rows: Iterable[tuple[str, ...]]) -> None:
+        """Append file rows that passed ``plan.check``; each becomes a ``Trial`` when first read."""
+        keys = plan.keys
+        for row in rows:
+            self.trials.append(row, plan)
+            self._note(*keys(row))
+
+    def _note(self, exp_id: str, parent: str, status: FailureLabel) -> None:
+        """Index the row just appended (a cold load runs this once per row of the log)."""
+        i = len(self.trials) - 1
+        self.by_id[norm_id(exp_id)] = i  # duplicates resolve to the last occurrence
+        if parent:
+            parent = norm_id(parent)
             if parent:
-                parent = parent.strip()
-                if parent[:4].lower() == "exp_":
-                    parent = parent[4:]
-                if parent:
-                    kids = children.get(parent)
-                    if kids is None:
-                        children[parent] = [i]
-                    else:
-                        kids.append(i)
-            status = trial.status
-            value: str = status._value_  # the plain attribute behind the ``value`` property
-            counts[value] = counts.get(value, 0) + 1
-            if status is keep:
-                self._add_keep(i, trial)
-            elif status is baseline and self.first_baseline is None:
-                self.first_baseline = i
-            i += 1
+                kids = self.children.get(parent)
+                if kids is None:
+                    self.children[parent] = [i]
+                else:
+                    kids.append(i)
+        value: str = status._value_  # the member's value (the property is a slow descriptor)
+        self.status_counts[value] = self.status_counts.get(value, 0) + 1
+        if status is FailureLabel.KEEP:
+            self._add_keep(i, self.trials[i])
+        elif status is FailureLabel.BASELINE and self.first_baseline is None:
+            self.first_baseline = i
 
     def _add_keep(self, i: int, trial: Trial) -> None:
         self.keeps.append(i)

@@ -13,6 +13,12 @@ from typing import Any
 
 from fieldkit.lineage._base import LineageBase
 from fieldkit.lineage._index import LineageIndex
+from fieldkit.lineage._policy import (
+    FloatFormat,
+    choose_metric_field,
+    default_metric_field,
+    report_malformed,
+)
 from fieldkit.lineage._trial import CANONICAL_HEADER, Trial
 
 __all__ = ["PostgresLineageStore"]
@@ -30,11 +36,21 @@ def _split_table(name: str) -> tuple[str, ...]:
     return parts
 
 
+def _cell_text(value: object) -> str:
+    """A stored cell as text (rows written by other tools may hold JSON numbers or null)."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
+
+
 class PostgresLineageStore(LineageBase):
     """Trial log in table *table* of the database at *dsn* (embedded Postgres if None).
 
-    Same read API and rendering as ``LineageStore``; ``metric_field`` defaults to
-    ``core_metric``. The DSN never appears in ``repr``.
+    Same read API, rendering and row policy as ``LineageStore``: the metric column defaults
+    to ``core_metric`` (else ``val_bpb``) and must exist when named; a malformed row is skipped
+    with a ``MalformedRowWarning`` and counted in ``skipped_rows``/``malformed_rows`` (by its
+    ``seq``), or raises ``ValueError`` with ``strict=True``; ``float_format`` picks how float
+    cells are written. The DSN never appears in ``repr``.
     """
 
     def __init__(
@@ -44,13 +60,21 @@ class PostgresLineageStore(LineageBase):
         table: str = "fieldkit_lineage",
         lower_is_better: bool = True,
         metric_field: str | None = None,
+        strict: bool = False,
+        float_format: FloatFormat = "repr",
     ) -> None:
-        super().__init__(lower_is_better=lower_is_better, metric_field=metric_field)
+        super().__init__(
+            lower_is_better=lower_is_better,
+            metric_field=metric_field,
+            strict=strict,
+            float_format=float_format,
+        )
         self._table_parts = _split_table(table)
         self.table = table
         self._dsn = dsn
         self._conn: Any = None
         self._last_seq = 0
+        self._metric_checked = False
         self._schema_ready = False
 
     def __repr__(self) -> str:
@@ -145,15 +169,30 @@ class PostgresLineageStore(LineageBase):
             )
             rows = cur.fetchall()
         idx = self._index
-        field = idx.metric_field
+        bad: list[tuple[int, str]] = []
         for seq, cells in rows:
             doc = cells if isinstance(cells, dict) else json.loads(cells)
             header = tuple(doc)
+            if not idx.trials and not self._metric_checked:
+                field = choose_metric_field(self._metric_field_arg, header, self._where())
+                if field != idx.metric_field:
+                    idx = self._index = LineageIndex(
+                        metric_field=field, lower_is_better=self.lower_is_better
+                    )
+                self._metric_checked = True
             try:
-                idx.add(Trial.from_cells(header, [doc[k] for k in header], metric_field=field))
-            except ValueError:
-                self.skipped_rows += 1
+                values = [_cell_text(doc[k]) for k in header]
+                idx.add(Trial.from_cells(header, values, metric_field=idx.metric_field))
+            except ValueError as exc:
+                bad.append((seq, str(exc)))
+                if self.strict:
+                    break
             self._last_seq = seq
+        if bad:
+            if not self.strict:
+                self.malformed_rows.extend(bad)
+                self.skipped_rows += len(bad)
+            report_malformed(self._where(), bad, strict=self.strict, unit="seq")
         return idx
 
     def append(self, trial: Trial) -> None:
@@ -163,8 +202,12 @@ class PostgresLineageStore(LineageBase):
 
         if not isinstance(trial, Trial):
             raise TypeError(f"append() takes a Trial, got {type(trial).__name__}")
-        field = self._metric_field_arg or "core_metric"
-        doc = {col: trial.file_cell(col, field) for col in CANONICAL_HEADER}
+        columns = (*CANONICAL_HEADER, *trial.extras)
+        field = default_metric_field(columns)
+        if self._metric_field_arg is not None and self._metric_field_arg in columns:
+            field = self._metric_field_arg
+        fmt = self.float_format
+        doc = {col: trial.file_cell(col, field, float_format=fmt) for col in CANONICAL_HEADER}
         for k, v in trial.extras.items():
             doc.setdefault(k, v)
         nul = [k for k, v in doc.items() if "\x00" in v]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NoReturn
@@ -117,7 +118,7 @@ class Trial:
 
     _HEADER: ClassVar[tuple[str, ...]] = _CANONICAL
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # RowPlan.build sets normalised fields without this
         if type(self.extras) is not FrozenCells:
             object.__setattr__(self, "extras", FrozenCells(self.extras))
         if type(self.raw) is not FrozenCells:
@@ -182,40 +183,15 @@ class Trial:
 
         Columns outside the 17 become ``extras``; when the file has no ``core_metric`` column
         the task metric (*metric_field*) is mirrored into ``core_metric``. Raises ``ValueError``
-        for a bad status or number (the caller reports the line).
+        naming the column for a bad status or number, or for a wrong number of cells.
         """
-        if len(cells) != len(header):
-            raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
-        plan = _plan(header if isinstance(header, tuple) else tuple(header), metric_field)
-        if cls is Trial:
-            try:
-                return plan.build(cells)
-            except (ValueError, KeyError):
-                pass  # the checked path names the column that is wrong
-        return cls._from_cells_checked(plan, header, cells, metric_field)
-
-    @classmethod
-    def _from_cells_checked(
-        cls, plan: _Plan, header: Sequence[str], cells: Sequence[str], metric_field: str
-    ) -> Trial:
-        """The field-by-field path: slower, and its ``ValueError`` names the bad cell."""
-        args: list[Any] = []
-        for kind, i, name in plan.fields:
-            if kind == 0:
-                args.append(cells[i] if i >= 0 else "")
-            elif kind == 1:
-                args.append(parse_float(cells[i], column=name) if i >= 0 else None)
-            else:
-                status = cells[i] if i >= 0 else "discard"
-                label = _LABELS.get(status)
-                if label is None:
-                    raise ValueError(f"{status!r} is not a valid FailureLabel")
-                args.append(label)
-        if plan.mirror >= 0:
-            args[9] = parse_float(cells[plan.mirror], column=metric_field)
-        # Built as FrozenCells here so __post_init__ does not copy them a second time.
-        extras = FrozenCells({header[i]: cells[i] for i in plan.extras})
-        return cls(*args, extras=extras, raw=FrozenCells(zip(header, cells, strict=True)))
+        plan = row_plan(header if isinstance(header, tuple) else tuple(header), metric_field)
+        trial = plan.build(cells)
+        if cls is not Trial:  # a subclass gets its own __init__/__post_init__ run
+            return cls(
+                **{f: getattr(trial, f) for f in _CANONICAL}, extras=trial.extras, raw=trial.raw
+            )
+        return trial
 
     def metric(self, metric_field: str = "core_metric") -> float | None:
         """The value of *metric_field* (a canonical float field or an extra column).
@@ -264,100 +240,101 @@ CANONICAL_HEADER: tuple[str, ...] = Trial.header()
 
 
 _FIELD_NAMES: tuple[str, ...] = (*_CANONICAL, "extras", "raw")
-_EMPTY_CELLS = FrozenCells()
 
 
-def _fast_builder(
-    header: tuple[str, ...],
-    fields: tuple[tuple[int, int, str], ...],
-    mirror: int,
-    extras: tuple[int, ...],
-) -> Callable[[Sequence[str]], Trial]:
-    """A ``cells -> Trial`` function specialised to one header (generated once per header).
+class RowPlan:
+    """How the cells of one file header map onto a ``Trial`` (built once per header, cached).
 
-    It only succeeds on rows ``from_cells`` would accept, with an equal result: the same
-    cells, the status and the five floats converted exactly as the checked path does, and the
-    instance dict built as one dict display instead of 19 frozen-dataclass ``__setattr__``
-    calls (``__post_init__`` has nothing left to normalise). Anything invalid raises
-    ``ValueError``/``KeyError``; the caller then takes the checked path for its error message.
-    Only integers and fixed field names go into the generated source; header texts are bound
-    as values, never spliced into code.
+    ``build`` makes the same trial ``Trial(...)`` would, validating as it goes, but picks the 17
+    cells with one ``itemgetter`` and fills the frozen instance's attribute dict in one step
+    instead of 19 ``__setattr__`` calls: a cold load runs it once per row of the log.
     """
-    items: list[str] = []
-    for kind, i, name in fields:
-        if kind == 1 and name == "core_metric" and mirror >= 0:
-            i = mirror  # the task metric mirrored into core_metric
-        if kind == 0:
-            expr = f"c[{i}]" if i >= 0 else "''"
-        elif kind == 1:
-            expr = f"(_float(c[{i}]) if c[{i}] else None)" if i >= 0 else "None"
+
+    __slots__ = (
+        "extra_names", "extras", "float_at", "floats", "header", "keys_at", "pad", "pick", "width"
+    )  # fmt: skip
+
+    def __init__(self, header: tuple[str, ...], metric_field: str) -> None:
+        pos = {name: i for i, name in enumerate(header)}  # duplicates: the last column wins
+        width = len(header)
+        absent = {"status": width + 1}  # a missing column reads as "" (status: "discard")
+        source = {n: pos.get(n, absent.get(n, width)) for n in _CANONICAL}
+        #: float field -> the column its value comes from (named in errors)
+        self.floats = {n: n for n in FLOAT_FIELDS}
+        if "core_metric" not in pos and metric_field != "core_metric":
+            source["core_metric"] = pos.get(metric_field, width)  # the task metric, mirrored
+            self.floats["core_metric"] = metric_field
+        self.header = header
+        self.width = width
+        self.pad = any(i >= width for i in source.values())  # some field reads a default
+        #: (cell index, column named in errors) of the five float fields, canonical order
+        self.float_at = tuple((source[n], self.floats[n]) for n in FLOAT_FIELDS)
+        self.keys_at = operator.itemgetter(source["exp_id"], source["parent_exp"], source["status"])
+        self.pick = operator.itemgetter(*(source[n] for n in _CANONICAL))
+        known = set(_CANONICAL)
+        self.extras = tuple(i for i, n in enumerate(header) if n not in known)
+        self.extra_names = tuple(header[i] for i in self.extras)
+
+    def check(self, cells: Sequence[str]) -> tuple[str, ...]:
+        """*cells* as a tuple when ``build`` would accept them, else the ``ValueError`` it raises.
+
+        Checking allocates nothing that outlives the call, so a cold load can index a big log
+        and build each ``Trial`` only when it is first asked for (see ``TrialRows``).
+        """
+        if len(cells) != self.width:
+            raise ValueError(f"expected {self.width} fields, got {len(cells)}")
+        width = self.width
+        for i, column in self.float_at:
+            text = cells[i] if i < width else ""
+            if text:
+                try:
+                    float(text)
+                except ValueError:
+                    raise ValueError(f"column {column!r}: {text!r} is not a number") from None
+        status = self.keys_at([*cells, "", "discard"] if self.pad else cells)[2]
+        if status not in _LABELS:
+            raise ValueError(f"{status!r} is not a valid FailureLabel")
+        return tuple(cells)
+
+    def keys(self, cells: Sequence[str]) -> tuple[str, str, FailureLabel]:
+        """``(exp_id, parent_exp, status)`` of a row that passed ``check``."""
+        exp_id, parent, status = self.keys_at([*cells, "", "discard"] if self.pad else cells)
+        return exp_id, parent, _LABELS[status]
+
+    def build(self, cells: Sequence[str]) -> Trial:
+        """The trial for one row; ``ValueError`` naming the cell when it is not one."""
+        if len(cells) != self.width:
+            raise ValueError(f"expected {self.width} fields, got {len(cells)}")
+        picked = self.pick([*cells, "", "discard"] if self.pad else cells)
+        values: dict[str, Any] = dict(zip(_CANONICAL, picked, strict=False))
+        for name, column in self.floats.items():
+            text = values[name]
+            try:
+                values[name] = float(text) if text else None
+            except ValueError:
+                raise ValueError(f"column {column!r}: {text!r} is not a number") from None
+        try:
+            values["status"] = _LABELS[values["status"]]
+        except KeyError:
+            raise ValueError(f"{values['status']!r} is not a valid FailureLabel") from None
+        extras = self.extras
+        if extras:
+            values["extras"] = FrozenCells(
+                zip(self.extra_names, [cells[i] for i in extras], strict=True)
+            )
         else:
-            expr = f"_labels[c[{i}]]" if i >= 0 else "_discard"
-        items.append(f"{name!r}: {expr}")
-    if extras:
-        picks = ", ".join(f"c[{i}]" for i in extras)
-        items.append(f"'extras': _frozen(_dict(_zip(_extra_names, ({picks},), strict=True)))")
-    else:
-        items.append("'extras': _empty")
-    raw = ", ".join(f"_k{j}: c[{j}]" for j in range(len(header)))  # later duplicates win
-    items.append(f"'raw': _frozen({{{raw}}})")
-    source = (
-        "def build(c):\n"
-        "    trial = _new(_Trial)\n"
-        "    _set(trial, '__dict__', {" + ", ".join(items) + "})\n"
-        "    return trial\n"
-    )
-    env: dict[str, Any] = {
-        "_float": float,
-        "_labels": _LABELS,
-        "_discard": FailureLabel.DISCARD,
-        "_frozen": FrozenCells,
-        "_dict": dict,
-        "_zip": zip,
-        "_extra_names": tuple(header[i] for i in extras),
-        **{f"_k{j}": name for j, name in enumerate(header)},
-        "_empty": _EMPTY_CELLS,
-        "_new": object.__new__,
-        "_set": object.__setattr__,
-        "_Trial": Trial,
-    }
-    exec(compile(source, "<fieldkit.lineage row builder>", "exec"), env)
-    build: Callable[[Sequence[str]], Trial] = env["build"]
-    return build
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How to lay the cells of one header onto Trial's 17 fields (computed once per header)."""
-
-    fields: tuple[tuple[int, int, str], ...]  # (0=str | 1=float | 2=status, cell index, name)
-    mirror: int  # cell index of the task metric mirrored into core_metric, or -1
-    extras: tuple[int, ...]
-    build: Callable[[Sequence[str]], Trial]  # fast path for well-formed rows (see _fast_builder)
+            values["extras"] = _EMPTY
+        values["raw"] = FrozenCells(zip(self.header, cells, strict=True))
+        trial: Trial = object.__new__(Trial)
+        # Every field is set and already normalised, so __post_init__ has nothing to do.
+        object.__setattr__(trial, "__dict__", values)
+        return trial
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(header: tuple[str, ...], metric_field: str) -> _Plan:
-    pos = {name: i for i, name in enumerate(header)}  # duplicates: last column wins
-    fields = tuple(
-        (2 if n == "status" else 1 if n in FLOAT_FIELDS else 0, pos.get(n, -1), n)
-        for n in CANONICAL_HEADER
-    )
-    mirror = -1
-    if "core_metric" not in pos and metric_field != "core_metric":
-        mirror = pos.get(metric_field, -1)
-    known = set(CANONICAL_HEADER)
-    extras = tuple(i for i, n in enumerate(header) if n not in known)
-    return _Plan(fields, mirror, extras, _fast_builder(header, fields, mirror, extras))
-
-
-def row_builder(header: tuple[str, ...], metric_field: str) -> Callable[[Sequence[str]], Trial]:
-    """The fast ``cells -> Trial`` of ``from_cells`` for rows of exactly ``len(header)`` cells.
-
-    It raises ``ValueError``/``KeyError`` on a row ``from_cells`` would reject; call
-    ``from_cells`` then for the error that names the bad cell.
-    """
-    return _plan(header, metric_field).build
+def row_plan(header: tuple[str, ...], metric_field: str) -> RowPlan:
+    """The cached ``RowPlan`` for *header* with task metric *metric_field*."""
+    return RowPlan(header, metric_field)
 
 
 # ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).

@@ -1,9 +1,10 @@
 """Schema-aware TSV codec for trial logs (pure: bytes in, records out; no file access).
 
 The file format is the csv module's default dialect with a tab delimiter, ``\\n`` line
-terminator, minimal quoting and doubled quotes, UTF-8. Parsing is incremental: callers hand
-in the bytes appended since last time and get back only *complete* records (a record ends at a
-newline outside quotes) plus how many bytes they consumed, so a torn last line is never data.
+terminator, minimal quoting and doubled quotes, UTF-8; it is read exactly as ``csv.reader``
+reads it (a ``"`` opens a quoted field only at the start of a field), with no field-size limit.
+Parsing is incremental: callers hand in the bytes appended since last time and get back only
+*complete* records plus how many bytes they consumed, so a torn last line is never data.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 __all__ = [
     "ParsedChunk",
     "Record",
+    "RecordStream",
     "complete_prefix_len",
     "encode_row",
-    "first_record_len",
+    "ends_inside_quotes",
+    "first_record",
     "parse_chunk",
     "salvage_short_row",
     "split_records",
@@ -58,39 +61,6 @@ def encode_row(cells: Sequence[str]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def complete_prefix_len(data: bytes) -> int:
-    """Length of the longest prefix of *data* made only of complete records.
-
-    A newline ends a record only outside quotes; with doubled-quote escaping that is exactly
-    when the number of ``"`` bytes before it is even (``"`` and ``\\n`` never occur inside a
-    UTF-8 multibyte sequence, so this works on bytes). Linear in ``len(data)`` even when a
-    torn tail holds many quoted newlines.
-    """
-    end = data.rfind(b"\n")
-    quotes = data.count(b'"', 0, end) if end >= 0 else 0
-    while end >= 0:
-        if quotes % 2 == 0:
-            return end + 1
-        prev = data.rfind(b"\n", 0, end)
-        quotes -= data.count(b'"', max(prev, 0), end)
-        end = prev
-    return 0
-
-
-def first_record_len(data: bytes) -> int:
-    """Length of the first complete record of *data* (0 if there is none yet)."""
-    end = data.find(b"\n")
-    quotes = data.count(b'"', 0, end) if end >= 0 else 0
-    while end >= 0:
-        if quotes % 2 == 0:
-            return end + 1
-        nxt = data.find(b"\n", end + 1)
-        if nxt >= 0:
-            quotes += data.count(b'"', end, nxt)
-        end = nxt
-    return 0
-
-
 @dataclass(frozen=True, slots=True)
 class Record:
     """One parsed record: its cells and the 1-based physical line it starts on."""
@@ -108,56 +78,156 @@ class ParsedChunk:
     lines: int
 
 
-def split_records(data: bytes, *, first_line: int = 1) -> tuple[list[tuple[int, list[str]]], int]:
-    """``([(start_line, cells), ...], consumed)`` for the complete records at the start of *data*.
+def _field_starts_quoted(line: str) -> bool:
+    """Whether a field of *line* opens with ``"`` (only there does csv treat it as a quote)."""
+    return line.startswith('"') or '\t"' in line
 
-    Same records as ``csv.reader`` over the complete prefix (blank lines dropped, undecodable
-    bytes → U+FFFD), but a line with no ``"`` or NUL and no over-long field is split on tabs
-    directly: that is exactly what the csv reader would make of it, at a fraction of the cost.
-    Only lines that need it (quoted cells) go through the csv reader, which pulls the following
-    lines of a quoted multi-line cell itself. Text with a bare CR is read by csv throughout.
+
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+_TEXT_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _quoted_record(
+    lines: list[str], terms: list[str] | None, i: int
+) -> tuple[list[str], int] | None:
+    """``(cells, next_line)`` for the record starting at ``lines[i]``, or None if it is unfinished.
+
+    The csv module's non-strict reading of the dialect: a ``"`` opens a quoted field only at the
+    start of a field; inside one, ``""`` is a quote and a lone ``"`` closes it, after which any
+    text up to the next tab is kept literally. A quoted field runs on across line breaks (kept as
+    written). No field-size limit: whatever an append wrote is read back.
     """
-    n = complete_prefix_len(data)
-    if n == 0:
-        return [], 0
-    text = data[:n].decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    lines.pop()  # the prefix ends with a newline: the last piece is empty
-    records: list[tuple[int, list[str]]] = []
-    if "\r" in text:  # a bare CR ends a csv record too: let the csv reader split everything
-        reader = csv.reader(io.StringIO(text, newline=""), dialect=DIALECT)
-        prev = 0
-        for cells in reader:
-            start = first_line + prev
-            prev = reader.line_num
-            if cells:
-                records.append((start, cells))
-        return records, n
-    limit = csv.field_size_limit()
-    if '"' not in text and "\x00" not in text and max(map(len, lines)) <= limit:
-        return [(first_line + i, ln.split("\t")) for i, ln in enumerate(lines) if ln], n
-    pos = 0
-    count = len(lines)
-
-    def feed() -> Iterator[str]:
-        nonlocal pos
-        while pos < count:
-            pos += 1
-            yield lines[pos - 1] + "\n"
-
-    reader = csv.reader(feed(), dialect=DIALECT)
-    while pos < count:
-        ln = lines[pos]
-        start = first_line + pos
-        if '"' in ln or "\x00" in ln or len(ln) > limit:
-            cells = next(reader, [])  # consumes this line and any continuation lines
-            if cells:
-                records.append((start, cells))
+    cells: list[str] = []
+    s = lines[i]
+    p = 0
+    n = len(lines)
+    while True:
+        if s.startswith('"', p):
+            buf: list[str] = []
+            p += 1
+            while True:
+                q = s.find('"', p)
+                if q < 0:
+                    buf.append(s[p:])
+                    buf.append("\n" if terms is None else terms[i])
+                    i += 1
+                    if i >= n:
+                        return None
+                    s, p = lines[i], 0
+                    continue
+                buf.append(s[p:q])
+                if s.startswith('"', q + 1):
+                    buf.append('"')
+                    p = q + 2
+                    continue
+                p = q + 1
+                break
+            t = s.find("\t", p)
+            buf.append(s[p:] if t < 0 else s[p:t])
+            cells.append("".join(buf))
         else:
-            pos += 1
-            if ln:
-                records.append((start, ln.split("\t")))
-    return records, n
+            t = s.find("\t", p)
+            cells.append(s[p:] if t < 0 else s[p:t])
+        if t < 0:
+            return cells, i + 1
+        p = t + 1
+
+
+def _line_offset(data: bytes, lines: int) -> int:
+    """Byte offset where physical line number *lines* (0-based) of *data* starts."""
+    offset = 0
+    for count, m in enumerate(_LINE.finditer(data)):
+        if count == lines:
+            break
+        offset = m.end()
+    return offset
+
+
+class RecordStream:
+    """The complete records at the start of *data*, one ``(start_line, cells)`` at a time.
+
+    The same records ``csv.reader`` gives with the file dialect (blank lines dropped, undecodable
+    bytes → U+FFFD, a ``"`` inside an unquoted cell kept literally), without its field-size
+    limit. A record is complete at a line break outside a quoted field; an unfinished last record
+    (a torn append, or a quoted field still open at the end) is left unconsumed. Lines whose
+    fields do not open with ``"`` are split on tabs directly; only the rest walk quoted fields.
+    ``consumed`` (bytes of *data* read as records) is final once iteration has finished.
+    """
+
+    def __init__(self, data: bytes, *, first_line: int = 1) -> None:
+        self.data = data
+        self.first_line = first_line
+        self.consumed = 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        data = self.data
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        text = data[: end + 1].decode("utf-8", errors="replace")
+        terms: list[str] | None = None
+        if "\r" in text:  # a bare CR ends a line for csv too (as a file opened with newline="")
+            pieces = _TEXT_LINE.findall(text)
+            lines = [piece.rstrip("\r\n") for piece in pieces]
+            terms = [piece[len(line) :] for piece, line in zip(pieces, lines, strict=True)]
+        else:
+            lines = text.split("\n")
+            lines.pop()  # the text ends with a newline: the last piece is empty
+        del text
+        first = self.first_line
+        if terms is None and b'"' not in data:
+            for i, ln in enumerate(lines):
+                if ln:
+                    yield first + i, ln.split("\t")
+            self.consumed = end + 1
+            return
+        i = 0
+        count = len(lines)
+        while i < count:
+            ln = lines[i]
+            if not _field_starts_quoted(ln):
+                if ln:
+                    yield first + i, ln.split("\t")
+                i += 1
+                continue
+            got = _quoted_record(lines, terms, i)
+            if got is None:
+                self.consumed = _line_offset(data, i)
+                return
+            cells, nxt = got
+            yield first + i, cells
+            i = nxt
+        self.consumed = end + 1
+
+
+def split_records(data: bytes, *, first_line: int = 1) -> tuple[list[tuple[int, list[str]]], int]:
+    """``([(start_line, cells), ...], consumed)``: all of ``RecordStream(data)`` at once."""
+    stream = RecordStream(data, first_line=first_line)
+    records = list(stream)
+    return records, stream.consumed
+
+
+def complete_prefix_len(data: bytes) -> int:
+    """Length of the longest prefix of *data* made only of complete records."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return 0
+    if not (data.startswith(b'"') or b'\t"' in data or b'\n"' in data or b'\r"' in data):
+        return end + 1  # no field opens a quote: every line break ends a record
+    return split_records(data)[1]
+
+
+def first_record(data: bytes) -> list[str] | None:
+    """The cells of the first complete record of *data* (blank lines skipped), or None."""
+    records, _ = split_records(data[: data.find(b"\n") + 1])
+    if not records:  # a blank or quoted multi-line first line: parse on (linear, rare)
+        records, _ = split_records(data)
+    return records[0][1] if records else None
+
+
+def ends_inside_quotes(tail: bytes) -> bool:
+    """Whether *tail* (an unfinished last record) stops inside an open quoted field."""
+    return split_records(tail + b"\n")[1] == 0
 
 
 def parse_chunk(data: bytes, *, first_line: int = 1) -> ParsedChunk:

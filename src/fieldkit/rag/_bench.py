@@ -66,7 +66,9 @@ def load_corpus(path: str | Path | None = None) -> BenchCorpus:
         else:
             raw = Path(path).expanduser().read_text("utf-8")
         data = json.loads(raw)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise RAGError(f"cannot read corpus {where}: JSON nested too deeply") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, a 5000-digit number
         raise RAGError(f"cannot read corpus {where}: {exc}") from exc
     try:
         passages = tuple(coerce_document(p) for p in data["passages"])

@@ -8,12 +8,9 @@
 
 from __future__ import annotations
 
-from fieldkit.rag._types import CHUNKS_PER_DOC_MAX, RAGError
+from fieldkit.rag._types import BIGINT_MAX, BIGINT_MIN, CHUNKS_PER_DOC_MAX, RAGError
 
 __all__ = ["BIGINT_MAX", "BIGINT_MIN", "IdRegistry", "chunk_ids", "collision_message"]
-
-BIGINT_MIN = -(2**63)
-BIGINT_MAX = 2**63 - 1
 
 
 def chunk_ids(doc_id: int, n_chunks: int) -> list[int]:

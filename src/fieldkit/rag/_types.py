@@ -96,11 +96,37 @@ class Chunk:
         return 0.0
 
 
+BIGINT_MIN = -(2**63)  # the range of Postgres bigint, the id column type
+BIGINT_MAX = 2**63 - 1
+
+
+def _utf8_text(what: str, value: str) -> str:
+    """*value* when it encodes as UTF-8 (Postgres text must), else a ``RAGError`` saying where."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RAGError(
+            f"{what} is not valid Unicode text: lone surrogate {value[exc.start]!r} at index "
+            f"{exc.start} (decode bytes with errors='replace' or fix the source)"
+        ) from None
+    return value
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (the interpreter's digit limit)
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def coerce_document(doc: Document | dict[str, Any]) -> Document:
     """A ``Document`` from a Document or a dict (``id``/``text`` required, ``label`` optional).
 
-    A ``label`` of None becomes ``""`` (0.3.0 stored the string ``"None"``); a bool or
-    non-integral id is refused rather than silently truncated.
+    The id must be an integer (or an integral float) that fits a 64-bit signed column; the text
+    must be a ``str`` (a number is written out) and text and label valid UTF-8 (no lone
+    surrogates). A dict without ``id`` or ``text`` raises ``KeyError``. A ``label`` of
+    None becomes ``""``. Anything else is a ``RAGError`` naming the field and the value.
     """
     if isinstance(doc, Document):
         raw_id: Any = doc.id
@@ -112,16 +138,24 @@ def coerce_document(doc: Document | dict[str, Any]) -> Document:
         label = doc.get("label", "")
     else:
         raise TypeError(f"documents must be Document or dict, got {type(doc).__name__}")
+    shown = _short_repr(raw_id)
     if isinstance(raw_id, bool):
-        raise RAGError(f"document id must be an integer, got {raw_id!r}")
+        raise RAGError(f"document id must be an integer, got {shown}")
     try:
         doc_id = int(raw_id)
-    except (TypeError, ValueError) as exc:
-        raise RAGError(f"document id must be an integer, got {raw_id!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RAGError(f"document id must be an integer, got {shown}") from exc
     if isinstance(raw_id, float) and raw_id != doc_id:
-        raise RAGError(f"document id must be an integer, got {raw_id!r}")
+        raise RAGError(f"document id must be an integer, got {shown}")
+    if not BIGINT_MIN <= doc_id <= BIGINT_MAX:
+        raise RAGError(f"document id must fit a 64-bit signed integer, got {shown}")
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str):
+        raise RAGError(f"document {doc_id}: text must be a string, got {type(text).__name__}")
+    label_text = "" if label is None else str(label)
     return Document(
         id=doc_id,
-        text=str(text),
-        label="" if label is None else str(label),
+        text=_utf8_text(f"document {doc_id} text", text),
+        label=_utf8_text(f"document {doc_id} label", label_text),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import socket
 import struct
 import threading
@@ -255,8 +256,13 @@ class NIMSimulator:
             raise ValueError(f"embed_dim must be positive, got {embed_dim}")
         if context_window <= 0:
             raise ValueError(f"context_window must be positive, got {context_window}")
-        if latency_s < 0 or cold_start_s < 0 or stream_delay_s < 0:
-            raise ValueError("latency_s, cold_start_s and stream_delay_s must be >= 0")
+        for name, value in (
+            ("latency_s", latency_s),
+            ("cold_start_s", cold_start_s),
+            ("stream_delay_s", stream_delay_s),
+        ):
+            if not 0 <= value < math.inf:  # also false for nan
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         self.host = host
         self._port = port
         self.model = model
