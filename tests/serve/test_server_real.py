@@ -114,3 +114,22 @@ def test_cli_plain_output_and_user_errors() -> None:
     built = runner.invoke(app, ["serve", "--build"])
     assert built.exit_code == 0, built.output
     assert Path(built.stdout.strip().splitlines()[-1], "llama-server").is_file()
+
+
+def test_testing_doc_real_model_example_passes_under_pytest(tmp_path: Path) -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "api" / "testing.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL)
+    named = {b.split("\n", 1)[0].removeprefix("# "): b for b in blocks if b.startswith("# ")}
+    (tmp_path / "conftest.py").write_text(named["conftest.py (real model)"], encoding="utf-8")
+    (tmp_path / "test_real_model.py").write_text(named["test_real_model.py"], encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
