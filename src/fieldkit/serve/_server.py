@@ -158,8 +158,9 @@ class LocalServer:
 
     ``with LocalServer() as srv: srv.client().chat([...])``. ``port=0`` picks a free loopback
     port; ``threads=None`` uses :func:`default_threads` (half the usable CPUs). ``extra_args``
-    go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA build). ``log_path`` keeps the server's log there; by default it is a temporary file,
-    removed by a clean ``stop()`` and kept (and named in the error) when the server failed.
+    go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA build). ``log_path``
+    keeps the server's log there; by default it is a temporary file, removed by a clean
+    ``stop()`` and kept (and named in the error) when the server failed.
     """
 
     def __init__(
