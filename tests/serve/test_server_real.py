@@ -29,7 +29,7 @@ def _gone(pid: int, within: float = 15.0) -> bool:
 
 def test_context_manager_answers_and_stops(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with LocalServer(ctx=2048, threads=2, log_path=log) as server:
+    with LocalServer(ctx=2048, threads=1, log_path=log) as server:
         pid = server.pid
         assert pid is not None
         assert server.context_window == 2048
