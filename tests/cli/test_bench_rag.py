@@ -100,7 +100,7 @@ def test_offline_run_json_and_rerun_replaces(
         assert data["hit_rate"][mode]["hit@5"] == 1.0
         assert data["hit_rate"][mode]["n"] == 2
     lat = data["latency_ms"]
-    assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end"}
+    assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end", "ttft"}
     assert lat["generate"]["skipped"] and lat["generate"]["p50"] is None
     assert lat["rerank"]["skipped"]
     assert lat["end_to_end"]["p50"] > 0 and lat["end_to_end"]["p95"] >= lat["end_to_end"]["p50"]
@@ -365,3 +365,47 @@ def test_a_failing_question_does_not_sink_the_bench(
     assert any("1 of 3 questions failed" in n and "400" in n for n in data["notes"])
     calls = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["calls"]
     assert [c["success"] for c in calls].count(False) == 1
+
+
+def test_local_model_answers_and_is_graded(
+    runner: CliRunner, pg_dsn: str, pg_table: str, tmp_path: Path
+) -> None:
+    corpus = json.loads(json.dumps(TINY_CORPUS))
+    corpus["questions"][0]["answers"] = ["128 GB"]
+    corpus["questions"][1]["answers"] = ["<=>"]
+    path = tmp_path / "graded.json"
+    path.write_text(json.dumps(corpus), encoding="utf-8")
+    args = ["bench", "rag", "--local", "--dsn", pg_dsn, "--table", pg_table, "--corpus", str(path)]
+    result = runner.invoke(app, [*args, "--json", "--max-tokens", "32"])
+    assert result.exit_code == 0, result.output + result.stderr
+    data = json.loads(result.stdout)
+    assert "local llama-server ready" in result.stderr
+    assert data["config"]["generator"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    answers = data["answers"]
+    assert answers["generator"] and answers["failed"] == 0
+    assert answers["correct_total"] == 2
+    assert answers["correctness"] == answers["correct"] / 2
+    assert not data["latency_ms"]["ttft"]["skipped"]
+    assert data["latency_ms"]["ttft"]["p50"] > 0
+    assert data["generation"]["answers"] == 3
+    assert data["generation"]["decode_tokens_per_s"]["p50"] > 0
+    text = runner.invoke(app, [*args, "--max-tokens", "16"])
+    assert text.exit_code == 0, text.output + text.stderr
+    assert "answer correctness:" in text.stdout
+    assert "ttft" in text.stdout and "tokens/s" in text.stdout
+    assert "How much unified memory does the DGX Spark have?" in text.stdout
+
+
+def test_local_conflicts_with_nim_url(runner: CliRunner, simulator: NIMSimulator) -> None:
+    result = runner.invoke(app, ["bench", "rag", "--local", "--nim-url", simulator.base_url])
+    assert result.exit_code == 2
+    assert "--local and --nim-url" in result.output
+
+
+def test_nim_model_is_checked_against_the_server(
+    runner: CliRunner, pg_dsn: str, pg_table: str, simulator: NIMSimulator, tiny: str
+) -> None:
+    args = ["bench", "rag", "--nim-url", simulator.base_url, "--dsn", pg_dsn, "--corpus", tiny]
+    bad = runner.invoke(app, [*args, "--table", pg_table, "--nim-model", "typo/model"])
+    assert bad.exit_code == 2
+    assert f"'typo/model' is not served there; the server lists: {simulator.model}" in bad.output
