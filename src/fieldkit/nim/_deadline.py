@@ -49,6 +49,14 @@ def _limit(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+def _explain(exc: httpcore.TimeoutException) -> httpcore.TimeoutException:
+    """A socket timeout that the active deadline caused, reworded to name that deadline."""
+    deadline = _ACTIVE.get()
+    if deadline is not None and deadline.expired():
+        return type(exc)(f"deadline passed: {deadline.what}")
+    return exc
+
+
 class _Stream(httpcore.NetworkStream):
     __slots__ = ("_inner",)
 
@@ -56,7 +64,10 @@ class _Stream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
+        try:
+            return self._inner.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout as exc:
+            raise _explain(exc) from None
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _limit(timeout, httpcore.WriteTimeout))
@@ -109,7 +120,10 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
+        try:
+            return await self._inner.read(max_bytes, _limit(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout as exc:
+            raise _explain(exc) from None
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, _limit(timeout, httpcore.WriteTimeout))
