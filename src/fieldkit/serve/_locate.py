@@ -4,7 +4,11 @@ Resolution order for a tool such as ``llama-server``:
 
 1. ``$FIELDKIT_LLAMA_SERVER`` — path to a user's own ``llama-server`` (e.g. a CUDA build); the
    other tools are looked up beside it. Nothing is compiled.
-2. The build cache ``$FIELDKIT_HOME/llama.cpp/<version>-<flags-hash>/bin/``.
+2. The build cache ``<cache root>/<version>-<flags-hash>/bin/``. The cache root is
+   ``$FIELDKIT_LLAMA_CACHE`` if set, else ``$XDG_DATA_HOME/fieldkit/llama.cpp``
+   (``~/.local/share/fieldkit/llama.cpp``). It deliberately ignores ``$FIELDKIT_HOME``: the build
+   is per machine and takes minutes, so a throw-away ``FIELDKIT_HOME`` (tests, CI's main job)
+   reuses it instead of rebuilding.
 3. Otherwise (when ``build=True``) llama.cpp is built from the source that ships on PyPI inside
    the ``llama-cpp-python`` sdist, into that cache. Concurrent builders serialise on a file lock;
    the finished tree is moved into place atomically, so a reader never sees a half-built cache.
@@ -26,8 +30,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from fieldkit._home import fieldkit_home
-
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
     "LLAMA_TARGETS",
@@ -37,6 +39,7 @@ __all__ = [
     "default_model",
     "llama_binary",
     "llama_cache_dir",
+    "llama_cache_root",
     "llama_source_dir",
 ]
 
@@ -70,10 +73,21 @@ def cmake_flags() -> list[str]:
     return flags
 
 
+def llama_cache_root() -> Path:
+    """``$FIELDKIT_LLAMA_CACHE``, else ``$XDG_DATA_HOME/fieldkit/llama.cpp`` (not per
+    ``$FIELDKIT_HOME``: one build serves every fieldkit home on the machine)."""
+    env = os.environ.get("FIELDKIT_LLAMA_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "fieldkit" / "llama.cpp"
+
+
 def llama_cache_dir() -> Path:
     """The cache directory for the current version and flags (may not exist yet)."""
     key = hashlib.sha256(" ".join(cmake_flags()).encode()).hexdigest()[:12]
-    return fieldkit_home() / "llama.cpp" / f"{LLAMA_CPP_PYTHON_VERSION}-{key}"
+    return llama_cache_root() / f"{LLAMA_CPP_PYTHON_VERSION}-{key}"
 
 
 def _user_binary_dir() -> Path | None:
@@ -109,7 +123,8 @@ def llama_binary(name: str = "llama-server", *, build: bool = True) -> Path:
         return path
     if not build:
         raise LlamaBuildError(
-            f"{name} is not built yet; run `fieldkit serve --build` (or set FIELDKIT_LLAMA_SERVER)"
+            f"{name} is not built yet (looked in {path.parent}); build llama.cpp once with "
+            "`fieldkit serve --build`, or set FIELDKIT_LLAMA_SERVER=/path/to/llama-server"
         )
     build_llama_cpp()
     return path
@@ -158,6 +173,9 @@ def build_llama_cpp(*, jobs: int | None = None) -> Path:
     with _locked(cache.parent / f"{cache.name}.lock"):
         if all((cache / "bin" / t).is_file() for t in LLAMA_TARGETS):
             return cache
+        # Holding the lock, no other builder is running: work dirs left by a killed build go.
+        for stale in cache.parent.glob(f".{cache.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         if shutil.which("cmake") is None:
             raise LlamaBuildError("building llama.cpp needs cmake and a C++ compiler on PATH")
         cache.parent.mkdir(parents=True, exist_ok=True)

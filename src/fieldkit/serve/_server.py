@@ -1,0 +1,382 @@
+"""``LocalServer``: llama.cpp's ``llama-server`` on a loopback port, owned by this process.
+
+Guarantees: ``start()`` returns only once the server answers ``/v1/models`` and ``/health``, or
+raises :class:`LocalServerError` within ``startup_timeout`` (a crash quotes the log's last lines);
+the server runs in its own process group, which ``stop()`` ends (SIGTERM, then SIGKILL), as do
+``with``-exit, Ctrl-C, interpreter exit and the death of the starting thread's process
+(``PR_SET_PDEATHSIG``), so no server outlives its owner.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from fieldkit.nim import NIMClient, wait_for_warm
+from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
+
+__all__ = ["LocalServer", "LocalServerError", "free_port", "log_tail", "server_command"]
+
+#: Seconds ``stop()`` waits after SIGTERM before SIGKILL.
+_TERM_GRACE_S = 5.0
+#: Log lines quoted in a startup error.
+_TAIL_LINES = 15
+_PR_SET_PDEATHSIG = 1
+
+
+class LocalServerError(RuntimeError):
+    """The local server could not start or died; the message says why (with its log's tail)."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on *host* that was free a moment ago (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def server_command(
+    binary: str | Path,
+    model: str | Path,
+    *,
+    host: str,
+    port: int,
+    ctx: int,
+    threads: int | None,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """The ``llama-server`` argv (``--jinja``: the chat template inside the GGUF is used)."""
+    cmd = [str(binary), "-m", str(model), "--host", host, "--port", str(port)]
+    cmd += ["-c", str(ctx), "--jinja"]
+    if threads is not None:
+        cmd += ["-t", str(threads)]
+    return cmd + [str(a) for a in extra_args]
+
+
+def log_tail(path: Path, lines: int = _TAIL_LINES) -> str:
+    """The last *lines* lines of the log at *path* ('' when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 16384))
+            data = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def _check_model(model: Path) -> None:
+    if not model.exists():
+        raise LocalServerError(f"model file not found: {model}")
+    if not model.is_file():
+        raise LocalServerError(f"model path is not a file: {model}")
+    try:
+        with open(model, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise LocalServerError(f"cannot read model file {model}: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise LocalServerError(f"{model} is not a GGUF model file (llama-server needs GGUF)")
+
+
+def _pdeathsig_preexec(parent: int) -> Any:
+    """A preexec_fn: own process group, SIGKILL when the parent dies (Linux), or exit at once if
+    the parent is already gone."""
+    libc: Any = None
+    with contextlib.suppress(OSError):
+        libc = ctypes.CDLL(None, use_errno=True)
+
+    def preexec() -> None:
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+_LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+class LocalServer:
+    """llama.cpp's ``llama-server`` with *model* (default: the bundled SmolLM2-135M-Instruct).
+
+    ``with LocalServer() as srv: srv.client().chat([...])``. ``port=0`` picks a free loopback
+    port. ``extra_args`` go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA
+    build). ``log_path`` keeps the server's log there; by default it is a temporary file,
+    removed by a clean ``stop()`` and kept (and named in the error) when the server failed.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        ctx: int = 4096,
+        threads: int | None = None,
+        port: int = 0,
+        extra_args: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        startup_timeout: float = 120.0,
+        log_path: str | Path | None = None,
+    ) -> None:
+        if ctx <= 0:
+            raise ValueError(f"ctx must be a positive number of tokens, got {ctx}")
+        if threads is not None and threads <= 0:
+            raise ValueError(f"threads must be positive, got {threads}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {port}")
+        if startup_timeout <= 0:
+            raise ValueError(f"startup_timeout must be positive seconds, got {startup_timeout}")
+        if isinstance(extra_args, str):
+            raise TypeError("extra_args must be a sequence of arguments, not one string")
+        self._model_arg = model
+        self.ctx = ctx
+        self.threads = threads
+        self.host = host
+        self.requested_port = port
+        self.extra_args = tuple(str(a) for a in extra_args)
+        self.startup_timeout = startup_timeout
+        self._user_log = Path(log_path).expanduser() if log_path is not None else None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tmpdir: Path | None = None
+        self._lock = threading.Lock()
+        self.port: int | None = None
+        self.model_path: Path | None = None
+        self.log_path: Path | None = None
+        self.model: str | None = None
+        self.context_window: int | None = None
+        self.ready_s: float | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1`` (the OpenAI-compatible root); needs ``start()``."""
+        if self.port is None:
+            raise LocalServerError("the server is not started; call start() or use `with`")
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> LocalServer:
+        """Start the server and wait until it serves; idempotent while running."""
+        with self._lock:
+            if self.running:
+                return self
+            if self._model_arg is None:
+                try:
+                    model = default_model()
+                except LlamaBuildError as exc:
+                    raise LocalServerError(str(exc)) from None
+            else:
+                model = Path(self._model_arg).expanduser()
+            _check_model(model)
+            try:
+                binary = llama_binary("llama-server", build=False)
+            except LlamaBuildError as exc:
+                raise LocalServerError(f"llama-server is not available: {exc}") from None
+            self.model_path = model
+            if self.requested_port and _port_taken(self.host, self.requested_port):
+                raise LocalServerError(
+                    f"port {self.requested_port} on {self.host} is already in use; "
+                    "pick another or use port=0 for a free one"
+                )
+            if self._user_log is not None:
+                self._user_log.parent.mkdir(parents=True, exist_ok=True)
+                self.log_path = self._user_log
+            else:
+                self._tmpdir = Path(tempfile.mkdtemp(prefix="fieldkit-llama-server-"))
+                self.log_path = self._tmpdir / "llama-server.log"
+            # A port picked by us can be taken by someone else before the server binds it.
+            attempts = 1 if self.requested_port else 3
+            for attempt in range(attempts):
+                port = self.requested_port or free_port(self.host)
+                try:
+                    self._launch(binary, model, port)
+                    break
+                except _PortRace:
+                    if attempt == attempts - 1:
+                        raise LocalServerError(
+                            f"llama-server could not bind a port on {self.host}; "
+                            f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+                        ) from None
+            _LIVE.add(self)
+            return self
+
+    def _launch(self, binary: Path, model: Path, port: int) -> None:
+        assert self.log_path is not None
+        cmd = server_command(
+            binary,
+            model,
+            host=self.host,
+            port=port,
+            ctx=self.ctx,
+            threads=self.threads,
+            extra_args=self.extra_args,
+        )
+        t0 = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_pdeathsig_preexec(os.getpid()),
+                )
+            except OSError as exc:
+                raise LocalServerError(f"cannot run {binary}: {exc.strerror or exc}") from None
+        self._proc, self.port = proc, port
+        deadline = t0 + self.startup_timeout
+        try:
+            self._wait_ready(deadline)
+        except BaseException:
+            self._kill()
+            raise
+        self.ready_s = time.monotonic() - t0
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._proc is not None and self.log_path is not None
+        url = self.base_url
+        with httpx.Client(timeout=5.0) as http:
+            while True:
+                code = self._proc.poll()
+                if code is not None:
+                    tail = log_tail(self.log_path)
+                    if "couldn't bind" in tail or "Address already in use" in tail:
+                        raise _PortRace
+                    raise LocalServerError(
+                        f"llama-server exited with status {code} while starting; last lines of "
+                        f"{self.log_path}:\n{tail}"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LocalServerError(
+                        f"llama-server did not become ready within {self.startup_timeout:g} s; "
+                        f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+                    )
+                if wait_for_warm(url, timeout=min(0.5, left), poll_interval=0.1):
+                    with contextlib.suppress(httpx.HTTPError, ValueError):
+                        root = url.removesuffix("/v1")
+                        if http.get(root + "/health").status_code == 200:
+                            self._read_metadata(http, root)
+                            return
+                    time.sleep(min(0.1, max(left, 0.0)))
+
+    def _read_metadata(self, http: httpx.Client, root: str) -> None:
+        models = http.get(root + "/v1/models").json()
+        data = models.get("data") or []
+        self.model = str(data[0]["id"]) if data else (self.model_path or Path("?")).name
+        window: int | None = None
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            props = http.get(root + "/props").json()
+            window = int(props["default_generation_settings"]["n_ctx"])
+        if window is None and data:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                window = int(data[0]["meta"]["n_ctx"])
+        self.context_window = window or self.ctx
+
+    def stop(self) -> None:
+        """Stop the server's whole process group (SIGTERM, SIGKILL after a grace); idempotent."""
+        with self._lock:
+            failed = self._proc is not None and self._proc.poll() not in (None, 0, -15)
+            self._kill()
+            _LIVE.discard(self)
+            if self._tmpdir is not None and not failed:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+                self._tmpdir = None
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_TERM_GRACE_S)
+        # Anything left in the group (the server itself after the grace, or helpers) is killed.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_TERM_GRACE_S)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- use -------------------------------------------------------------------------------------
+    def client(self, **kwargs: Any) -> NIMClient:
+        """A ``NIMClient`` for this server (model id and context window filled in); close it
+        when done. ``kwargs`` go to ``NIMClient`` (e.g. ``timeout``, ``max_retries``)."""
+        if not self.running or self.model is None:
+            raise LocalServerError("the server is not running; call start() or use `with`")
+        kwargs.setdefault("context_window", self.context_window)
+        return NIMClient(self.base_url, self.model, **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        """What is running: base URL, model id and path, context window, pid, log path."""
+        return {
+            "base_url": self.base_url if self.port else None,
+            "model": self.model,
+            "model_path": str(self.model_path) if self.model_path else None,
+            "context_window": self.context_window,
+            "pid": self.pid,
+            "log_path": str(self.log_path) if self.log_path else None,
+            "ready_s": self.ready_s,
+        }
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"LocalServer({json.dumps(self.describe(), default=str)}, {state})"
+
+
+class _PortRace(Exception):
+    """The server lost the port it was given to another process (retried with a new one)."""
