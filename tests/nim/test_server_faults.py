@@ -43,9 +43,11 @@ def test_server_context_overflow_error_is_importable() -> None:
 # --- a repeatable 5xx is a server error, not a timeout ---------------------------------------
 def test_repeatable_5xx_raises_server_error_with_status_and_body(simulator: NIMSimulator) -> None:
     simulator.enqueue(*[Fault(status=500, body={"error": "kv cache full"})] * 3)
-    with NIMClient(simulator.base_url, MODEL, max_retries=2, **FAST) as c:
-        with pytest.raises(NIMServerError) as info:
-            c.chat(USER)
+    with (
+        NIMClient(simulator.base_url, MODEL, max_retries=2, **FAST) as c,
+        pytest.raises(NIMServerError) as info,
+    ):
+        c.chat(USER)
     assert info.value.status_code == 500 and info.value.attempts == 3
     assert info.value.body == '{"error":"kv cache full"}'
     assert "NIM 500" in str(info.value) and "timeout" not in str(info.value)
@@ -54,9 +56,11 @@ def test_repeatable_5xx_raises_server_error_with_status_and_body(simulator: NIMS
 
 
 def test_transport_exhaustion_stays_a_plain_timeout(dead_url: str) -> None:
-    with NIMClient(dead_url, MODEL, max_retries=1, **FAST) as c:
-        with pytest.raises(NIMTimeoutError) as info:
-            c.chat(USER)
+    with (
+        NIMClient(dead_url, MODEL, max_retries=1, **FAST) as c,
+        pytest.raises(NIMTimeoutError) as info,
+    ):
+        c.chat(USER)
     assert not isinstance(info.value, NIMServerError) and info.value.status_code is None
 
 
@@ -107,7 +111,7 @@ def test_embed_dimensions_ignored_by_the_server_is_an_error(
     sim = simulator_factory(embed_dim=384, honour_dimensions=False)
     with NIMClient(sim.base_url, MODEL) as c:
         assert len(c.embed(["a"])[0]) == 384
-        with pytest.raises(NIMResponseError, match="asked for 128-dimensional .* 384"):
+        with pytest.raises(NIMResponseError, match=r"asked for 128-dimensional .* 384"):
             c.embed(["a", "b"], dimensions=128)
 
     async def main() -> None:
@@ -217,9 +221,8 @@ def test_llama_server_props_is_the_second_source(
 ) -> None:
     sim = simulator_factory(context_window=4096, report_context="llama")
     sim.model_ids = ["other-id"]  # /models names another model with no usable meta
-    with NIMClient(sim.base_url, MODEL) as c:
-        with pytest.raises(NIMContextOverflowError) as info:
-            c.chat([{"role": "user", "content": "z" * 20_000}], max_tokens=8)
+    with NIMClient(sim.base_url, MODEL) as c, pytest.raises(NIMContextOverflowError) as info:
+        c.chat([{"role": "user", "content": "z" * 20_000}], max_tokens=8)
     assert info.value.ceiling == 4096
 
 
@@ -239,9 +242,8 @@ def test_no_reported_window_falls_back_to_8192(
     simulator_factory: Callable[..., NIMSimulator],
 ) -> None:
     sim = simulator_factory(context_window=131_072, report_context=None)
-    with NIMClient(sim.base_url, MODEL) as c:
-        with pytest.raises(NIMContextOverflowError) as info:
-            c.chat(BIG, max_tokens=8)
+    with NIMClient(sim.base_url, MODEL) as c, pytest.raises(NIMContextOverflowError) as info:
+        c.chat(BIG, max_tokens=8)
     assert info.value.ceiling == 8192
     assert sim.requests_to("/chat/completions") == []
 
