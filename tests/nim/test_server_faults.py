@@ -220,10 +220,13 @@ def test_llama_server_props_is_the_second_source(
     simulator_factory: Callable[..., NIMSimulator],
 ) -> None:
     sim = simulator_factory(context_window=4096, report_context="llama")
-    sim.model_ids = ["other-id"]  # /models names another model with no usable meta
+    # this /models reply carries no window, so the client asks llama-server's /props
+    sim.enqueue(Fault(status=200, body={"object": "list", "data": [{"id": MODEL}]}, path="/models"))
     with NIMClient(sim.base_url, MODEL) as c, pytest.raises(NIMContextOverflowError) as info:
         c.chat([{"role": "user", "content": "z" * 20_000}], max_tokens=8)
     assert info.value.ceiling == 4096
+    assert [r.path for r in sim.requests][:2] == ["/v1/models", "/props"]
+    assert sim.requests_to("/chat/completions") == []  # refused before the server had to
 
 
 def test_async_discovers_the_window_too(simulator_factory: Callable[..., NIMSimulator]) -> None:
