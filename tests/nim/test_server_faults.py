@@ -111,7 +111,7 @@ def test_embed_dimensions_ignored_by_the_server_is_an_error(
     sim = simulator_factory(embed_dim=384, honour_dimensions=False)
     with NIMClient(sim.base_url, MODEL) as c:
         assert len(c.embed(["a"])[0]) == 384
-        with pytest.raises(NIMResponseError, match=r"asked for 128-dimensional .* 384"):
+        with pytest.raises(NIMResponseError, match="of dimension 128, got dimension 384"):
             c.embed(["a", "b"], dimensions=128)
 
     async def main() -> None:

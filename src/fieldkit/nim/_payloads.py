@@ -189,8 +189,8 @@ def embeddings_result(
         for i, vector in enumerate(vectors):
             if len(vector) != dimensions:
                 raise NIMResponseError(
-                    f"asked for {dimensions}-dimensional embeddings, the server returned "
-                    f"{len(vector)} dimensions (vector {i}); it may not support 'dimensions'"
+                    f"asked for embeddings of dimension {dimensions}, got dimension "
+                    f"{len(vector)} (vector {i}): the server may not support 'dimensions'"
                 )
     return vectors
 
