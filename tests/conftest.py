@@ -94,3 +94,7 @@ def simulator_factory() -> Iterator[Callable[..., NIMSimulator]]:
     yield make
     for sim in started:
         sim.stop()
+
+
+# --- real local model (fieldkit.testing.pytest_plugin): `local_server`, `local_client` --------
+pytest_plugins = ["fieldkit.testing.pytest_plugin"]

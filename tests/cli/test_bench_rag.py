@@ -100,7 +100,7 @@ def test_offline_run_json_and_rerun_replaces(
         assert data["hit_rate"][mode]["hit@5"] == 1.0
         assert data["hit_rate"][mode]["n"] == 2
     lat = data["latency_ms"]
-    assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end"}
+    assert set(lat) == {"embed", "retrieve", "rerank", "generate", "end_to_end", "ttft"}
     assert lat["generate"]["skipped"] and lat["generate"]["p50"] is None
     assert lat["rerank"]["skipped"]
     assert lat["end_to_end"]["p50"] > 0 and lat["end_to_end"]["p95"] >= lat["end_to_end"]["p50"]

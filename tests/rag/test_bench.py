@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldkit.rag import Document, Pipeline, RAGError
-from fieldkit.rag._bench import STAGES, hit_metrics, load_corpus, percentile, run_rag_bench
+from fieldkit.rag._bench import LATENCY_ROWS, hit_metrics, load_corpus, percentile, run_rag_bench
 
 
 def test_bundled_corpus_is_consistent() -> None:
@@ -114,7 +115,7 @@ def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
     # the bench tells the modes apart: they do not all score the same
     assert len({(m["hit@1"], m["hit@5"], m["mrr"]) for m in hr.values()}) > 1, hr
     assert hr["hybrid"]["mrr"] >= 0.6
-    assert set(d["latency_ms"]) == set(STAGES)
+    assert set(d["latency_ms"]) == set(LATENCY_ROWS)
     assert d["latency_ms"]["generate"]["skipped"] is True
     assert d["latency_ms"]["embed"]["n"] == len(d["calls"]) == 33
     assert steps.count("ask") == 33 and steps.count("hybrid") == 30 and steps[0] == "ingest"
@@ -122,3 +123,63 @@ def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
     assert sum(c["hit"] for c in d["calls"] if c["in_corpus"]) >= 15
     with pytest.raises(ValueError):
         run_rag_bench(pipe, k=0)
+
+
+def test_generation_stats_from_llama_server_timings() -> None:
+    from fieldkit.rag._bench import generation_stats
+
+    raw = {
+        "usage": {"completion_tokens": 11},
+        "timings": {"predicted_n": 11, "predicted_ms": 100.0, "prompt_ms": 40.0},
+    }
+    g = generation_stats(raw, 200.0)
+    assert g["completion_tokens"] == 11
+    assert g["tokens_per_s"] == 55.0
+    assert g["decode_tokens_per_s"] == 110.0
+    assert g["ttft_ms"] == 200.0 - 100.0 * 10 / 11
+
+
+def test_generation_stats_without_timings_or_usage() -> None:
+    from fieldkit.rag._bench import generation_stats
+
+    assert generation_stats({"usage": {"completion_tokens": 4}}, 100.0) == {
+        "completion_tokens": 4.0,
+        "tokens_per_s": 40.0,
+        "decode_tokens_per_s": None,
+        "ttft_ms": None,
+    }
+    empty = generation_stats({"usage": {"completion_tokens": True}, "timings": "x"}, 0.0)
+    assert set(empty.values()) == {None}
+
+
+def test_resolve_served_model() -> None:
+    from fieldkit.rag._bench import resolve_served_model
+
+    assert resolve_served_model("a", ["a", "b"]) == ("a", None)
+    assert resolve_served_model(None, ["x", "meta/llama-3.1-8b-instruct"]) == (
+        "meta/llama-3.1-8b-instruct",
+        None,
+    )
+    model, note = resolve_served_model(None, ["SmolLM2.gguf"])
+    assert model == "SmolLM2.gguf" and note is not None and "SmolLM2.gguf" in note
+    with pytest.raises(RAGError, match=r"'typo' is not served there; the server lists: a, b"):
+        resolve_served_model("typo", ["a", "b"])
+    with pytest.raises(RAGError, match="lists no models"):
+        resolve_served_model(None, [])
+
+
+def test_gold_answers_are_loaded_and_graded(tmp_path: Path) -> None:
+    corpus = load_corpus()
+    graded = [q for q in corpus.questions if q.in_corpus]
+    assert graded and all(q.gold for q in graded)
+    bad = tmp_path / "c.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "passages": [{"id": 1, "text": "t"}],
+                "questions": [{"question": "q?", "answer_ids": [1], "answers": [""]}],
+            }
+        )
+    )
+    with pytest.raises(RAGError, match="non-empty strings"):
+        load_corpus(bad)

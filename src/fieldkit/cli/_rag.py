@@ -1,12 +1,14 @@
 """`fieldkit` commands of the rag module (heavy imports stay inside the commands).
 
 ``fieldkit bench rag`` is the project's main job: with no flags and no services it runs fully
-offline (embedded Postgres, local embedder, no generator); ``--embed-url``/``--nim-url``/``--dsn``
-and the 0.3.0 environment variables switch to real services.
+offline (embedded Postgres, local embedder, no generator); ``--local`` adds a real local model
+(llama.cpp's llama-server, started and stopped by the command) as the generator;
+``--embed-url``/``--nim-url``/``--dsn`` and the 0.3.0 environment variables switch to services.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,7 +22,8 @@ import typer
 from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
 
 if TYPE_CHECKING:
-    from fieldkit.rag._bench import RagBenchResult
+    from fieldkit.nim import NIMClient
+    from fieldkit.rag._bench import BenchCorpus, RagBenchResult
 
 _MODES = ("dense", "lexical", "hybrid")
 
@@ -53,15 +56,42 @@ def render_report(result: RagBenchResult) -> str:
     lat.add_column("p50", justify="right")
     lat.add_column("p95", justify="right")
     lat.add_column("note")
+    has_gen = bool(result.answers.get("generator"))
     for stage, entry in result.latency_ms.items():
         note = ""
-        if entry["skipped"]:
+        if stage == "ttft":
+            note = (
+                "time to first token"
+                if not entry["skipped"]
+                else (
+                    "skipped: the server reports no per-request timings"
+                    if has_gen
+                    else "skipped: no generator"
+                )
+            )
+        elif entry["skipped"]:
             note = (
                 "skipped: no generator (answers are None)"
                 if stage == "generate"
                 else "skipped: no rerank service (pass-through)"
             )
         lat.add_row(stage, _fmt_ms(entry["p50"]), _fmt_ms(entry["p95"]), note)
+    gen = result.generation
+    if gen.get("answers"):
+        tps, dec = gen["tokens_per_s"], gen["decode_tokens_per_s"]
+        lat.add_row(
+            "tokens/s",
+            _fmt_ms(tps["p50"]),
+            _fmt_ms(tps["p95"]),
+            "completion tokens per second of generate (not ms)",
+        )
+        if dec["p50"] is not None:
+            lat.add_row(
+                "decode tok/s",
+                _fmt_ms(dec["p50"]),
+                _fmt_ms(dec["p95"]),
+                "server-reported decode speed (not ms)",
+            )
     hits = Table(
         title=f"hit rate (n={cfg['questions_in_corpus']})",
         title_justify="left",
@@ -81,9 +111,41 @@ def render_report(result: RagBenchResult) -> str:
             f"answered; {ans['out_of_corpus_refused']}/{ans['out_of_corpus_total']} "
             "out-of-corpus questions refused"
         )
+        if "correct_total" in ans:
+            console.print(
+                f"answer correctness: {ans['correct']}/{ans['correct_total']} = "
+                f"{ans['correctness']:.3f} (a gold answer string present in the answer)"
+            )
+        console.print(render_answers(result.calls), end="")
     for note in result.notes:
         console.print(f"note: {note}")
     return buf.getvalue()
+
+
+def render_answers(calls: list[dict[str, Any]], width: int = 140) -> str:
+    """One line per question: a verdict and the (shortened) answer.
+
+    Verdicts: ``ok``/``MISS`` (gold answer present or not), ``refused``/``ANSWERED`` for
+    out-of-corpus questions (refusing is right), ``failed`` for an error.
+    """
+    from fieldkit.rag._bench import _is_refusal
+
+    lines = []
+    for i, call in enumerate(calls, 1):
+        if not call.get("success"):
+            verdict, text = "failed", str(call.get("error", ""))
+        else:
+            text = " ".join(str(call.get("answer") or "").split())
+            if "correct" in call:
+                verdict = "ok" if call["correct"] else "MISS"
+            elif not call.get("in_corpus"):
+                verdict = "refused" if _is_refusal(call.get("answer")) else "ANSWERED"
+            else:
+                verdict = "-"
+        if len(text) > width:
+            text = text[: width - 1] + "…"
+        lines.append(f"{i:>3} {verdict:<8} {call['question']}\n             → {text}")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
@@ -141,8 +203,25 @@ def bench_rag(
         "(retrieval only; answers are None).",
         show_default=False,
     ),
-    nim_model: str = typer.Option(
-        "meta/llama-3.1-8b-instruct", "--nim-model", envvar="NIM_MODEL", help="Chat model id."
+    nim_model: str | None = typer.Option(
+        None,
+        "--nim-model",
+        envvar="NIM_MODEL",
+        help="Chat model id; checked against the server's /models. Default: the served model "
+        "(meta/llama-3.1-8b-instruct when listed).",
+        show_default=False,
+    ),
+    local: bool = typer.Option(
+        False,
+        "--local",
+        help="Generate with a real local model: start llama.cpp's llama-server with the bundled "
+        "SmolLM2-135M-Instruct for the run (see `fieldkit serve`).",
+    ),
+    local_model: Path | None = typer.Option(
+        None,
+        "--local-model",
+        help="GGUF model for the local server (implies --local).",
+        show_default=False,
     ),
     dsn: str | None = typer.Option(
         None,
@@ -196,11 +275,15 @@ def bench_rag(
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:
         fail("--embed-dim must be positive")
+    local = local or local_model is not None
+    if local and nim_url:
+        fail("--local and --nim-url both name a generator; pass one")
+    if local_model is not None and not local_model.expanduser().is_file():
+        fail(f"--local-model {local_model}: no such model file")
 
-    from fieldkit._lazy import MissingExtraError
-    from fieldkit.nim import NIMClient, NIMError, wait_for_warm
-    from fieldkit.rag import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, Pipeline, RAGError
-    from fieldkit.rag._bench import load_corpus, run_rag_bench
+    from fieldkit.nim import wait_for_warm
+    from fieldkit.rag import RAGError
+    from fieldkit.rag._bench import load_corpus
     from fieldkit.rag._sql import parse_table_name
 
     try:  # user errors first, before waiting for any service
@@ -221,7 +304,99 @@ def bench_rag(
             if not wait_for_warm(url, timeout=warm_timeout):
                 fail(f"{label} NIM not warm in time", code=1)
 
-    generator = NIMClient(nim_url, nim_model) if nim_url else None
+    with contextlib.ExitStack() as stack:
+        generator, gen_note = _generator(
+            stack, nim_url, nim_model, local, local_model, warm_timeout, quiet
+        )
+        _bench(
+            stack,
+            generator,
+            gen_note,
+            embed_url,
+            dsn,
+            rerank_url,
+            embed_model,
+            embed_dim,
+            table,
+            corpus,
+            k,
+            rerank_k,
+            mode,
+            max_tokens,
+            as_json,
+            out,
+        )
+
+
+def _generator(
+    stack: contextlib.ExitStack,
+    nim_url: str | None,
+    nim_model: str | None,
+    local: bool,
+    local_model: Path | None,
+    warm_timeout: float,
+    quiet: bool,
+) -> tuple[NIMClient | None, str | None]:
+    """The chat client (closed by *stack*) and a note on which model it uses."""
+    from fieldkit.nim import NIMClient, NIMError
+    from fieldkit.rag import RAGError
+    from fieldkit.rag._bench import resolve_served_model
+
+    if local:
+        from fieldkit.serve import LocalServer, LocalServerError
+
+        _say("starting the local llama-server ...", quiet=quiet)
+        server = LocalServer(local_model, startup_timeout=warm_timeout)
+        try:
+            stack.enter_context(server)
+        except LocalServerError as exc:
+            fail(str(exc), code=1)
+        _say(
+            f"local llama-server ready in {server.ready_s or 0:.1f} s at {server.base_url} "
+            f"(model {server.model}, context {server.context_window} tokens)",
+            quiet=quiet,
+        )
+        if nim_model is not None and nim_model != server.model:
+            fail(f"--nim-model {nim_model!r} is not served by the local server ({server.model})")
+        return stack.enter_context(server.client(timeout=120.0)), None
+    if not nim_url:
+        return None, None
+    probe = stack.enter_context(NIMClient(nim_url, nim_model or "?", max_retries=1))
+    try:
+        served = probe.models(timeout=30.0)
+    except NIMError as exc:
+        fail(f"cannot list the chat server's models at {nim_url}/models: {exc}", code=1)
+    try:
+        model, note = resolve_served_model(nim_model, served)
+    except RAGError as exc:
+        fail(str(exc))
+    return stack.enter_context(NIMClient(nim_url, model)), note
+
+
+def _bench(
+    stack: contextlib.ExitStack,
+    generator: NIMClient | None,
+    gen_note: str | None,
+    embed_url: str | None,
+    dsn: str | None,
+    rerank_url: str | None,
+    embed_model: str | None,
+    embed_dim: int | None,
+    table: str,
+    corpus: BenchCorpus,
+    k: int,
+    rerank_k: int,
+    mode: str,
+    max_tokens: int,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    from fieldkit._lazy import MissingExtraError
+    from fieldkit.nim import NIMError
+    from fieldkit.rag import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, Pipeline, RAGError
+    from fieldkit.rag._bench import run_rag_bench
+
+    quiet = as_json
     try:
         pipe = Pipeline(
             embed_url=embed_url or None,
@@ -234,19 +409,15 @@ def bench_rag(
             chunk_tokens=400,
         )
     except (RAGError, ValueError) as exc:
-        if generator is not None:
-            generator.close()
         fail(str(exc))
     except MissingExtraError as exc:
-        if generator is not None:
-            generator.close()
         fail(str(exc), code=1)
 
     store = "embedded Postgres" if not dsn else "Postgres (--dsn)"
     _say(
         f"fieldkit bench rag: {len(corpus.passages)} passages, {len(corpus.questions)} questions; "
         f"store: {store}; embedder: {'NIM ' + embed_url if embed_url else 'local MiniLM'}; "
-        f"generator: {nim_model if nim_url else 'none'}",
+        f"generator: {generator.model if generator is not None else 'none'}",
         quiet=quiet,
     )
     n_steps = 1 + 3 * sum(1 for q in corpus.questions if q.in_corpus) + len(corpus.questions)
@@ -263,9 +434,8 @@ def bench_rag(
             )
     except (RAGError, NIMError, MissingExtraError) as exc:
         fail(str(exc), code=1)
-    finally:
-        if generator is not None:
-            generator.close()
+    if gen_note:
+        result.notes.append(gen_note)
 
     payload = result.to_dict()
     ingest = result.ingest

@@ -1,5 +1,6 @@
 """The RAG bench behind ``fieldkit bench rag``: ingest the bundled corpus, measure retrieval hit
-rate per mode and per-stage latency of ``ask``.
+rate per mode, per-stage latency of ``ask``, and (with a generator) answer correctness and
+generation speed.
 
 Pure parts (corpus loading, percentiles, hit metrics, the result shape) are separate from the
 run so they are testable without services. The JSON shape is ``RagBenchResult.to_dict()``.
@@ -16,31 +17,39 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fieldkit.rag._correctness import answer_contains
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import REFUSAL_SENTENCE
 from fieldkit.rag._store import DimensionMismatchError
 from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
 
 __all__ = [
+    "LATENCY_ROWS",
     "STAGES",
     "BenchCorpus",
     "BenchQuestion",
     "RagBenchResult",
+    "generation_stats",
     "hit_metrics",
     "load_corpus",
     "percentile",
+    "resolve_served_model",
     "run_rag_bench",
 ]
 
 STAGES: tuple[str, ...] = ("embed", "retrieve", "rerank", "generate", "end_to_end")
+#: Rows of ``latency_ms``: the stages of ``ask`` plus the generator's time to first token.
+LATENCY_ROWS: tuple[str, ...] = (*STAGES, "ttft")
 
 
 @dataclass(frozen=True, slots=True)
 class BenchQuestion:
-    """A question and the ids of the passages that answer it (empty: out of corpus)."""
+    """A question, the ids of the passages that answer it (empty: out of corpus), and gold
+    answer strings (any one present in a model's answer makes it correct)."""
 
     question: str
     answer_ids: tuple[int, ...]
+    gold: tuple[str, ...] = ()
 
     @property
     def in_corpus(self) -> bool:
@@ -57,8 +66,9 @@ class BenchCorpus:
 def load_corpus(path: str | Path | None = None) -> BenchCorpus:
     """The corpus shipped as package data (``fieldkit/rag/data/corpus.json``), or one in the same
     JSON shape at ``path``: ``{"name", "passages": [{"id", "text", "label"?}],
-    "questions": [{"question", "answer_ids": [passage id, ...]}]}`` (empty ``answer_ids``: an
-    out-of-corpus question). A malformed file raises ``RAGError`` naming what is wrong."""
+    "questions": [{"question", "answer_ids": [passage id, ...], "answers"?: [gold string, ...]}]}``
+    (empty ``answer_ids``: an out-of-corpus question). A malformed file raises ``RAGError``
+    naming what is wrong."""
     where = "the bundled corpus" if path is None else str(path)
     try:
         if path is None:
@@ -71,7 +81,11 @@ def load_corpus(path: str | Path | None = None) -> BenchCorpus:
     try:
         passages = tuple(coerce_document(p) for p in data["passages"])
         questions = tuple(
-            BenchQuestion(_text(q["question"]), tuple(_int(i) for i in q["answer_ids"]))
+            BenchQuestion(
+                _text(q["question"]),
+                tuple(_int(i) for i in q["answer_ids"]),
+                tuple(_text(a) for a in q.get("answers", ())),
+            )
             for q in data["questions"]
         )
         name = str(data.get("name", "corpus"))
@@ -93,7 +107,7 @@ def load_corpus(path: str | Path | None = None) -> BenchCorpus:
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"a question must be a non-empty string, got {value!r}")
+        raise ValueError(f"questions and answers must be non-empty strings, got {value!r}")
     return value
 
 
@@ -142,6 +156,51 @@ def hit_metrics(
     return {"hit@1": h1 / n, f"hit@{k}": hk / n, "mrr": rr / n, "n": n}
 
 
+def generation_stats(raw: Any, generate_ms: float) -> dict[str, float | None]:
+    """Speed of one completion: ``completion_tokens``, ``tokens_per_s`` (completion tokens over
+    the client's wall time for the call), ``decode_tokens_per_s`` and ``ttft_ms``.
+
+    The last two need the per-request ``timings`` llama-server adds to its answers (None
+    otherwise): TTFT is the client's wall time less the server's decode time of every token after
+    the first, so it includes the HTTP round trip and prompt processing.
+    """
+    usage = raw.get("usage") if isinstance(raw, dict) else None
+    timings = raw.get("timings") if isinstance(raw, dict) else None
+    n = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    n = n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+    out: dict[str, float | None] = {
+        "completion_tokens": None if n is None else float(n),
+        "tokens_per_s": None,
+        "decode_tokens_per_s": None,
+        "ttft_ms": None,
+    }
+    if n and generate_ms > 0:
+        out["tokens_per_s"] = n / (generate_ms / 1000.0)
+    if isinstance(timings, dict):
+        pn, pms = timings.get("predicted_n"), timings.get("predicted_ms")
+        if isinstance(pn, (int, float)) and isinstance(pms, (int, float)) and pn > 0 and pms > 0:
+            out["decode_tokens_per_s"] = pn / (pms / 1000.0)
+            out["ttft_ms"] = max(generate_ms - pms * (pn - 1) / pn, 0.0)
+    return out
+
+
+def resolve_served_model(requested: str | None, served: Sequence[str]) -> tuple[str, str | None]:
+    """The chat model id to use, given the ids a server lists at ``/models``, and a note when
+    that is not what was asked for. Raises ``RAGError`` when an explicitly requested id is not
+    served (llama-server answers to any id, so a typo would otherwise go unnoticed)."""
+    if requested is not None and requested in served:
+        return requested, None
+    if requested is not None:
+        listed = ", ".join(served) if served else "nothing"
+        raise RAGError(f"--nim-model {requested!r} is not served there; the server lists: {listed}")
+    if not served:
+        raise RAGError("the chat server lists no models at /models")
+    default = "meta/llama-3.1-8b-instruct"
+    if default in served:
+        return default, None
+    return served[0], f"generator: the server serves {', '.join(served)}; using {served[0]}"
+
+
 @dataclass
 class RagBenchResult:
     """Everything the bench measured; ``to_dict()`` is the ``--json`` / ``--out`` shape."""
@@ -153,6 +212,7 @@ class RagBenchResult:
     answers: dict[str, Any]
     calls: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    generation: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +222,7 @@ class RagBenchResult:
             "latency_ms": self.latency_ms,
             "hit_rate": self.hit_rate,
             "answers": self.answers,
+            "generation": self.generation,
             "notes": self.notes,
             "calls": self.calls,
         }
@@ -247,6 +308,10 @@ def run_rag_bench(
                 answer=out["answer"],
                 timings_ms=out["timings_ms"],
             )
+            if q.gold:
+                call.update(gold=list(q.gold), correct=answer_contains(out["answer"], q.gold))
+            if out.get("raw") is not None:
+                call["generation"] = generation_stats(out["raw"], out["timings_ms"]["generate"])
         calls.append(call)
         step("ask")
     ok = [c for c in calls if c["success"]]
@@ -265,6 +330,21 @@ def run_rag_bench(
         entry["p50"] = None if skipped else percentile(vals, 50)
         entry["p95"] = None if skipped else percentile(vals, 95)
         latency[stage] = entry
+    gen_calls = [c["generation"] for c in ok if "generation" in c]
+    ttft = [g["ttft_ms"] for g in gen_calls if g["ttft_ms"] is not None]
+    latency["ttft"] = {
+        "n": len(ttft),
+        "skipped": not ttft,
+        "p50": percentile(ttft, 50),
+        "p95": percentile(ttft, 95),
+    }
+    generation: dict[str, Any] = {}
+    if gen_calls:
+        for key in ("tokens_per_s", "decode_tokens_per_s"):
+            vals = [g[key] for g in gen_calls if g[key] is not None]
+            generation[key] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
+        generation["completion_tokens"] = sum(g["completion_tokens"] or 0 for g in gen_calls)
+        generation["answers"] = len(gen_calls)
     if not has_rerank:
         notes.append("rerank skipped: no rerank service configured (pass-through)")
     answers: dict[str, Any] = {"generator": has_gen, "failed": failures}
@@ -275,6 +355,11 @@ def run_rag_bench(
         answers["in_corpus_total"] = len(inside)
         answers["out_of_corpus_refused"] = sum(_is_refusal(c["answer"]) for c in outside)
         answers["out_of_corpus_total"] = len(outside)
+        graded = [c for c in inside if "correct" in c]
+        if graded:
+            answers["correct"] = sum(bool(c["correct"]) for c in graded)
+            answers["correct_total"] = len(graded)
+            answers["correctness"] = answers["correct"] / len(graded)
     else:
         notes.append("no generator configured: answers are None (retrieval only)")
 
@@ -300,6 +385,7 @@ def run_rag_bench(
         answers=answers,
         calls=calls,
         notes=notes,
+        generation=generation,
     )
 
 

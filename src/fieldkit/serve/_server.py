@@ -71,9 +71,13 @@ def server_command(
     threads: int | None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """The ``llama-server`` argv (``--jinja``: the chat template inside the GGUF is used)."""
+    """The ``llama-server`` argv. ``--jinja``: the chat template inside the GGUF formats the
+    messages; ``--alias``: the model id is the file name, not its full path (unless
+    *extra_args* set one)."""
     cmd = [str(binary), "-m", str(model), "--host", host, "--port", str(port)]
     cmd += ["-c", str(ctx), "--jinja"]
+    if not {"-a", "--alias"} & set(extra_args):
+        cmd += ["--alias", Path(model).name]
     if threads is not None:
         cmd += ["-t", str(threads)]
     return cmd + [str(a) for a in extra_args]
