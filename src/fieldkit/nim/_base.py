@@ -17,7 +17,6 @@ from fieldkit.nim._tokens import (
     TokenCounter,
     chunk_text,
     estimate_tokens,
-    message_pieces,
 )
 
 NIM_CONTEXT_WINDOW: int = 8192
@@ -116,7 +115,7 @@ class _NIMConfig:
     # --- deadlines ---------------------------------------------------------------------------
     def _budget(self, timeout: Any) -> float | None:
         """Seconds one attempt may take (the per-call ``timeout``, else the client's)."""
-        from fieldkit.nim._exchange import attempt_budget
+        from fieldkit.nim._exchange import attempt_budget  # _exchange imports this module
 
         return attempt_budget(timeout, self.timeout)
 
@@ -140,12 +139,9 @@ class _NIMConfig:
     ) -> tuple[list[str], int, int]:
         """``(texts, fixed, estimate)``: the prompt texts to count, the tokens not in them
         (message overhead, reserved completion) and the local estimate of the total."""
-        texts, overhead = message_pieces(items)
-        if extra and extra.get("tools"):
-            import json
-
-            texts.append(json.dumps(extra["tools"], default=str))
-        fixed = overhead + (max_tokens if self.reserve_completion else 0)
+        texts, fixed = payloads.prompt_parts(
+            items, max_tokens, reserve_completion=self.reserve_completion, extra=extra
+        )
         return texts, fixed, fixed + sum(self.token_counter(t) for t in texts)
 
     def _needs_window(self, estimate: int) -> bool:
@@ -174,11 +170,7 @@ class _NIMConfig:
 
     def _judge(self, tokens: int) -> None:
         """Raise ``NIMContextOverflowError`` when *tokens* exceed the window in force."""
-        window = self._window_in_force()
-        if window is not None and tokens > window:
-            from fieldkit.nim._errors import NIMContextOverflowError
-
-            raise NIMContextOverflowError(estimated_tokens=tokens, ceiling=window)
+        payloads.check_window(tokens, self._window_in_force())
 
     @property
     def discovered_context_window(self) -> int | None:

@@ -19,7 +19,7 @@ from fieldkit.nim._errors import (
     _RetryableError,
 )
 from fieldkit.nim._retry import parse_retry_after
-from fieldkit.nim._tokens import TokenCounter, message_tokens
+from fieldkit.nim._tokens import TokenCounter, message_pieces
 
 ChatMessage = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": ...}``."""
@@ -49,6 +49,28 @@ def check_messages(messages: Any) -> list[ChatMessage]:
     return out
 
 
+def prompt_parts(
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int,
+    *,
+    reserve_completion: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[list[str], int]:
+    """``(texts, fixed)``: the texts of a chat request a token counter must count (contents,
+    names, tool calls, ``tools`` schemas in *extra*) and the tokens not in them (per-message
+    overhead, plus ``max_tokens`` when *reserve_completion*)."""
+    texts, overhead = message_pieces(messages)
+    if extra and extra.get("tools"):
+        texts.append(json.dumps(extra["tools"], default=str))
+    return texts, overhead + (max_tokens if reserve_completion else 0)
+
+
+def check_window(tokens: int, context_window: int | None) -> None:
+    """``NIMContextOverflowError`` when *tokens* exceed *context_window* (strictly greater)."""
+    if context_window is not None and tokens > context_window:
+        raise NIMContextOverflowError(estimated_tokens=tokens, ceiling=context_window)
+
+
 def preflight(
     messages: Sequence[Mapping[str, Any]],
     max_tokens: int,
@@ -58,15 +80,14 @@ def preflight(
     reserve_completion: bool = True,
     extra: Mapping[str, Any] | None = None,
 ) -> int:
-    """Estimate the request's tokens and raise ``NIMContextOverflowError`` if it exceeds the
-    window (strictly greater). Counts ``tools`` schemas in *extra*. Returns the estimate."""
-    estimate = message_tokens(messages, counter)
-    if extra and extra.get("tools"):
-        estimate += counter(json.dumps(extra["tools"], default=str))
-    if reserve_completion:
-        estimate += max_tokens
-    if context_window is not None and estimate > context_window:
-        raise NIMContextOverflowError(estimated_tokens=estimate, ceiling=context_window)
+    """Count the request's tokens with *counter* and raise ``NIMContextOverflowError`` if they
+    exceed the window (strictly greater). Counts ``tools`` schemas in *extra*. Returns the
+    count."""
+    texts, fixed = prompt_parts(
+        messages, max_tokens, reserve_completion=reserve_completion, extra=extra
+    )
+    estimate = fixed + sum(counter(text) for text in texts)
+    check_window(estimate, context_window)
     return estimate
 
 
