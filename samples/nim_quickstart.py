@@ -14,6 +14,7 @@ from fieldkit.nim import (
     AsyncNIMClient,
     NIMClient,
     NIMContextOverflowError,
+    NIMServerError,
     NIMTimeoutError,
     chunk_text,
     wait_for_warm,
@@ -44,16 +45,26 @@ def main() -> None:
             sim.enqueue(503, 503, 503, 503, 503)
             try:
                 nim.chat(question)
-            except NIMTimeoutError as exc:
+            except NIMServerError as exc:  # the server's status every time: status and body
                 print(f"gave up after {exc.attempts} attempts, last status {exc.status_code}")
             sim.reset()
 
-            # The preflight refuses an over-long prompt before any request is sent.
+            # A timeout bounds each attempt as a whole, even against a server that drips bytes.
+            sim.enqueue(Fault(drip_s=0.05, path="/chat/completions"))
+            with NIMClient(sim.base_url, MODEL, timeout=0.5, max_retries=0) as impatient:
+                try:
+                    impatient.chat(question)
+                except NIMTimeoutError as exc:
+                    print(f"timed out: {exc}")
+            sim.reset()
+
+            # The preflight refuses an over-long prompt before the chat request; the window
+            # comes from the server's /models (max_model_len), 8192 if it reports none.
             try:
                 nim.chat([{"role": "user", "content": "x" * 40_000}])
             except NIMContextOverflowError as exc:
                 print(f"preflight: {exc.estimated_tokens} tokens > {exc.ceiling}")
-            print("requests after preflight:", len(sim.requests))
+            print("chat requests after preflight:", len(sim.requests_to("/chat/completions")))
 
             document = "\n\n".join(f"Paragraph {i}. " + "Grace Blackwell " * 40 for i in range(6))
             chunks = chunk_text(document, max_tokens=200)

@@ -70,7 +70,7 @@ def test_errors_match_the_sync_client(simulator: NIMSimulator) -> None:
             await c.chat([{"role": "user", "content": "x" * 40_960}])
 
     run(simulator, body)
-    assert len(simulator.requests) == 4
+    assert len(simulator.requests_to("/chat/completions")) == 4
 
 
 def test_timeouts_and_resets_are_retried(simulator: NIMSimulator) -> None:
@@ -208,7 +208,7 @@ def test_preflight_makes_no_request(simulator: NIMSimulator) -> None:
             c.chat_stream([{"role": "user", "content": "x" * 40_960}])
 
     run(simulator, body)
-    assert simulator.requests == []
+    assert simulator.requests_to("/chat/completions") == []
 
 
 @pytest.mark.parametrize(

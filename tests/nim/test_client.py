@@ -118,7 +118,8 @@ def test_preflight_overflow_makes_no_request(client: NIMClient, simulator: NIMSi
         client.chat([{"role": "user", "content": "x" * 40_960}], max_tokens=512)
     assert info.value.estimated_tokens > 8192
     assert info.value.ceiling == 8192
-    assert simulator.requests == []
+    # Only the window discovery (GET /models) and a /tokenize probe; no chat request.
+    assert simulator.requests_to("/chat/completions") == []
 
 
 def test_preflight_is_configurable(simulator: NIMSimulator) -> None:
@@ -136,7 +137,7 @@ def test_preflight_is_configurable(simulator: NIMSimulator) -> None:
     ):
         small.chat([{"role": "user", "content": "y" * 200}], max_tokens=60)
     assert info.value.ceiling == 100
-    assert len(simulator.requests) == 1
+    assert len(simulator.requests_to("/chat/completions")) == 1
 
 
 def test_server_context_400_is_overflow_and_http_error(simulator: NIMSimulator) -> None:
@@ -148,14 +149,14 @@ def test_server_context_400_is_overflow_and_http_error(simulator: NIMSimulator) 
         assert isinstance(info.value, NIMContextOverflowError)
         assert info.value.status_code == 400
         assert info.value.ceiling == 8192 and info.value.estimated_tokens == 9014
-        assert len(simulator.requests) == 1  # 400 is never retried
+        assert len(simulator.requests_to("/chat/completions")) == 1  # 400 is never retried
         # A tokenizer-accurate counter catches it before the network.
         with (
             NIMClient(simulator.base_url, MODEL, token_counter=len) as exact,
             pytest.raises(NIMContextOverflowError),
         ):
             exact.chat([{"role": "user", "content": "語" * 9000}], max_tokens=10)
-        assert len(simulator.requests) == 1
+        assert len(simulator.requests_to("/chat/completions")) == 1
     finally:
         simulator.token_counter = nim.estimate_tokens
 
@@ -403,11 +404,11 @@ def test_chat_stream_break_after_text_raises(client: NIMClient, simulator: NIMSi
 def test_chat_stream_preflight_and_4xx(client: NIMClient, simulator: NIMSimulator) -> None:
     with pytest.raises(NIMContextOverflowError):
         client.chat_stream([{"role": "user", "content": "x" * 40_000}])
-    simulator.enqueue(401)
+    simulator.enqueue(Fault(status=401, path="/chat/completions"))
     with pytest.raises(NIMHTTPError) as info:
         list(client.chat_stream(USER))
     assert info.value.status_code == 401
-    assert len(simulator.requests) == 1
+    assert len(simulator.requests_to("/chat/completions")) == 1
 
 
 def test_chat_stream_early_exit_releases_connection(
@@ -454,7 +455,7 @@ def test_chat_many_keeps_order_and_per_item_errors(
     assert [a["choices"][0]["message"]["content"] for a in answers] == [
         f"Simulated reply to: q{i}" for i in range(12)
     ]
-    assert all(r.json["max_tokens"] == 32 for r in simulator.requests)
+    assert all(r.json["max_tokens"] == 32 for r in simulator.requests_to("/chat/completions"))
     assert simulator.peak_concurrency <= 4
 
 
@@ -556,10 +557,10 @@ def test_preflight_reserves_max_tokens_unless_told_not_to(simulator: NIMSimulato
         with pytest.raises(NIMContextOverflowError) as info:
             c.chat(prompt, max_tokens=60)
         assert info.value.estimated_tokens == 114
-        assert simulator.requests == []
+        assert simulator.requests_to("/chat/completions") == []
     with NIMClient(simulator.base_url, MODEL, context_window=100, reserve_completion=False) as c:
         assert c.chat(prompt, max_tokens=60)["choices"]
-    assert len(simulator.requests) == 1
+    assert len(simulator.requests_to("/chat/completions")) == 1
 
 
 def test_rerank_and_models_are_retried(client: NIMClient, simulator: NIMSimulator) -> None:

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldkit.nim import NIMHTTPError, NIMStreamError, NIMTimeoutError, RetryPolicy
-from fieldkit.nim._exchange import Exchange, StreamExchange, encode
+from fieldkit.nim import (
+    NIMHTTPError,
+    NIMResponseError,
+    NIMStreamError,
+    NIMTimeoutError,
+    RetryPolicy,
+)
+from fieldkit.nim._exchange import Exchange, StreamExchange, attempt_budget, encode
 
 POLICY = RetryPolicy(max_retries=2, backoff_base=0.0, jitter=False)
 
@@ -99,3 +105,58 @@ def test_a_last_event_without_its_blank_line_still_counts() -> None:
     unterminated_text = StreamExchange(POLICY, "/chat/completions")
     assert read(unterminated_text, sse(["y"], finish=False, done=False)[:-1]) == []
     assert unterminated_text.line("") == "y"
+
+
+# --- deadlines (pure: a fake clock) ----------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_attempt_deadline_is_the_budget_from_now() -> None:
+    clock = Clock()
+    exchange = Exchange(POLICY, "/x", budget=2.0, clock=clock)
+    deadline = exchange.attempt()
+    assert deadline.remaining() == 2.0 and not deadline.expired()
+    clock.now += 2.0
+    assert deadline.expired()
+    assert exchange.attempt().remaining() == 2.0  # every attempt gets a fresh budget
+    assert Exchange(POLICY, "/x", budget=None).attempt().remaining() is None
+
+
+def test_stream_idle_limit_restarts_on_events_not_on_keepalives() -> None:
+    clock = Clock()
+    exchange = StreamExchange(POLICY, "/x", budget=5.0, idle=1.0, clock=clock)
+    exchange.attempt()
+    clock.now += 4.0  # headers took 4 s of the 5 s budget
+    exchange.begin()
+    assert exchange.deadline.remaining() == 1.0  # now the idle limit rules
+    clock.now += 0.9
+    assert exchange.line(": keep-alive") is None
+    assert exchange.line("") is None
+    event = {"choices": [{"delta": {"content": "hi"}}]}
+    assert exchange.line("data: " + json.dumps(event)) is None
+    assert exchange.line("") == "hi"
+    assert exchange.deadline.remaining() == 1.0  # a data event is progress
+    clock.now += 1.5
+    with pytest.raises(httpx.ReadTimeout, match="keep-alives do not count"):
+        exchange.line(": keep-alive")
+
+
+def test_empty_stream_is_final_and_keeps_the_reason() -> None:
+    exchange = StreamExchange(POLICY, "/x")
+    exchange.begin()
+    exchange.line('error: {"message": "no slot"}')
+    exchange.line("")
+    with pytest.raises(NIMResponseError, match="no slot"):
+        exchange.ended()
+
+
+@given(st.floats(0.001, 1e6), st.floats(0.001, 1e6))
+def test_attempt_budget_of_an_httpx_timeout_is_its_largest_phase(a: float, b: float) -> None:
+    assert attempt_budget(httpx.Timeout(a, read=b), 60.0) == max(a, b)
+    assert attempt_budget(None, 60.0) == 60.0
+    assert attempt_budget(a, 60.0) == a

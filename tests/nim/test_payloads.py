@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -189,3 +190,26 @@ def test_normalize_request() -> None:
     assert merged["max_tokens"] == 9
     with pytest.raises(TypeError, match="messages"):
         p.normalize_request({"max_tokens": 9}, {})
+
+
+# --- the context window a server reports -------------------------------------------------------
+@given(st.integers(1, 10**7), st.sampled_from(["vllm", "llama"]), st.booleans())
+def test_context_window_from_models(window: int, kind: str, other_first: bool) -> None:
+    entry: dict[str, Any] = {"id": "m"}
+    if kind == "vllm":
+        entry["max_model_len"] = window
+    else:
+        entry["meta"] = {"n_ctx": window}
+    others = [{"id": "other", "max_model_len": 7}]
+    data = [*others, entry] if other_first else [entry, *others]
+    assert p.context_window_from_models({"data": data}, "m") == window
+    assert p.context_window_from_models({"data": [entry]}, "unknown-id") == window
+
+
+@pytest.mark.parametrize(
+    "payload", [{}, {"data": "x"}, {"data": [{"id": "m", "max_model_len": 0}]}, [], None]
+)
+def test_context_window_absent_or_bad_is_none(payload: Any) -> None:
+    assert p.context_window_from_models(payload, "m") is None
+    assert p.context_window_from_props(payload) is None
+    assert p.context_window_from_props({"default_generation_settings": {"n_ctx": 4096}}) == 4096

@@ -144,11 +144,6 @@ def test_async_client_concurrent_chats(local_server: LocalServer) -> None:
     assert "paris" in _text(replies[0]).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nim defect (issue 10, fixed on w10nim): the context window is not discovered from "
-    "the server; the 8192 default lets a prompt over llama-server's 4096 through the preflight",
-)
 def test_context_window_is_discovered_from_the_server(local_server: LocalServer) -> None:
     from fieldkit.nim import NIMContextOverflowError
 
@@ -157,15 +152,10 @@ def test_context_window_is_discovered_from_the_server(local_server: LocalServer)
         client.chat([{"role": "user", "content": "word " * 5000}], max_tokens=8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nim defect (issue 10, fixed on w10nim): NIMServerContextOverflowError is documented "
-    "but not importable from fieldkit.nim",
-)
 def test_server_side_overflow_has_its_documented_error(local_server: LocalServer) -> None:
     import fieldkit.nim as nim
 
-    error = nim.NIMServerContextOverflowError  # type: ignore[attr-defined]
+    error = nim.NIMServerContextOverflowError
     client = NIMClient(local_server.base_url, local_server.model or "", context_window=None)
     with client, pytest.raises(error):
         client.chat([{"role": "user", "content": "word " * 5000}], max_tokens=8)

@@ -15,6 +15,8 @@ from fieldkit.nim._errors import (
     NIMError,
     NIMHTTPError,
     NIMResponseError,
+    NIMServerContextOverflowError,
+    NIMServerError,
     NIMStreamError,
     NIMTimeoutError,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "NIMError",
     "NIMHTTPError",
     "NIMResponseError",
+    "NIMServerContextOverflowError",
+    "NIMServerError",
     "NIMStreamError",
     "NIMTimeoutError",
     "RetryPolicy",

@@ -13,6 +13,8 @@ import httpx
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._async_pool import AsyncClientPool
 from fieldkit.nim._base import _NIMConfig, closed_error
+from fieldkit.nim._deadline import async_transport, bounded
+from fieldkit.nim._errors import NIMError
 from fieldkit.nim._exchange import (
     JSON_HEADERS,
     Exchange,
@@ -45,8 +47,9 @@ class AsyncNIMClient(_NIMConfig):
             ssl_context = httpx.create_ssl_context()  # loaded once, shared by every shard
 
             def factory() -> httpx.AsyncClient:
-                kwargs = self._client_kwargs(_CONNECTIONS_PER_CLIENT)
-                return httpx.AsyncClient(verify=ssl_context, **kwargs)
+                limits = self._limits(_CONNECTIONS_PER_CLIENT)
+                wire = async_transport(verify=ssl_context, limits=limits)
+                return httpx.AsyncClient(transport=wire, **self._client_kwargs())
 
             self._client = factory()
             self._endpoints: dict[str, httpx.URL] = {}
@@ -93,12 +96,12 @@ class AsyncNIMClient(_NIMConfig):
         self._http()
         content = None if body is None else encode(body)
         headers = JSON_HEADERS if body is not None else None
-        exchange = Exchange(self._policy, url)
+        exchange = Exchange(self._policy, url, self._budget(timeout))
         delay: float | None
         while True:
             self._http()
             try:
-                with self._pool.lease() as client:
+                with self._pool.lease() as client, bounded(exchange.attempt()):
                     response = await client.request(
                         method, url, content=content, headers=headers, timeout=timeout_arg(timeout)
                     )
@@ -132,8 +135,84 @@ class AsyncNIMClient(_NIMConfig):
         """As :meth:`NIMClient.chat`."""
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
+        await self._preflight(body, max_tokens, extra)
         response = await self._request("POST", self._endpoint("/chat/completions"), body, timeout)
         return payloads.chat_result(response.content)
+
+    # --- preflight: the decisions are _NIMConfig's, the requests are made here ----------------
+    def _preflight_now(self, body: dict[str, Any], max_tokens: int, extra: Any) -> bool:
+        """Judge at once when no request is needed to decide; ``False`` if one is."""
+        if self.context_window is None:
+            return True
+        _, _, estimate = self._estimate(body["messages"], max_tokens, extra)
+        if self._needs_window(estimate) or self._needs_count(estimate):
+            return False
+        self._judge(estimate)
+        return True
+
+    async def _preflight(self, body: dict[str, Any], max_tokens: int, extra: Any) -> None:
+        """As :meth:`NIMClient._preflight`."""
+        if self.context_window is None:
+            return
+        texts, fixed, estimate = self._estimate(body["messages"], max_tokens, extra)
+        if self._needs_window(estimate):
+            self._learn_window(await self._fetch_window())
+        tokens = estimate
+        if self._needs_count(estimate):
+            counted = await self._count_texts(texts)
+            tokens = estimate if counted is None else fixed + counted
+        self._judge(tokens)
+
+    async def _get_quick(self, url: str, body: Any = None) -> httpx.Response:
+        quick = min(self.timeout, 10.0)
+        with self._pool.lease() as client, bounded(Exchange(self._policy, url, quick).attempt()):
+            if body is None:
+                return await client.get(url, timeout=quick)
+            return await client.post(url, content=encode(body), headers=JSON_HEADERS, timeout=quick)
+
+    async def _fetch_window(self) -> int | None:
+        """As :meth:`NIMClient._fetch_window`."""
+        for path in (self.base_url + "/models", self._root_url() + "/props"):
+            try:
+                response = await self._get_quick(path)
+                if response.status_code == 200:
+                    found = payloads.context_window_from_payload(
+                        payloads.parse_json(response.content), self.model
+                    )
+                    if found is not None:
+                        return found
+            except (httpx.HTTPError, NIMError):
+                continue
+        return None
+
+    async def _count_texts(self, texts: list[str]) -> int | None:
+        """As :meth:`NIMClient._count_texts`."""
+        if self._tokenize is False:
+            return None
+        total = 0
+        try:
+            for text in texts:
+                if not text:
+                    continue
+                response = await self._get_quick(
+                    self._root_url() + "/tokenize", payloads.tokenize_body(text)
+                )
+                if response.status_code != 200:
+                    self._tokenize = False
+                    return None
+                total += payloads.token_count_result(response.content)
+        except (httpx.HTTPError, NIMError):
+            self._tokenize = False
+            return None
+        self._tokenize = True
+        return total
+
+    async def count_tokens(self, text: str) -> int:
+        """As :meth:`NIMClient.count_tokens`."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        counted = await self._count_texts([text]) if self.server_tokens else None
+        return self.token_counter(text) if counted is None else counted
 
     def chat_stream(
         self,
@@ -149,39 +228,59 @@ class AsyncNIMClient(_NIMConfig):
         stop early, use ``async with client.chat_stream(...) as stream:`` or ``aclose()`` it."""
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra, stream=True)
-        return AsyncChatStream(self._stream(encode(body), timeout))
+        judged = self._preflight_now(body, max_tokens, extra)
+        check = None if judged else (body, max_tokens, extra)
+        return AsyncChatStream(self._stream(encode(body), timeout, check))
 
-    async def _stream(self, content: bytes, timeout: Timeout) -> AsyncGenerator[str, None]:
+    async def _stream(
+        self, content: bytes, timeout: Timeout, check: tuple[Any, int, Any] | None = None
+    ) -> AsyncGenerator[str, None]:
+        if check is not None:  # the preflight needed the server: judged at the first iteration
+            await self._preflight(*check)
         url = self._endpoint("/chat/completions")
-        exchange = StreamExchange(self._policy, url)
+        exchange = StreamExchange(self._policy, url, self._budget(timeout), self._idle(timeout))
         while True:
             self._http()
+            response: httpx.Response | None = None
             try:
                 with self._pool.lease() as client:
-                    async with client.stream(
+                    request = client.build_request(
                         "POST",
                         url,
                         content=content,
                         headers=JSON_HEADERS,
                         timeout=timeout_arg(timeout),
-                    ) as response:
-                        if response.status_code >= 400:
+                    )
+                    deadline = exchange.attempt()
+                    with bounded(deadline):
+                        response = await client.send(request, stream=True)
+                    if response.status_code >= 400:
+                        with bounded(deadline):
                             await response.aread()
-                            delay = exchange.answered(response)
-                        else:
-                            exchange.begin()
-                            async for line in response.aiter_lines():
-                                text = exchange.line(line)
-                                if text is not None:
-                                    yield text
-                                elif exchange.done:
-                                    return
-                            tail = exchange.line("")  # a last event with no blank line after it
-                            if tail is not None:
-                                yield tail
-                            delay = exchange.ended()
+                        delay = exchange.answered(response)
+                    else:
+                        exchange.begin()
+                        lines = response.aiter_lines()
+                        while True:
+                            # the deadline is active only while reading, never across a yield
+                            with bounded(exchange.deadline):
+                                line = await anext(lines, None)
+                            if line is None:
+                                break
+                            text = exchange.line(line)
+                            if text is not None:
+                                yield text
+                            elif exchange.done:
+                                return
+                        tail = exchange.line("")  # a last event with no blank line after it
+                        if tail is not None:
+                            yield tail
+                        delay = exchange.ended()
             except httpx.HTTPError as exc:
                 delay = exchange.broke(exc)
+            finally:
+                if response is not None:
+                    await response.aclose()
             if delay is None:
                 return
             await asyncio.sleep(delay)
@@ -227,7 +326,9 @@ class AsyncNIMClient(_NIMConfig):
         vectors: list[list[float]] = []
         for body in bodies:
             response = await self._request("POST", self._endpoint("/embeddings"), body, timeout)
-            vectors.extend(payloads.embeddings_result(response.content, len(body["input"])))
+            vectors.extend(
+                payloads.embeddings_result(response.content, len(body["input"]), dimensions)
+            )
         return vectors
 
     async def rerank(

@@ -5,17 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._errors import NIMError
 from fieldkit.nim._retry import RetryPolicy
-from fieldkit.nim._tokens import DEFAULT_CHUNK_TOKENS, TokenCounter, chunk_text, estimate_tokens
+from fieldkit.nim._tokens import (
+    DEFAULT_CHUNK_TOKENS,
+    TokenCounter,
+    chunk_text,
+    estimate_tokens,
+)
 
 NIM_CONTEXT_WINDOW: int = 8192
-"""Default context ceiling used by the preflight (configurable per client)."""
+"""The preflight's context window when the server does not report one (or none is given)."""
+
+UNDERCOUNT_FACTOR = 4
+"""How far the chars/4 estimate can under-count (digit-heavy text: ~4×). A prompt whose estimate
+is within this factor of the window is counted exactly by the server when it can."""
 
 INPUT_TYPES = ("passage", "query")
 
@@ -42,8 +51,10 @@ class _NIMConfig:
     api_key: str = "local"
     timeout: float = 60.0
     max_retries: int = 4
-    context_window: int | None = field(default=NIM_CONTEXT_WINDOW, kw_only=True)
+    context_window: int | Literal["auto"] | None = field(default="auto", kw_only=True)
     token_counter: TokenCounter = field(default=estimate_tokens, kw_only=True)
+    server_tokens: bool = field(default=True, kw_only=True)
+    stream_idle_timeout: float | None = field(default=None, kw_only=True)
     reserve_completion: bool = field(default=True, kw_only=True)
     backoff_base: float = field(default=0.5, kw_only=True)
     backoff_max: float = field(default=8.0, kw_only=True)
@@ -65,8 +76,21 @@ class _NIMConfig:
             raise ValueError("model must be a non-empty string")
         if not self.timeout or self.timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {self.timeout!r}")
-        if self.context_window is not None and self.context_window <= 0:
-            raise ValueError(f"context_window must be positive or None, got {self.context_window}")
+        window = self.context_window
+        if (
+            window != "auto"
+            and window is not None
+            and (isinstance(window, bool) or not isinstance(window, int) or window <= 0)
+        ):
+            raise ValueError(
+                f"context_window must be a positive int, 'auto' or None, got {window!r}"
+            )
+        idle = self.stream_idle_timeout
+        if idle is not None and not idle > 0:
+            raise ValueError(f"stream_idle_timeout must be positive seconds or None, got {idle!r}")
+        self._window: int | None = window if isinstance(window, int) else None
+        self._discovered = window != "auto"
+        self._tokenize: bool | None = None if self._counts_remotely() else False
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
         return RetryPolicy(
@@ -77,18 +101,82 @@ class _NIMConfig:
             max_retry_after=self.max_retry_after,
         )
 
-    def _client_kwargs(self, max_connections: int | None = None) -> dict[str, Any]:
-        connections = max_connections or self.max_connections
-        limits = httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-        )
+    def _client_kwargs(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
             "headers": {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"},
             "timeout": self.timeout,
-            "limits": limits,
         }
+
+    def _limits(self, max_connections: int | None = None) -> httpx.Limits:
+        connections = max_connections or self.max_connections
+        return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+    # --- deadlines ---------------------------------------------------------------------------
+    def _budget(self, timeout: Any) -> float | None:
+        """Seconds one attempt may take (the per-call ``timeout``, else the client's)."""
+        from fieldkit.nim._exchange import attempt_budget  # _exchange imports this module
+
+        return attempt_budget(timeout, self.timeout)
+
+    def _idle(self, timeout: Any) -> float | None:
+        """A stream's idle limit: ``stream_idle_timeout``, else the attempt budget."""
+        if self.stream_idle_timeout is not None:
+            return self.stream_idle_timeout
+        return self._budget(timeout)
+
+    # --- context window and token counts (decisions only; the clients do the I/O) -------------
+    def _counts_remotely(self) -> bool:
+        return self.server_tokens and self.token_counter is estimate_tokens
+
+    def _root_url(self) -> str:
+        """The server root: ``base_url`` without a trailing ``/v1`` (``/tokenize``, ``/props``)."""
+        base = self.base_url
+        return base[: -len("/v1")] if base.endswith("/v1") else base
+
+    def _estimate(
+        self, items: list[payloads.ChatMessage], max_tokens: int, extra: Mapping[str, Any]
+    ) -> tuple[list[str], int, int]:
+        """``(texts, fixed, estimate)``: the prompt texts to count, the tokens not in them
+        (message overhead, reserved completion) and the local estimate of the total."""
+        texts, fixed = payloads.prompt_parts(
+            items, max_tokens, reserve_completion=self.reserve_completion, extra=extra
+        )
+        return texts, fixed, fixed + sum(self.token_counter(t) for t in texts)
+
+    def _needs_window(self, estimate: int) -> bool:
+        """Whether the window must be asked of the server before judging *estimate*: only for
+        prompts that could overflow the smallest window in use today."""
+        return not self._discovered and estimate * UNDERCOUNT_FACTOR > NIM_CONTEXT_WINDOW // 2
+
+    def _learn_window(self, window: int | None) -> None:
+        self._discovered = True
+        if window is not None:
+            self._window = window
+
+    def _window_in_force(self) -> int | None:
+        if self.context_window is None:
+            return None
+        return self._window if self._window is not None else NIM_CONTEXT_WINDOW
+
+    def _needs_count(self, estimate: int) -> bool:
+        """Whether to count the prompt with the server (``/tokenize``) before judging it."""
+        window = self._window_in_force()
+        return (
+            window is not None
+            and self._tokenize is not False
+            and estimate * UNDERCOUNT_FACTOR > window
+        )
+
+    def _judge(self, tokens: int) -> None:
+        """Raise ``NIMContextOverflowError`` when *tokens* exceed the window in force."""
+        payloads.check_window(tokens, self._window_in_force())
+
+    @property
+    def discovered_context_window(self) -> int | None:
+        """The window the preflight uses once known: the given one, or the server's after
+        discovery (``None`` before discovery or when the server reports none)."""
+        return self._window
 
     def __repr__(self) -> str:
         return (
@@ -108,17 +196,9 @@ class _NIMConfig:
         *,
         stream: bool = False,
     ) -> dict[str, Any]:
-        """Validate, run the preflight (no network), build the body."""
+        """Validate and build the body (the preflight is the clients' ``_preflight``)."""
         items = payloads.check_messages(messages)
         payloads.check_max_tokens(max_tokens)
-        payloads.preflight(
-            items,
-            max_tokens,
-            context_window=self.context_window,
-            counter=self.token_counter,
-            reserve_completion=self.reserve_completion,
-            extra=extra,
-        )
         return payloads.chat_body(
             model or self.model, items, max_tokens, temperature, extra, stream=stream
         )

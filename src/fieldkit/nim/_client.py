@@ -14,6 +14,8 @@ import httpx
 
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._base import _NIMConfig, closed_error
+from fieldkit.nim._deadline import bounded, transport
+from fieldkit.nim._errors import NIMError
 from fieldkit.nim._exchange import (
     JSON_HEADERS,
     Exchange,
@@ -43,7 +45,9 @@ class NIMClient(_NIMConfig):
         self._policy: RetryPolicy = self._configure()
         self._lock = threading.Lock()
         if self._client is None:
-            self._client = httpx.Client(**self._client_kwargs())
+            self._client = httpx.Client(
+                transport=transport(limits=self._limits()), **self._client_kwargs()
+            )
             self._endpoints: dict[str, httpx.URL] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -79,13 +83,14 @@ class NIMClient(_NIMConfig):
         client = self._http()
         content = None if body is None else encode(body)
         headers = JSON_HEADERS if body is not None else None
-        exchange = Exchange(self._policy, url)
+        exchange = Exchange(self._policy, url, self._budget(timeout))
         delay: float | None
         while True:
             try:
-                response = client.request(
-                    method, url, content=content, headers=headers, timeout=timeout_arg(timeout)
-                )
+                with bounded(exchange.attempt()):
+                    response = client.request(
+                        method, url, content=content, headers=headers, timeout=timeout_arg(timeout)
+                    )
             except httpx.HTTPError as exc:
                 delay = exchange.broke(exc)
             else:
@@ -123,8 +128,79 @@ class NIMClient(_NIMConfig):
         """
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra)
+        self._preflight(body, max_tokens, extra)
         response = self._request("POST", self._endpoint("/chat/completions"), body, timeout)
         return payloads.chat_result(response.content)
+
+    # --- preflight: the decisions are _NIMConfig's, the requests are made here ----------------
+    def _preflight(self, body: dict[str, Any], max_tokens: int, extra: dict[str, Any]) -> None:
+        """Refuse (``NIMContextOverflowError``, no chat request) a prompt over the window."""
+        if self.context_window is None:
+            return
+        texts, fixed, estimate = self._estimate(body["messages"], max_tokens, extra)
+        if self._needs_window(estimate):
+            self._learn_window(self._fetch_window())
+        tokens = estimate
+        if self._needs_count(estimate):
+            counted = self._count_texts(texts)
+            tokens = estimate if counted is None else fixed + counted
+        self._judge(tokens)
+
+    def _fetch_window(self) -> int | None:
+        """The server's context window (``/models``, then llama-server's ``/props``), or ``None``;
+        one attempt each, never raises."""
+        quick = min(self.timeout, 10.0)
+        for path in (self.base_url + "/models", self._root_url() + "/props"):
+            try:
+                with bounded(Exchange(self._policy, path, quick).attempt()):
+                    response = self._http().get(path, timeout=quick)
+                if response.status_code == 200:
+                    found = payloads.context_window_from_payload(
+                        payloads.parse_json(response.content), self.model
+                    )
+                    if found is not None:
+                        return found
+            except (httpx.HTTPError, NIMError):
+                continue
+        return None
+
+    def _count_texts(self, texts: list[str]) -> int | None:
+        """Total tokens of *texts* by the server's ``/tokenize``, or ``None`` where it has none
+        (remembered: it is not asked again)."""
+        if self._tokenize is False:
+            return None
+        total = 0
+        url = self._root_url() + "/tokenize"
+        quick = min(self.timeout, 10.0)
+        try:
+            for text in texts:
+                if not text:
+                    continue
+                with bounded(Exchange(self._policy, url, quick).attempt()):
+                    response = self._http().post(
+                        url,
+                        content=encode(payloads.tokenize_body(text)),
+                        headers=JSON_HEADERS,
+                        timeout=quick,
+                    )
+                if response.status_code != 200:
+                    self._tokenize = False
+                    return None
+                total += payloads.token_count_result(response.content)
+        except (httpx.HTTPError, NIMError):
+            self._tokenize = False
+            return None
+        self._tokenize = True
+        return total
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in *text* by the server's tokenizer (``POST /tokenize``, llama-server and vLLM),
+        or the chars/4 estimate when the server has no such endpoint (or ``server_tokens`` is
+        off). Usable as ``chunk_text(..., counter=client.count_tokens)``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        counted = self._count_texts([text]) if self.server_tokens else None
+        return self.token_counter(text) if counted is None else counted
 
     # --- beyond 0.3.0 --------------------------------------------------------------------------
     def chat_stream(
@@ -146,34 +222,49 @@ class NIMClient(_NIMConfig):
         """
         self._http()
         body = self._chat_body(messages, max_tokens, temperature, model, extra, stream=True)
+        self._preflight(body, max_tokens, extra)
         return ChatStream(self._stream(encode(body), timeout))
 
     def _stream(self, content: bytes, timeout: Timeout) -> Generator[str, None, None]:
         url = self._endpoint("/chat/completions")
-        exchange = StreamExchange(self._policy, url)
+        exchange = StreamExchange(self._policy, url, self._budget(timeout), self._idle(timeout))
         while True:
             client = self._http()
+            request = client.build_request(
+                "POST", url, content=content, headers=JSON_HEADERS, timeout=timeout_arg(timeout)
+            )
+            response: httpx.Response | None = None
             try:
-                with client.stream(
-                    "POST", url, content=content, headers=JSON_HEADERS, timeout=timeout_arg(timeout)
-                ) as response:
-                    if response.status_code >= 400:
+                deadline = exchange.attempt()
+                with bounded(deadline):
+                    response = client.send(request, stream=True)
+                if response.status_code >= 400:
+                    with bounded(deadline):
                         response.read()
-                        delay = exchange.answered(response)
-                    else:
-                        exchange.begin()
-                        for line in response.iter_lines():
-                            text = exchange.line(line)
-                            if text is not None:
-                                yield text
-                            elif exchange.done:
-                                return
-                        tail = exchange.line("")  # a last event with no blank line after it
-                        if tail is not None:
-                            yield tail
-                        delay = exchange.ended()
+                    delay = exchange.answered(response)
+                else:
+                    exchange.begin()
+                    lines = response.iter_lines()
+                    while True:
+                        # the deadline is active only while reading, never across a yield
+                        with bounded(exchange.deadline):
+                            line = next(lines, None)
+                        if line is None:
+                            break
+                        text = exchange.line(line)
+                        if text is not None:
+                            yield text
+                        elif exchange.done:
+                            return
+                    tail = exchange.line("")  # a last event with no blank line after it
+                    if tail is not None:
+                        yield tail
+                    delay = exchange.ended()
             except httpx.HTTPError as exc:
                 delay = exchange.broke(exc)
+            finally:
+                if response is not None:
+                    response.close()
             if delay is None:
                 return
             time.sleep(delay)
@@ -229,7 +320,9 @@ class NIMClient(_NIMConfig):
         vectors: list[list[float]] = []
         for body in bodies:
             response = self._request("POST", self._endpoint("/embeddings"), body, timeout)
-            vectors.extend(payloads.embeddings_result(response.content, len(body["input"])))
+            vectors.extend(
+                payloads.embeddings_result(response.content, len(body["input"]), dimensions)
+            )
         return vectors
 
     def rerank(

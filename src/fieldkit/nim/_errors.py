@@ -35,6 +35,19 @@ class NIMTimeoutError(NIMError):
         self.attempts = attempts
 
 
+class NIMServerError(NIMHTTPError, NIMTimeoutError):  # type: ignore[misc]
+    """The server kept answering a retryable error status (429 or 5xx) until the retry budget ran
+    out. ``status_code`` is the last status, ``body`` its full text, ``attempts`` the requests
+    made. It is also a :class:`NIMTimeoutError`, so ``except NIMTimeoutError`` still catches an
+    exhausted budget whatever its cause."""
+
+    def __init__(self, message: str, *, status_code: int, body: str | None, attempts: int) -> None:
+        NIMError.__init__(self, message)
+        self.status_code = status_code
+        self.body = body
+        self.attempts = attempts
+
+
 class NIMContextOverflowError(NIMError):
     """The request would not fit the model's context window; raised before any network call."""
 
@@ -84,8 +97,14 @@ class _RetryableError(NIMError):
     """Internal: one failed attempt that may be retried. Becomes ``NIMTimeoutError.__cause__``."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        body: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retry_after = retry_after
+        self.body = body

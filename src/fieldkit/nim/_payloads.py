@@ -19,7 +19,7 @@ from fieldkit.nim._errors import (
     _RetryableError,
 )
 from fieldkit.nim._retry import parse_retry_after
-from fieldkit.nim._tokens import TokenCounter, message_tokens
+from fieldkit.nim._tokens import TokenCounter, message_pieces
 
 ChatMessage = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": ...}``."""
@@ -28,9 +28,12 @@ RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses retried with backoff (0.3.0 retried only 429 and 503)."""
 
 _RESERVED_EXTRA = frozenset({"messages"})
-_OVERFLOW = re.compile(
-    r"maximum context length is (\d+) tokens.*?(?:requested|you have) (\d+) tokens",
-    re.IGNORECASE | re.DOTALL,
+# Context-overflow wording, matched in two linear passes (no ``.*?`` between the two anchors,
+# which backtracks quadratically on a long body repeating the first anchor).
+_OVERFLOW_CEILING = re.compile(r"maximum context length is (\d{1,12}) tokens", re.IGNORECASE)
+_OVERFLOW_ASKED = re.compile(r"(?:requested|you have) (\d{1,12}) tokens", re.IGNORECASE)
+_OVERFLOW_LLAMA = re.compile(
+    r"request \((\d{1,12}) tokens\) exceeds the available context size \((\d{1,12}) tokens\)"
 )
 
 
@@ -46,6 +49,28 @@ def check_messages(messages: Any) -> list[ChatMessage]:
     return out
 
 
+def prompt_parts(
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int,
+    *,
+    reserve_completion: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[list[str], int]:
+    """``(texts, fixed)``: the texts of a chat request a token counter must count (contents,
+    names, tool calls, ``tools`` schemas in *extra*) and the tokens not in them (per-message
+    overhead, plus ``max_tokens`` when *reserve_completion*)."""
+    texts, overhead = message_pieces(messages)
+    if extra and extra.get("tools"):
+        texts.append(json.dumps(extra["tools"], default=str))
+    return texts, overhead + (max_tokens if reserve_completion else 0)
+
+
+def check_window(tokens: int, context_window: int | None) -> None:
+    """``NIMContextOverflowError`` when *tokens* exceed *context_window* (strictly greater)."""
+    if context_window is not None and tokens > context_window:
+        raise NIMContextOverflowError(estimated_tokens=tokens, ceiling=context_window)
+
+
 def preflight(
     messages: Sequence[Mapping[str, Any]],
     max_tokens: int,
@@ -55,15 +80,14 @@ def preflight(
     reserve_completion: bool = True,
     extra: Mapping[str, Any] | None = None,
 ) -> int:
-    """Estimate the request's tokens and raise ``NIMContextOverflowError`` if it exceeds the
-    window (strictly greater). Counts ``tools`` schemas in *extra*. Returns the estimate."""
-    estimate = message_tokens(messages, counter)
-    if extra and extra.get("tools"):
-        estimate += counter(json.dumps(extra["tools"], default=str))
-    if reserve_completion:
-        estimate += max_tokens
-    if context_window is not None and estimate > context_window:
-        raise NIMContextOverflowError(estimated_tokens=estimate, ceiling=context_window)
+    """Count the request's tokens with *counter* and raise ``NIMContextOverflowError`` if they
+    exceed the window (strictly greater). Counts ``tools`` schemas in *extra*. Returns the
+    count."""
+    texts, fixed = prompt_parts(
+        messages, max_tokens, reserve_completion=reserve_completion, extra=extra
+    )
+    estimate = fixed + sum(counter(text) for text in texts)
+    check_window(estimate, context_window)
     return estimate
 
 
@@ -109,14 +133,34 @@ def classify_status(status: int, text: str, headers: Mapping[str, str]) -> NIMEr
         return None
     message = f"NIM {status}: {text[:200]}"
     if status in RETRY_STATUSES:
-        return _RetryableError(message, status_code=status, retry_after=parse_retry_after(headers))
+        return _RetryableError(
+            message, status_code=status, retry_after=parse_retry_after(headers), body=text
+        )
     if status == 400:
-        found = _OVERFLOW.search(text)
-        if found:
-            return NIMServerContextOverflowError(
-                estimated_tokens=int(found.group(2)), ceiling=int(found.group(1)), body=text
-            )
+        overflow = parse_overflow(text)
+        if overflow is not None:
+            asked, ceiling = overflow
+            return NIMServerContextOverflowError(estimated_tokens=asked, ceiling=ceiling, body=text)
     return NIMHTTPError(message, status_code=status, body=text)
+
+
+def parse_overflow(text: str) -> tuple[int, int] | None:
+    """``(tokens asked, context window)`` from a context-length 400 body, else ``None``.
+
+    Knows vLLM/NIM's wording ("maximum context length is N tokens … requested M tokens") and
+    llama-server's ("request (M tokens) exceeds the available context size (N tokens)").
+    Linear time in ``len(text)``.
+    """
+    llama = _OVERFLOW_LLAMA.search(text)
+    if llama:
+        return int(llama.group(1)), int(llama.group(2))
+    ceiling = _OVERFLOW_CEILING.search(text)
+    if not ceiling:
+        return None
+    asked = _OVERFLOW_ASKED.search(text, ceiling.end())
+    if not asked:
+        return None
+    return int(asked.group(1)), int(ceiling.group(1))
 
 
 def classify_exception(exc: httpx.HTTPError) -> NIMError:
@@ -156,9 +200,20 @@ def chat_result(content: bytes) -> dict[str, Any]:
     return parse_object(content, "chat response")
 
 
-def embeddings_result(content: bytes, expected: int) -> list[list[float]]:
-    """The vectors of one embedding batch of *expected* texts, in input order."""
-    return parse_embeddings(parse_object(content, "embedding response"), expected)
+def embeddings_result(
+    content: bytes, expected: int, dimensions: int | None = None
+) -> list[list[float]]:
+    """The vectors of one embedding batch of *expected* texts, in input order; with
+    *dimensions*, every vector must have that length (``NIMResponseError`` otherwise)."""
+    vectors = parse_embeddings(parse_object(content, "embedding response"), expected)
+    if dimensions is not None:
+        for i, vector in enumerate(vectors):
+            if len(vector) != dimensions:
+                raise NIMResponseError(
+                    f"asked for embeddings of dimension {dimensions}, got dimension "
+                    f"{len(vector)} (vector {i}): the server may not support 'dimensions'"
+                )
+    return vectors
 
 
 def rankings_result(content: bytes, count: int, offset: int) -> list[dict[str, Any]]:
@@ -273,6 +328,64 @@ def merge_rankings(parts: list[dict[str, Any]], top_n: int | None) -> list[dict[
     return merged if top_n is None else merged[:top_n]
 
 
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def context_window_from_models(payload: Any, model: str) -> int | None:
+    """The context window a ``GET /models`` body reports for *model* (else for its only or
+    first model): vLLM/NIM/SGLang ``max_model_len``, llama-server ``meta.n_ctx``. ``None`` when
+    the server does not say."""
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    if not isinstance(data, list):
+        return None
+    entries = [m for m in data if isinstance(m, Mapping)]
+    chosen = [m for m in entries if m.get("id") == model] or entries[:1]
+    for entry in chosen:
+        found = _positive_int(entry.get("max_model_len"))
+        meta = entry.get("meta")
+        if found is None and isinstance(meta, Mapping):
+            found = _positive_int(meta.get("n_ctx"))
+        if found is not None:
+            return found
+    return None
+
+
+def context_window_from_props(payload: Any) -> int | None:
+    """llama-server's ``GET /props``: ``default_generation_settings.n_ctx`` (else ``None``)."""
+    if not isinstance(payload, Mapping):
+        return None
+    settings = payload.get("default_generation_settings")
+    if isinstance(settings, Mapping):
+        return _positive_int(settings.get("n_ctx"))
+    return None
+
+
+def context_window_from_payload(payload: Any, model: str) -> int | None:
+    """The window in a ``/models`` or ``/props`` body, whichever it is."""
+    return context_window_from_models(payload, model) or context_window_from_props(payload)
+
+
+def tokenize_body(text: str) -> dict[str, Any]:
+    """``POST /tokenize`` request (llama-server: ``content``; no BOS/special tokens added)."""
+    return {"content": text, "add_special": False}
+
+
+def token_count_result(content: bytes) -> int:
+    """Token count from a ``/tokenize`` reply: ``len(tokens)`` (llama-server) or ``count``
+    (vLLM)."""
+    payload = parse_object(content, "tokenize response")
+    count = payload.get("count")
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        return count
+    tokens = payload.get("tokens")
+    if not isinstance(tokens, list):
+        raise NIMResponseError("tokenize response has no 'tokens' list")
+    return len(tokens)
+
+
 def parse_model_ids(payload: Mapping[str, Any]) -> list[str]:
     """Model ids from a ``GET /models`` list."""
     data = payload.get("data")
@@ -282,13 +395,23 @@ def parse_model_ids(payload: Mapping[str, Any]) -> list[str]:
 
 
 # --- streaming -------------------------------------------------------------------------------
-class SSEDecoder:
-    """Server-sent events, line by line: returns each event's ``data`` once complete."""
+_STRAY_LIMIT = 2000
 
-    __slots__ = ("_data",)
+
+class SSEDecoder:
+    """Server-sent events, line by line: returns each event's ``data`` once complete.
+
+    ``events`` counts the data events decoded; ``stray`` keeps (up to 2,000 characters) what
+    the body held besides data and comments — e.g. an ``error: {...}`` field or a plain JSON
+    error — so an empty stream can report the server's reason.
+    """
+
+    __slots__ = ("_data", "events", "stray")
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self.events = 0
+        self.stray = ""
 
     def feed(self, line: str) -> str | None:
         """Feed one line (without its newline); returns the event data at a blank line."""
@@ -297,12 +420,15 @@ class SSEDecoder:
                 return None
             data = "\n".join(self._data)
             self._data = []
+            self.events += 1
             return data
         if line.startswith(":"):
             return None
         name, _, value = line.partition(":")
         if name == "data":
             self._data.append(value[1:] if value.startswith(" ") else value)
+        elif name not in ("id", "retry") and len(self.stray) < _STRAY_LIMIT:
+            self.stray = (self.stray + "\n" + line if self.stray else line)[:_STRAY_LIMIT]
         return None
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fieldkit.nim._errors import NIMTimeoutError, _RetryableError
+from fieldkit.nim._errors import NIMServerError, NIMTimeoutError, _RetryableError
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -111,11 +111,19 @@ class Attempts:
     last: _RetryableError | None = field(default=None)
 
     def failed(self, error: _RetryableError) -> float:
-        """Record a retryable failure; return seconds to sleep, or raise ``NIMTimeoutError``
-        (chained from *error*) when the budget is spent."""
+        """Record a retryable failure; return seconds to sleep, or raise when the budget is spent
+        (chained from *error*): ``NIMServerError`` if the last failure was an HTTP status,
+        else ``NIMTimeoutError`` (transport failures: timeouts, refused or dropped connections)."""
         self.made += 1
         self.last = error
         if self.made >= self.policy.attempts:
+            if error.status_code is not None:
+                raise NIMServerError(
+                    f"NIM request failed after {self.made} attempts: {error}",
+                    status_code=error.status_code,
+                    body=error.body,
+                    attempts=self.made,
+                ) from error
             raise NIMTimeoutError(
                 f"NIM request failed after {self.made} attempts: {error}",
                 status_code=error.status_code,

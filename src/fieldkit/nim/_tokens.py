@@ -27,6 +27,29 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // 4)
 
 
+def message_pieces(messages: Iterable[Mapping[str, Any]]) -> tuple[list[str], int]:
+    """``(texts, overhead)``: the strings of *messages* that :func:`message_tokens` counts, and
+    its fixed per-message overhead — so a remote counter can count the same texts."""
+    texts: list[str] = []
+    overhead = 0
+    for message in messages:
+        overhead += PER_MESSAGE_OVERHEAD_TOKENS
+        if not isinstance(message, Mapping):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        name = message.get("name")
+        if isinstance(name, str):
+            texts.append(name)
+        tool_calls = message.get("tool_calls")
+        if tool_calls:
+            texts.append(json.dumps(tool_calls, default=str))
+    return texts, overhead
+
+
 def message_tokens(
     messages: Iterable[Mapping[str, Any]], counter: TokenCounter = estimate_tokens
 ) -> int:
@@ -166,13 +189,47 @@ def _pieces(paragraph: str, budget: int) -> list[str]:
     return pieces
 
 
-def chunk_text(text: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS) -> list[str]:
+def chunk_text(
+    text: str, *, max_tokens: int = DEFAULT_CHUNK_TOKENS, counter: TokenCounter | None = None
+) -> list[str]:
     """Split *text* into chunks of at most ``max_tokens × 4`` characters, paragraph-first.
 
     Guarantees: at least one element (``[""]`` for empty text); every chunk is within budget
     (an over-long whitespace-free token is sliced); content order is kept and only whitespace
     between chunks or inside split paragraphs changes; deterministic; linear time.
+
+    With a *counter* (e.g. ``NIMClient.count_tokens``, the server's tokenizer), every chunk also
+    counts at most ``max_tokens`` by it: a chunk over budget is split again with a character
+    budget scaled by how far it was over (text the estimate under-counts, such as digits).
     """
+    chunks = _chunk_chars(text, max_tokens)
+    if counter is None or chunks == [""]:
+        return chunks
+    out: list[str] = []
+    for chunk in chunks:
+        out.extend(_fit(chunk, max_tokens, counter))
+    return out
+
+
+def _fit(chunk: str, max_tokens: int, counter: TokenCounter) -> list[str]:
+    """*chunk* split until every piece counts at most *max_tokens* by *counter*."""
+    pending = [chunk]
+    done: list[str] = []
+    while pending:
+        piece = pending.pop()
+        tokens = counter(piece)
+        if tokens <= max_tokens or len(piece) <= 1:
+            done.append(piece)
+            continue
+        chars = max(1, int(len(piece) * max_tokens / tokens * 0.9))
+        parts = _chunk_chars(piece, chars / CHARS_PER_TOKEN_ESTIMATE)
+        if len(parts) == 1:  # the splitter could not cut it: slice
+            parts = [piece[i : i + chars] for i in range(0, len(piece), chars)]
+        pending.extend(reversed(parts))
+    return done
+
+
+def _chunk_chars(text: str, max_tokens: float) -> list[str]:
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int | float):
         raise TypeError(f"max_tokens must be a number, got {type(max_tokens).__name__}")
     if max_tokens <= 0:

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from fieldkit.nim._tokens import TokenCounter, estimate_tokens, message_tokens
 
@@ -82,19 +82,53 @@ def _text_of(item: Any, what: str) -> str:
     raise BadRequest(f"{what} must be a string or an object with a string 'text'")
 
 
-def models_response(model_ids: Sequence[str]) -> dict[str, Any]:
-    """``GET /v1/models``: the OpenAI list shape."""
+ContextReport = Literal["vllm", "llama"] | None
+"""How ``/v1/models`` reports the context window: vLLM/NIM/SGLang ``max_model_len`` per model,
+llama-server ``meta.n_ctx`` (and ``GET /props``), or not at all."""
+
+
+def models_response(
+    model_ids: Sequence[str], context_window: int | None = None, report: ContextReport = None
+) -> dict[str, Any]:
+    """``GET /v1/models``: the OpenAI list shape, with the context window as *report* says."""
+    data: list[dict[str, Any]] = []
+    for m in model_ids:
+        entry: dict[str, Any] = {
+            "id": m,
+            "object": "model",
+            "created": 0,
+            "owned_by": "fieldkit-simulator",
+        }
+        if report == "vllm" and context_window is not None:
+            entry["max_model_len"] = context_window
+        elif report == "llama" and context_window is not None:
+            entry["meta"] = {"n_ctx": context_window, "n_ctx_train": context_window}
+        data.append(entry)
+    return {"object": "list", "data": data}
+
+
+def props_response(model: str, context_window: int) -> dict[str, Any]:
+    """llama-server's ``GET /props`` (the fields clients read)."""
     return {
-        "object": "list",
-        "data": [
-            {"id": m, "object": "model", "created": 0, "owned_by": "fieldkit-simulator"}
-            for m in model_ids
-        ],
+        "default_generation_settings": {"n_ctx": context_window, "params": {}},
+        "total_slots": 1,
+        "model_alias": model,
     }
 
 
-def embeddings_response(body: Any, default_model: str, default_dim: int) -> dict[str, Any]:
-    """``POST /v1/embeddings``: one unit vector per input, honouring ``dimensions`` if sent."""
+def tokenize_response(body: Any, counter: TokenCounter) -> dict[str, Any]:
+    """llama-server's ``POST /tokenize``: ``{"tokens": [...]}``, one id per token *counter*
+    counts in ``content`` (ids are positions; only the count is meaningful)."""
+    if not isinstance(body, dict) or not isinstance(body.get("content"), str):
+        raise BadRequest("'content' must be a string")
+    return {"tokens": list(range(counter(body["content"])))}
+
+
+def embeddings_response(
+    body: Any, default_model: str, default_dim: int, honour_dimensions: bool = True
+) -> dict[str, Any]:
+    """``POST /v1/embeddings``: one unit vector per input, honouring ``dimensions`` if sent
+    (unless *honour_dimensions* is off: a server that ignores the field)."""
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     raw = body.get("input")
@@ -109,6 +143,8 @@ def embeddings_response(body: Any, default_model: str, default_dim: int) -> dict
     dim = body.get("dimensions", default_dim)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
         raise BadRequest("'dimensions' must be a positive integer")
+    if not honour_dimensions:
+        dim = default_dim
     tokens = sum(estimate_tokens(t) for t in texts)
     return {
         "object": "list",

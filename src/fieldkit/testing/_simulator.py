@@ -128,6 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault is not None and fault.drop == "before_response":
                     self._reset()
                     return
+                if fault is not None and fault.stream is not None:
+                    in_flight = False
+                    sim._leave(generation)
+                    self._deliver_fault_stream(fault)
+                    return
                 if fault is not None and fault.status is not None:
                     payload = fault.body
                     if payload is None:
@@ -159,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
         drop = fault.drop if fault is not None else None
         if reply.events is not None:
             cut = fault.after_chunks if fault is not None and drop == "mid_stream" else None
-            self._deliver_stream(reply, cut)
+            self._deliver_stream(reply, cut, fault.drip_s if fault is not None else 0.0)
             return
         payload = reply.payload
         if isinstance(payload, bytes):
@@ -180,9 +185,39 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self._reset()
             return
-        self.wfile.write(data)
+        self._write(data, fault.drip_s if fault is not None else 0.0)
 
-    def _deliver_stream(self, reply: _Reply, cut_after: int | None) -> None:
+    def _write(self, data: bytes, drip_s: float) -> None:
+        """Send *data*; with *drip_s*, one byte at a time that many seconds apart."""
+        if drip_s <= 0:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            time.sleep(drip_s)
+
+    def _deliver_fault_stream(self, fault: Fault) -> None:
+        """A 200 event stream with no data event: empty (plus ``fault.body``) or keep-alives."""
+        self.send_response(200)
+        for name, value in {"Content-Type": "text/event-stream", **fault.headers}.items():
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if fault.stream == "empty":
+            if fault.body is not None:
+                raw = fault.body if isinstance(fault.body, str) else json.dumps(fault.body)
+                self._write_chunk(raw.encode("utf-8"))
+        else:
+            until = time.monotonic() + max(fault.delay_s, 60.0)
+            while time.monotonic() < until:
+                self._write_chunk(b": keep-alive\n\n", fault.drip_s)
+                time.sleep(fault.keepalive_s)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _deliver_stream(self, reply: _Reply, cut_after: int | None, drip_s: float = 0.0) -> None:
         assert reply.events is not None
         self.send_response(reply.status)
         headers = {
@@ -199,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self._reset()
                 return
-            self._write_chunk(b"data: " + json.dumps(event).encode("utf-8") + b"\n\n")
+            self._write_chunk(b"data: " + json.dumps(event).encode("utf-8") + b"\n\n", drip_s)
             if self.server.sim.stream_delay_s > 0:
                 time.sleep(self.server.sim.stream_delay_s)
         if cut_after is not None:
@@ -209,9 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
-        self.wfile.flush()
+    def _write_chunk(self, data: bytes, drip_s: float = 0.0) -> None:
+        self._write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n", drip_s)
 
     def _reset(self) -> None:
         """Abort the connection with a TCP reset (SO_LINGER 0), as a crashing server would."""
@@ -235,6 +269,12 @@ class NIMSimulator:
     exceeds it gets the vLLM-style 400. ``cold_start_s`` answers 503 to everything for that long
     after ``start()``. ``latency_s`` delays every response. ``api_key`` (if set) is required as a
     Bearer token (401 otherwise).
+
+    ``report_context`` says how ``/v1/models`` reports ``context_window``: ``"vllm"``
+    (``max_model_len``, as vLLM/NIM/SGLang), ``"llama"`` (``meta.n_ctx`` plus ``GET /props``, as
+    llama-server) or ``None``. ``tokenize=True`` serves llama-server's ``POST /tokenize``
+    (counted with ``token_counter``). ``honour_dimensions=False`` ignores an embedding request's
+    ``dimensions``, as servers without Matryoshka support do.
     """
 
     def __init__(
@@ -251,6 +291,9 @@ class NIMSimulator:
         api_key: str | None = None,
         token_counter: TokenCounter = estimate_tokens,
         stream_delay_s: float = 0.0,
+        report_context: behaviour.ContextReport = "vllm",
+        tokenize: bool = False,
+        honour_dimensions: bool = True,
     ) -> None:
         if embed_dim <= 0:
             raise ValueError(f"embed_dim must be positive, got {embed_dim}")
@@ -274,6 +317,13 @@ class NIMSimulator:
         self.model_ids: list[str] = list(models) if models else [model]
         self.api_key = api_key
         self.token_counter = token_counter
+        if report_context not in ("vllm", "llama", None):
+            raise ValueError(
+                f"report_context must be 'vllm', 'llama' or None, got {report_context!r}"
+            )
+        self.report_context: behaviour.ContextReport = report_context
+        self.tokenize = tokenize
+        self.honour_dimensions = honour_dimensions
         self._defaults = (latency_s, stream_delay_s, context_window, token_counter, api_key)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -457,6 +507,10 @@ class NIMSimulator:
         routes_get = {"/v1/models", "/v1/health/ready", "/v1/health/live"}
         is_rank = path.endswith("/ranking") or path.endswith("/reranking")
         routes_post = {"/v1/chat/completions", "/v1/embeddings"}
+        if self.report_context == "llama":
+            routes_get.add("/props")
+        if self.tokenize:
+            routes_post.add("/tokenize")
         if path not in routes_get and path not in routes_post and not is_rank:
             return _Reply(404, {"detail": "Not Found"})
         expected_method = "GET" if path in routes_get else "POST"
@@ -464,15 +518,23 @@ class NIMSimulator:
             return _Reply(405, {"detail": "Method Not Allowed"})
         try:
             if path == "/v1/models":
-                return _Reply(200, behaviour.models_response(self.model_ids))
+                models = behaviour.models_response(
+                    self.model_ids, self.context_window, self.report_context
+                )
+                return _Reply(200, models)
+            if path == "/props":
+                return _Reply(200, behaviour.props_response(self.model, self.context_window))
             if path in ("/v1/health/ready", "/v1/health/live"):
                 return _Reply(200, {"object": "health.response", "message": "Service is ready."})
             if request.json is None:
                 raise behaviour.BadRequest("request body must be JSON")
+            if path == "/tokenize":
+                return _Reply(200, behaviour.tokenize_response(request.json, self.token_counter))
             if path == "/v1/embeddings":
-                return _Reply(
-                    200, behaviour.embeddings_response(request.json, self.model, self.embed_dim)
+                vectors = behaviour.embeddings_response(
+                    request.json, self.model, self.embed_dim, self.honour_dimensions
                 )
+                return _Reply(200, vectors)
             if is_rank:
                 return _Reply(200, behaviour.ranking_response(request.json))
             return self._chat(request.json)
