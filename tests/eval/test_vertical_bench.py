@@ -115,6 +115,15 @@ def test_limit_drops_and_skips(tmp_path: Path) -> None:
     assert [q.qid for q in b.questions] == ["q-4"]
 
 
+def test_deeply_nested_and_undecodable_lines_are_skipped(tmp_path: Path) -> None:
+    """A line nested too deeply for ``json`` and bytes that are not UTF-8 skip that line only."""
+    p = tmp_path / "bad.jsonl"
+    good = json.dumps({"question": "q", "answer": "a"}).encode()
+    p.write_bytes(b"[" * 200_000 + b"\n" + b"\xff\xfe{\n" + good + b"\n")
+    b = VerticalBench.from_jsonl(p)
+    assert [(q.qid, q.question, q.expected) for q in b.questions] == [("q-2", "q", "a")]
+
+
 def test_falsy_gold_and_zero_id_are_kept(tmp_path: Path) -> None:
     b = VerticalBench.from_jsonl(_write(tmp_path, [{"id": 0, "question": "q", "answer": 0}]))
     assert (b.questions[0].qid, b.questions[0].expected) == ("0", "0")

@@ -1,15 +1,15 @@
 """``VerticalBench``: a domain QA set (FinanceBench, LegalBench, patent-strategist, generic JSONL)
 scored through a ``Bench`` — concurrency, executors, latency percentiles and dumps included.
 
-Loading reads UTF-8 JSONL and skips blank lines, lines that are not JSON and JSON that is not an
-object. Running times only the model call; scoring happens on the worker too, so slow
-(judge-backed) scorers overlap under ``concurrency=``.
+Loading streams UTF-8 JSONL (undecodable bytes replaced) and skips blank lines, lines that are
+not JSON (also ones nested too deeply to decode) and JSON that is not an object. Running times
+only the model call; scoring happens on the worker too, so slow (judge-backed) scorers overlap
+under ``concurrency=``.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.eval._bench import Bench, _progress
+from fieldkit.eval._jsonl import iter_jsonl_objects
 from fieldkit.eval._refusal import is_refusal
 from fieldkit.eval._scorers import exact_match, mcq_letter, numeric_match
 
@@ -249,35 +250,26 @@ class VerticalBench:
         fmt: str | None = None if format == "auto" else format
         questions: list[VerticalQA] = []
         if limit != 0:
-            with p.open(encoding="utf-8") as fh:
-                for i, line in enumerate(fh):
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        continue
-                    if not isinstance(row, dict):
-                        continue
-                    if fmt is None:
-                        fmt = detect_format(row)
-                    if open_book is None:
-                        open_book = fmt == "financebench"
-                    if subset is not None and row.get("question_type") != subset:
-                        continue
-                    if fmt == "financebench":
-                        qa = _map_financebench(row, i, open_book)
-                    elif fmt == "legalbench":
-                        qa = _map_legalbench(row, i)
-                    elif fmt == "patent-strategist":
-                        qa = _map_patent(row, i)
-                    else:
-                        qa = _map_generic(row, i)
-                    if qa is not None:
-                        questions.append(qa)
-                    if limit is not None and len(questions) >= limit:
-                        break
+            for lineno, row in iter_jsonl_objects(p):
+                i = lineno - 1
+                if fmt is None:
+                    fmt = detect_format(row)
+                if open_book is None:
+                    open_book = fmt == "financebench"
+                if subset is not None and row.get("question_type") != subset:
+                    continue
+                if fmt == "financebench":
+                    qa = _map_financebench(row, i, open_book)
+                elif fmt == "legalbench":
+                    qa = _map_legalbench(row, i)
+                elif fmt == "patent-strategist":
+                    qa = _map_patent(row, i)
+                else:
+                    qa = _map_generic(row, i)
+                if qa is not None:
+                    questions.append(qa)
+                if limit is not None and len(questions) >= limit:
+                    break
         if scorer is None:
             scorer = _DEFAULT_SCORERS.get(fmt or "generic", exact_match)
         return cls(
