@@ -22,6 +22,7 @@ from fieldkit.eval import (
     irac_structure,
     mcq_letter,
     numeric_match,
+    patent_claim_validity,
 )
 from fieldkit.eval import vertical as vmod
 from fieldkit.eval.vertical import PATENT_STRATEGIST_SCORER_FNS, PATENT_STRATEGIST_SCORERS
@@ -322,6 +323,14 @@ def test_run_scorer_kwargs() -> None:
     calls: list[str] = []
     with pytest.raises(ValueError, match="rel_tolerance"):
         bad.run(calls.append)
+    assert calls == []
+
+
+def test_run_refuses_a_judge_scorer_without_judge_before_any_model_call() -> None:
+    b = VerticalBench("n", [VerticalQA("1", "q", "e")], scorer=patent_claim_validity)
+    calls: list[str] = []
+    with pytest.raises(ValueError, match=r"patent_claim_validity .*'judge'"):
+        b.run(calls.append)
     assert calls == []
 
 

@@ -165,19 +165,19 @@ _DEFAULT_SCORERS: dict[str, Callable[..., float]] = {
 
 
 def _check_scorer_kwargs(scorer: Callable[..., float], kwargs: Mapping[str, Any]) -> None:
-    """Refuse keywords the scorer cannot take, before any model call (instead of dropping them)."""
-    if not kwargs:
-        return
+    """Before any model call, refuse ``scorer_kwargs`` the scorer cannot take (instead of
+    dropping them) and required keywords they lack (a judge-backed scorer without ``judge=``)."""
     try:
         sig = inspect.signature(scorer)
     except (TypeError, ValueError):
         return  # uninspectable (a C function): let the call itself complain
     try:
-        sig.bind_partial("", "", **kwargs)
+        sig.bind("", "", **kwargs)
     except TypeError as exc:
         name = getattr(scorer, "__name__", "custom")
         raise ValueError(
-            f"scorer {name} does not accept scorer_kwargs {sorted(kwargs)}: {exc}"
+            f"scorer {name} cannot be called as scorer(predicted, expected, "
+            f"**scorer_kwargs) with scorer_kwargs {sorted(kwargs)}: {exc}"
         ) from None
 
 
