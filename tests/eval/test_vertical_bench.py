@@ -487,3 +487,26 @@ def test_per_row_rubric_reaches_judge_scorers(tmp_path: Path) -> None:
     b.scorer_kwargs["rubric"] = {"claim_count": 2}  # bench-wide wins
     b.run(lambda q: "response")
     assert seen == ["Hints:\n- claim_count: 2"] * 2
+
+
+def test_scorer_failure_follows_on_error() -> None:
+    """A judge failing on one answer does not throw away the run under on_error="record"."""
+
+    def flaky(predicted: str | None, expected: str | None) -> float:
+        if predicted == "boom":
+            raise RuntimeError("judge unreachable")
+        return exact_match(predicted, expected)
+
+    qs = [VerticalQA("1", "a", "yes"), VerticalQA("2", "b", "yes"), VerticalQA("3", "c", "yes")]
+    answers = {"a": "yes", "b": "boom", "c": "no"}
+    b = VerticalBench("f", qs, scorer=flaky)
+    for kw in ({}, {"concurrency": 3}):
+        bench = b.run(answers.__getitem__, **kw)  # type: ignore[arg-type]
+        assert [c.success for c in bench.calls] == [True, False, True]
+        failed = bench.calls[1]
+        assert failed.output == "boom" and failed.metrics == {}
+        assert failed.error == "scorer: RuntimeError: judge unreachable"
+        s = bench.summary()
+        assert (s["n"], s["n_success"], s["accuracy"]["mean"]) == (3, 2, 0.5)
+    with pytest.raises(RuntimeError, match="judge unreachable"):
+        b.run(answers.__getitem__, on_error="raise")  # type: ignore[arg-type]

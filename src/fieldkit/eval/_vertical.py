@@ -189,6 +189,14 @@ def _takes_rubric(scorer: Callable[..., float]) -> bool:
     return "rubric" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+class _ScorerFailed(Exception):
+    """Carries a scorer's exception from a worker to ``_record`` (the answer itself is kept)."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
 def _answer(
     model_fn: Callable[[str], Any],
     scorer: Callable[..., float],
@@ -209,7 +217,10 @@ def _answer(
     rubric = qa.tags.get("rubric") if row_rubric else None
     if isinstance(rubric, dict):
         kwargs = {**kwargs, "rubric": rubric}
-    accuracy = float(scorer(out, qa.expected, **kwargs))
+    try:
+        accuracy = float(scorer(out, qa.expected, **kwargs))
+    except Exception as exc:
+        return False, out, latency, _ScorerFailed(exc), None, None
     refusal = 1.0 if is_refusal(out) else 0.0
     return True, out, latency, None, accuracy, refusal
 
@@ -294,8 +305,10 @@ class VerticalBench:
 
         Metrics per call: ``accuracy`` (the scorer) and ``refusal`` (``is_refusal``). A model
         exception is recorded as a failed call (``on_error="record"``) or re-raised
-        (``"raise"``); failed calls carry no accuracy. Calls are recorded in question order,
-        also with ``concurrency=N`` threads or an ``executor``. Scorer errors propagate. A
+        (``"raise"``); failed calls carry no accuracy. A scorer exception (a judge that
+        failed) is handled the same way: recorded as a failed call that keeps the answer, its
+        error prefixed ``scorer:``, or re-raised. Calls are recorded in question order,
+        also with ``concurrency=N`` threads or an ``executor``. A
         scorer taking ``rubric`` (the judge-backed ones) gets each question's ``rubric`` tag
         (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
         ``scorer_kwargs`` sets one for the whole bench.
@@ -351,14 +364,16 @@ class VerticalBench:
         tags["qid"] = qa.qid  # a row tag named "qid" cannot hide which question this was
         if not ok:
             assert exc is not None
+            scorer_failed = isinstance(exc, _ScorerFailed)
+            cause: BaseException = exc.exc if isinstance(exc, _ScorerFailed) else exc
             if on_error == "raise":
-                raise exc
+                raise cause
             bench.record(
                 input=qa.question,
-                output=None,
+                output=out if scorer_failed else None,
                 latency_ms=latency,
                 success=False,
-                error=f"{type(exc).__name__}: {exc}",
+                error=("scorer: " if scorer_failed else "") + f"{type(cause).__name__}: {cause}",
                 tags=tags,
             )
             return
