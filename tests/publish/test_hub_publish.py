@@ -70,6 +70,23 @@ def test_adapter_staging(tmp_path: Path) -> None:
     assert not (tmp_path / "escape.txt").exists()
 
 
+def test_stage_file_links_instead_of_copying(tmp_path: Path) -> None:
+    """A multi-GB variant is staged as a hard link (same inode), not a second copy; text staged
+    over it replaces the link and never writes through to the source file."""
+    a = HFHubAdapter(staging_dir=tmp_path / "stage")
+    src = tmp_path / "model-Q4_0.gguf"
+    src.write_bytes(b"GGUF" + bytes(64))
+    staged = a.stage_file(src, "model-Q4_0.gguf")
+    assert staged.stat().st_ino == src.stat().st_ino and staged.read_bytes() == src.read_bytes()
+    a.stage_file(src, "model-Q4_0.gguf")  # staging again replaces it
+    assert sorted(p.name for p in staged.parent.iterdir()) == ["model-Q4_0.gguf"]
+    a.stage_text("# card", "model-Q4_0.gguf")
+    assert src.read_bytes() == b"GGUF" + bytes(64)
+    assert staged.read_text(encoding="utf-8") == "# card"
+    with pytest.raises(PublishError, match="not a file"):
+        a.stage_file(tmp_path / "missing.gguf", "x.gguf")
+
+
 def test_dry_push(tmp_path: Path) -> None:
     a = HFHubAdapter(staging_dir=tmp_path)
     a.stage_text("# card", "README.md")
