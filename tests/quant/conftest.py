@@ -69,7 +69,9 @@ def make_exe(tmp_path: Path) -> Callable[[str, str], Path]:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No LLAMA_CPP_* variables, PATH = an empty directory, FIELDKIT_HOME empty: no tool anywhere.
+    """No LLAMA_CPP_* variables, PATH = an empty directory, FIELDKIT_HOME and the llama.cpp build
+    cache (``FIELDKIT_LLAMA_CACHE``) empty temporary directories: no tool anywhere, and a test
+    that populates the cache never touches the machine's real one.
 
     Returns the empty PATH directory.
     """
@@ -79,5 +81,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path / "fk-home"))
+    monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(tmp_path / "llama-cache"))
     assert os.environ["PATH"] == str(empty)
     return empty

@@ -11,9 +11,8 @@ from tests.quant.conftest import find_llama_paths
 
 
 @pytest.fixture
-def no_build(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No llama.cpp anywhere: an empty build cache as well as an empty PATH."""
-    monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(clean_env.parent / "no-llama-cache"))
+def no_build(clean_env: Path) -> None:
+    """No llama.cpp anywhere (``clean_env`` also empties the build cache)."""
 
 
 @pytest.mark.parametrize("value", ["true", "1", "yes", "True"])
