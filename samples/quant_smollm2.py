@@ -24,7 +24,7 @@ from fieldkit.quant import (
     quantize_gguf,
     sample_text_path,
 )
-from fieldkit.serve._locate import default_model
+from fieldkit.serve import default_model
 
 # Short runs: a 128-token context over 4 chunks of the sample text, two threads.
 PPL_ARGS = ["-c", "128", "--chunks", "4", "-t", "2", "-b", "128"]

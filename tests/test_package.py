@@ -52,3 +52,13 @@ def test_importing_fieldkit_imports_no_heavy_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_ci_checks_both_api_levels_and_runs_as_ci() -> None:
+    """``.ci/run`` checks the 0.4 public surface too and runs the suite with ``CI`` set."""
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    assert "check_api.py --level 0.4" in script
+    assert 'export CI="${CI:-true}"' in script
+    assert script.index("export CI=") < script.index("scripts/test")

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from fieldkit.capabilities import ModelShape
+from tests._tools import tool_missing
 
 MIB = 1 << 20
 CONFIG = Path(__file__).parent / "hf_configs" / "smollm2-135m-instruct"
@@ -66,7 +67,7 @@ def test_live_llama_server_allocates_what_we_compute(
         server = locate.llama_binary("llama-server", build=False)
         model = locate.default_model()
     except locate.LlamaBuildError as exc:
-        pytest.skip(str(exc))
+        tool_missing(str(exc))
     log = tmp_path / "server.log"
     args = [str(server), "-m", str(model), "-c", str(ctx), "-np", "1", "-lv", "4", "-t", "1"]
     args += ["-ctk", cache, "-ctv", cache, "--host", "127.0.0.1", "--port", "0"]

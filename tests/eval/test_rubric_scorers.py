@@ -148,3 +148,16 @@ def test_judge_errors_propagate() -> None:
 
     with pytest.raises(RuntimeError, match="judge down"):
         patent_claim_validity("p", "r", judge=Boom())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fn", [patent_claim_validity, office_action_argument])
+@pytest.mark.parametrize("score", [5.0, -0.1, 1.0000001, float("nan"), float("inf")])
+def test_judge_scores_outside_unit_interval_are_refused(fn: Any, score: float) -> None:
+    """A 0-5 rubric's 5 is not an accuracy of 5: refused instead of passed through."""
+    with pytest.raises(ValueError, match=r"outside 0\.\.1"):
+        fn("pred", "ref", judge=_Judge(score))
+
+
+@pytest.mark.parametrize("score", [0.0, 1.0, 0.5])
+def test_judge_scores_at_the_bounds_pass(score: float) -> None:
+    assert patent_claim_validity("pred", "ref", judge=_Judge(score)) == score

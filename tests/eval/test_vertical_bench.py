@@ -22,6 +22,7 @@ from fieldkit.eval import (
     irac_structure,
     mcq_letter,
     numeric_match,
+    patent_claim_validity,
 )
 from fieldkit.eval import vertical as vmod
 from fieldkit.eval.vertical import PATENT_STRATEGIST_SCORER_FNS, PATENT_STRATEGIST_SCORERS
@@ -113,6 +114,15 @@ def test_limit_drops_and_skips(tmp_path: Path) -> None:
         _write(tmp_path, ["not json", "", "[1, 2]", '"str"', {"question": "q", "answer": "a"}])
     )
     assert [q.qid for q in b.questions] == ["q-4"]
+
+
+def test_deeply_nested_and_undecodable_lines_are_skipped(tmp_path: Path) -> None:
+    """A line nested too deeply for ``json`` and bytes that are not UTF-8 skip that line only."""
+    p = tmp_path / "bad.jsonl"
+    good = json.dumps({"question": "q", "answer": "a"}).encode()
+    p.write_bytes(b"[" * 200_000 + b"\n" + b"\xff\xfe{\n" + good + b"\n")
+    b = VerticalBench.from_jsonl(p)
+    assert [(q.qid, q.question, q.expected) for q in b.questions] == [("q-2", "q", "a")]
 
 
 def test_falsy_gold_and_zero_id_are_kept(tmp_path: Path) -> None:
@@ -316,6 +326,14 @@ def test_run_scorer_kwargs() -> None:
     assert calls == []
 
 
+def test_run_refuses_a_judge_scorer_without_judge_before_any_model_call() -> None:
+    b = VerticalBench("n", [VerticalQA("1", "q", "e")], scorer=patent_claim_validity)
+    calls: list[str] = []
+    with pytest.raises(ValueError, match=r"patent_claim_validity .*'judge'"):
+        b.run(calls.append)
+    assert calls == []
+
+
 def test_run_errors() -> None:
     b = _toy()
     with pytest.raises(ValueError, match="on_error must be 'record' or 'raise', got 'x'"):
@@ -469,3 +487,26 @@ def test_per_row_rubric_reaches_judge_scorers(tmp_path: Path) -> None:
     b.scorer_kwargs["rubric"] = {"claim_count": 2}  # bench-wide wins
     b.run(lambda q: "response")
     assert seen == ["Hints:\n- claim_count: 2"] * 2
+
+
+def test_scorer_failure_follows_on_error() -> None:
+    """A judge failing on one answer does not throw away the run under on_error="record"."""
+
+    def flaky(predicted: str | None, expected: str | None) -> float:
+        if predicted == "boom":
+            raise RuntimeError("judge unreachable")
+        return exact_match(predicted, expected)
+
+    qs = [VerticalQA("1", "a", "yes"), VerticalQA("2", "b", "yes"), VerticalQA("3", "c", "yes")]
+    answers = {"a": "yes", "b": "boom", "c": "no"}
+    b = VerticalBench("f", qs, scorer=flaky)
+    for kw in ({}, {"concurrency": 3}):
+        bench = b.run(answers.__getitem__, **kw)  # type: ignore[arg-type]
+        assert [c.success for c in bench.calls] == [True, False, True]
+        failed = bench.calls[1]
+        assert failed.output == "boom" and failed.metrics == {}
+        assert failed.error == "scorer: RuntimeError: judge unreachable"
+        s = bench.summary()
+        assert (s["n"], s["n_success"], s["accuracy"]["mean"]) == (3, 2, 0.5)
+    with pytest.raises(RuntimeError, match="judge unreachable"):
+        b.run(answers.__getitem__, on_error="raise")  # type: ignore[arg-type]

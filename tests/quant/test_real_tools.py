@@ -21,6 +21,7 @@ from fieldkit.quant import (
     sample_text_path,
 )
 from fieldkit.quant._gguf import read_gguf_file_type
+from tests._tools import tool_missing
 
 # A loaded 2-core CI box runs a 4-chunk perplexity pass in ~40 s; allow well beyond that.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -154,7 +155,7 @@ def _convert_script() -> Path:
 
     script = llama_cache_dir() / "src" / "convert_hf_to_gguf.py"
     if not script.is_file():
-        pytest.skip("no llama.cpp source tree with convert_hf_to_gguf.py in fieldkit's cache")
+        tool_missing("no llama.cpp source tree with convert_hf_to_gguf.py in fieldkit's cache")
     return script
 
 

@@ -148,7 +148,7 @@ class ModelShape:
 
     @property
     def kv_hidden(self) -> int:
-        """KV heads × head dim (0.3.0's ``hidden`` argument); for MLA, the cached latent width."""
+        """KV heads × head dim (the ``hidden`` argument); for MLA, the cached latent width."""
         if self.attention == "mla":
             assert self.kv_lora_rank is not None and self.qk_rope_head_dim is not None
             return self.kv_lora_rank + self.qk_rope_head_dim
@@ -313,7 +313,7 @@ def model_shapes() -> Mapping[str, ModelShape]:
 def get_model(model: str | ModelShape) -> ModelShape:
     """The shape for an id or alias (any case); a shape passes through unchanged.
 
-    Unknown → :class:`UnknownModel` whose message is 0.3.0's
+    Unknown → :class:`UnknownModel` whose message is
     ``unknown model id '<as typed>'; known: [...]``.
     """
     if isinstance(model, ModelShape):

@@ -126,6 +126,18 @@ def _umask() -> int:
     return mask
 
 
+def _check_run_args(on_error: str, concurrency: int | None, executor: Executor | None) -> None:
+    """``ValueError`` for a bad ``on_error``/``concurrency``/``executor`` before any call."""
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+    if concurrency is not None and executor is not None:
+        raise ValueError("pass either concurrency or executor, not both")
+
+
 @contextmanager
 def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable[[], None]]:
     """Yield an ``advance()`` callable; draws a rich bar only when stderr is a TTY (or forced)."""
@@ -221,14 +233,7 @@ class Bench:
         ``"raise"`` re-raises the first failure in input order (not recorded). ``concurrency=N``
         runs on N threads; ``executor=`` uses any ``concurrent.futures.Executor``.
         """
-        if on_error not in ("record", "raise"):
-            raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        if concurrency is not None and executor is not None:
-            raise ValueError("pass either concurrency or executor, not both")
+        _check_run_args(on_error, concurrency, executor)
         items = list(inputs)
         with _progress(len(items), progress, f"bench {self.name}") as advance:
             if executor is None and (concurrency is None or concurrency == 1):

@@ -86,7 +86,15 @@ def _judged(
         context=_format_rubric_hints(rubric) or None,
     )
     score = result.score
-    return 0.0 if score is None else score
+    if score is None:
+        return 0.0
+    value = float(score)
+    if not 0.0 <= value <= 1.0:  # also NaN
+        raise ValueError(
+            f"judge score {score!r} is outside 0..1; grade with a rubric that asks for a 0..1 "
+            "score (RUBRIC_PATENT_CLAIM_VALIDITY / RUBRIC_OFFICE_ACTION_ARGUMENT do)"
+        )
+    return value
 
 
 def patent_claim_validity(
@@ -96,7 +104,8 @@ def patent_claim_validity(
     judge: _JudgeLike,
     rubric: Mapping[str, Any] | None = None,
 ) -> float:
-    """The judge's score of a claim against the reference (``0.0`` when it gives none).
+    """The judge's score of a claim against the reference (``0.0`` when it gives none;
+    ``ValueError`` for a score outside 0..1, which is not an accuracy).
 
     Build the judge with ``RUBRIC_PATENT_CLAIM_VALIDITY`` as its rubric; ``rubric`` hints reach it
     as the ``context`` block.
@@ -111,7 +120,8 @@ def office_action_argument(
     judge: _JudgeLike,
     rubric: Mapping[str, Any] | None = None,
 ) -> float:
-    """The judge's score of an office-action response (``0.0`` when it gives none).
+    """The judge's score of an office-action response (``0.0`` when it gives none;
+    ``ValueError`` for a score outside 0..1).
 
     Build the judge with ``RUBRIC_OFFICE_ACTION_ARGUMENT``; pass the expected rejection type and
     citations as ``rubric`` hints.

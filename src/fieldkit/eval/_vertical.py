@@ -1,15 +1,15 @@
 """``VerticalBench``: a domain QA set (FinanceBench, LegalBench, patent-strategist, generic JSONL)
 scored through a ``Bench`` — concurrency, executors, latency percentiles and dumps included.
 
-Loading reads UTF-8 JSONL and skips blank lines, lines that are not JSON and JSON that is not an
-object. Running times only the model call; scoring happens on the worker too, so slow
-(judge-backed) scorers overlap under ``concurrency=``.
+Loading streams UTF-8 JSONL (undecodable bytes replaced) and skips blank lines, lines that are
+not JSON (also ones nested too deeply to decode) and JSON that is not an object. Running times
+only the model call; scoring happens on the worker too, so slow (judge-backed) scorers overlap
+under ``concurrency=``.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldkit.eval._bench import Bench, _progress
+from fieldkit.eval._bench import Bench, _check_run_args, _progress
+from fieldkit.eval._jsonl import iter_jsonl_objects
 from fieldkit.eval._refusal import is_refusal
 from fieldkit.eval._scorers import exact_match, mcq_letter, numeric_match
 
@@ -164,19 +165,19 @@ _DEFAULT_SCORERS: dict[str, Callable[..., float]] = {
 
 
 def _check_scorer_kwargs(scorer: Callable[..., float], kwargs: Mapping[str, Any]) -> None:
-    """Refuse keywords the scorer cannot take, before any model call (instead of dropping them)."""
-    if not kwargs:
-        return
+    """Before any model call, refuse ``scorer_kwargs`` the scorer cannot take (instead of
+    dropping them) and required keywords they lack (a judge-backed scorer without ``judge=``)."""
     try:
         sig = inspect.signature(scorer)
     except (TypeError, ValueError):
         return  # uninspectable (a C function): let the call itself complain
     try:
-        sig.bind_partial("", "", **kwargs)
+        sig.bind("", "", **kwargs)
     except TypeError as exc:
         name = getattr(scorer, "__name__", "custom")
         raise ValueError(
-            f"scorer {name} does not accept scorer_kwargs {sorted(kwargs)}: {exc}"
+            f"scorer {name} cannot be called as scorer(predicted, expected, "
+            f"**scorer_kwargs) with scorer_kwargs {sorted(kwargs)}: {exc}"
         ) from None
 
 
@@ -186,6 +187,14 @@ def _takes_rubric(scorer: Callable[..., float]) -> bool:
     except (TypeError, ValueError):
         return False
     return "rubric" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class _ScorerFailed(Exception):
+    """Carries a scorer's exception from a worker to ``_record`` (the answer itself is kept)."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
 
 
 def _answer(
@@ -208,7 +217,10 @@ def _answer(
     rubric = qa.tags.get("rubric") if row_rubric else None
     if isinstance(rubric, dict):
         kwargs = {**kwargs, "rubric": rubric}
-    accuracy = float(scorer(out, qa.expected, **kwargs))
+    try:
+        accuracy = float(scorer(out, qa.expected, **kwargs))
+    except Exception as exc:
+        return False, out, latency, _ScorerFailed(exc), None, None
     refusal = 1.0 if is_refusal(out) else 0.0
     return True, out, latency, None, accuracy, refusal
 
@@ -249,35 +261,26 @@ class VerticalBench:
         fmt: str | None = None if format == "auto" else format
         questions: list[VerticalQA] = []
         if limit != 0:
-            with p.open(encoding="utf-8") as fh:
-                for i, line in enumerate(fh):
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        continue
-                    if not isinstance(row, dict):
-                        continue
-                    if fmt is None:
-                        fmt = detect_format(row)
-                    if open_book is None:
-                        open_book = fmt == "financebench"
-                    if subset is not None and row.get("question_type") != subset:
-                        continue
-                    if fmt == "financebench":
-                        qa = _map_financebench(row, i, open_book)
-                    elif fmt == "legalbench":
-                        qa = _map_legalbench(row, i)
-                    elif fmt == "patent-strategist":
-                        qa = _map_patent(row, i)
-                    else:
-                        qa = _map_generic(row, i)
-                    if qa is not None:
-                        questions.append(qa)
-                    if limit is not None and len(questions) >= limit:
-                        break
+            for lineno, row in iter_jsonl_objects(p):
+                i = lineno - 1
+                if fmt is None:
+                    fmt = detect_format(row)
+                if open_book is None:
+                    open_book = fmt == "financebench"
+                if subset is not None and row.get("question_type") != subset:
+                    continue
+                if fmt == "financebench":
+                    qa = _map_financebench(row, i, open_book)
+                elif fmt == "legalbench":
+                    qa = _map_legalbench(row, i)
+                elif fmt == "patent-strategist":
+                    qa = _map_patent(row, i)
+                else:
+                    qa = _map_generic(row, i)
+                if qa is not None:
+                    questions.append(qa)
+                if limit is not None and len(questions) >= limit:
+                    break
         if scorer is None:
             scorer = _DEFAULT_SCORERS.get(fmt or "generic", exact_match)
         return cls(
@@ -302,20 +305,15 @@ class VerticalBench:
 
         Metrics per call: ``accuracy`` (the scorer) and ``refusal`` (``is_refusal``). A model
         exception is recorded as a failed call (``on_error="record"``) or re-raised
-        (``"raise"``); failed calls carry no accuracy. Calls are recorded in question order,
-        also with ``concurrency=N`` threads or an ``executor``. Scorer errors propagate. A
+        (``"raise"``); failed calls carry no accuracy. A scorer exception (a judge that
+        failed) is handled the same way: recorded as a failed call that keeps the answer, its
+        error prefixed ``scorer:``, or re-raised. Calls are recorded in question order,
+        also with ``concurrency=N`` threads or an ``executor``. A
         scorer taking ``rubric`` (the judge-backed ones) gets each question's ``rubric`` tag
         (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
         ``scorer_kwargs`` sets one for the whole bench.
         """
-        if on_error not in ("record", "raise"):
-            raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        if concurrency is not None and executor is not None:
-            raise ValueError("pass either concurrency or executor, not both")
+        _check_run_args(on_error, concurrency, executor)
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
         row_rubric = "rubric" not in kwargs and _takes_rubric(self.scorer)
@@ -366,14 +364,16 @@ class VerticalBench:
         tags["qid"] = qa.qid  # a row tag named "qid" cannot hide which question this was
         if not ok:
             assert exc is not None
+            scorer_failed = isinstance(exc, _ScorerFailed)
+            cause: BaseException = exc.exc if isinstance(exc, _ScorerFailed) else exc
             if on_error == "raise":
-                raise exc
+                raise cause
             bench.record(
                 input=qa.question,
-                output=None,
+                output=out if scorer_failed else None,
                 latency_ms=latency,
                 success=False,
-                error=f"{type(exc).__name__}: {exc}",
+                error=("scorer: " if scorer_failed else "") + f"{type(cause).__name__}: {cause}",
                 tags=tags,
             )
             return

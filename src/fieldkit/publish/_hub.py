@@ -8,12 +8,13 @@ Dry run by default: a push only lists and logs what it would upload, needing nei
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fieldkit._files import link_or_copy
 from fieldkit._lazy import MissingExtraError, require
+from fieldkit.lineage._derived import atomic_write
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE
 from fieldkit.publish._errors import HFAuthError, HFHubNotAvailable, PublishError
 
@@ -94,15 +95,19 @@ class HFHubAdapter:
         return dest
 
     def stage_file(self, src: str | os.PathLike[str], rel: str | os.PathLike[str]) -> Path:
-        """Copy ``src`` (content and metadata) to ``<staging_dir>/<rel>``; return the copy."""
-        dest = self._dest(rel)
-        shutil.copy2(src, dest)
-        return dest
+        """Put ``src`` (content and metadata) at ``<staging_dir>/<rel>``; return that path.
+
+        A hard link where the filesystem allows (a multi-GB variant is not copied), else a copy;
+        either way the staged file is complete or absent, never half-written.
+        """
+        if not Path(src).is_file():
+            raise PublishError(f"cannot stage {str(src)!r}: not a file")
+        return link_or_copy(src, self._dest(rel))
 
     def stage_text(self, text: str, rel: str | os.PathLike[str]) -> Path:
-        """Write ``text`` as UTF-8 to ``<staging_dir>/<rel>``; return the path."""
+        """Write ``text`` as UTF-8 to ``<staging_dir>/<rel>`` (atomically); return the path."""
         dest = self._dest(rel)
-        dest.write_text(text, encoding="utf-8")
+        atomic_write(dest, text)  # a new file: never writes through a hard link staged there
         return dest
 
     def _resolve_token(self) -> str | None:

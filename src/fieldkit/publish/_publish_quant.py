@@ -16,6 +16,7 @@ from typing import Any
 
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE, PublisherBrand
 from fieldkit.publish._card import ModelCard
+from fieldkit.publish._errors import PublishError
 from fieldkit.publish._hub import HFHubAdapter, PublishResult
 from fieldkit.publish._manifest import ArtifactManifest, write_artifact_manifest
 
@@ -94,7 +95,10 @@ def publish_quant(
     """Render the card, stage it and the variant files, write the manifest, then push.
 
     Keywords win over same-named report attributes when not ``None``. ``dry_run=True`` (the
-    default) uploads nothing. ``published_at`` (default: now, UTC) stamps the manifest.
+    default) uploads nothing. A staging folder holding files this release would not stage (a
+    previous release's variants) is refused with ``PublishError`` before anything is written,
+    since the push uploads the whole folder. ``published_at`` (default: now, UTC) stamps the
+    manifest.
     """
     fmt = str(getattr(quant_report, "format", None) or "gguf")
     variants = tuple(getattr(quant_report, "variants", None) or ())
@@ -153,13 +157,24 @@ def publish_quant(
         model_creator=brand.creator,
         brand=brand,
     )
-    card_path = adapter.stage_text(card.render(), "README.md")
+    staged: list[tuple[Path, str]] = []
     for entry in variant_files.values():
         if not isinstance(entry, dict) or not entry.get("path"):
             continue
         src = Path(entry["path"])
         if src.is_file():
-            adapter.stage_file(src, entry.get("rel") or src.name)
+            staged.append((src, str(entry.get("rel") or src.name)))
+    planned = {"README.md", *(Path(rel).as_posix() for _src, rel in staged)}
+    stale = [f for f in adapter._staged() if f not in planned]
+    if stale:
+        raise PublishError(
+            f"staging folder {str(adapter.staging_dir)!r} already holds files this release "
+            f"does not include, which the push would upload too: {', '.join(stale)}; "
+            "use an empty folder or remove them"
+        )
+    card_path = adapter.stage_text(card.render(), "README.md")
+    for src, rel in staged:
+        adapter.stage_file(src, rel)
 
     manifest_path: Path | None = None
     if artifacts_dir is not None:

@@ -38,7 +38,7 @@ from fieldkit.quant._stubs import (
 )
 from fieldkit.quant._thermal import ThermalProbe, ThermalReading, parse_nvidia_smi_csv_lenient
 
-# Private helpers, under the names that code written for the original imports.
+# Private helpers kept importable under these names: code and tests call them directly.
 _human_bytes = human_bytes
 _parse_nvidia_smi_csv = parse_nvidia_smi_csv_lenient
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from fieldkit._files import link_or_copy
 from fieldkit.quant._errors import QuantError, QuantToolError
 from fieldkit.quant._gguf import UNQUANTIZED_FILE_TYPES, file_type_name, read_gguf_file_type
 from fieldkit.quant._paths import LlamaCppPaths, convert_python, tool_path
@@ -19,18 +19,6 @@ __all__ = ["quantize_gguf"]
 
 _VARIANT = re.compile(r"[A-Za-z0-9_]+")
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
-
-
-def _place(source: Path, dest: Path) -> None:
-    """Make *dest* hold *source*'s bytes: a hard link when possible (no second copy), else a
-    copy; published atomically so *dest* is never half-written."""
-    tmp = dest.with_name(f".{dest.name}.partial")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copy2(source, tmp)
-    os.replace(tmp, dest)
 
 
 def _convert(
@@ -138,7 +126,7 @@ def quantize_gguf(
                 if not source.exists():
                     report.notes.append(f"f16-copy: {source} → {dest}")
             elif source.resolve() != dest.resolve():
-                _place(source, dest)
+                link_or_copy(source, dest)
         else:
             paths, binary = tool_path(paths, "quantize", dry_run=dry_run)
             flags = list(extra_quantize_args)
