@@ -172,7 +172,7 @@ def watch(
     if once or not console.is_terminal:
 
         def emit_print(frame: WatchFrame) -> None:
-            console.print(render_frame(frame))
+            console.print(render_frame(frame, width=console.width))
 
         with contextlib.suppress(KeyboardInterrupt):
             watch_loop(store, emit_print, interval=interval, iterations=n, last_n=last)
@@ -181,7 +181,7 @@ def watch(
     with Live(console=console, auto_refresh=False, screen=False) as live:
 
         def emit_live(frame: WatchFrame) -> None:
-            live.update(render_frame(frame), refresh=True)
+            live.update(render_frame(frame, width=console.width), refresh=True)
 
         with contextlib.suppress(KeyboardInterrupt):
             watch_loop(store, emit_live, interval=interval, iterations=n, last_n=last)

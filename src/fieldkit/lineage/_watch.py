@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from fieldkit.lineage._labels import FailureLabel
 from fieldkit.lineage._progress import short_hypothesis
@@ -93,8 +93,8 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
-def render_frame(frame: WatchFrame, *, width_chain: int = 8) -> Any:
-    """A rich renderable of *frame* (header, status counts, best + chain, last trials)."""
+def render_frame(frame: WatchFrame, *, width: int = 100, width_chain: int = 8) -> Any:
+    """A rich renderable of *frame* sized for a *width*-column terminal."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -105,7 +105,7 @@ def render_frame(frame: WatchFrame, *, width_chain: int = 8) -> Any:
         (f"({100.0 * frame.keep_rate:.1f}%)", "green"),
         f"  ·  metric {frame.metric_field}",
     )
-    counts = Table(title="status", title_justify="left", show_edge=False, pad_edge=False)
+    counts = Table(title="by status", title_justify="left", show_edge=False, pad_edge=False)
     counts.add_column("status")
     counts.add_column("count", justify="right")
     counts.add_column("%", justify="right")
@@ -133,17 +133,23 @@ def render_frame(frame: WatchFrame, *, width_chain: int = 8) -> Any:
     recent = Table(
         title=f"last {len(frame.recent)}", title_justify="left", show_edge=False, pad_edge=False
     )
-    just: Literal["left", "right"]
-    for col, just in (("exp", "left"), ("status", "left"), ("specialist", "left"),
-                      (frame.metric_field, "right"), ("hypothesis", "left")):  # fmt: skip
-        recent.add_column(col, justify=just, overflow="ellipsis", no_wrap=col == "hypothesis")
-    for t in reversed(frame.recent):
+    recent.add_column("exp", no_wrap=True)
+    recent.add_column("status", no_wrap=True)
+    recent.add_column("specialist", no_wrap=True)
+    recent.add_column(frame.metric_field, justify="right", no_wrap=True)
+    recent.add_column("hypothesis", no_wrap=True, overflow="ellipsis")
+    rows = list(reversed(frame.recent))
+    used = 8 + 4 * 3 + max([len(t.exp_id) + 4 for t in rows] + [3])
+    used += max([len(t.status.value) for t in rows] + [6])
+    used += max([len(t.specialist) for t in rows] + [10]) + max(len(frame.metric_field), 8)
+    hyp_width = max(16, width - used)
+    for t in rows:
         recent.add_row(
             f"exp_{t.exp_id}",
             Text(t.status.value, style=_STYLE.get(t.status, "")),
             t.specialist,
             _fmt(t.metric(frame.metric_field)),
-            short_hypothesis(t.hypothesis, 70),
+            short_hypothesis(t.hypothesis, hyp_width),
         )
     return Group(head, Text(""), counts, Text(""), best, Text(""), recent)
 
