@@ -42,6 +42,12 @@ def open_store(
     from fieldkit.lineage import LineageStore
 
     store: LineageBase
+    if not _is_dsn(path):
+        p = Path(path)
+        if not p.exists():
+            fail(f"{p} does not exist")
+        if p.is_dir() and not (p / LineageStore.RESULTS_FILENAME).is_file():
+            fail(f"{p} has no {LineageStore.RESULTS_FILENAME}")
     try:
         if _is_dsn(path):
             from fieldkit.lineage import PostgresLineageStore
@@ -50,13 +56,11 @@ def open_store(
                 path, table=table, lower_is_better=not higher, metric_field=metric
             )
         else:
-            p = Path(path)
-            if not p.exists():
-                fail(f"{p} does not exist")
-            if p.is_dir() and not (p / LineageStore.RESULTS_FILENAME).is_file():
-                fail(f"{p} has no {LineageStore.RESULTS_FILENAME}")
             store = LineageStore.open(
-                p, lower_is_better=not higher, metric_field=metric, salvage_malformed=salvage
+                Path(path),
+                lower_is_better=not higher,
+                metric_field=metric,
+                salvage_malformed=salvage,
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
