@@ -161,8 +161,15 @@ def _annotate(ax: Any, data: ProgressData) -> None:
     ]
     anchors_with_edge = [*anchors, (right, anchors[0][1], 0.0)]
     span = data.ylim[1] - data.ylim[0]
+    steps = [(p.x, p.y or 0.0) for p in data.steps] + [(right, (data.steps[-1].y or 0.0))]
+    obstacles = [(a[0], b[0], a[1]) for a, b in zip(steps, steps[1:], strict=False)]
+    obstacles += [(p.x, p.x, p.y or 0.0) for p in data.keeps]
     spots = place_labels(
-        anchors_with_edge, data.ylim, lower_is_better=data.lower_is_better, row_height=span / 14
+        anchors_with_edge,
+        data.ylim,
+        lower_is_better=data.lower_is_better,
+        row_height=span / 14,
+        obstacles=obstacles,
     )[:-1]
     for p, label, (tx, ty) in zip(data.annotated, labels, spots, strict=True):
         ax.annotate(

@@ -268,6 +268,7 @@ def place_labels(
     *,
     lower_is_better: bool,
     row_height: float,
+    obstacles: Sequence[tuple[float, float, float]] = (),
 ) -> list[tuple[float, float]]:
     """Text positions for labels ``(x, y, width)`` on the better side of their points.
 
@@ -293,7 +294,10 @@ def place_labels(
         past = [r for r in range(n_rows) if (row_y(r) < y if lower_is_better else row_y(r) > y)]
         chosen = None
         for r in reversed(past):  # nearest the point first
-            if all(span[1] <= a or span[0] >= b for a, b in rows[r]):
+            if all(span[1] <= a or span[0] >= b for a, b in rows[r]) and not any(
+                abs(oy - row_y(r)) < 0.6 * row_height and oa <= span[1] and ob >= span[0]
+                for oa, ob, oy in obstacles
+            ):
                 chosen = r
                 break
         fallback = 0
