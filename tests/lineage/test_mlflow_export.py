@@ -65,7 +65,7 @@ def test_export_twice_gives_the_same_state_and_nests_children(
     assert (second.created, second.updated, second.unchanged) == (0, 0, 4)
     assert second.runs == first.runs
     assert _state(tracking, "twice") == state
-    status, start, end, tags, params, metrics, history, parent = state["001"]
+    status, _start, _end, tags, params, metrics, history, parent = state["001"]
     assert status == "FINISHED" and parent == "000"
     assert tags["status"] == "keep" and tags["specialist"] == "s" and tags["domain"] == "s"
     assert tags["parent_exp"] == "000" and tags["mlflow.runName"] == "exp_001"
@@ -95,16 +95,14 @@ def test_reexport_updates_in_place(
     assert state["004"][7] == "001"
 
 
-def test_unreachable_and_broken_tracking_uris(
-    tmp_path: Path, make: Callable[..., Trial]
-) -> None:
+def test_unreachable_and_broken_tracking_uris(tmp_path: Path, make: Callable[..., Trial]) -> None:
     store = _store(tmp_path / "run", make)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     with pytest.raises(ExportError, match="unreachable"):
         store.export_mlflow(f"http://127.0.0.1:{port}", experiment="x")
-    with pytest.raises(ExportError, match="MLflow|cannot open"):
+    with pytest.raises(ExportError, match=r"MLflow|cannot open"):
         store.export_mlflow("bogus-scheme://nowhere", experiment="x")
 
 
@@ -118,4 +116,6 @@ def test_failure_labels_map_to_run_states(make: Callable[..., Trial]) -> None:
 
     assert desired_run(make("1", FailureLabel.HARNESS_ABORT), None, "").status == "KILLED"
     assert desired_run(make("1", FailureLabel.PREFLIGHT_CRASH), None, "").status == "FAILED"
-    assert desired_run(make("1", FailureLabel.SIZE_BLOCKED), "r", "").tags["mlflow.parentRunId"] == "r"
+    assert (
+        desired_run(make("1", FailureLabel.SIZE_BLOCKED), "r", "").tags["mlflow.parentRunId"] == "r"
+    )

@@ -80,7 +80,9 @@ def test_big_log_thins_discards_but_draws_every_keep(
 
 def test_higher_is_better_and_time_axis(tmp_path: Path, make: Callable[..., Trial]) -> None:
     store = LineageStore(tmp_path / "acc", lower_is_better=False)
-    for i, (s, v) in enumerate([("baseline", 0.5), ("keep", 0.6), ("discard", 0.55), ("keep", 0.7)]):
+    for i, (s, v) in enumerate(
+        [("baseline", 0.5), ("keep", 0.6), ("discard", 0.55), ("keep", 0.7)]
+    ):
         t = make(f"{i:03d}", s, v)
         store.append(Trial(**{**t.__dict__, "timestamp": f"2026-05-11T10:0{i}:00Z"}))
     fig = store.plot(x_axis="time")

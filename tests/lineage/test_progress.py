@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from hypothesis import given, settings
@@ -45,7 +46,7 @@ def test_frontier_is_strictly_monotone_and_tracks_the_running_best(
     steps = frontier(pts, lower_is_better=lower)
     vals = [p.y for p in steps]
     assert all(v is not None and math.isfinite(v) for v in vals)
-    for a, b in zip(vals, vals[1:], strict=False):
+    for a, b in itertools.pairwise(vals):
         assert a is not None and b is not None
         assert (b < a) if lower else (b > a)
     finite = [y for y in ys if y is not None and math.isfinite(y)]
@@ -83,7 +84,9 @@ def test_progress_data_never_drops_a_keep(
     kept_ids = {
         t.exp_id
         for t in trials
-        if t.status is FailureLabel.KEEP and t.core_metric is not None and not math.isnan(t.core_metric)
+        if t.status is FailureLabel.KEEP
+        and t.core_metric is not None
+        and not math.isnan(t.core_metric)
     }
     assert {p.exp_id for p in data.keeps} == kept_ids
     assert len(data.faint) <= budget
@@ -100,9 +103,7 @@ def test_progress_data_never_drops_a_keep(
 
 
 @given(st.lists(st.floats(-100, 100), max_size=40), st.integers(0, 50), st.booleans())
-def test_annotations_are_the_biggest_steps_in_x_order(
-    ys: list[float], n: int, lower: bool
-) -> None:
+def test_annotations_are_the_biggest_steps_in_x_order(ys: list[float], n: int, lower: bool) -> None:
     steps = frontier(_points(list(ys)), lower_is_better=lower)
     chosen = choose_annotations(steps, n, lower_is_better=lower)
     assert len(chosen) == min(n, len(steps))
@@ -115,9 +116,7 @@ def test_annotations_are_the_biggest_steps_in_x_order(
 
 
 @given(
-    st.lists(
-        st.tuples(st.floats(0, 1000), st.floats(0.5, 9.5), st.floats(1, 200)), max_size=12
-    ),
+    st.lists(st.tuples(st.floats(0, 1000), st.floats(0.5, 9.5), st.floats(1, 200)), max_size=12),
     st.booleans(),
 )
 def test_placed_labels_do_not_overlap_while_rows_are_free(

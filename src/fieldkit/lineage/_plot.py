@@ -7,6 +7,7 @@ drawn is decided by ``_progress.progress_data``; this module only styles it.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -162,7 +163,7 @@ def _annotate(ax: Any, data: ProgressData) -> None:
     anchors_with_edge = [*anchors, (right, anchors[0][1], 0.0)]
     span = data.ylim[1] - data.ylim[0]
     steps = [(p.x, p.y or 0.0) for p in data.steps] + [(right, (data.steps[-1].y or 0.0))]
-    obstacles = [(a[0], b[0], a[1]) for a, b in zip(steps, steps[1:], strict=False)]
+    obstacles = [(a[0], b[0], a[1]) for a, b in itertools.pairwise(steps)]
     obstacles += [(p.x, p.x, p.y or 0.0) for p in data.keeps]
     spots = place_labels(
         anchors_with_edge,
