@@ -116,10 +116,13 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
             label="running best", zorder=3,
         )  # fmt: skip
     if data.keeps:
+        # Thousands of white-edged markers would bury the frontier under their edges.
+        many = len(data.keeps) > 300
         kx = [p.x for p in data.keeps]
         ky = [_clip(p.y or 0.0, data.ylim)[0] for p in data.keeps]
         ax.scatter(
-            _x(data, kx), ky, s=42, c=_KEEP, edgecolors="white", linewidths=0.8,
+            _x(data, kx), ky, s=10 if many else 42, c=_KEEP,
+            edgecolors="none" if many else "white", linewidths=0 if many else 0.8,
             label="keep", zorder=4,
         )  # fmt: skip
     if data.best is not None and data.best.y is not None:
