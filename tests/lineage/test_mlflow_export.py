@@ -119,3 +119,36 @@ def test_failure_labels_map_to_run_states(make: Callable[..., Trial]) -> None:
     assert (
         desired_run(make("1", FailureLabel.SIZE_BLOCKED), "r", "").tags["mlflow.parentRunId"] == "r"
     )
+
+
+def test_postgres_store_exports_under_its_table_name(
+    make: Callable[..., Trial], tracking: str, pg_dsn: str, pg_table: str
+) -> None:
+    from fieldkit.lineage import PostgresLineageStore
+
+    pg = PostgresLineageStore(pg_dsn, table=pg_table)
+    pg.append(make("000", "baseline", 1.1))
+    pg.append(make("001", "keep", 1.0, parent="000"))
+    result = pg.export_mlflow(tracking)
+    assert result.created == 2
+    state = _state(tracking, pg_table)
+    assert state["001"][7] == "000"
+
+
+def test_cli_export_then_reexport(
+    tmp_path: Path, make: Callable[..., Trial], tracking: str
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from fieldkit.cli import app
+
+    _store(tmp_path / "clirun", make)
+    args = ["lineage", "export", str(tmp_path / "clirun"), "--mlflow", tracking, "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout.splitlines()[-1])["created"] == 4
+    second = CliRunner().invoke(app, args)
+    assert json.loads(second.stdout.splitlines()[-1])["unchanged"] == 4
+    assert len(_state(tracking, "clirun")) == 4
