@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
-from fieldkit.cli import _capabilities, _eval, _lineage, _nim, _pg, _rag, _rag_docs, _serve  # noqa: F401
+from fieldkit.cli import (  # noqa: F401
+    _capabilities,
+    _eval,
+    _lineage,
+    _lineage_view,
+    _nim,
+    _pg,
+    _rag,
+    _rag_docs,
+    _serve,
+)
 from fieldkit.cli._app import app, bench_app
 
 __all__ = ["app", "bench_app", "main"]

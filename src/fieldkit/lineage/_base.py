@@ -205,6 +205,37 @@ class LineageBase:
                 "skipped_rows": self.skipped_rows,
             }
 
+    def plot(
+        self,
+        *,
+        out: str | Path | None = None,
+        x_axis: Literal["order", "time"] = "order",
+        annotate: int = 5,
+        max_points: int = 5000,
+        title: str | None = None,
+    ) -> Any:
+        """The progress plot (a matplotlib ``Figure``; needs ``fieldkit[plot]``), saved if *out*.
+
+        See ``fieldkit.lineage._plot``: every trial's metric over time, kept trials joined by the
+        running-best frontier, the best marked, the *annotate* biggest steps labelled.
+        """
+        from fieldkit.lineage._plot import plot_store
+
+        return plot_store(
+            self, out=out, x_axis=x_axis, annotate=annotate, max_points=max_points, title=title
+        )
+
+    def export_mlflow(self, tracking_uri: str, *, experiment: str | None = None) -> Any:
+        """Mirror the log into MLflow (needs ``fieldkit[mlflow]``): one run per trial, nested
+        under its parent's run, found again by exp_id so re-exporting never duplicates.
+
+        *experiment* defaults to the log's directory (or table) name. Returns an
+        ``ExportResult``; ``ExportError`` (a ``ValueError``) if the store is unreachable.
+        """
+        from fieldkit.lineage._mlflow import export_store
+
+        return export_store(self, tracking_uri, experiment=experiment)
+
     def write_derived(
         self,
         directory: str | Path | None = None,

@@ -1,0 +1,23 @@
+"""fieldkit.lineage.views — the building blocks behind ``store.plot()``, ``lineage watch`` and
+``store.export_mlflow()``, for callers who draw or display a run their own way.
+
+Importing this module needs neither matplotlib nor mlflow (each is imported on first use).
+"""
+
+from __future__ import annotations
+
+from fieldkit.lineage._mlflow import ExportError, ExportResult
+from fieldkit.lineage._progress import Point, ProgressData, progress_data
+from fieldkit.lineage._watch import WatchFrame, frame_of, render_frame, watch_loop
+
+__all__ = [
+    "ExportError",
+    "ExportResult",
+    "Point",
+    "ProgressData",
+    "WatchFrame",
+    "frame_of",
+    "progress_data",
+    "render_frame",
+    "watch_loop",
+]
