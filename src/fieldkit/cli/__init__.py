@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
-from fieldkit.cli import _capabilities, _eval, _lineage, _nim, _rag, _serve  # noqa: F401
+from fieldkit.cli import _bench_serve, _capabilities, _eval, _lineage, _nim, _rag, _serve  # noqa: F401
 from fieldkit.cli._app import app, bench_app
 
 __all__ = ["app", "bench_app", "main"]

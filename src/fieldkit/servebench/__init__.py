@@ -19,6 +19,7 @@ from fieldkit.servebench._run import (
     ServeBenchError,
     ServeBenchResult,
     run_serve_bench,
+    served_models,
 )
 from fieldkit.servebench._search import MaxSearch
 from fieldkit.servebench._slo import SLOError, SLOs, parse_slos
@@ -45,6 +46,8 @@ __all__ = [
     "parse_slos",
     "plot_sweep",
     "run_serve_bench",
+    "served_models",
     "server_view",
     "summarize_point",
+    "synthetic_prompts",
 ]

@@ -13,9 +13,7 @@ from typing import Any
 __all__ = ["measure_overhead"]
 
 
-def measure_overhead(
-    requests: int = 200, concurrency: int = 8, tokens: int = 16
-) -> dict[str, Any]:
+def measure_overhead(requests: int = 200, concurrency: int = 8, tokens: int = 16) -> dict[str, Any]:
     """Run *requests* streamed requests of *tokens* one-token chunks at *concurrency* against a
     fresh 0-latency ``NIMSimulator``; return wall/CPU ms per request and the achieved rate."""
     from fieldkit.servebench._loadgen import Target

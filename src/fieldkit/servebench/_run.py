@@ -25,7 +25,14 @@ from fieldkit.servebench._search import MaxSearch
 from fieldkit.servebench._slo import SLOs
 from fieldkit.servebench._workload import Prompt
 
-__all__ = ["LoadPoint", "ServeBenchConfig", "ServeBenchError", "ServeBenchResult", "run_serve_bench"]
+__all__ = [
+    "LoadPoint",
+    "ServeBenchConfig",
+    "ServeBenchError",
+    "ServeBenchResult",
+    "run_serve_bench",
+    "served_models",
+]
 
 Mode = Literal["concurrency", "rate"]
 
@@ -138,7 +145,9 @@ class _Runner:
         try:
             resp = await self.client.get(t.base_url.rstrip("/") + "/models", headers=t.headers())
         except httpx.HTTPError as exc:
-            raise ServeBenchError(f"cannot reach {t.base_url}: {exc or type(exc).__name__}") from None
+            raise ServeBenchError(
+                f"cannot reach {t.base_url}: {exc or type(exc).__name__}"
+            ) from None
         if resp.status_code == 401 or resp.status_code == 403:
             raise ServeBenchError(f"{t.base_url} refused the API key (HTTP {resp.status_code})")
         ids: list[str] = []
@@ -151,7 +160,9 @@ class _Runner:
         probe = Prompt(({"role": "user", "content": "Say hello."},), 4)
         for i in range(max(1, self.cfg.warmup)):
             prompt = probe if i == 0 else self._prompts(1, offset=i)[0]
-            rec = await send_one(self.client, t, prompt, RequestRecord(-1, 0.0), time.perf_counter())
+            rec = await send_one(
+                self.client, t, prompt, RequestRecord(-1, 0.0), time.perf_counter()
+            )
             if rec.error == "not_streaming":
                 raise ServeBenchError(
                     f"{t.base_url} answered a stream=true request without streaming "
@@ -188,7 +199,9 @@ class _Runner:
         before = await self._scrape()
         run: PointRun
         if cfg.mode == "concurrency":
-            run = await run_concurrency(self.client, cfg.target, prompts, int(load), self.on_request)
+            run = await run_concurrency(
+                self.client, cfg.target, prompts, int(load), self.on_request
+            )
         else:
             run = await run_rate(
                 self.client,
@@ -331,3 +344,18 @@ def run_serve_bench(
     """Run *cfg* to the end (blocking). ``on_point(label, n)`` is called as each point starts,
     ``on_request(record)`` as each request ends (for progress bars)."""
     return asyncio.run(_run(cfg, on_point, on_request))
+
+
+def served_models(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> list[str]:
+    """The model ids ``GET {base_url}/models`` lists; :class:`ServeBenchError` if unreachable."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        resp = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise ServeBenchError(f"cannot reach {base_url}: {exc or type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise ServeBenchError(f"{base_url}/models answered HTTP {resp.status_code}")
+    try:
+        return [str(m["id"]) for m in resp.json().get("data") or []]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        raise ServeBenchError(f"{base_url}/models did not answer an OpenAI model list") from None

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["Prompt", "WorkloadError", "load_jsonl", "synthetic_prompts"]
 
-_WORDS = (
+_VOCABULARY = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
     "but have an they you were her she there can all their one been more when would what will "
     "into time about some only other new these two may first then do any like my now over such "
@@ -24,7 +24,8 @@ _WORDS = (
     "make world still see own men work long here get both between life being under never day "
     "same another know while last might us great old year off come since against go came right "
     "used take three"
-).split()
+)
+_WORDS = tuple(_VOCABULARY.split())
 
 
 class WorkloadError(ValueError):
@@ -111,7 +112,7 @@ def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
         where = f"{p}:{lineno}"
         try:
             obj = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
         limit = max_tokens
         if isinstance(obj, dict) and "max_tokens" in obj:
