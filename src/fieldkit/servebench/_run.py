@@ -277,9 +277,10 @@ async def _run(
     on_point: Callable[[str, int], None] | None,
     on_request: Callable[[RequestRecord], None] | None,
 ) -> ServeBenchResult:
-    width = int(max(cfg.loads or (1,)))
     if cfg.mode == "rate":
         width = cfg.max_concurrency or cfg.num_requests
+    else:
+        width = int(max(cfg.loads or (1,)))
     if cfg.find_max:
         width = max(width, int(cfg.max_load))
     limits = httpx.Limits(max_connections=max(width, 1), max_keepalive_connections=max(width, 1))
