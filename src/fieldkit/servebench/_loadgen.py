@@ -82,7 +82,27 @@ def _error_kind(exc: BaseException) -> str:
 async def send_one(
     client: httpx.AsyncClient, target: Target, prompt: Prompt, rec: RequestRecord, origin: float
 ) -> RequestRecord:
-    """Send one streamed chat request and fill *rec* (times relative to its own send)."""
+    """Send one streamed chat request and fill *rec* (times relative to its own send).
+
+    A pooled keep-alive connection the server closed while idle fails before any response byte
+    (``Server disconnected without sending a response``); that send is retried once on a fresh
+    connection with the clock restarted, as the request never reached the server's handler.
+    """
+    await _attempt(client, target, prompt, rec, origin)
+    if rec.error == "disconnected" and rec.ttft is None and _stale(rec.error_detail):
+        rec.error = rec.error_detail = None
+        rec.retried = True
+        await _attempt(client, target, prompt, rec, origin)
+    return rec
+
+
+def _stale(detail: str | None) -> bool:
+    return detail is not None and "without sending a response" in detail
+
+
+async def _attempt(
+    client: httpx.AsyncClient, target: Target, prompt: Prompt, rec: RequestRecord, origin: float
+) -> RequestRecord:
     url = target.base_url.rstrip("/") + "/chat/completions"
     payload = target.payload(prompt)
     pieces: list[str] = []

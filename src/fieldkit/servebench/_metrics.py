@@ -30,7 +30,8 @@ class RequestRecord:
     ``sent`` is relative to the point's start. ``error`` is ``None`` on success, else a kind
     (``http_503``, ``timeout``, ``connect``, ``disconnected``, ``no_content``, ``bad_stream``…).
     ``token_source`` says where the token counts came from: ``usage``, ``tokenizer`` or
-    ``estimated``.
+    ``estimated``. ``retried``: the first send hit a keep-alive connection the server had
+    closed, and the request was sent again (timed from the second send).
     """
 
     index: int
@@ -43,6 +44,7 @@ class RequestRecord:
     token_source: str | None = None
     error: str | None = None
     error_detail: str | None = None
+    retried: bool = False
     text: str = field(default="", repr=False)
 
     @property
@@ -111,6 +113,7 @@ def summarize_point(
         "completed": len(ok),
         "failed": len(records) - len(ok),
         "errors": dict(sorted(Counter(r.error for r in records if r.error).items())),
+        "retried_stale_connection": sum(1 for r in records if r.retried),
         "duration_s": duration_s,
         "request_throughput": len(ok) / dur if ok else 0.0,
         "output_throughput": out_tokens / dur if ok else 0.0,

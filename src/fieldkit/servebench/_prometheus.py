@@ -62,7 +62,11 @@ def server_view(
     before: Mapping[str, float], after: Mapping[str, float]
 ) -> dict[str, float | str | None] | None:
     """What the server reports for the interval between two scrapes, or ``None`` when neither
-    llama.cpp's nor vLLM's metric names are present."""
+    llama.cpp's nor vLLM's metric names are present.
+
+    llama.cpp times generation per slot, so its ``tpot_mean_ms`` is the mean time of one decode
+    step of one request (comparable to client TPOT at concurrency 1).
+    """
     if any(k.startswith("vllm:") for k in after):
         return {
             "server": "vllm",
@@ -87,7 +91,8 @@ def server_view(
             "server": "llama.cpp",
             "prompt_tokens": prompt,
             "generation_tokens": gen,
-            "requests": _delta(before, after, "llamacpp:n_decode_total"),
+            "prompt_tokens_cached": _delta(before, after, "llamacpp:prompt_tokens_cached_total"),
+            "decode_calls": _delta(before, after, "llamacpp:n_decode_total"),
             "prompt_tokens_per_s": prompt / prompt_s if prompt and prompt_s else None,
             "generation_tokens_per_s": gen / gen_s if gen and gen_s else None,
             "tpot_mean_ms": gen_s / gen * 1000.0 if gen and gen_s else None,
