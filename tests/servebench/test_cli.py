@@ -86,6 +86,7 @@ def test_find_max_json(runner: CliRunner, simulator: NIMSimulator) -> None:
         (["-c", "0"], "--concurrency values must be positive integers"),
         (["--rate", "-2"], "--rate values must be positive"),
         (["--raw"], "--raw needs --json"),
+        (["-n", "0"], "--num-requests must be at least 1"),
         (["--plot", "out.pdf"], "--plot must name a .png or .svg"),
         (["--model", "nope"], "model 'nope' is not served"),
         (["--find-max"], "--find-max needs at least one --slo"),

@@ -251,6 +251,10 @@ def bench_serve(
         slos = parse_slos(slo)
     except SLOError as exc:
         fail(f"--slo: {exc}")
+    if num_requests < 1:
+        fail(f"--num-requests must be at least 1, got {num_requests}")
+    if warmup < 0:
+        fail(f"--warmup must be >= 0, got {warmup}")
     if raw and not as_json:
         fail("--raw needs --json")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
@@ -280,8 +284,10 @@ def bench_serve(
         if dataset is not None:
             prompts = load_jsonl(dataset, max_tokens=output_len)
         else:
+            # Distinct prompts for every point: no point hits another's prompt cache.
+            points = 16 if find_max else len(loads)
             prompts = synthetic_prompts(
-                num_requests, input_len, output_len, range_ratio=range_ratio, seed=seed
+                num_requests * points, input_len, output_len, range_ratio=range_ratio, seed=seed
             )
     except WorkloadError as exc:
         fail(str(exc))

@@ -44,8 +44,9 @@ class ServeBenchError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class ServeBenchConfig:
     """One run. ``loads`` are concurrencies (``mode="concurrency"``) or request rates in req/s
-    (``mode="rate"``, ``inf`` = all at once). ``prompts`` are cycled to ``num_requests`` per
-    point. ``find_max`` searches the highest load meeting ``slos`` for ``attainment`` of
+    (``mode="rate"``, ``inf`` = all at once). Each point takes the next ``num_requests``
+    prompts, cycling; give ``num_requests × points`` distinct prompts so that no point reuses
+    another's (a server's prompt cache would flatter the later points). ``find_max`` searches the highest load meeting ``slos`` for ``attainment`` of
     requests instead of running ``loads``."""
 
     target: Target
@@ -64,10 +65,10 @@ class ServeBenchConfig:
     scrape_metrics: bool = True
 
     def __post_init__(self) -> None:
-        if not self.prompts:
-            raise ServeBenchError("no prompts to send")
         if self.num_requests < 1:
             raise ServeBenchError(f"--num-requests must be at least 1, got {self.num_requests}")
+        if not self.prompts:
+            raise ServeBenchError("no prompts to send")
         if self.warmup < 0:
             raise ServeBenchError(f"--warmup must be >= 0, got {self.warmup}")
         if not self.loads and not self.find_max:
@@ -157,9 +158,9 @@ class _Runner:
             raise ServeBenchError(
                 f"model {t.model!r} is not served at {t.base_url}; it serves: {', '.join(ids)}"
             )
-        probe = Prompt(({"role": "user", "content": "Say hello."},), 4)
         for i in range(max(1, self.cfg.warmup)):
-            prompt = probe if i == 0 else self._prompts(1, offset=i)[0]
+            # Warm-up prompts share no prefix with measured ones (no prompt-cache hits).
+            prompt = Prompt(({"role": "user", "content": f"Warm-up {i}: say hello."},), 4)
             rec = await send_one(
                 self.client, t, prompt, RequestRecord(-1, 0.0), time.perf_counter()
             )
