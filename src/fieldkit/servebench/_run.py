@@ -46,8 +46,9 @@ class ServeBenchConfig:
     """One run. ``loads`` are concurrencies (``mode="concurrency"``) or request rates in req/s
     (``mode="rate"``, ``inf`` = all at once). Each point takes the next ``num_requests``
     prompts, cycling; give ``num_requests × points`` distinct prompts so that no point reuses
-    another's (a server's prompt cache would flatter the later points). ``find_max`` searches the highest load meeting ``slos`` for ``attainment`` of
-    requests instead of running ``loads``."""
+    another's (a server's prompt cache would flatter the later points). ``find_max`` searches
+    the highest load meeting ``slos`` for ``attainment`` of requests instead of running
+    ``loads``."""
 
     target: Target
     prompts: Sequence[Prompt]
