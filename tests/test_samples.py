@@ -16,7 +16,7 @@ SAMPLES = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.py"))
 
 def test_there_is_a_sample_per_module() -> None:
     names = " ".join(p.name for p in SAMPLES)
-    for module in ("capabilities", "nim", "rag", "eval", "lineage", "training"):
+    for module in ("capabilities", "nim", "serve", "rag", "eval", "lineage", "training"):
         assert module in names, f"no sample for {module}"
 
 

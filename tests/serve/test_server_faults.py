@@ -49,7 +49,7 @@ def test_a_crash_quotes_the_last_log_lines(
     crash = 'echo "loading model"; echo "fatal: out of cheese" >&2; exit 3'
     _stand_in(tmp_path, monkeypatch, crash)
     with pytest.raises(LocalServerError) as err:
-        LocalServer(gguf).start()
+        LocalServer(gguf, log_path=tmp_path / "server.log").start()
     msg = str(err.value)
     assert "exited with status 3" in msg
     assert "fatal: out of cheese" in msg and "loading model" in msg
@@ -61,7 +61,7 @@ def test_a_server_that_never_gets_ready_times_out_and_is_killed(
     pidfile = tmp_path / "child.pid"
     # The stand-in forks a helper into its process group, then hangs without listening.
     _stand_in(tmp_path, monkeypatch, f"sleep 300 & echo $! > {pidfile}; echo waiting; wait")
-    server = LocalServer(gguf, startup_timeout=1.5)
+    server = LocalServer(gguf, startup_timeout=1.5, log_path=tmp_path / "server.log")
     t0 = time.monotonic()
     with pytest.raises(LocalServerError, match=r"did not become ready within 1\.5 s") as err:
         server.start()

@@ -29,7 +29,7 @@ def _gone(pid: int, within: float = 15.0) -> bool:
 
 def test_context_manager_answers_and_stops(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with LocalServer(ctx=2048, threads=2, log_path=log) as server:
+    with LocalServer(ctx=2048, threads=1, log_path=log) as server:
         pid = server.pid
         assert pid is not None
         assert server.context_window == 2048
@@ -42,20 +42,20 @@ def test_context_manager_answers_and_stops(tmp_path: Path) -> None:
     assert "llama-server" in log.read_text()  # the log is kept where asked
 
 
-def test_a_bad_flag_is_a_clear_error_quoting_the_log() -> None:
+def test_a_bad_flag_is_a_clear_error_quoting_the_log(tmp_path: Path) -> None:
     t0 = time.monotonic()
     with pytest.raises(LocalServerError, match="exited with status") as err:
-        LocalServer(extra_args=["--no-such-flag"]).start()
+        LocalServer(extra_args=["--no-such-flag"], log_path=tmp_path / "server.log").start()
     assert "--no-such-flag" in str(err.value)
     assert time.monotonic() - t0 < 60
 
 
-def test_killing_the_parent_leaves_no_server_behind() -> None:
+def test_killing_the_parent_leaves_no_server_behind(tmp_path: Path) -> None:
     code = textwrap.dedent(
-        """
+        f"""
         import time
         from fieldkit.serve import LocalServer
-        server = LocalServer().start()
+        server = LocalServer(log_path={str(tmp_path / "server.log")!r}).start()
         print(server.pid, flush=True)
         time.sleep(600)
         """

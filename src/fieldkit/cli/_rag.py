@@ -358,7 +358,8 @@ def _generator(
         )
         if nim_model is not None and nim_model != server.model:
             fail(f"--nim-model {nim_model!r} is not served by the local server ({server.model})")
-        return stack.enter_context(server.client(timeout=120.0)), None
+        # One attempt per question: a slow answer is measured, not cancelled and asked again.
+        return stack.enter_context(server.client(timeout=300.0, max_retries=0)), None
     if not nim_url:
         return None, None
     probe = stack.enter_context(NIMClient(nim_url, nim_model or "?", max_retries=1))

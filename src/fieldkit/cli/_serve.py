@@ -22,7 +22,7 @@ def serve(
     port: int = typer.Option(8080, "--port", help="TCP port on 127.0.0.1 (0 = any free port)."),
     ctx: int = typer.Option(4096, "--ctx", help="Context window in tokens."),
     threads: int | None = typer.Option(
-        None, "--threads", help="CPU threads (default: llama-server's choice).", show_default=False
+        None, "--threads", help="CPU threads (default: half the usable CPUs).", show_default=False
     ),
     startup_timeout: float = typer.Option(
         120.0, "--startup-timeout", help="Seconds to wait for the server to become ready."

@@ -32,7 +32,14 @@ import httpx
 from fieldkit.nim import NIMClient, wait_for_warm
 from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
 
-__all__ = ["LocalServer", "LocalServerError", "free_port", "log_tail", "server_command"]
+__all__ = [
+    "LocalServer",
+    "LocalServerError",
+    "default_threads",
+    "free_port",
+    "log_tail",
+    "server_command",
+]
 
 #: Seconds ``stop()`` waits after SIGTERM before SIGKILL.
 _TERM_GRACE_S = 5.0
@@ -50,6 +57,17 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def default_threads() -> int:
+    """Half the CPUs this process may use (at least 1): llama.cpp's worker threads spin at each
+    step, so they slow down badly when they outnumber free cores; the other half is left for the
+    client side (embedder, database) of the same pipeline."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, n // 2)
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -139,9 +157,10 @@ class LocalServer:
     """llama.cpp's ``llama-server`` with *model* (default: the bundled SmolLM2-135M-Instruct).
 
     ``with LocalServer() as srv: srv.client().chat([...])``. ``port=0`` picks a free loopback
-    port. ``extra_args`` go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA
-    build). ``log_path`` keeps the server's log there; by default it is a temporary file,
-    removed by a clean ``stop()`` and kept (and named in the error) when the server failed.
+    port; ``threads=None`` uses :func:`default_threads` (half the usable CPUs). ``extra_args``
+    go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA build). ``log_path``
+    keeps the server's log there; by default it is a temporary file, removed by a clean
+    ``stop()`` and kept (and named in the error) when the server failed.
     """
 
     def __init__(
@@ -168,7 +187,7 @@ class LocalServer:
             raise TypeError("extra_args must be a sequence of arguments, not one string")
         self._model_arg = model
         self.ctx = ctx
-        self.threads = threads
+        self.threads = threads if threads is not None else default_threads()
         self.host = host
         self.requested_port = port
         self.extra_args = tuple(str(a) for a in extra_args)
