@@ -2,14 +2,21 @@
 request and the request rate it sustains at concurrency 16, beside a naive openai-python
 ``AsyncOpenAI`` streaming loop doing the same timing (TTFT on the first content chunk).
 
-The simulator runs in its own process (``fieldkit simulate``), so this process's CPU time is the
-load generator's alone; both generators hit the same server in the same run.
+The simulator runs in its own process, so this process's CPU time is the load generator's alone;
+both generators hit the same server in the same run. Two servers: replies sent in one burst
+(``fieldkit simulate``), and 16 one-token chunks 1 ms apart (each chunk its own socket read, as
+from a real model server).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks._table import Row
@@ -19,6 +26,39 @@ DESCRIPTION = "bench serve generator CPU/request and max rate vs openai-python (
 
 MODEL = "meta/llama-3.1-8b-instruct"
 CONCURRENCY = 16
+
+
+_PACED = (
+    "import threading\n"
+    "from fieldkit.testing import NIMSimulator\n"
+    "sim = NIMSimulator(port=0).start()\n"
+    "sim.set_token_timing(0.0, 0.001, 16)\n"
+    "print(sim.base_url, flush=True)\n"
+    "try:\n"
+    "    threading.Event().wait()\n"
+    "except KeyboardInterrupt:\n"
+    "    sim.stop()\n"
+)
+
+
+@contextlib.contextmanager
+def _paced_simulator() -> Iterator[str]:
+    """A simulator process streaming 16 one-token chunks 1 ms apart."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PACED], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError("the paced simulator did not start")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _ours(url: str, n: int) -> tuple[float, float, float]:
@@ -91,16 +131,29 @@ def run(quick: bool) -> list[Row]:
     with _simulator(0.0) as url:
         ours: Any = _ours(url, n)
         base: Any = _baseline(url, n)
+    with _paced_simulator() as url:
+        ours_p: Any = _ours(url, n)
+        base_p: Any = _baseline(url, n)
     label = "openai AsyncOpenAI stream loop"
+    cpu_note = "this process's CPU; the simulator runs in its own process"
     return [
         Row(
-            f"generator CPU per streamed request (c={CONCURRENCY}, {n} req)",
+            f"generator CPU per streamed request, burst reply (c={CONCURRENCY}, {n} req)",
             ours[1],
             base[1],
             "ms",
             "lower",
             label,
-            "this process's CPU; the simulator runs in its own process",
+            cpu_note,
+        ),
+        Row(
+            f"generator CPU per request, 16 chunks 1 ms apart (c={CONCURRENCY}, {n} req)",
+            ours_p[1],
+            base_p[1],
+            "ms",
+            "lower",
+            label,
+            cpu_note,
         ),
         Row(
             f"sustained request rate, 0-latency simulator (c={CONCURRENCY})",

@@ -297,11 +297,11 @@ def bench_serve(
 
         o = measure_overhead()
         typer.echo(
-            f"load generator overhead vs the 0-latency simulator: "
-            f"{o['generator_cpu_ms_per_request']:.2f} ms CPU per request "
-            f"(ceiling ≈ {o['generator_ceiling_rps']:.0f} req/s on one core); "
-            f"{o['wall_ms_per_request']:.2f} ms wall per request at concurrency "
-            f"{o['concurrency']} with the simulator in-process",
+            f"load generator overhead vs the simulator (no model latency, "
+            f"{o['tokens_per_request']} tokens {o['itl_s'] * 1000:g} ms apart, concurrency "
+            f"{o['concurrency']}): {o['generator_cpu_ms_per_request']:.2f} ms CPU per request, "
+            f"{o['generator_cpu_ms_per_chunk']:.3f} ms per chunk; one core saturates near "
+            f"{o['generator_ceiling_rps']:.0f} req/s",
             err=as_json,
         )
 
