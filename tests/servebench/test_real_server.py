@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from fieldkit.cli import app
 from fieldkit.serve import LocalServer
 from fieldkit.servebench import (
+    Prompt,
     ServeBenchConfig,
     ServeBenchError,
     Target,
@@ -59,8 +61,7 @@ def test_wrong_model_against_llama_server(metrics_server: LocalServer) -> None:
         run_serve_bench(cfg)
 
 
-def test_open_loop_with_tokenizer_counts(metrics_server: LocalServer) -> None:
-    """llama-server's /tokenize answers for a reply; with usage present, usage wins."""
+def test_open_loop_against_llama_server(metrics_server: LocalServer) -> None:
     assert metrics_server.model is not None
     cfg = ServeBenchConfig(
         Target(metrics_server.base_url, metrics_server.model),
@@ -73,3 +74,32 @@ def test_open_loop_with_tokenizer_counts(metrics_server: LocalServer) -> None:
     (point,) = run_serve_bench(cfg).points
     assert point.summary["completed"] == 3
     assert all(r.output_tokens == 4 and len(r.itl) >= 1 for r in point.records)
+
+
+class _NoUsageTarget(Target):
+    """Asks without ``stream_options.include_usage``, as a client of a server lacking it would."""
+
+    def payload(self, prompt: Prompt) -> dict[str, Any]:
+        body = super().payload(prompt)
+        del body["stream_options"]
+        return body
+
+
+def test_tokenizer_endpoint_counts_when_usage_is_missing(metrics_server: LocalServer) -> None:
+    assert metrics_server.model is not None
+    cfg = ServeBenchConfig(
+        _NoUsageTarget(metrics_server.base_url, metrics_server.model),
+        synthetic_prompts(2, 8, 5, seed=3),
+        num_requests=2,
+        scrape_metrics=False,
+    )
+    (point,) = run_serve_bench(cfg).points
+    for rec in point.records:
+        assert rec.ok
+        if rec.token_source == "usage":  # this llama-server sends usage unasked
+            assert rec.output_tokens == 5
+        else:
+            assert rec.token_source == "tokenizer"
+            # The reply re-tokenized by the server: 5 here (±1 for merges across tokens).
+            assert 4 <= (rec.output_tokens or 0) <= 6
+            assert rec.input_tokens == 8  # 8 common words, one token each, no chat template
