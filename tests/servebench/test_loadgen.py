@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -196,3 +198,35 @@ def test_bad_settings_are_rejected_before_any_request() -> None:
         ServeBenchConfig(target, PROMPTS, find_max=True)
     with pytest.raises(ServeBenchError, match="no prompts"):
         ServeBenchConfig(target, [])
+
+
+_INTERRUPTED_RUN = """
+from fieldkit.servebench import Prompt, ServeBenchConfig, Target, run_serve_bench
+from fieldkit.testing import NIMSimulator
+
+with NIMSimulator() as sim:
+    sim.set_token_timing(0.0, 0.0, 2)
+    seen = []
+
+    def on_request(_):
+        seen.append(1)
+        if len(seen) == 5:  # the first request of the second point: Ctrl-C
+            raise KeyboardInterrupt
+
+    prompts = [Prompt(({"role": "user", "content": "x"},), 4)]
+    cfg = ServeBenchConfig(
+        Target(sim.base_url, sim.model), prompts, loads=(1, 2), num_requests=4,
+        scrape_metrics=False,
+    )
+    r = run_serve_bench(cfg, on_request=on_request)
+    print(r.partial, r.aborted, [p.load for p in r.points], r.points[0].summary["completed"])
+"""
+
+
+def test_interrupt_keeps_the_finished_points() -> None:
+    # In a child interpreter: a KeyboardInterrupt inside pytest's own process upsets pytest.
+    out = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_RUN], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "interrupted", "[1]", "4"]

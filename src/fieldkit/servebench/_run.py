@@ -278,6 +278,7 @@ async def _run(
     cfg: ServeBenchConfig,
     on_point: Callable[[str, int], None] | None,
     on_request: Callable[[RequestRecord], None] | None,
+    started: list[ServeBenchResult] | None = None,
 ) -> ServeBenchResult:
     if cfg.mode == "rate":
         width = cfg.max_concurrency or cfg.num_requests
@@ -292,6 +293,8 @@ async def _run(
         await runner.preflight()
         points: list[LoadPoint] = []
         result = ServeBenchResult(_describe(cfg), points)
+        if started is not None:
+            started.append(result)  # the caller keeps the finished points if interrupted
         if cfg.find_max:
             start = min(cfg.loads) if cfg.loads else 1.0
             search = MaxSearch(start, cfg.max_load, integer=cfg.mode == "concurrency")
@@ -345,8 +348,20 @@ def run_serve_bench(
     on_request: Callable[[RequestRecord], None] | None = None,
 ) -> ServeBenchResult:
     """Run *cfg* to the end (blocking). ``on_point(label, n)`` is called as each point starts,
-    ``on_request(record)`` as each request ends (for progress bars)."""
-    return asyncio.run(_run(cfg, on_point, on_request))
+    ``on_request(record)`` as each request ends (for progress bars).
+
+    Ctrl-C (``KeyboardInterrupt``) after the first point started returns the points finished so
+    far, marked ``partial`` with ``aborted="interrupted"``; before that it propagates.
+    """
+    started: list[ServeBenchResult] = []
+    try:
+        return asyncio.run(_run(cfg, on_point, on_request, started))
+    except KeyboardInterrupt:
+        if not started:
+            raise
+        result = started[0]
+        result.partial, result.aborted = True, "interrupted"
+        return result
 
 
 def served_models(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> list[str]:
