@@ -182,12 +182,16 @@ class _Runner:
     async def _scrape(self) -> dict[str, float] | None:
         if not self.metrics:
             return None
-        try:
-            resp = await self.client.get(self.cfg.target.root + "/metrics")
-        except httpx.HTTPError:
-            self.metrics = False
-            return None
-        if resp.status_code != 200:
+        resp: httpx.Response | None = None
+        for _ in range(2):  # a pooled connection the server closed fails once: try again
+            try:
+                resp = await self.client.get(self.cfg.target.root + "/metrics")
+                break
+            except httpx.HTTPError:
+                continue
+        if resp is None:
+            return None  # unreachable just now: no view for this point, try again next time
+        if resp.status_code != 200:  # no /metrics (or not enabled): stop asking
             self.metrics = False
             return None
         return parse_prometheus(resp.text)
@@ -240,11 +244,16 @@ class _Runner:
             return None
         t = self.cfg.target
         body = {"content": text, "prompt": text, "model": t.model, "add_special_tokens": False}
-        try:
-            resp = await self.client.post(t.root + "/tokenize", json=body, headers=t.headers())
-            data = resp.json() if resp.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            data = None
+        data: Any = None
+        for _ in range(2):  # a pooled connection the server closed fails once: try again
+            try:
+                resp = await self.client.post(t.root + "/tokenize", json=body, headers=t.headers())
+                data = resp.json() if resp.status_code == 200 else None
+                break
+            except httpx.HTTPError:
+                continue
+            except ValueError:
+                break
         count: int | None = None
         if isinstance(data, dict):
             if isinstance(data.get("count"), int):
