@@ -113,3 +113,29 @@ def test_stream_usage_when_asked() -> None:
 def test_default_reply_echoes_last_user_message() -> None:
     body = {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": " b  c "}]}
     assert b.default_reply(body) == "Simulated reply to: b c"
+
+
+def test_timed_stream_events_script_the_timing() -> None:
+    from fieldkit.testing._behaviour import TokenTiming, timed_stream_events
+
+    body = {"model": "m", "messages": [], "stream_options": {"include_usage": True}}
+    events = timed_stream_events(
+        body, TokenTiming(0.5, 0.1, 3), model="m", prompt_tokens=7, max_tokens=16, request_id=1
+    )
+    waits = [w for w, _ in events]
+    assert waits == [0.0, 0.5, 0.1, 0.1, 0.0, 0.0]
+    assert events[0][1]["choices"][0]["delta"] == {"role": "assistant"}
+    assert [e["choices"][0]["delta"].get("content") for _, e in events[1:4]] == ["tok "] * 3
+    assert events[-1][1]["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "total_tokens": 10,
+    }
+    no_usage = timed_stream_events(
+        {"model": "m"}, TokenTiming(), model="m", prompt_tokens=1, max_tokens=2, request_id=2
+    )
+    assert len(no_usage) == 1 + 2 + 1  # role, max_tokens content chunks, finish
+    with pytest.raises(ValueError):
+        TokenTiming(-1.0)
+    with pytest.raises(ValueError):
+        TokenTiming(tokens=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing the command modules registers their commands on ``app``.
 from fieldkit.cli import (  # noqa: F401
+    _bench_serve,
     _capabilities,
     _eval,
     _lineage,

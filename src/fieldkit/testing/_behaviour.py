@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -19,6 +20,27 @@ from fieldkit.nim._tokens import TokenCounter, estimate_tokens, message_tokens
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 ChatReply = str | Callable[[dict[str, Any]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTiming:
+    """Scripted generation timing for chat replies (see ``NIMSimulator.set_token_timing``).
+
+    ``ttft_s``: seconds from the request to the first content chunk (the role-only chunk goes out
+    at once, so clients that count it as the first token show up). ``itl_s``: seconds between
+    content chunks. ``tokens``: content chunks per reply, one token each (``None``: the request's
+    ``max_tokens``). ``usage`` reports exactly that many completion tokens.
+    """
+
+    ttft_s: float = 0.0
+    itl_s: float = 0.0
+    tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.ttft_s < 0 or self.itl_s < 0:
+            raise ValueError("TokenTiming ttft_s and itl_s must be >= 0")
+        if self.tokens is not None and self.tokens < 1:
+            raise ValueError(f"TokenTiming tokens must be >= 1, got {self.tokens}")
 
 
 class BadRequest(Exception):
@@ -297,3 +319,39 @@ def stream_events(
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         yield {**base, "choices": [], "usage": usage(prompt_tokens, estimate_tokens(text))}
+
+
+def timed_stream_events(
+    body: dict[str, Any],
+    timing: TokenTiming,
+    *,
+    model: str,
+    prompt_tokens: int,
+    max_tokens: int,
+    request_id: int,
+) -> list[tuple[float, dict[str, Any]]]:
+    """A scripted streamed reply: ``(seconds to wait before sending, chunk)`` pairs.
+
+    Role-only chunk at 0 s, then ``n`` one-token content chunks (the first after ``ttft_s``, the
+    rest ``itl_s`` apart), the finish chunk, and the usage chunk when ``include_usage`` was asked.
+    """
+    n = timing.tokens if timing.tokens is not None else max_tokens
+    base = {
+        "id": f"chatcmpl-sim-{request_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": str(body.get("model") or model),
+    }
+
+    def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {**base, "choices": [choice]}
+
+    out: list[tuple[float, dict[str, Any]]] = [(0.0, chunk({"role": "assistant"}, None))]
+    for i in range(n):
+        out.append((timing.ttft_s if i == 0 else timing.itl_s, chunk({"content": "tok "}, None)))
+    out.append((0.0, chunk({}, "length")))
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        out.append((0.0, {**base, "choices": [], "usage": usage(prompt_tokens, n)}))
+    return out

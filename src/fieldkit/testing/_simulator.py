@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -53,6 +53,17 @@ class _Reply:
     payload: Any = None  # JSON-able object (or str / bytes sent as-is)
     headers: dict[str, str] = field(default_factory=dict)
     events: Iterable[dict[str, Any]] | None = None  # set → a streamed (SSE) reply
+
+
+def _paced(events: Sequence[tuple[float, dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """Yield each scripted chunk after its wait, timed from the previous one (monotonic clock)."""
+    due = time.monotonic()
+    for wait, event in events:
+        due += wait
+        left = due - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        yield event
 
 
 class _Server(ThreadingHTTPServer):
@@ -329,6 +340,7 @@ class NIMSimulator:
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._reply: behaviour.ChatReply = behaviour.default_reply
+        self._timing: behaviour.TokenTiming | None = None
         self._warm_at = 0.0
         self._in_flight = 0
         self._peak = 0
@@ -431,6 +443,7 @@ class NIMSimulator:
             self._requests.clear()
             self._faults.clear()
             self._reply = behaviour.default_reply
+            self._timing = None
             self._warm_at = 0.0
             self._generation += 1
             self._opened = 0
@@ -463,6 +476,16 @@ class NIMSimulator:
             raise TypeError("set_chat_reply() takes a str or a callable(request_json) -> str")
         with self._lock:
             self._reply = reply
+
+    def set_token_timing(
+        self, ttft_s: float = 0.0, itl_s: float = 0.0, tokens: int | None = None
+    ) -> None:
+        """Script streamed chat replies: the first content chunk ``ttft_s`` after the request,
+        then one-token chunks ``itl_s`` apart, ``tokens`` of them (``None``: the request's
+        ``max_tokens``). The role-only chunk is sent at once. ``reset()`` clears it."""
+        timing = behaviour.TokenTiming(ttft_s, itl_s, tokens)
+        with self._lock:
+            self._timing = timing
 
     def cold_start(self, seconds: float) -> None:
         """Answer 503 to every request for the next *seconds* (a NIM loading its model)."""
@@ -548,6 +571,17 @@ class NIMSimulator:
         with self._lock:
             reply_source = self._reply
             request_id = self._counter
+            timing = self._timing
+        if timing is not None and body.get("stream"):
+            scripted = behaviour.timed_stream_events(
+                body,
+                timing,
+                model=self.model,
+                prompt_tokens=prompt,
+                max_tokens=max_tokens,
+                request_id=request_id,
+            )
+            return _Reply(200, events=_paced(scripted))
         try:
             reply = reply_source if isinstance(reply_source, str) else reply_source(body)
         except Exception as exc:  # a bug in the test's reply function: answer 500, say why

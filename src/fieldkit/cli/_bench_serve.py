@@ -1,0 +1,391 @@
+"""`fieldkit bench serve`: latency and throughput of an OpenAI-compatible server under load.
+
+Parses flags, calls :mod:`fieldkit.servebench`, renders tables / JSON lines / a plot. Without
+``--base-url`` it starts the bundled local model (llama-server) for the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import typer
+
+from fieldkit.cli._app import bench_app, fail
+
+if TYPE_CHECKING:
+    from fieldkit.servebench import LoadPoint, ServeBenchResult
+
+
+def _loads(option: str, text: str, *, integer: bool) -> list[float]:
+    out: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = float(part)
+        except ValueError:
+            fail(f"{option} takes comma-separated numbers such as 1,2,4; got {part!r}")
+        if not value > 0 or (integer and (math.isinf(value) or value != int(value))):
+            what = "positive integers" if integer else "positive numbers (or inf)"
+            fail(f"{option} values must be {what}; got {part!r}")
+        out.append(value)
+    return out
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def render_point(point: LoadPoint) -> str:
+    """One load point as text: a latency table (ms) and a line of throughputs and errors."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    s = point.summary
+    buf = StringIO()
+    console = Console(file=buf, width=110, force_terminal=False, color_system=None)
+    mark = "  [PARTIAL]" if point.partial else ""
+    title = (
+        f"{point.mode}={point.load:g}: {s['completed']}/{s['requests']} ok in "
+        f"{s['duration_s']:.2f} s{mark}"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("ms")
+    for key in ("mean", "median", "p90", "p95", "p99"):
+        table.add_column(key, justify="right")
+    for name, key in (
+        ("TTFT", "ttft_ms"),
+        ("TPOT", "tpot_ms"),
+        ("ITL", "itl_ms"),
+        ("E2E", "e2e_ms"),
+    ):
+        stats = s[key]
+        table.add_row(name, *(_fmt(stats[k]) for k in ("mean", "median", "p90", "p95", "p99")))
+    console.print(table)
+    console.print(
+        f"throughput: {s['request_throughput']:.2f} req/s, {s['output_throughput']:.1f} output "
+        f"tok/s, {s['total_token_throughput']:.1f} total tok/s "
+        f"(tokens: {s['token_source'] or 'none'})"
+    )
+    if s.get("slos"):
+        console.print(
+            f"goodput: {s['goodput']:.2f} req/s ({s['good_requests']}/{s['requests']} within "
+            f"{', '.join(f'{k}≤{v:g}ms' for k, v in s['slos'].items())}) → "
+            f"{'meets' if point.meets_slos else 'misses'} the SLOs"
+        )
+    if s["errors"]:
+        console.print("errors: " + ", ".join(f"{k}×{n}" for k, n in s["errors"].items()))
+        detail = next((r.error_detail for r in point.records if r.error_detail), None)
+        if detail:
+            console.print(f"  first error: {' '.join(detail.split())[:200]}")
+    if point.server:
+        view = {k: v for k, v in point.server.items() if v is not None and k != "server"}
+        shown = ", ".join(
+            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in view.items()
+        )
+        console.print(f"server's view ({point.server['server']} /metrics): {shown}")
+    if point.generator_cpu_ms_per_request is not None:
+        console.print(
+            f"load generator: {point.generator_cpu_ms_per_request:.2f} ms CPU per request"
+        )
+    if point.note:
+        console.print(f"note: {point.note}")
+    return buf.getvalue()
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
+    """``(on_point, on_request)`` callbacks drawing a progress bar on stderr (no-ops if off)."""
+    if not enabled:
+        yield None, None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task: list[Any] = []
+
+        def on_point(label: str, n: int) -> None:
+            if task:
+                bar.remove_task(task.pop())
+            task.append(bar.add_task(label, total=n))
+
+        def on_request(_: Any) -> None:
+            if task:
+                bar.advance(task[0])
+
+        yield on_point, on_request
+
+
+@bench_app.command("serve")
+def bench_serve(
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        help="OpenAI-compatible root, e.g. http://localhost:8000/v1 (vLLM, NIM, SGLang, "
+        "llama-server, Ollama). Default: start the bundled local model for the run.",
+        show_default=False,
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Model id. Default: the first one the server lists.",
+        show_default=False,
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        envvar="OPENAI_API_KEY",
+        help="Bearer token, if the server needs one.",
+        show_default=False,
+    ),
+    concurrency: str = typer.Option(
+        "1", "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
+    ),
+    rate: str | None = typer.Option(
+        None,
+        "--rate",
+        "-r",
+        help="Open-loop request rates in req/s (e.g. 2,4,8; inf = all at "
+        "once). Replaces --concurrency; --max-concurrency caps requests in flight.",
+        show_default=False,
+    ),
+    burstiness: float = typer.Option(
+        1.0, "--burstiness", help="Gamma shape of arrivals: 1 = Poisson, <1 burstier, >1 smoother."
+    ),
+    max_concurrency: int | None = typer.Option(
+        None, "--max-concurrency", help="With --rate: most requests in flight.", show_default=False
+    ),
+    num_requests: int = typer.Option(32, "--num-requests", "-n", help="Requests per load point."),
+    warmup: int = typer.Option(
+        1, "--warmup", help="Warm-up requests before measuring (≥1 is sent)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for synthetic prompts and arrival times."),
+    input_len: int = typer.Option(
+        128, "--input-len", help="Synthetic prompt length (words ≈ tokens)."
+    ),
+    output_len: int = typer.Option(64, "--output-len", help="Output tokens asked per request."),
+    range_ratio: float = typer.Option(
+        0.0, "--range-ratio", help="Draw lengths uniformly from L·(1±ratio) instead of fixed."
+    ),
+    dataset: Path | None = typer.Option(
+        None,
+        "--dataset",
+        help="JSONL of prompts (strings, message lists, or objects with "
+        "messages/prompt/text and optional max_tokens) instead of synthetic ones.",
+        show_default=False,
+    ),
+    ignore_eos: bool = typer.Option(
+        True, "--ignore-eos/--no-ignore-eos", help="Ask the server to generate all max_tokens."
+    ),
+    slo: list[str] = typer.Option(
+        [], "--slo", help="Latency objective, repeatable: ttft=500ms, tpot=50ms, itl=…, e2e=2s."
+    ),
+    find_max: bool = typer.Option(
+        False,
+        "--find-max",
+        help="Search the highest concurrency (or rate with --rate) meeting "
+        "the SLOs, starting from the lowest given value.",
+    ),
+    attainment: float = typer.Option(
+        0.9, "--attainment", help="Share of requests that must meet the SLOs for a load to pass."
+    ),
+    max_load: float = typer.Option(64, "--max-load", help="Upper bound for --find-max."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per load point on stdout."),
+    raw: bool = typer.Option(False, "--raw", help="With --json: include every request's timings."),
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Write latency vs throughput across the sweep to this .png/.svg "
+        "(needs fieldkit[plot]).",
+        show_default=False,
+    ),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds one request may take."),
+    metrics: bool = typer.Option(
+        True, "--metrics/--no-metrics", help="Read the server's /metrics before/after each point."
+    ),
+    overhead: bool = typer.Option(
+        False,
+        "--overhead",
+        help="First measure the load generator's own overhead against the "
+        "0-latency simulator and print it.",
+    ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        help="CPU threads for the local model (without --base-url).",
+        show_default=False,
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Benchmark a model server: TTFT, TPOT, ITL, E2E, throughput and goodput per load point."""
+    from fieldkit.servebench import (
+        ServeBenchConfig,
+        ServeBenchError,
+        SLOError,
+        Target,
+        WorkloadError,
+        load_jsonl,
+        parse_slos,
+        synthetic_prompts,
+    )
+
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            fail(f"--base-url must be an http(s) URL such as http://host:8000/v1, got {base_url!r}")
+    try:
+        slos = parse_slos(slo)
+    except SLOError as exc:
+        fail(f"--slo: {exc}")
+    if num_requests < 1:
+        fail(f"--num-requests must be at least 1, got {num_requests}")
+    if warmup < 0:
+        fail(f"--warmup must be >= 0, got {warmup}")
+    if raw and not as_json:
+        fail("--raw needs --json")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
+    if plot is not None:
+        from fieldkit._lazy import MissingExtraError, require
+
+        try:
+            require("matplotlib", "plot", purpose="--plot")
+        except MissingExtraError as exc:
+            fail(str(exc))
+    if not (burstiness > 0 and math.isfinite(burstiness)):
+        fail(f"--burstiness must be a positive number, got {burstiness}")
+    if timeout <= 0:
+        fail(f"--timeout must be positive seconds, got {timeout}")
+    if max_concurrency is not None and max_concurrency < 1:
+        fail(f"--max-concurrency must be at least 1, got {max_concurrency}")
+    if threads is not None and threads < 1:
+        fail(f"--threads must be at least 1, got {threads}")
+    mode = "rate" if rate is not None else "concurrency"
+    loads = (
+        _loads("--rate", rate, integer=False)
+        if rate is not None
+        else _loads("--concurrency", concurrency, integer=True)
+    )
+    try:
+        if dataset is not None:
+            prompts = load_jsonl(dataset, max_tokens=output_len)
+        else:
+            # Distinct prompts for every point: no point hits another's prompt cache.
+            points = 16 if find_max else len(loads)
+            prompts = synthetic_prompts(
+                num_requests * points, input_len, output_len, range_ratio=range_ratio, seed=seed
+            )
+    except WorkloadError as exc:
+        fail(str(exc))
+
+    if overhead:
+        from fieldkit.servebench import measure_overhead
+
+        o = measure_overhead()
+        typer.echo(
+            f"load generator overhead vs the simulator (no model latency, "
+            f"{o['tokens_per_request']} tokens {o['itl_s'] * 1000:g} ms apart, concurrency "
+            f"{o['concurrency']}): {o['generator_cpu_ms_per_request']:.2f} ms CPU per request, "
+            f"{o['generator_cpu_ms_per_chunk']:.3f} ms per chunk; one core saturates near "
+            f"{o['generator_ceiling_rps']:.0f} req/s",
+            err=as_json,
+        )
+
+    with contextlib.ExitStack() as stack:
+        if base_url is None:
+            base_url, served = _start_local(stack, threads, quiet=as_json)
+            model = model or served
+        if model is None:
+            from fieldkit.servebench import served_models
+
+            try:
+                ids = served_models(base_url, api_key)
+            except ServeBenchError as exc:
+                fail(str(exc))
+            if not ids:
+                fail(f"{base_url} lists no models; pass --model")
+            model = ids[0]
+        try:
+            cfg = ServeBenchConfig(
+                Target(base_url, model, api_key, ignore_eos=ignore_eos, timeout_s=timeout),
+                prompts,
+                mode=mode,  # type: ignore[arg-type]
+                loads=loads,
+                num_requests=num_requests,
+                warmup=warmup,
+                burstiness=burstiness,
+                max_concurrency=max_concurrency,
+                seed=seed,
+                slos=slos,
+                find_max=find_max,
+                attainment=attainment,
+                max_load=max_load,
+                scrape_metrics=metrics,
+            )
+        except ServeBenchError as exc:
+            fail(str(exc))
+        from fieldkit.servebench import run_serve_bench
+
+        with _progress(progress) as (on_point, on_request):
+            try:
+                result = run_serve_bench(cfg, on_point=on_point, on_request=on_request)
+            except ServeBenchError as exc:
+                fail(str(exc))
+    _render(result, as_json=as_json, raw=raw)
+    if plot is not None and result.points:
+        from fieldkit.servebench import plot_sweep
+
+        written = plot_sweep(result.points, plot, title=f"{model} @ {base_url}")
+        typer.echo(f"plot: {written}", err=True)
+    if result.partial:
+        fail(f"the run stopped early ({result.aborted}); the results above are partial", code=1)
+
+
+def _start_local(
+    stack: contextlib.ExitStack, threads: int | None, *, quiet: bool
+) -> tuple[str, str]:
+    from fieldkit.serve import LlamaBuildError, LocalServer, LocalServerError
+
+    typer.echo("starting the bundled local model (llama-server) ...", err=True)
+    try:
+        server = stack.enter_context(LocalServer(threads=threads, extra_args=("--metrics",)))
+    except (LocalServerError, LlamaBuildError) as exc:
+        fail(str(exc))
+    assert server.model is not None
+    typer.echo(f"serving {server.model} at {server.base_url}", err=True)
+    return server.base_url, server.model
+
+
+def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
+    if as_json:
+        for point in result.points:
+            record = {"model": result.config["model"], "base_url": result.config["base_url"]}
+            record.update(point.to_json(raw=raw))
+            typer.echo(json.dumps(record, default=str))
+        if result.find_max is not None:
+            typer.echo(json.dumps({"find_max": result.find_max}))
+        return
+    cfg = result.config
+    typer.echo(f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point)")
+    for point in result.points:
+        typer.echo(render_point(point), nl=False)
+    if result.find_max is not None:
+        fm = result.find_max
+        best = "none (even the first load missed)" if fm["best"] is None else f"{fm['best']:g}"
+        typer.echo(
+            f"highest {fm['mode']} meeting the SLOs for ≥{fm['attainment']:.0%} of requests: {best}"
+        )

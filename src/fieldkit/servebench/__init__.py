@@ -1,0 +1,53 @@
+"""fieldkit.servebench — benchmark any OpenAI-compatible server as ``fieldkit bench serve`` does.
+
+``run_serve_bench(ServeBenchConfig(Target(url, model), synthetic_prompts(...), loads=(1, 4)))``
+returns per-load-point TTFT/TPOT/ITL/E2E statistics, throughputs, errors and goodput, with vLLM's
+metric definitions (see docs/api/bench-serve.md).
+"""
+
+from __future__ import annotations
+
+from fieldkit.servebench._arrivals import arrival_offsets
+from fieldkit.servebench._loadgen import Target
+from fieldkit.servebench._metrics import STAT_KEYS, RequestRecord, latency_stats, summarize_point
+from fieldkit.servebench._overhead import measure_overhead
+from fieldkit.servebench._plot import plot_sweep
+from fieldkit.servebench._prometheus import parse_prometheus, server_view
+from fieldkit.servebench._run import (
+    LoadPoint,
+    ServeBenchConfig,
+    ServeBenchError,
+    ServeBenchResult,
+    run_serve_bench,
+    served_models,
+)
+from fieldkit.servebench._search import MaxSearch
+from fieldkit.servebench._slo import SLOError, SLOs, parse_slos
+from fieldkit.servebench._workload import Prompt, WorkloadError, load_jsonl, synthetic_prompts
+
+__all__ = [
+    "STAT_KEYS",
+    "LoadPoint",
+    "MaxSearch",
+    "Prompt",
+    "RequestRecord",
+    "SLOError",
+    "SLOs",
+    "ServeBenchConfig",
+    "ServeBenchError",
+    "ServeBenchResult",
+    "Target",
+    "WorkloadError",
+    "arrival_offsets",
+    "latency_stats",
+    "load_jsonl",
+    "measure_overhead",
+    "parse_prometheus",
+    "parse_slos",
+    "plot_sweep",
+    "run_serve_bench",
+    "served_models",
+    "server_view",
+    "summarize_point",
+    "synthetic_prompts",
+]

@@ -1,0 +1,388 @@
+"""A whole ``bench serve`` run: preflight, warm-up, load points (or a max search), token counts,
+the server's own metrics, and the generator's overhead.
+
+Everything shares one ``httpx.AsyncClient``; bad input and an unusable server raise
+:class:`ServeBenchError` before any load is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from fieldkit.nim._tokens import estimate_tokens
+from fieldkit.servebench._loadgen import PointRun, Target, run_concurrency, run_rate, send_one
+from fieldkit.servebench._metrics import RequestRecord, summarize_point
+from fieldkit.servebench._prometheus import parse_prometheus, server_view
+from fieldkit.servebench._search import MaxSearch
+from fieldkit.servebench._slo import SLOs
+from fieldkit.servebench._workload import Prompt
+
+__all__ = [
+    "LoadPoint",
+    "ServeBenchConfig",
+    "ServeBenchError",
+    "ServeBenchResult",
+    "run_serve_bench",
+    "served_models",
+]
+
+Mode = Literal["concurrency", "rate"]
+
+
+class ServeBenchError(RuntimeError):
+    """The run cannot start: server unreachable, unknown model, no streaming, bad settings."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeBenchConfig:
+    """One run. ``loads`` are concurrencies (``mode="concurrency"``) or request rates in req/s
+    (``mode="rate"``, ``inf`` = all at once). Each point takes the next ``num_requests``
+    prompts, cycling; give ``num_requests × points`` distinct prompts so that no point reuses
+    another's (a server's prompt cache would flatter the later points). ``find_max`` searches
+    the highest load meeting ``slos`` for ``attainment`` of requests instead of running
+    ``loads``."""
+
+    target: Target
+    prompts: Sequence[Prompt]
+    mode: Mode = "concurrency"
+    loads: Sequence[float] = (1,)
+    num_requests: int = 16
+    warmup: int = 1
+    burstiness: float = 1.0
+    max_concurrency: int | None = None
+    seed: int = 0
+    slos: SLOs = field(default_factory=lambda: SLOs({}))
+    find_max: bool = False
+    attainment: float = 0.9
+    max_load: float = 64.0
+    scrape_metrics: bool = True
+
+    def __post_init__(self) -> None:
+        if self.num_requests < 1:
+            raise ServeBenchError(f"--num-requests must be at least 1, got {self.num_requests}")
+        if not self.prompts:
+            raise ServeBenchError("no prompts to send")
+        if self.warmup < 0:
+            raise ServeBenchError(f"--warmup must be >= 0, got {self.warmup}")
+        if not self.loads and not self.find_max:
+            raise ServeBenchError("no load points given")
+        for v in self.loads:
+            if not v > 0 or (self.mode == "concurrency" and (v != int(v) or math.isinf(v))):
+                what = "a positive integer" if self.mode == "concurrency" else "positive"
+                raise ServeBenchError(f"each {self.mode} must be {what}, got {v:g}")
+        if self.find_max and not self.slos:
+            raise ServeBenchError("--find-max needs at least one --slo")
+        if not 0 < self.attainment <= 1:
+            raise ServeBenchError(f"--attainment must be within (0, 1], got {self.attainment}")
+
+
+@dataclass(slots=True)
+class LoadPoint:
+    """One load point: its load, summary statistics, raw records, the server's view (``None``
+    where it exposes no metrics), and whether it was cut short (``partial``)."""
+
+    mode: Mode
+    load: float
+    summary: dict[str, Any]
+    records: list[RequestRecord]
+    server: dict[str, Any] | None
+    generator_cpu_ms_per_request: float | None
+    partial: bool = False
+    note: str | None = None
+    meets_slos: bool | None = None
+
+    def to_json(self, *, raw: bool = False) -> dict[str, Any]:
+        load: dict[str, Any] = {self.mode: self.load if self.mode == "rate" else int(self.load)}
+        out: dict[str, Any] = {
+            "load": load,
+            **self.summary,
+            "server_metrics": self.server,
+            "generator_cpu_ms_per_request": self.generator_cpu_ms_per_request,
+            "partial": self.partial,
+            "note": self.note,
+        }
+        if self.meets_slos is not None:
+            out["meets_slos"] = self.meets_slos
+        if raw:
+            out["requests_raw"] = [r.to_json() for r in self.records]
+        return out
+
+
+@dataclass(slots=True)
+class ServeBenchResult:
+    """Every point run (in order), the run's settings, and the max-search outcome if asked."""
+
+    config: dict[str, Any]
+    points: list[LoadPoint]
+    partial: bool = False
+    aborted: str | None = None
+    find_max: dict[str, Any] | None = None
+
+
+class _Runner:
+    def __init__(
+        self,
+        cfg: ServeBenchConfig,
+        client: httpx.AsyncClient,
+        on_point: Callable[[str, int], None] | None,
+        on_request: Callable[[RequestRecord], None] | None,
+    ) -> None:
+        self.cfg, self.client = cfg, client
+        self.on_point, self.on_request = on_point, on_request
+        self.tokenizer: bool | None = None  # unknown until tried
+        self.metrics = cfg.scrape_metrics
+        self.batch = 0
+
+    # --- preflight ----------------------------------------------------------------------------
+    async def preflight(self) -> None:
+        t = self.cfg.target
+        try:
+            resp = await self.client.get(t.base_url.rstrip("/") + "/models", headers=t.headers())
+        except httpx.HTTPError as exc:
+            raise ServeBenchError(
+                f"cannot reach {t.base_url}: {exc or type(exc).__name__}"
+            ) from None
+        if resp.status_code == 401 or resp.status_code == 403:
+            raise ServeBenchError(f"{t.base_url} refused the API key (HTTP {resp.status_code})")
+        ids: list[str] = []
+        with contextlib.suppress(ValueError, AttributeError, TypeError, KeyError):
+            ids = [str(m["id"]) for m in resp.json().get("data") or []]
+        if resp.status_code == 200 and ids and t.model not in ids:
+            raise ServeBenchError(
+                f"model {t.model!r} is not served at {t.base_url}; it serves: {', '.join(ids)}"
+            )
+        for i in range(max(1, self.cfg.warmup)):
+            # Warm-up prompts share no prefix with measured ones (no prompt-cache hits).
+            prompt = Prompt(({"role": "user", "content": f"Warm-up {i}: say hello."},), 4)
+            rec = await send_one(
+                self.client, t, prompt, RequestRecord(-1, 0.0), time.perf_counter()
+            )
+            if rec.error == "not_streaming":
+                raise ServeBenchError(
+                    f"{t.base_url} answered a stream=true request without streaming "
+                    f"({rec.error_detail}); bench serve needs SSE streaming"
+                )
+            if rec.error is not None:
+                detail = f": {rec.error_detail}" if rec.error_detail else ""
+                raise ServeBenchError(f"the warm-up request failed ({rec.error}){detail}")
+
+    # --- one point ---------------------------------------------------------------------------
+    def _prompts(self, n: int, offset: int = 0) -> list[Prompt]:
+        ps = self.cfg.prompts
+        return [ps[(offset + i) % len(ps)] for i in range(n)]
+
+    async def _scrape(self) -> dict[str, float] | None:
+        if not self.metrics:
+            return None
+        resp: httpx.Response | None = None
+        for _ in range(2):  # a pooled connection the server closed fails once: try again
+            try:
+                resp = await self.client.get(self.cfg.target.root + "/metrics")
+                break
+            except httpx.HTTPError:
+                continue
+        if resp is None:
+            return None  # unreachable just now: no view for this point, try again next time
+        if resp.status_code != 200:  # no /metrics (or not enabled): stop asking
+            self.metrics = False
+            return None
+        return parse_prometheus(resp.text)
+
+    async def point(self, load: float) -> LoadPoint:
+        cfg = self.cfg
+        prompts = self._prompts(cfg.num_requests, offset=self.batch * cfg.num_requests)
+        self.batch += 1
+        if self.on_point is not None:
+            self.on_point(f"{cfg.mode}={load:g}", len(prompts))
+        before = await self._scrape()
+        run: PointRun
+        if cfg.mode == "concurrency":
+            run = await run_concurrency(
+                self.client, cfg.target, prompts, int(load), self.on_request
+            )
+        else:
+            run = await run_rate(
+                self.client,
+                cfg.target,
+                prompts,
+                load,
+                burstiness=cfg.burstiness,
+                seed=cfg.seed,
+                max_concurrency=cfg.max_concurrency,
+                progress=self.on_request,
+            )
+        after = await self._scrape() if before is not None else None
+        await self._count_tokens(run.records, prompts)
+        summary = summarize_point(run.records, run.duration_s, cfg.slos)
+        n = len(run.records)
+        meets = None
+        if cfg.slos:
+            meets = summary["slo_attainment"] >= cfg.attainment and run.aborted is None
+        return LoadPoint(
+            cfg.mode,
+            load,
+            summary,
+            run.records,
+            server_view(before, after) if before is not None and after is not None else None,
+            run.generator_cpu_s / n * 1000.0 if n else None,
+            partial=run.aborted is not None or n < len(prompts),
+            note=run.aborted,
+            meets_slos=meets,
+        )
+
+    # --- token counts ------------------------------------------------------------------------
+    async def _tokenize(self, text: str) -> int | None:
+        if self.tokenizer is False:
+            return None
+        t = self.cfg.target
+        body = {"content": text, "prompt": text, "model": t.model, "add_special_tokens": False}
+        data: Any = None
+        for _ in range(2):  # a pooled connection the server closed fails once: try again
+            try:
+                resp = await self.client.post(t.root + "/tokenize", json=body, headers=t.headers())
+                data = resp.json() if resp.status_code == 200 else None
+                break
+            except httpx.HTTPError:
+                continue
+            except ValueError:
+                break
+        count: int | None = None
+        if isinstance(data, dict):
+            if isinstance(data.get("count"), int):
+                count = data["count"]
+            elif isinstance(data.get("tokens"), list):
+                count = len(data["tokens"])
+        self.tokenizer = count is not None
+        return count
+
+    async def _count_tokens(
+        self, records: Sequence[RequestRecord], prompts: Sequence[Prompt]
+    ) -> None:
+        """Fill counts the server's ``usage`` did not give: its tokenizer (prompt text without
+        the chat template), else an estimate."""
+        for rec in records:
+            if not rec.ok or rec.token_source is not None:
+                continue
+            prompt = prompts[rec.index]
+            prompt_text = "\n".join(str(m.get("content", "")) for m in prompt.messages)
+            out = await self._tokenize(rec.text)
+            inp = await self._tokenize(prompt_text) if out is not None else None
+            if out is not None and inp is not None:
+                rec.output_tokens, rec.input_tokens, rec.token_source = out, inp, "tokenizer"
+            else:
+                rec.output_tokens = estimate_tokens(rec.text)
+                rec.input_tokens = estimate_tokens(prompt_text)
+                rec.token_source = "estimated"
+
+
+async def _run(
+    cfg: ServeBenchConfig,
+    on_point: Callable[[str, int], None] | None,
+    on_request: Callable[[RequestRecord], None] | None,
+    started: list[ServeBenchResult] | None = None,
+) -> ServeBenchResult:
+    if cfg.mode == "rate":
+        width = cfg.max_concurrency or cfg.num_requests
+    else:
+        width = int(max(cfg.loads or (1,)))
+    if cfg.find_max:
+        width = max(width, int(cfg.max_load))
+    limits = httpx.Limits(max_connections=max(width, 1), max_keepalive_connections=max(width, 1))
+    timeout = httpx.Timeout(cfg.target.timeout_s, connect=10.0)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        runner = _Runner(cfg, client, on_point, on_request)
+        await runner.preflight()
+        points: list[LoadPoint] = []
+        result = ServeBenchResult(_describe(cfg), points)
+        if started is not None:
+            started.append(result)  # the caller keeps the finished points if interrupted
+        if cfg.find_max:
+            start = min(cfg.loads) if cfg.loads else 1.0
+            search = MaxSearch(start, cfg.max_load, integer=cfg.mode == "concurrency")
+            while (value := search.next()) is not None:
+                pt = await runner.point(value)
+                points.append(pt)
+                if pt.partial:
+                    break
+                search.record(value, bool(pt.meets_slos))
+            result.find_max = {
+                "mode": cfg.mode,
+                "best": search.best,
+                "first_failing": search.failed,
+                "tried": [{"load": v, "meets_slos": ok} for v, ok in search.tried],
+                "attainment": cfg.attainment,
+            }
+        else:
+            for load in cfg.loads:
+                pt = await runner.point(load)
+                points.append(pt)
+                if pt.partial:
+                    break
+        bad = next((p for p in points if p.partial), None)
+        if bad is not None:
+            result.partial = True
+            result.aborted = bad.note or "the point ended early"
+        return result
+
+
+def _describe(cfg: ServeBenchConfig) -> dict[str, Any]:
+    return {
+        "base_url": cfg.target.base_url,
+        "model": cfg.target.model,
+        "mode": cfg.mode,
+        "loads": list(cfg.loads),
+        "num_requests": cfg.num_requests,
+        "warmup": cfg.warmup,
+        "burstiness": cfg.burstiness if cfg.mode == "rate" else None,
+        "max_concurrency": cfg.max_concurrency,
+        "seed": cfg.seed,
+        "ignore_eos": cfg.target.ignore_eos,
+        "slos_ms": dict(cfg.slos.limits_ms),
+        "find_max": cfg.find_max,
+    }
+
+
+def run_serve_bench(
+    cfg: ServeBenchConfig,
+    *,
+    on_point: Callable[[str, int], None] | None = None,
+    on_request: Callable[[RequestRecord], None] | None = None,
+) -> ServeBenchResult:
+    """Run *cfg* to the end (blocking). ``on_point(label, n)`` is called as each point starts,
+    ``on_request(record)`` as each request ends (for progress bars).
+
+    Ctrl-C (``KeyboardInterrupt``) after the first point started returns the points finished so
+    far, marked ``partial`` with ``aborted="interrupted"``; before that it propagates.
+    """
+    started: list[ServeBenchResult] = []
+    try:
+        return asyncio.run(_run(cfg, on_point, on_request, started))
+    except KeyboardInterrupt:
+        if not started:
+            raise
+        result = started[0]
+        result.partial, result.aborted = True, "interrupted"
+        return result
+
+
+def served_models(base_url: str, api_key: str | None = None, timeout_s: float = 10.0) -> list[str]:
+    """The model ids ``GET {base_url}/models`` lists; :class:`ServeBenchError` if unreachable."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        resp = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise ServeBenchError(f"cannot reach {base_url}: {exc or type(exc).__name__}") from None
+    if resp.status_code != 200:
+        raise ServeBenchError(f"{base_url}/models answered HTTP {resp.status_code}")
+    try:
+        return [str(m["id"]) for m in resp.json().get("data") or []]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        raise ServeBenchError(f"{base_url}/models did not answer an OpenAI model list") from None

@@ -1,0 +1,125 @@
+"""Benchmark prompts: synthetic ones of set lengths, or a JSONL file (pure apart from reading).
+
+Synthetic prompts are random common English words, about one token each for BPE tokenizers; with
+``range_ratio`` r the input and output lengths are drawn uniformly from ``[L·(1−r), L·(1+r)]``
+(vLLM's random dataset). A fixed seed gives the same prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Prompt", "WorkloadError", "load_jsonl", "synthetic_prompts"]
+
+_VOCABULARY = (
+    "the of and to in is that for it as was with be by on not he this are or his from at which "
+    "but have an they you were her she there can all their one been more when would what will "
+    "into time about some only other new these two may first then do any like my now over such "
+    "our man me even most made after also did many before must through back years where much "
+    "your way well down should because each just those people how too little state good very "
+    "make world still see own men work long here get both between life being under never day "
+    "same another know while last might us great old year off come since against go came right "
+    "used take three"
+)
+_WORDS = tuple(_VOCABULARY.split())
+
+
+class WorkloadError(ValueError):
+    """The workload cannot be built (e.g. a malformed JSONL line); the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One request's chat messages and ``max_tokens`` (``input_len`` is the requested synthetic
+    length, ``None`` for file prompts)."""
+
+    messages: tuple[dict[str, Any], ...]
+    max_tokens: int
+    input_len: int | None = None
+
+
+def _lengths(rng: random.Random, mean: int, ratio: float) -> int:
+    if ratio <= 0:
+        return mean
+    lo, hi = max(1, round(mean * (1 - ratio))), max(1, round(mean * (1 + ratio)))
+    return rng.randint(lo, hi)
+
+
+def synthetic_prompts(
+    n: int, input_len: int, output_len: int, *, range_ratio: float = 0.0, seed: int = 0
+) -> list[Prompt]:
+    """*n* prompts of about *input_len* words asking for *output_len* tokens."""
+    if n < 0:
+        raise WorkloadError(f"the number of prompts must be >= 0, got {n}")
+    if input_len < 1 or output_len < 1:
+        raise WorkloadError("input and output lengths must be at least 1 token")
+    if not 0 <= range_ratio < 1:
+        raise WorkloadError(f"range ratio must be within [0, 1), got {range_ratio}")
+    rng = random.Random(seed)
+    out: list[Prompt] = []
+    for _ in range(n):
+        words = _lengths(rng, input_len, range_ratio)
+        text = " ".join(rng.choice(_WORDS) for _ in range(words))
+        out.append(
+            Prompt(
+                ({"role": "user", "content": text},),
+                _lengths(rng, output_len, range_ratio),
+                words,
+            )
+        )
+    return out
+
+
+def _messages(obj: Any, where: str) -> tuple[dict[str, Any], ...]:
+    if isinstance(obj, str):
+        if not obj.strip():
+            raise WorkloadError(f"{where}: the prompt is empty")
+        return ({"role": "user", "content": obj},)
+    if isinstance(obj, dict):
+        if "messages" in obj:
+            return _messages(obj["messages"], where)
+        for key in ("prompt", "text", "input"):
+            if key in obj:
+                return _messages(obj[key], where)
+        raise WorkloadError(f"{where}: expected 'messages', 'prompt' or 'text'")
+    if isinstance(obj, list) and obj:
+        for m in obj:
+            if not (isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m):
+                raise WorkloadError(f"{where}: each message needs a string 'role' and 'content'")
+        return tuple(obj)
+    raise WorkloadError(f"{where}: expected a string, a message list or an object")
+
+
+def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
+    """Prompts from a JSONL file: each line a string, a chat ``messages`` list, or an object
+    with ``messages`` / ``prompt`` / ``text`` (and optionally its own ``max_tokens``).
+    Blank lines are skipped; any other malformed line raises :class:`WorkloadError`."""
+    if max_tokens < 1:
+        raise WorkloadError(f"max_tokens must be at least 1, got {max_tokens}")
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    out: list[Prompt] = []
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{p}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
+        limit = max_tokens
+        if isinstance(obj, dict) and "max_tokens" in obj:
+            limit = obj["max_tokens"]
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise WorkloadError(f"{where}: max_tokens must be a positive integer")
+        out.append(Prompt(_messages(obj, where), limit))
+    if not out:
+        raise WorkloadError(f"{p}: no prompts")
+    return out
