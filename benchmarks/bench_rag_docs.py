@@ -147,6 +147,9 @@ def run(quick: bool) -> list[Row]:
     embedder.load()
     print(f"fieldkit embedder backend: {embedder.backend}")
     model = LocalEmbedder(backend="torch")._model()
+    import torch
+
+    torch.set_num_threads(embedder.threads or 1)  # the baseline gets fieldkit's thread count
 
     # -- fieldkit ingest ----------------------------------------------------------------------
     pipe = Pipeline(pgvector_dsn=dsn, embedder=embedder, table="bench_docs")
