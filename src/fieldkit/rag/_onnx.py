@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,7 +97,8 @@ def _export(model_dir: Path, dest: Path) -> None:
 
     ids = torch.ones((2, 8), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about the model's Python control flow
         torch.onnx.export(
             Pooled(),
             (ids, torch.ones_like(ids), torch.zeros_like(ids)),
