@@ -74,3 +74,15 @@ def test_weights_scale_each_ranking() -> None:
 def test_bad_weights_are_refused(weights: list[float]) -> None:
     with pytest.raises(ValueError, match="weights"):
         reciprocal_rank_fusion([["a"], ["b"]], weights=weights)
+
+
+def test_pipeline_validates_fusion_settings() -> None:
+    from fieldkit.rag import Pipeline
+
+    assert Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db").fusion_weights == (1.0, 0.7)
+    with pytest.raises(ValueError, match="weights"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_weights=(1.0, -1.0))
+    with pytest.raises(ValueError, match="expected 2"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_weights=(1.0,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fusion_k"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_k=-1)
