@@ -7,7 +7,8 @@ page's title (section number stripped) and, where unique in the subset, its firs
 the relevant items are that page's chunks. Metrics over the top 10: hit@1, hit@5, MRR@10 and
 the p50 latency per query (query embedding included).
 
-Systems, all with the bundled MiniLM (fp32) and one embedded Postgres:
+Systems, all with the bundled MiniLM (fp32) and one embedded Postgres; fieldkit embeds with its
+default backend (ONNX where onnxruntime is installed), the baselines with sentence-transformers:
 - fieldkit dense / lexical (BM25) / hybrid (document fusion), plus the alternatives
   (``lexical="postgres"``: ts_rank_cd; ``fusion="chunk"``) that the defaults were chosen over;
 - bm25s (PyStemmer English stemmer, English stop words) over fieldkit's chunks;
@@ -144,7 +145,11 @@ def run(quick: bool) -> list[Row]:
     dsn = _dsn()
     embedder = LocalEmbedder()
     embedder.load()
-    model = embedder._model()
+    print(f"fieldkit embedder backend: {embedder.backend}")
+    model = LocalEmbedder(backend="torch")._model()
+    import torch
+
+    torch.set_num_threads(embedder.threads or 1)  # the baseline gets fieldkit's thread count
 
     # -- fieldkit ingest ----------------------------------------------------------------------
     pipe = Pipeline(pgvector_dsn=dsn, embedder=embedder, table="bench_docs")

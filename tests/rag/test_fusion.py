@@ -59,3 +59,30 @@ def test_scores_are_sums_of_reciprocal_ranks(rankings: list[list[int]], k: int) 
     values = [s for _, s in out]
     assert values == sorted(values, reverse=True)
     assert out == reciprocal_rank_fusion(rankings, k=k)
+
+
+def test_weights_scale_each_ranking() -> None:
+    out = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=5, weights=[1.0, 0.7])
+    assert [key for key, _ in out] == ["a", "b"]
+    assert dict(out)["a"] == pytest.approx(1 / 6 + 0.7 / 7)
+    assert dict(out)["b"] == pytest.approx(1 / 7 + 0.7 / 6)
+    only_second = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[0.0, 1.0])
+    assert only_second[0][0] == "b"
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, -0.1], [1.0, float("nan")], [float("inf"), 1]])
+def test_bad_weights_are_refused(weights: list[float]) -> None:
+    with pytest.raises(ValueError, match="weights"):
+        reciprocal_rank_fusion([["a"], ["b"]], weights=weights)
+
+
+def test_pipeline_validates_fusion_settings() -> None:
+    from fieldkit.rag import Pipeline
+
+    assert Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db").fusion_weights == (1.0, 0.7)
+    with pytest.raises(ValueError, match="weights"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_weights=(1.0, -1.0))
+    with pytest.raises(ValueError, match="expected 2"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_weights=(1.0,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fusion_k"):
+        Pipeline(pgvector_dsn="postgresql://x@127.0.0.1:1/db", fusion_k=-1)

@@ -7,6 +7,7 @@ float32 array in input order, and ``close()``. ``LocalEmbedder`` runs the MiniLM
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
 
 __all__ = [
+    "BACKENDS",
     "LOCAL_EMBED_DIM",
     "LOCAL_EMBED_MODEL",
     "Embedder",
@@ -216,15 +218,59 @@ def _load_model(path: str, device: str) -> Any:
         return model
 
 
-class LocalEmbedder:
-    """Sentence-transformers on CPU with the bundled offline all-MiniLM-L6-v2 (dimension 384).
+BACKENDS = ("auto", "torch", "onnx")
 
-    The model loads on first use (a few seconds) and is shared by every LocalEmbedder of the
-    process. Vectors are L2-normalised, so cosine distance behaves as with NIM embeddings.
+
+def _onnx_compatible(model_dir: Path) -> bool:
+    """Whether the ONNX export reproduces the model: mean pooling, then L2 normalisation."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        types = [str(m.get("type", "")) for m in modules]
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (
+        (model_dir / "tokenizer.json").is_file()
+        and types
+        == [
+            "sentence_transformers.models.Transformer",
+            "sentence_transformers.models.Pooling",
+            "sentence_transformers.models.Normalize",
+        ]
+        and pooling.get("pooling_mode_mean_tokens") is True
+        and not any(
+            pooling.get(k)
+            for k in (
+                "pooling_mode_cls_token",
+                "pooling_mode_max_tokens",
+                "pooling_mode_mean_sqrt_len_tokens",
+            )
+        )
+    )
+
+
+def _max_seq_length(model_dir: Path) -> int:
+    try:
+        cfg = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        return int(cfg["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 512
+
+
+class LocalEmbedder:
+    """The bundled offline all-MiniLM-L6-v2 (dimension 384) on this machine, never downloading.
+
+    ``backend``: ``torch`` runs sentence-transformers; ``onnx`` runs the same model exported
+    locally to ONNX (cached under ``$FIELDKIT_HOME/onnx``, extra ``onnx``) with onnxruntime,
+    about twice as fast on CPU with the same vectors (cosine ≥ 0.9999); ``auto`` (default)
+    picks ``onnx`` on CPU when onnxruntime is installed and the model is mean-pooled and
+    normalised, else ``torch``. Both backends give the same ``name``, so either can search a
+    table the other filled. The model loads on first use (seconds; the first ONNX use exports,
+    ~15 s) and is shared by every LocalEmbedder of the process. Vectors are L2-normalised.
     ``input_type`` is accepted for protocol compatibility; MiniLM embeds queries and passages
     the same way. ``device``: ``cpu``, ``cuda``, ``mps`` or ``auto``; ``threads``: CPU threads
-    for torch (default ``default_threads()``, the idle cores). Texts are encoded sorted by
-    length, so a call with many texts pads each batch only to its own longest text.
+    (default ``default_threads()``, the idle cores). Texts are encoded sorted by length, so a
+    call with many texts pads each batch only to its own longest text.
     """
 
     def __init__(
@@ -234,7 +280,10 @@ class LocalEmbedder:
         device: str = "cpu",
         batch_size: int = 64,
         threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
         if threads is not None and (isinstance(threads, bool) or threads <= 0):
@@ -246,6 +295,57 @@ class LocalEmbedder:
         self.threads = threads
         self._dim = LOCAL_EMBED_DIM if model_path is None else -1
         self._lock = threading.Lock()
+        self._requested = backend
+        self._backend: str | None = None
+        self._onnx: Any = None
+        self._counter: Any = None
+
+    @property
+    def backend(self) -> str:
+        """``torch`` or ``onnx``: what ``auto`` resolved to (resolving it loads nothing)."""
+        if self._backend is None:
+            self._backend = self._resolve_backend()
+        return self._backend
+
+    def _resolve_backend(self) -> str:
+        if self._requested == "torch":
+            return "torch"
+        if self._requested == "onnx":
+            if self.device != "cpu":
+                raise ValueError(f"backend='onnx' runs on cpu; got device={self.device!r}")
+            require("onnxruntime", "onnx", purpose="the ONNX embedder backend")
+            if not _onnx_compatible(Path(self.model_path)):
+                raise RAGError(
+                    f"{self.model_path} is not a mean-pooled, normalised sentence-transformers "
+                    "model with tokenizer.json; use backend='torch'"
+                )
+            return "onnx"
+        from fieldkit.rag._onnx import onnx_available
+
+        if self.device == "cpu" and onnx_available() and _onnx_compatible(Path(self.model_path)):
+            return "onnx"
+        return "torch"
+
+    def _onnx_encoder(self) -> Any:
+        with self._lock:
+            if self._onnx is None:
+                from fieldkit.rag._onnx import OnnxEncoder
+
+                if self.threads is None:
+                    self.threads = default_threads()
+                try:
+                    self._onnx = OnnxEncoder(
+                        self.model_path,
+                        max_length=_max_seq_length(Path(self.model_path)),
+                        threads=self.threads,
+                    )
+                except Exception as exc:
+                    if self._requested == "onnx":
+                        raise
+                    log.warning("ONNX embedder unavailable (%s); using torch", exc)
+                    self._backend = "torch"
+                    return None
+            return self._onnx
 
     @property
     def name(self) -> str:
@@ -257,12 +357,25 @@ class LocalEmbedder:
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads per text, without its two special tokens."""
+        if self.backend == "onnx":
+            return _max_seq_length(Path(self.model_path)) - 2
         return int(self._model().max_seq_length) - 2
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text as the model's tokenizer counts them (no special tokens)."""
         if not texts:
             return []
+        if self.backend == "onnx":
+            if self._counter is None:
+                tokenizers = require("tokenizers", "local", purpose="the local embedder")
+                counter = tokenizers.Tokenizer.from_file(
+                    str(Path(self.model_path) / "tokenizer.json")
+                )
+                counter.no_padding()
+                counter.no_truncation()
+                self._counter = counter
+            encs = self._counter.encode_batch(list(texts), add_special_tokens=False)
+            return [len(e.ids) for e in encs]
         tok = self._model().tokenizer
         enc = tok(list(texts), add_special_tokens=False, truncation=False, verbose=False)
         enc = enc["input_ids"]
@@ -277,20 +390,32 @@ class LocalEmbedder:
     @property
     def dim(self) -> int:
         if self._dim < 0:
-            self._dim = int(self._model().get_sentence_embedding_dimension())
+            if self.backend == "onnx":
+                cfg = json.loads((Path(self.model_path) / "config.json").read_text())
+                self._dim = int(cfg["hidden_size"])
+            else:
+                self._dim = int(self._model().get_sentence_embedding_dimension())
         return self._dim
 
     def _model(self) -> Any:
         return _load_model(self.model_path, self.device)
 
     def load(self) -> None:
-        """Load the model now (otherwise the first ``embed`` does)."""
+        """Load the model now (otherwise the first ``embed`` does); the ONNX one exports once."""
+        if self.backend == "onnx" and self._onnx_encoder() is not None:
+            return
         self._model()
 
     def embed(self, texts: Sequence[str], *, input_type: str = "passage") -> Vectors:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.backend == "onnx":
+            enc = self._onnx_encoder()
+            if enc is not None:
+                with self._lock:
+                    out = enc.encode(texts, self.batch_size)
+                return as_matrix(out, len(texts), self.dim, what="local embed")
         model = self._model()
         with self._lock:  # one encode at a time: torch already uses every core
             if self.device == "cpu":

@@ -117,6 +117,10 @@ class Pipeline:
     vector_storage: str = "vector"
     lexical: str = "bm25"
     fusion: str = "document"
+    # (lexical, dense) RRF weights and k for hybrid: measured on benchmarks/bench_rag_docs.py
+    # and the bundled corpus (docs/api/rag.md), the best setting on both together
+    fusion_weights: tuple[float, float] = (1.0, 0.7)
+    fusion_k: int = 5
 
     _embed_client: Any = field(default=None, init=False, repr=False, compare=False)
     _rerank_client: Any = field(default=None, init=False, repr=False, compare=False)
@@ -146,6 +150,15 @@ class Pipeline:
             raise ValueError(f"lexical must be one of {', '.join(LEXICAL_BACKENDS)}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
+        from fieldkit.rag._fusion import _check_weights
+
+        self.fusion_weights = tuple(_check_weights(self.fusion_weights, 2))  # type: ignore[assignment]
+        if (
+            isinstance(self.fusion_k, bool)
+            or not isinstance(self.fusion_k, int)
+            or self.fusion_k < 0
+        ):
+            raise ValueError("fusion_k must be an integer >= 0")
         self._table = parse_table_name(self.table)
         if self.embed_url is not None:
             self.embed_url = self.embed_url.rstrip("/")
@@ -534,9 +547,14 @@ class Pipeline:
                 doc_of = {
                     c.id: (c.doc_id if c.doc_id is not None else -c.id) for c in by_id.values()
                 }
-                order = document_fusion(rankings, doc_of, limit=top_k)
+                order = document_fusion(
+                    rankings, doc_of, k=self.fusion_k, limit=top_k, weights=self.fusion_weights
+                )
             else:
-                order = [cid for cid, _ in reciprocal_rank_fusion(rankings, limit=top_k)]
+                fused = reciprocal_rank_fusion(
+                    rankings, k=self.fusion_k, limit=top_k, weights=self.fusion_weights
+                )
+                order = [cid for cid, _ in fused]
             chunks = [by_id[cid] for cid in order]
         chunks = self._with_sources(chunks)
         return chunks, embed_ms, _ms(t0)
