@@ -148,3 +148,23 @@ def test_pg_upgrade_on_a_folder_that_is_no_data_directory_is_a_user_error(tmp_pa
     result = runner.invoke(app, ["pg", "upgrade", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr == f"error: {tmp_path} is not a Postgres data directory\n"
+
+
+def test_serve_build_json_is_pretty_printed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``serve --build --json`` follows the one JSON convention (a complete cache: no build)."""
+    from fieldkit.serve._locate import LLAMA_TARGETS, llama_cache_dir
+
+    monkeypatch.delenv("FIELDKIT_LLAMA_SERVER", raising=False)
+    monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no cmake: a build would fail
+    (llama_cache_dir() / "bin").mkdir(parents=True)
+    for tool in LLAMA_TARGETS:
+        (llama_cache_dir() / "bin" / tool).write_text("#!/bin/sh\nexit 0\n")
+        (llama_cache_dir() / "bin" / tool).chmod(0o755)
+    result = runner.invoke(app, ["serve", "--build", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["built"] is False and set(doc["tools"]) == set(LLAMA_TARGETS)
+    assert result.stdout == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail
 
 
 @app.command()
@@ -32,7 +32,11 @@ def serve(
         "--build",
         help="Only locate (or build once, several minutes) llama.cpp's tools, print where, exit.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print what was started as one JSON line."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print what was started as one JSON line (with --build: a pretty-printed document).",
+    ),
 ) -> None:
     """Run llama.cpp's llama-server (OpenAI-compatible) on 127.0.0.1 until Ctrl-C."""
     import signal
@@ -65,6 +69,8 @@ def serve(
     try:
         server.start()
         if as_json:
+            # One line, printed once the server is ready: a script reads it with one readline
+            # while the server keeps running (the one --json output that is not pretty-printed).
             typer.echo(json.dumps(server.describe()))
         else:
             typer.echo(server.base_url)
@@ -111,7 +117,7 @@ def _build(as_json: bool) -> None:
     except LlamaBuildError as exc:
         fail(str(exc), code=1)
     if as_json:
-        typer.echo(json.dumps({"built": built, "tools": tools, "source": src}))
+        echo_json({"built": built, "tools": tools, "source": src})
         return
     typer.echo(str(found.parent))
     for name, path in tools.items():
