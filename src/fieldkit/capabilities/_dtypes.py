@@ -27,7 +27,7 @@ def resolve_dtype(dtype: object) -> str:
     """Return the canonical (lower-case) name of *dtype*, or raise :class:`UnknownDtype`.
 
     Surrounding whitespace is ignored and case does not matter; a non-string is unknown too
-    (0.3.0 raised ``AttributeError`` for those).
+    (:class:`UnknownDtype`, never ``AttributeError``).
     """
     if type(dtype) is str and dtype in DTYPE_BITS:  # fast path: already canonical
         return dtype

@@ -126,7 +126,7 @@ class NIMClient(_NIMConfig):
         response = self._request("POST", self._endpoint("/chat/completions"), body, timeout)
         return payloads.chat_result(response.content)
 
-    # --- beyond 0.3.0 --------------------------------------------------------------------------
+    # --- additions to API level 0.3.0 ------------------------------------------------------------
     def chat_stream(
         self,
         messages: list[ChatMessage],

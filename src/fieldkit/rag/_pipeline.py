@@ -1,6 +1,6 @@
 """``Pipeline``: ingest → retrieve (dense / lexical / hybrid) → rerank → fuse, over pgvector.
 
-0.3.0-compatible fields and methods; beyond 0.3.0: embedded defaults (no DSN → embedded
+The fields and methods of API level 0.3.0, plus embedded defaults (no DSN → embedded
 Postgres, no ``embed_url`` → the local embedder, no generator → retrieval-only answers), a
 pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call timings.
 """
@@ -101,7 +101,7 @@ class Pipeline:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     timeout: float = 60.0
     max_retries: int = 4
-    # --- beyond 0.3.0 ---
+    # --- additions to API level 0.3.0 ---
     embedder: Embedder | None = None
     write_batch: int = 512
     ef_search: int = 100

@@ -98,7 +98,7 @@ def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Compose
 
 
 def add_columns(t: TableName) -> dict[str, sql.Composed]:
-    """Column name → statement adding a column 0.3.0 did not have (0.3.0 rows keep NULLs)."""
+    """Column name → statement adding a column a 0.3.0-layout table lacks (old rows: NULL)."""
     return {
         "doc_id": sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(
             t=t.ident
