@@ -168,3 +168,23 @@ def test_serve_build_json_is_pretty_printed(
     doc = json.loads(result.stdout)
     assert doc["built"] is False and set(doc["tools"]) == set(LLAMA_TARGETS)
     assert result.stdout == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_running_the_cli_twice_in_one_process_prints_each_status_line_once() -> None:
+    code = (
+        "import logging, sys\n"
+        "from fieldkit.cli import app\n"
+        "@app.command('fk-test-log')\n"
+        "def _t() -> None:\n"
+        "    logging.getLogger('fieldkit.pg').info('status line')\n"
+        "for argv in (['fk-test-log'], ['-v', 'fk-test-log'], ['fk-test-log']):\n"
+        "    try:\n"
+        "        app(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(len(logging.getLogger('fieldkit').handlers))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "status line\n" * 3
+    assert out.stdout == "1\n"
