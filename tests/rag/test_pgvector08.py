@@ -234,3 +234,21 @@ def test_embedded_postgres_that_cannot_restart_fails_with_one_clear_message(
     assert 'invalid value for parameter "shared_buffers"' in run.stdout  # the log's tail
     assert "Failed postgres command" not in run.stderr
     assert "Showing contents of postgres server log" not in run.stderr
+
+
+def test_ingest_before_ensure_schema_reports_the_write_not_a_lost_index(
+    make_pipe: Callable[..., Pipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No table yet is not "an interrupted bulk load": no index warning, and the error is the
+    write's own (the index build at the end must not replace it)."""
+    p = make_pipe(embedder=_RandomVectors(5, 1))
+    assert p.store.has_ann_index() is None
+    with (
+        caplog.at_level(logging.WARNING, logger="fieldkit.rag"),
+        pytest.raises(RAGError, match=r"(?s)^writing to .* failed: .*call ensure_schema\(\) first"),
+    ):
+        p.ingest([Document(1, "p 1")])
+    assert not any("HNSW" in r.getMessage() for r in caplog.records)
+    p.ensure_schema()
+    assert p.store.has_ann_index() is True
+    assert p.ingest([Document(1, "p 1")]) == 1

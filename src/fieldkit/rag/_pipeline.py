@@ -299,7 +299,7 @@ class Pipeline:
         deferred = False
         t_start = time.perf_counter()
         store = self.store
-        if not store.has_ann_index():
+        if store.has_ann_index() is False:  # None: no table yet (the first write says so)
             # A bulk load killed before its index build leaves the table without one: build
             # it at the end of this ingest (dense search is a full scan until then).
             log.warning(
@@ -310,6 +310,7 @@ class Pipeline:
         load = getattr(self.embedder, "load", None)
         if callable(load):  # load the model before the bar appears: it must not sit at 0%
             load()
+        failed = True
         try:
             with _progress(progress, documents) as report:
                 for raw in documents:
@@ -340,11 +341,23 @@ class Pipeline:
                     n = self._flush(docs, pending)
                     written += n
                     report(n, len(docs))
+            failed = False
         finally:
             index_s = 0.0
             if deferred:
                 t_index = time.perf_counter()
-                store.build_ann_index()
+                try:
+                    store.build_ann_index()
+                except RAGError as exc:
+                    if not failed:
+                        raise
+                    # The ingest's own error is the one to report; the index waits for the
+                    # next ingest or ensure_schema(), and retrieval warns until then.
+                    log.warning(
+                        "could not build the HNSW index of %s after the failed ingest: %s",
+                        self._table.qualified,
+                        exc,
+                    )
                 index_s = time.perf_counter() - t_index
             self.last_ingest = {
                 "chunks": written,

@@ -151,10 +151,12 @@ def create_hnsw(t: TableName, storage: str = "vector") -> sql.Composed:
 
 
 def has_index(t: TableName, kind: str) -> sql.Composed:
-    """Query: whether the table has its ``kind`` index (e.g. ``hnsw``) and it is valid."""
+    """Query: whether the table has its ``kind`` index (e.g. ``hnsw``) and it is valid
+    (NULL when there is no such table)."""
     return sql.SQL(
-        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid)"
+        "SELECT CASE WHEN to_regclass({q}) IS NULL THEN NULL ELSE EXISTS ("
+        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid) END"
     ).format(q=sql.Literal(t.ident.as_string(None)), n=sql.Literal(t.index_name(kind)))
 
 

@@ -299,11 +299,11 @@ class Store:
             conn.execute(_sql.create_hnsw(self.table, self.storage))
         self._ann_checked = True
 
-    def has_ann_index(self) -> bool:
-        """Whether the table has its (valid) HNSW index."""
+    def has_ann_index(self) -> bool | None:
+        """Whether the table has its (valid) HNSW index; None when the table does not exist."""
         with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
             row = conn.execute(_sql.has_index(self.table, "hnsw")).fetchone()
-        return bool(row and row[0])
+        return None if row is None or row[0] is None else bool(row[0])
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -423,7 +423,7 @@ class Store:
     def _warn_if_no_index(self, cur: psycopg.Cursor[Any]) -> None:
         row = cur.execute(_sql.has_index(self.table, "hnsw")).fetchone()
         self._ann_checked = True
-        if row is not None and not row[0]:
+        if row is not None and row[0] is False:  # None: no table (the query says so itself)
             log.warning(
                 "table %s has no HNSW index (an interrupted bulk load?): dense search scans "
                 "every row; ensure_schema() or the next ingest rebuilds it",
