@@ -252,3 +252,47 @@ def test_ingest_before_ensure_schema_reports_the_write_not_a_lost_index(
     p.ensure_schema()
     assert p.store.has_ann_index() is True
     assert p.ingest([Document(1, "p 1")]) == 1
+
+
+_KILLED_UNDER_A_PIPELINE = """
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from tests.rag.test_store import _RandomVectors
+from fieldkit.rag import Document, Pipeline
+pgdata = Path(sys.argv[1]) / "pgdata"
+with Pipeline(embedder=_RandomVectors(20, 1), table="noisy") as p:
+    p.ensure_schema()
+    p.ingest(Document(i, f"p {i}") for i in range(20))
+    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    for _ in range(2):
+        try:
+            print(len(p.retrieve("q 0", top_k=3)))
+        except Exception as exc:
+            print(type(exc).__name__)
+"""
+
+
+def test_recovery_from_a_killed_server_is_one_warning_not_pool_noise(own_home: Path) -> None:
+    """A user without logging configured sees the restart warning on stderr, not one
+    psycopg_pool warning per failed reconnect of our pool."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "FIELDKIT_HOME": str(own_home)}
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_UNDER_A_PIPELINE, str(own_home), root],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "3"  # recovered
+    assert "is not running (killed or crashed); restarting" in run.stderr
+    assert "fieldkit-rag" not in run.stderr, run.stderr

@@ -35,6 +35,26 @@ _PROBE_S = 2.0  # how long a pool wait may last before the server itself is prob
 
 log = logging.getLogger("fieldkit.rag")
 
+POOL_NAME = "fieldkit-rag"  # the Store's connection pools and their worker threads
+
+
+class _OwnPoolNoise(logging.Filter):
+    """psycopg_pool warns once per failed reconnect of a pool; for the Store's pools those
+    lines would bury its own error (it notices a dead server and says so), so they go to
+    ``fieldkit.rag`` at DEBUG instead (``fieldkit -v``). Other pools are untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        ours = (record.threadName or "").startswith(POOL_NAME) or any(
+            isinstance(a, str) and a.startswith(POOL_NAME) for a in args
+        )
+        if ours:
+            log.debug("connection pool: %s", record.getMessage())
+        return not ours
+
+
+logging.getLogger("psycopg.pool").addFilter(_OwnPoolNoise())
+
 _PASSWORD_URI = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _PASSWORD_KV = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
 
@@ -131,7 +151,7 @@ class Store:
                     },
                     open=False,
                     timeout=max(self.connect_timeout, 1.0) * 3,
-                    name="fieldkit-rag",
+                    name=POOL_NAME,
                     check=ConnectionPool.check_connection,  # survive a server restart
                 )
                 try:
