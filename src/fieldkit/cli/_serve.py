@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail
+from fieldkit.cli._app import app, echo_json, fail, status
 
 
 @app.command()
@@ -64,7 +64,7 @@ def serve(
         # `kill` / a process supervisor stops it as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not as_json:
-        typer.echo("starting llama-server ...", err=True)
+        status("starting llama-server ...")
     interrupted = False
     try:
         server.start()
@@ -75,12 +75,11 @@ def serve(
         else:
             typer.echo(server.base_url)
             typer.echo(f"model: {server.model}")
-            typer.echo(
+            status(
                 f"context window: {server.context_window} tokens; ready in "
-                f"{server.ready_s or 0:.1f} s; log: {server.log_path}",
-                err=True,
+                f"{server.ready_s or 0:.1f} s; log: {server.log_path}"
             )
-            typer.echo("serving; press Ctrl-C to stop", err=True)
+            status("serving; press Ctrl-C to stop")
         threading.Event().wait()
     except KeyboardInterrupt:
         interrupted = True
@@ -101,10 +100,7 @@ def _build(as_json: bool) -> None:
         found = llama_binary("llama-server", build=False)
         built = False
     except LlamaBuildError:
-        typer.echo(
-            f"building llama.cpp into {llama_cache_dir()} (one time, several minutes) ...",
-            err=True,
-        )
+        status(f"building llama.cpp into {llama_cache_dir()} (one time, several minutes) ...")
         built = True
     try:
         found = llama_binary("llama-server", build=True)
@@ -121,6 +117,6 @@ def _build(as_json: bool) -> None:
         return
     typer.echo(str(found.parent))
     for name, path in tools.items():
-        typer.echo(f"{name}: {path}", err=True)
+        status(f"{name}: {path}")
     if src:
-        typer.echo(f"source: {src}", err=True)
+        status(f"source: {src}")
