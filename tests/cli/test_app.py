@@ -148,3 +148,74 @@ def test_pg_upgrade_on_a_folder_that_is_no_data_directory_is_a_user_error(tmp_pa
     result = runner.invoke(app, ["pg", "upgrade", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr == f"error: {tmp_path} is not a Postgres data directory\n"
+
+
+def _fake_llama_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A complete llama.cpp cache of stub tools (PATH without cmake: a build would fail)."""
+    from fieldkit.serve._locate import LLAMA_TARGETS, llama_cache_dir
+
+    monkeypatch.delenv("FIELDKIT_LLAMA_SERVER", raising=False)
+    monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (llama_cache_dir() / "bin").mkdir(parents=True)
+    for tool in LLAMA_TARGETS:
+        (llama_cache_dir() / "bin" / tool).write_text("#!/bin/sh\nexit 0\n")
+        (llama_cache_dir() / "bin" / tool).chmod(0o755)
+
+
+def test_serve_build_json_is_pretty_printed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``serve --build --json`` follows the one JSON convention (a complete cache: no build)."""
+    from fieldkit.serve._locate import LLAMA_TARGETS
+
+    _fake_llama_cache(monkeypatch, tmp_path)
+    result = runner.invoke(app, ["serve", "--build", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["built"] is False and set(doc["tools"]) == set(LLAMA_TARGETS)
+    assert result.stdout == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_running_the_cli_twice_in_one_process_prints_each_status_line_once() -> None:
+    code = (
+        "import logging, sys\n"
+        "from fieldkit.cli import app\n"
+        "@app.command('fk-test-log')\n"
+        "def _t() -> None:\n"
+        "    logging.getLogger('fieldkit.pg').info('status line')\n"
+        "for argv in (['fk-test-log'], ['-v', 'fk-test-log'], ['fk-test-log']):\n"
+        "    try:\n"
+        "        app(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(len(logging.getLogger('fieldkit').handlers))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "status line\n" * 3
+    assert out.stdout == "1\n"
+
+
+def test_quiet_hides_the_status_lines_of_serve_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_llama_cache(monkeypatch, tmp_path)
+    loud = runner.invoke(app, ["serve", "--build"])
+    assert loud.exit_code == 0 and "llama-server: " in loud.stderr
+    quiet = runner.invoke(app, ["-q", "serve", "--build"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout == loud.stdout != ""
+    # A server that dies while starting: -q leaves only the error line.
+    fake = tmp_path / "llama-server-that-dies"
+    fake.write_text("#!/bin/sh\necho boom >&2\nexit 3\n")
+    fake.chmod(0o755)
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00")
+    monkeypatch.setenv("FIELDKIT_LLAMA_SERVER", str(fake))
+    argv = ["serve", "--model", str(model), "--port", "0", "--startup-timeout", "30"]
+    loud = runner.invoke(app, argv)
+    assert loud.stderr.startswith("starting llama-server ...\nerror: llama-server exited")
+    quiet = runner.invoke(app, ["-q", *argv])
+    assert quiet.exit_code == 1
+    assert quiet.stderr.startswith("error: llama-server exited with status 3")

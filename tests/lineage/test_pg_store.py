@@ -154,3 +154,39 @@ def test_metric_choice_and_float_format_match_the_file_store(pg_dsn: str, pg_tab
         other.best()
     with pytest.raises(ValueError, match="float_format"):
         PostgresLineageStore(pg_dsn, table=pg_table, float_format="fancy")  # type: ignore[arg-type]
+
+
+def test_embedded_server_that_cannot_restart_is_a_connection_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import shutil
+    import signal
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from fieldkit._embedded_pg import stop_embedded
+
+    home = Path(tempfile.mkdtemp(prefix="fieldkit-lineage-dead-"))
+    monkeypatch.setenv("FIELDKIT_HOME", str(home))
+    try:
+        store = PostgresLineageStore(table="dead_lineage")
+        store.append(make_trial("000"))
+        pgdata = home / "pgdata"
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        with open(pgdata / "postgresql.conf", "a") as conf:
+            conf.write("\nshared_buffers = 'nonsense'\n")
+        with pytest.raises(ConnectionError, match=r"(?s)could not be restarted.*shared_buffers"):
+            store.append(make_trial("001"))
+        store.close()
+    finally:
+        stop_embedded(home / "pgdata")
+        shutil.rmtree(home, ignore_errors=True)

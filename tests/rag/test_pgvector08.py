@@ -180,3 +180,119 @@ def test_killed_external_postgres_fails_fast_with_a_clear_message(own_home: Path
         with pytest.raises(RAGError, match=r"(?s)stopped answering.*killed or run out of disk"):
             p.count()
         assert time.monotonic() - t0 < 30
+
+
+_UNRESTARTABLE = """
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from tests.rag.test_store import _RandomVectors
+from fieldkit.rag import Document, Pipeline, RAGError
+pgdata = Path(sys.argv[1]) / "pgdata"
+p = Pipeline(embedder=_RandomVectors(20, 1), table="doomed")
+p.ensure_schema()
+p.ingest(Document(i, f"p {i}") for i in range(20))
+pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+os.kill(pid, signal.SIGKILL)
+for _ in range(100):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.05)
+with open(pgdata / "postgresql.conf", "a") as conf:  # the restart will fail
+    conf.write("\\nshared_buffers = 'nonsense'\\n")
+for _ in range(2):
+    try:
+        p.count()
+    except RAGError as exc:
+        print("RAGError:", exc)
+"""
+
+
+def test_embedded_postgres_that_cannot_restart_fails_with_one_clear_message(
+    own_home: Path,
+) -> None:
+    """Killed and unable to start again: each call fails within seconds with what happened,
+    what to do and the server log's tail; the package's own log dumps stay off stderr."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "FIELDKIT_HOME": str(own_home)}
+    t0 = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-c", _UNRESTARTABLE, str(own_home), root],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - t0 < 200  # generous: seconds per call, not a 90 s pool wait each
+    errors = [line for line in run.stdout.splitlines() if line.startswith("RAGError:")]
+    assert len(errors) == 2
+    assert "died and could not be restarted (pg_ctl exited with status 1)" in errors[-1]
+    assert "Check free disk space and the server log" in run.stdout
+    assert 'invalid value for parameter "shared_buffers"' in run.stdout  # the log's tail
+    assert "Failed postgres command" not in run.stderr
+    assert "Showing contents of postgres server log" not in run.stderr
+
+
+def test_ingest_before_ensure_schema_reports_the_write_not_a_lost_index(
+    make_pipe: Callable[..., Pipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No table yet is not "an interrupted bulk load": no index warning, and the error is the
+    write's own (the index build at the end must not replace it)."""
+    p = make_pipe(embedder=_RandomVectors(5, 1))
+    assert p.store.has_ann_index() is None
+    with (
+        caplog.at_level(logging.WARNING, logger="fieldkit.rag"),
+        pytest.raises(RAGError, match=r"(?s)^writing to .* failed: .*call ensure_schema\(\) first"),
+    ):
+        p.ingest([Document(1, "p 1")])
+    assert not any("HNSW" in r.getMessage() for r in caplog.records)
+    p.ensure_schema()
+    assert p.store.has_ann_index() is True
+    assert p.ingest([Document(1, "p 1")]) == 1
+
+
+_KILLED_UNDER_A_PIPELINE = """
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from tests.rag.test_store import _RandomVectors
+from fieldkit.rag import Document, Pipeline
+pgdata = Path(sys.argv[1]) / "pgdata"
+with Pipeline(embedder=_RandomVectors(20, 1), table="noisy") as p:
+    p.ensure_schema()
+    p.ingest(Document(i, f"p {i}") for i in range(20))
+    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    for _ in range(2):
+        try:
+            print(len(p.retrieve("q 0", top_k=3)))
+        except Exception as exc:
+            print(type(exc).__name__)
+"""
+
+
+def test_recovery_from_a_killed_server_is_one_warning_not_pool_noise(own_home: Path) -> None:
+    """A user without logging configured sees the restart warning on stderr, not one
+    psycopg_pool warning per failed reconnect of our pool."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "FIELDKIT_HOME": str(own_home)}
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_UNDER_A_PIPELINE, str(own_home), root],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "3"  # recovered
+    assert "is not running (killed or crashed); restarting" in run.stderr
+    assert "fieldkit-rag" not in run.stderr, run.stderr

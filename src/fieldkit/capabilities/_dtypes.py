@@ -26,7 +26,8 @@ DTYPE_BYTES: dict[str, float] = {name: bits / 8 for name, bits in DTYPE_BITS.ite
 def resolve_dtype(dtype: object) -> str:
     """Return the canonical (lower-case) name of *dtype*, or raise :class:`UnknownDtype`.
 
-    Surrounding whitespace is ignored and case does not matter; a non-string is unknown too.
+    Surrounding whitespace is ignored and case does not matter; a non-string is unknown too
+    (:class:`UnknownDtype`, never ``AttributeError``).
     """
     if type(dtype) is str and dtype in DTYPE_BITS:  # fast path: already canonical
         return dtype

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from fieldkit import API_LEVEL, __version__
 
-__all__ = ["app", "bench_app", "echo_json", "fail", "setup_logging", "version_line"]
+__all__ = ["app", "bench_app", "echo_json", "fail", "setup_logging", "status", "version_line"]
 
 
 class _FieldkitGroup(TyperGroup):
@@ -106,6 +106,11 @@ def setup_logging(verbosity: int) -> None:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(handler)
+
+
+def status(message: str) -> None:
+    """A status line on stderr, through the ``fieldkit.cli`` logger: ``-q`` hides it."""
+    logging.getLogger("fieldkit.cli").info(message)
 
 
 def _show_version(value: bool) -> None:

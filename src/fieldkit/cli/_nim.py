@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fieldkit.cli._app import app, bench_app, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, fail, status  # noqa: F401
 
 
 @app.command()
@@ -39,7 +39,7 @@ def simulate(
     except OSError as exc:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
     typer.echo(sim.base_url)
-    typer.echo("serving the fieldkit NIM simulator; press Ctrl-C to stop", err=True)
+    status("serving the fieldkit NIM simulator; press Ctrl-C to stop")
     if threading.current_thread() is threading.main_thread():
         # `kill` / a process supervisor stops it as cleanly as Ctrl-C does (exit 0).
         signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, echo_json, fail, status
 
 
 @app.command()
@@ -32,7 +32,11 @@ def serve(
         "--build",
         help="Only locate (or build once, several minutes) llama.cpp's tools, print where, exit.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print what was started as one JSON line."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print what was started as one JSON line (with --build: a pretty-printed document).",
+    ),
 ) -> None:
     """Run llama.cpp's llama-server (OpenAI-compatible) on 127.0.0.1 until Ctrl-C."""
     import signal
@@ -60,21 +64,22 @@ def serve(
         # `kill` / a process supervisor stops it as cleanly as Ctrl-C does.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not as_json:
-        typer.echo("starting llama-server ...", err=True)
+        status("starting llama-server ...")
     interrupted = False
     try:
         server.start()
         if as_json:
+            # One line, printed once the server is ready: a script reads it with one readline
+            # while the server keeps running (the one --json output that is not pretty-printed).
             typer.echo(json.dumps(server.describe()))
         else:
             typer.echo(server.base_url)
             typer.echo(f"model: {server.model}")
-            typer.echo(
+            status(
                 f"context window: {server.context_window} tokens; ready in "
-                f"{server.ready_s or 0:.1f} s; log: {server.log_path}",
-                err=True,
+                f"{server.ready_s or 0:.1f} s; log: {server.log_path}"
             )
-            typer.echo("serving; press Ctrl-C to stop", err=True)
+            status("serving; press Ctrl-C to stop")
         threading.Event().wait()
     except KeyboardInterrupt:
         interrupted = True
@@ -95,10 +100,7 @@ def _build(as_json: bool) -> None:
         found = llama_binary("llama-server", build=False)
         built = False
     except LlamaBuildError:
-        typer.echo(
-            f"building llama.cpp into {llama_cache_dir()} (one time, several minutes) ...",
-            err=True,
-        )
+        status(f"building llama.cpp into {llama_cache_dir()} (one time, several minutes) ...")
         built = True
     try:
         found = llama_binary("llama-server", build=True)
@@ -111,10 +113,10 @@ def _build(as_json: bool) -> None:
     except LlamaBuildError as exc:
         fail(str(exc), code=1)
     if as_json:
-        typer.echo(json.dumps({"built": built, "tools": tools, "source": src}))
+        echo_json({"built": built, "tools": tools, "source": src})
         return
     typer.echo(str(found.parent))
     for name, path in tools.items():
-        typer.echo(f"{name}: {path}", err=True)
+        status(f"{name}: {path}")
     if src:
-        typer.echo(f"source: {src}", err=True)
+        status(f"source: {src}")

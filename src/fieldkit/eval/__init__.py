@@ -69,7 +69,7 @@ __all__ = [
     "RUBRIC_RELEVANCE",
     "RUBRIC_SCALES",
     "AgentRun",
-    # beyond 0.3.0
+    # additions to API level 0.3.0
     "AgentRunList",
     "AssertionGrader",
     "AssertionResult",

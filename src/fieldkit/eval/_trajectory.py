@@ -226,7 +226,7 @@ class Trajectory:
                 best = i
         return best
 
-    # -- rendering (beyond 0.3.0) ---------------------------------------------------------------
+    # -- rendering (additions to API level 0.3.0) -------------------------------------------------
     def summary(self, *, all_knobs: Sequence[str] | None = None, top_n: int = 5) -> dict[str, Any]:
         """All analyses in one JSON-serialisable dict (``fieldkit eval trajectory --json``)."""
         best = self.best()

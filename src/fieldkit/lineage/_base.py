@@ -173,7 +173,7 @@ class LineageBase:
                 text, best if best is not None else sentinel_trial(), chain, top, recent, last_m
             )
 
-    # -- beyond 0.3.0 ---------------------------------------------------------------------
+    # -- additions to API level 0.3.0 -------------------------------------------------------------
     def children_of(self, exp_id: str) -> tuple[Trial, ...]:
         """Direct children of *exp_id* in insertion order (``exp_NNN`` parents included)."""
         return tuple(self._current().children_of(exp_id))

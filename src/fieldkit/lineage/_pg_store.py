@@ -90,9 +90,12 @@ class PostgresLineageStore(LineageBase):
 
             dsn = self._dsn
             if dsn is None:  # embedded: asked every time, so a dead server gets restarted
-                from fieldkit._embedded_pg import embedded_dsn
+                from fieldkit._embedded_pg import EmbeddedPostgresError, embedded_dsn
 
-                dsn = embedded_dsn()
+                try:
+                    dsn = embedded_dsn()
+                except EmbeddedPostgresError as exc:  # one exception type for "server gone"
+                    raise ConnectionError(f"Postgres lineage store {self.table}: {exc}") from exc
             self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
             self._schema_ready = False
         if not self._schema_ready:

@@ -202,7 +202,7 @@ class NIMClient(_NIMConfig):
         counted = self._count_texts([text]) if self.server_tokens else None
         return self.token_counter(text) if counted is None else counted
 
-    # --- beyond 0.3.0 --------------------------------------------------------------------------
+    # --- additions to API level 0.3.0 ------------------------------------------------------------
     def chat_stream(
         self,
         messages: list[ChatMessage],

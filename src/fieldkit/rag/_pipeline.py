@@ -1,6 +1,6 @@
 """``Pipeline``: ingest → retrieve (dense / lexical / hybrid) → rerank → fuse, over pgvector.
 
-0.3.0-compatible fields and methods; beyond 0.3.0: embedded defaults (no DSN → embedded
+The fields and methods of API level 0.3.0, plus embedded defaults (no DSN → embedded
 Postgres, no ``embed_url`` → the local embedder, no generator → retrieval-only answers), a
 pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call timings.
 """
@@ -109,7 +109,7 @@ class Pipeline:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     timeout: float = 60.0
     max_retries: int = 4
-    # --- beyond 0.3.0 ---
+    # --- additions to API level 0.3.0 ---
     embedder: Embedder | None = None
     write_batch: int = 512
     ef_search: int = 100
@@ -335,7 +335,7 @@ class Pipeline:
         deferred = False
         t_start = time.perf_counter()
         store = self.store
-        if not store.has_ann_index():
+        if store.has_ann_index() is False:  # None: no table yet (the first write says so)
             # A bulk load killed before its index build leaves the table without one: build
             # it at the end of this ingest (dense search is a full scan until then).
             log.warning(
@@ -346,6 +346,7 @@ class Pipeline:
         load = getattr(self.embedder, "load", None)
         if callable(load):  # load the model before the bar appears: it must not sit at 0%
             load()
+        failed = True
         try:
             with _progress(progress, documents) as report:
                 for raw in documents:
@@ -376,11 +377,23 @@ class Pipeline:
                     n = self._flush(docs, pending)
                     written += n
                     report(n, len(docs))
+            failed = False
         finally:
             index_s = 0.0
             if deferred:
                 t_index = time.perf_counter()
-                store.build_ann_index()
+                try:
+                    store.build_ann_index()
+                except RAGError as exc:
+                    if not failed:
+                        raise
+                    # The ingest's own error is the one to report; the index waits for the
+                    # next ingest or ensure_schema(), and retrieval warns until then.
+                    log.warning(
+                        "could not build the HNSW index of %s after the failed ingest: %s",
+                        self._table.qualified,
+                        exc,
+                    )
                 index_s = time.perf_counter() - t_index
             self.last_ingest = {
                 "chunks": written,

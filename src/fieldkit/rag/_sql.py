@@ -98,7 +98,7 @@ def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Compose
 
 
 def add_columns(t: TableName) -> dict[str, sql.Composed]:
-    """Column name → statement adding a column 0.3.0 did not have (0.3.0 rows keep NULLs)."""
+    """Column name → statement adding a column a 0.3.0-layout table lacks (old rows: NULL)."""
     return {
         "doc_id": sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(
             t=t.ident
@@ -151,10 +151,12 @@ def create_hnsw(t: TableName, storage: str = "vector") -> sql.Composed:
 
 
 def has_index(t: TableName, kind: str) -> sql.Composed:
-    """Query: whether the table has its ``kind`` index (e.g. ``hnsw``) and it is valid."""
+    """Query: whether the table has its ``kind`` index (e.g. ``hnsw``) and it is valid
+    (NULL when there is no such table)."""
     return sql.SQL(
-        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid)"
+        "SELECT CASE WHEN to_regclass({q}) IS NULL THEN NULL ELSE EXISTS ("
+        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid) END"
     ).format(q=sql.Literal(t.ident.as_string(None)), n=sql.Literal(t.index_name(kind)))
 
 

@@ -35,6 +35,26 @@ _PROBE_S = 2.0  # how long a pool wait may last before the server itself is prob
 
 log = logging.getLogger("fieldkit.rag")
 
+POOL_NAME = "fieldkit-rag"  # the Store's connection pools and their worker threads
+
+
+class _OwnPoolNoise(logging.Filter):
+    """psycopg_pool warns once per failed reconnect of a pool; for the Store's pools those
+    lines would bury its own error (it notices a dead server and says so), so they go to
+    ``fieldkit.rag`` at DEBUG instead (``fieldkit -v``). Other pools are untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        ours = (record.threadName or "").startswith(POOL_NAME) or any(
+            isinstance(a, str) and a.startswith(POOL_NAME) for a in args
+        )
+        if ours:
+            log.debug("connection pool: %s", record.getMessage())
+        return not ours
+
+
+logging.getLogger("psycopg.pool").addFilter(_OwnPoolNoise())
+
 _PASSWORD_URI = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 _PASSWORD_KV = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
 
@@ -131,7 +151,7 @@ class Store:
                     },
                     open=False,
                     timeout=max(self.connect_timeout, 1.0) * 3,
-                    name="fieldkit-rag",
+                    name=POOL_NAME,
                     check=ConnectionPool.check_connection,  # survive a server restart
                 )
                 try:
@@ -299,11 +319,11 @@ class Store:
             conn.execute(_sql.create_hnsw(self.table, self.storage))
         self._ann_checked = True
 
-    def has_ann_index(self) -> bool:
-        """Whether the table has its (valid) HNSW index."""
+    def has_ann_index(self) -> bool | None:
+        """Whether the table has its (valid) HNSW index; None when the table does not exist."""
         with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
             row = conn.execute(_sql.has_index(self.table, "hnsw")).fetchone()
-        return bool(row and row[0])
+        return None if row is None or row[0] is None else bool(row[0])
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -423,7 +443,7 @@ class Store:
     def _warn_if_no_index(self, cur: psycopg.Cursor[Any]) -> None:
         row = cur.execute(_sql.has_index(self.table, "hnsw")).fetchone()
         self._ann_checked = True
-        if row is not None and not row[0]:
+        if row is not None and row[0] is False:  # None: no table (the query says so itself)
             log.warning(
                 "table %s has no HNSW index (an interrupted bulk load?): dense search scans "
                 "every row; ensure_schema() or the next ingest rebuilds it",
