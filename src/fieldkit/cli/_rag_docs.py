@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, check_seconds, check_url, fail
 
 if TYPE_CHECKING:
     from fieldkit.rag import Chunk, Pipeline
@@ -223,10 +223,8 @@ def rag_ask(
     _check_mode(mode, k)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
-    if timeout <= 0:
-        fail("--timeout must be positive")
-    if nim_url and not nim_url.startswith(("http://", "https://")):
-        fail(f"--nim-url must be an http(s) URL, got {nim_url!r}")
+    check_seconds("--timeout", timeout)
+    check_url("--nim-url", nim_url)
     pipe = _pipeline(table, dsn, device, threads)
     with ExitStack() as stack:
         stack.enter_context(pipe)
