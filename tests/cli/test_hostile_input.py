@@ -134,3 +134,9 @@ def test_atomic_write_leaves_nothing_behind_when_the_disk_fills(tmp_path: Path) 
 def test_urls_and_seconds_are_checked_by_every_command(args: tuple[str, ...], needle: str) -> None:
     """URLs and durations go through the same checks in every command, before any work."""
     _assert_user_error(_run(*args), needle)
+
+
+def test_rag_ingest_refuses_a_fifo_naming_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "notes.md"
+    os.mkfifo(fifo)
+    _assert_user_error(_run("rag", "ingest", str(fifo), timeout=30), "not a file or folder")

@@ -130,6 +130,9 @@ def rag_ingest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
+    odd = [str(p) for p in paths if not (p.is_file() or p.is_dir())]
+    if odd:  # a FIFO or device would block or mean nothing as a document
+        fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:
         typer.echo("loading the embedder and starting Postgres ...", err=True)
     pipe = _pipeline(table, dsn, device, threads)
