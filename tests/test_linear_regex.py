@@ -19,6 +19,7 @@ from fieldkit.eval import is_refusal
 from fieldkit.eval._judge import parse_judge_output
 from fieldkit.lineage._trial import CANONICAL_HEADER
 from fieldkit.lineage._tsv import salvage_short_row, split_records
+from fieldkit.rag._lexical import identifier_terms
 from fieldkit.rag._prompt import format_passage
 from fieldkit.rag._types import Chunk
 from fieldkit.testing._behaviour import split_deltas
@@ -42,6 +43,7 @@ def _chunk(text: str, label: str) -> str:
 TARGETS: dict[str, Callable[[str], object]] = {
     "rag passage": lambda s: _chunk(s, ""),
     "rag label": lambda s: _chunk("t", s),
+    "rag identifier terms": identifier_terms,
     "is_refusal": is_refusal,
     "judge parse": parse_judge_output,
     "lineage salvage": lambda s: list(salvage_short_row(CANONICAL_HEADER, ["1", "t", s])),
@@ -73,3 +75,14 @@ def test_the_reported_cases() -> None:
     _chunk("passage" + " " * N + "x", "label" + " " * N + "y")
     is_refusal("not available" + " " * N + "x")
     assert time.perf_counter() - t0 < BUDGET_S
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("filler", FILLERS)
+def test_every_filler_as_one_long_run(target: str, filler: str) -> None:
+    """Each filler as one 40,000-character run, for every target: the sampled property above
+    may miss a combination; this sweep never does."""
+    text = filler * N + "x"
+    t0 = time.perf_counter()
+    TARGETS[target](text)
+    assert time.perf_counter() - t0 < BUDGET_S, f"{target} took too long on {filler!r} * {N}"

@@ -2,13 +2,15 @@
 
 The text goes to a temporary file in the target's directory, is fsynced, then renamed over the
 target. On any failure (a full disk, a write limit, an interrupt) the temporary file is
-removed and the target is left as it was.
+removed and the target is left as it was. A replaced file keeps its mode; a new one gets the
+mode a plain ``open(path, "w")`` would give (not ``mkstemp``'s 0600).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -18,12 +20,27 @@ __all__ = ["atomic_write_text"]
 _UMASK_LOCK = threading.Lock()
 
 
-def _new_file_mode() -> int:
-    """The mode ``open()`` would give a new file (0o666 less the umask)."""
-    with _UMASK_LOCK:  # os.umask can only be read by setting it
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere os.umask can only be read by setting it
         mask = os.umask(0o022)
         os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode ``open(target, "w")`` would leave: the existing file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -33,7 +50,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            os.fchmod(fh.fileno(), _new_file_mode())
+            os.fchmod(fh.fileno(), _new_file_mode(target))
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -118,3 +118,25 @@ def test_atomic_write_leaves_nothing_behind_when_the_disk_fills(tmp_path: Path) 
     assert proc.returncode == 0 and proc.stdout.strip() == "27", proc.stderr  # EFBIG
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
     assert target.read_text() == "old\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("rag", "ask", "--nim-url", "http://[::1", "q?"), "--nim-url is not a valid URL"),
+        (("rag", "ask", "--nim-url", "http://h:99999/v1", "q?"), "--nim-url is not a valid URL"),
+        (("rag", "ask", "--timeout", "nan", "q?"), "--timeout"),
+        (("rag", "ask", "--timeout", "inf", "q?"), "--timeout"),
+        (("serve", "--startup-timeout", "nan"), "--startup-timeout"),
+        (("serve", "--startup-timeout", "inf"), "--startup-timeout"),
+    ],
+)
+def test_urls_and_seconds_are_checked_by_every_command(args: tuple[str, ...], needle: str) -> None:
+    """URLs and durations go through the same checks in every command, before any work."""
+    _assert_user_error(_run(*args), needle)
+
+
+def test_rag_ingest_refuses_a_fifo_naming_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "notes.md"
+    os.mkfifo(fifo)
+    _assert_user_error(_run("rag", "ingest", str(fifo), timeout=30), "not a file or folder")

@@ -93,3 +93,35 @@ def test_bad_settings_are_refused() -> None:
         AssertionGrader(regex_timeout_s=float("nan"))
     with pytest.raises(ValueError, match="max_read_bytes"):
         AssertionGrader(max_read_bytes=0)
+
+
+@pytest.mark.parametrize(
+    ("task", "reason"),
+    [
+        ({"verifiable_assertions": 5}, "verifiable_assertions must be a list"),
+        ({"verifiable_assertions": "file_exists"}, "verifiable_assertions must be a list"),
+        (
+            {
+                "verifiable_assertions": [{"kind": "file_unchanged", "path": "f.txt"}],
+                "workspace_seed": {"files": [{"kind": "text", "path": "f.txt", "content": 5}]},
+            },
+            "seed content must be text or bytes, got int",
+        ),
+    ],
+)
+def test_malformed_task_fails_with_a_reason_instead_of_raising(
+    tmp_path: Path, task: dict[str, object], reason: str
+) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    result = AssertionGrader().grade(task, tmp_path)
+    assert not result.passed and result.n_total == 1
+    assert reason in result.assertions[0].detail
+
+
+def test_malformed_seed_list_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    task = {
+        "verifiable_assertions": [{"kind": "file_exists", "path": "f.txt"}],
+        "workspace_seed": {"files": 5},
+    }
+    assert AssertionGrader().grade(task, tmp_path).passed

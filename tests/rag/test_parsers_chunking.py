@@ -209,3 +209,15 @@ def test_identifier_terms_keep_underscored_names_whole() -> None:
     ]
     idx = Bm25Index.build(rows)
     assert idx.search(["pg", "depend", *identifier_terms("pg_depend")], 2)[0][0] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab0_ .-Z", max_size=40))
+def test_identifier_terms_match_the_plain_pattern(text: str) -> None:
+    import re
+    from collections import Counter
+
+    from fieldkit.rag._lexical import identifier_terms
+
+    plain = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")  # the definition; backtracks on long runs
+    assert identifier_terms(text) == Counter(plain.findall(text.lower()))

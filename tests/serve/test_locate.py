@@ -134,3 +134,11 @@ def test_an_interrupted_build_leaves_no_work_dir_behind(
         build_llama_cpp()
     assert not stale.exists()
     assert not cache.exists()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -1.0])
+def test_local_server_refuses_a_startup_timeout_it_cannot_honour(bad: float) -> None:
+    from fieldkit.serve import LocalServer
+
+    with pytest.raises(ValueError, match="startup_timeout"):
+        LocalServer(startup_timeout=bad)

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from typer._click import exceptions as click_errors  # Typer vendors Click
@@ -143,6 +144,25 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` to stderr and exit with *code* (2 = user error)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def check_url(option: str, url: str | None) -> None:
+    """A service URL must be http(s)://host[...]: fail now (exit 2), not after a warm-up wait."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port raises for a bad one
+    except ValueError as exc:
+        fail(f"{option} is not a valid URL ({exc}): {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fail(f"{option} must be an http(s) URL such as http://localhost:8000/v1, got {url!r}")
+
+
+def check_seconds(option: str, value: float) -> None:
+    """A duration must be a positive finite number of seconds (``nan`` and ``inf`` refused)."""
+    if not 0 < value < float("inf"):
+        fail(f"{option} must be a positive number of seconds, got {value}")
 
 
 @app.command()

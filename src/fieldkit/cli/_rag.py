@@ -14,12 +14,11 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import typer
 
 from fieldkit._atomic import atomic_write_text
-from fieldkit.cli._app import app, bench_app, echo_json, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
@@ -153,19 +152,6 @@ def _write_json(path: Path, payload: dict[str, Any]) -> Path:
     return atomic_write_text(path.expanduser(), json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def _check_url(option: str, url: str | None) -> None:
-    """A service URL must be http(s)://host[...]: fail now (exit 2), not after a warm-up wait."""
-    if not url:
-        return
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port raises for a bad one
-    except ValueError as exc:
-        fail(f"{option} is not a valid URL ({exc}): {url!r}")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        fail(f"{option} must be an http(s) URL such as http://localhost:8000/v1, got {url!r}")
-
-
 def _check_writable(out: Path) -> None:
     """``--out`` must be writable before the bench runs, not reported after it.
 
@@ -280,8 +266,7 @@ def bench_rag(
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:
         fail("--embed-dim must be positive")
-    if not 0 < warm_timeout < float("inf"):  # also refuses nan
-        fail(f"--warm-timeout must be a positive number of seconds, got {warm_timeout}")
+    check_seconds("--warm-timeout", warm_timeout)
     local = local or local_model is not None
     if local and nim_url:
         fail("--local and --nim-url both name a generator; pass one")
@@ -308,8 +293,8 @@ def bench_rag(
     except RAGError as exc:
         fail(str(exc))
     for option, url in (("--embed-url", embed_url), ("--nim-url", nim_url)):
-        _check_url(option, url)
-    _check_url("--rerank-url", rerank_url)
+        check_url(option, url)
+    check_url("--rerank-url", rerank_url)
     if out is not None:
         _check_writable(out)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import app, check_seconds, check_url, fail
 
 if TYPE_CHECKING:
     from fieldkit.rag import Chunk, Pipeline
@@ -130,6 +130,9 @@ def rag_ingest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
+    odd = [str(p) for p in paths if not (p.is_file() or p.is_dir())]
+    if odd:  # a FIFO or device would block or mean nothing as a document
+        fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:
         typer.echo("loading the embedder and starting Postgres ...", err=True)
     pipe = _pipeline(table, dsn, device, threads)
@@ -223,10 +226,8 @@ def rag_ask(
     _check_mode(mode, k)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
-    if timeout <= 0:
-        fail("--timeout must be positive")
-    if nim_url and not nim_url.startswith(("http://", "https://")):
-        fail(f"--nim-url must be an http(s) URL, got {nim_url!r}")
+    check_seconds("--timeout", timeout)
+    check_url("--nim-url", nim_url)
     pipe = _pipeline(table, dsn, device, threads)
     with ExitStack() as stack:
         stack.enter_context(pipe)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail, status
+from fieldkit.cli._app import app, check_seconds, echo_json, fail, status
 
 
 @app.command()
@@ -53,8 +53,7 @@ def serve(
         fail(f"--ctx must be positive, got {ctx}")
     if threads is not None and threads <= 0:
         fail(f"--threads must be positive, got {threads}")
-    if startup_timeout <= 0:
-        fail(f"--startup-timeout must be positive, got {startup_timeout}")
+    check_seconds("--startup-timeout", startup_timeout)
     if model is not None and not model.expanduser().is_file():
         fail(f"--model {model}: no such model file")
     server = LocalServer(

@@ -279,7 +279,7 @@ class AssertionGrader:
             assertions: Sequence[Any] = task.get("verifiable_assertions") or []
             ws = task.get("workspace_seed") or {}
             files = ws.get("files") if isinstance(ws, Mapping) else None
-            for entry in files or []:
+            for entry in files if isinstance(files, list | tuple) else []:
                 if isinstance(entry, Mapping) and entry.get("kind") == "text":
                     seeds[_norm_rel(str(entry.get("path", "")))] = entry.get("content", "") or ""
             derived_id = str(task.get("task_id", ""))
@@ -288,7 +288,13 @@ class AssertionGrader:
         for k, v in (seed_files or {}).items():
             seeds[_norm_rel(str(k))] = v
         root = Path(os.path.realpath(post_state_root))
-        results = [self._one(a, root, seeds) for a in assertions]
+        if isinstance(assertions, list | tuple):
+            results = [self._one(a, root, seeds) for a in assertions]
+        else:
+            got = type(assertions).__name__
+            results = [
+                AssertionResult("", "", False, f"verifiable_assertions must be a list, got {got}")
+            ]
         n_passed = sum(r.passed for r in results)
         return GradeResult(
             task_id=task_id or derived_id,
@@ -337,6 +343,8 @@ class AssertionGrader:
             seed = seeds.get(_norm_rel(rel))
             if seed is None:
                 return True, "skipped (no seed content)"
+            if not isinstance(seed, str | bytes):
+                return False, f"seed content must be text or bytes, got {type(seed).__name__}"
             want = seed if isinstance(seed, bytes) else seed.encode("utf-8")
             try:
                 read = _read_regular(root, target, len(want) + 1)

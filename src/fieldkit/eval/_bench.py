@@ -12,9 +12,7 @@ import dataclasses
 import json
 import math
 import os
-import stat as _stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -24,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from fieldkit._atomic import atomic_write_text
 from fieldkit.eval._metrics import percentiles, summarize_metric
 
 __all__ = ["RESERVED_METRIC_NAMES", "Bench", "BenchCall"]
@@ -101,29 +100,6 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "__dict__"):
         return vars(obj)
     return str(obj)
-
-
-def _new_file_mode(target: Path) -> int:
-    """The mode ``open(target, "w")`` would give: the existing file's, else 0666 & ~umask."""
-    try:
-        return _stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        pass
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (thread safe)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _check_run_args(on_error: str, concurrency: int | None, executor: Executor | None) -> None:
@@ -410,13 +386,4 @@ class Bench:
         text = json.dumps(
             self.to_dict(include_outputs=include_outputs), indent=2, default=_json_default
         )
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-        try:
-            os.fchmod(fd, _new_file_mode(target))  # mkstemp's 0600 would hide shared evidence
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_text(target, text)

@@ -77,8 +77,8 @@ class _ReadMark:
     An append only adds bytes after ``offset``. Anything else (the file replaced, truncated,
     rewritten in place at any length) changes the inode, shrinks it, changes its mtime without
     growing it, or changes the first or last ``_WINDOW`` bytes already read; every one of those
-    makes the reader start over. A same-length edit deep inside a file that is also appended
-    to in the same instant is the one case this cheap check cannot see.
+    makes the reader start over. A same-length edit more than ``_WINDOW`` bytes from both ends,
+    when the file also grew before the next read, is the one case this cheap check cannot see.
     """
 
     ident: tuple[int, int]

@@ -98,7 +98,7 @@ def walk(
                 yield root
             continue
         if not root.is_dir():
-            warn(str(root), "no such file or folder")
+            warn(str(root), "not a file or folder" if root.exists() else "no such file or folder")
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=None):
             try:

@@ -28,7 +28,9 @@ __all__ = ["BM25_B", "BM25_K1", "Bm25Index", "identifier_terms", "with_identifie
 BM25_K1 = 1.5
 BM25_B = 0.75
 
-_IDENTIFIER = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")
+# Starts only where a run of [a-z0-9] starts and never backtracks into a run: linear in the
+# text (the plain ``[a-z0-9]+(?:_[a-z0-9]+)+`` restarts inside every long run: quadratic).
+_IDENTIFIER = re.compile(r"(?<![a-z0-9])[a-z0-9]++(?:_[a-z0-9]++)+")
 
 
 def identifier_terms(text: str) -> Counter[str]:

@@ -181,8 +181,10 @@ class LocalServer:
             raise ValueError(f"threads must be positive, got {threads}")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {port}")
-        if startup_timeout <= 0:
-            raise ValueError(f"startup_timeout must be positive seconds, got {startup_timeout}")
+        if not 0 < startup_timeout < float("inf"):  # nan would never time out
+            raise ValueError(
+                f"startup_timeout must be positive finite seconds, got {startup_timeout}"
+            )
         if isinstance(extra_args, str):
             raise TypeError("extra_args must be a sequence of arguments, not one string")
         self._model_arg = model
