@@ -141,3 +141,22 @@ def test_jsonl_workload_runs(runner: CliRunner, simulator: NIMSimulator, tmp_pat
     sent = [r.json for r in simulator.requests_to("/chat/completions")][1:]
     assert [m["messages"][0]["content"] for m in sent] == ["first", "second"] * 2
     assert [m["max_tokens"] for m in sent] == [64, 3] * 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["-c", "8", "--max-load", "4"], "--max-load"),
+        (["--max-load", "0"], "--max-load"),
+        (["--rate", "inf"], "--max-load"),
+    ],
+)
+def test_find_max_bounds_are_one_error_line(
+    runner: CliRunner, simulator: NIMSimulator, extra: list[str], words: str
+) -> None:
+    args = [*_base(simulator), "--find-max", "--slo", "e2e=10s", *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert words in _error_line(result)
+    assert simulator.requests_to("/chat/completions") == []  # no load sent
+

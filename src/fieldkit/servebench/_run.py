@@ -80,6 +80,17 @@ class ServeBenchConfig:
                 raise ServeBenchError(f"each {self.mode} must be {what}, got {v:g}")
         if self.find_max and not self.slos:
             raise ServeBenchError("--find-max needs at least one --slo")
+        if self.find_max:
+            start = min(self.loads) if self.loads else 1.0
+            if not (0 < self.max_load < math.inf):
+                raise ServeBenchError(
+                    f"--max-load must be a positive finite number, got {self.max_load:g}"
+                )
+            if start > self.max_load:
+                raise ServeBenchError(
+                    f"--find-max starts at the lowest load given ({start:g}), above "
+                    f"--max-load {self.max_load:g}"
+                )
         if not 0 < self.attainment <= 1:
             raise ServeBenchError(f"--attainment must be within (0, 1], got {self.attainment}")
 
