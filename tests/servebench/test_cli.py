@@ -160,3 +160,17 @@ def test_find_max_bounds_are_one_error_line(
     assert words in _error_line(result)
     assert simulator.requests_to("/chat/completions") == []  # no load sent
 
+
+def _strict_json(line: str) -> object:
+    def refuse(name: str) -> object:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_infinite_rate_json_is_standard_json(runner: CliRunner, simulator: NIMSimulator) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=2)
+    result = runner.invoke(app, [*_base(simulator), "--rate", "inf", "--json"])
+    assert result.exit_code == 0, result.output
+    records = [_strict_json(line) for line in result.stdout.splitlines()]
+    assert records[0]["load"] == {"rate": "inf"}  # type: ignore[index]

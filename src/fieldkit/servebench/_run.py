@@ -111,7 +111,11 @@ class LoadPoint:
     meets_slos: bool | None = None
 
     def to_json(self, *, raw: bool = False) -> dict[str, Any]:
-        load: dict[str, Any] = {self.mode: self.load if self.mode == "rate" else int(self.load)}
+        # Standard JSON has no Infinity: an all-at-once rate is written as the string "inf".
+        value: float | int | str = self.load if self.mode == "rate" else int(self.load)
+        if isinstance(value, float) and math.isinf(value):
+            value = "inf"
+        load: dict[str, Any] = {self.mode: value}
         out: dict[str, Any] = {
             "load": load,
             **self.summary,
