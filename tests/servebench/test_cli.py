@@ -90,6 +90,8 @@ def test_find_max_json(runner: CliRunner, simulator: NIMSimulator) -> None:
         (["--plot", "out.pdf"], "--plot must name a .png or .svg"),
         (["--model", "nope"], "model 'nope' is not served"),
         (["--find-max"], "--find-max needs at least one --slo"),
+        (["--timeout", "nan"], "--timeout must be positive seconds"),
+        (["--timeout", "0"], "--timeout must be positive seconds"),
     ],
 )
 def test_bad_input_is_one_error_line(

@@ -223,6 +223,8 @@ def test_bad_settings_are_rejected_before_any_request() -> None:
         ServeBenchConfig(target, PROMPTS, find_max=True)
     with pytest.raises(ServeBenchError, match="no prompts"):
         ServeBenchConfig(target, [])
+    with pytest.raises(ServeBenchError, match="--timeout must be positive"):
+        ServeBenchConfig(Target("http://127.0.0.1:9/v1", MODEL, timeout_s=math.nan), PROMPTS)
 
 
 _INTERRUPTED_RUN = """

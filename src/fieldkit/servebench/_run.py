@@ -66,6 +66,10 @@ class ServeBenchConfig:
     scrape_metrics: bool = True
 
     def __post_init__(self) -> None:
+        if not self.target.timeout_s > 0:
+            raise ServeBenchError(
+                f"--timeout must be positive seconds, got {self.target.timeout_s}"
+            )
         if self.num_requests < 1:
             raise ServeBenchError(f"--num-requests must be at least 1, got {self.num_requests}")
         if not self.prompts:
