@@ -232,7 +232,9 @@ def test_concurrency_search_finds_the_threshold(threshold: int, start: int, limi
 
 
 @given(st.integers(0, 200), st.integers(1, 4), st.floats(1.0, 200.0))
-def test_concurrency_search_with_a_fractional_limit(threshold: int, start: int, limit: float) -> None:
+def test_concurrency_search_with_a_fractional_limit(
+    threshold: int, start: int, limit: float
+) -> None:
     start = min(start, int(limit))
     s = MaxSearch(start, limit, integer=True, max_steps=64)
     while (v := s.next()) is not None:
