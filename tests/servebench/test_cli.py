@@ -176,3 +176,14 @@ def test_infinite_rate_json_is_standard_json(runner: CliRunner, simulator: NIMSi
     assert result.exit_code == 0, result.output
     records = [_strict_json(line) for line in result.stdout.splitlines()]
     assert records[0]["load"] == {"rate": "inf"}  # type: ignore[index]
+
+
+def test_server_refusing_ignore_eos_names_the_flag(
+    runner: CliRunner, simulator: NIMSimulator
+) -> None:
+    refusal = {"error": {"message": "Unrecognized request argument supplied: ignore_eos"}}
+    simulator.enqueue(Fault(status=400, body=refusal, path="/chat/completions"))
+    result = runner.invoke(app, _base(simulator))
+    assert result.exit_code == 2
+    line = _error_line(result)
+    assert "http_400" in line and "--no-ignore-eos" in line

@@ -191,7 +191,10 @@ class _Runner:
                 )
             if rec.error is not None:
                 detail = f": {rec.error_detail}" if rec.error_detail else ""
-                raise ServeBenchError(f"the warm-up request failed ({rec.error}){detail}")
+                hint = ""
+                if t.ignore_eos and "ignore_eos" in (rec.error_detail or ""):
+                    hint = " (this server refuses ignore_eos: pass --no-ignore-eos)"
+                raise ServeBenchError(f"the warm-up request failed ({rec.error}){detail}{hint}")
 
     # --- one point ---------------------------------------------------------------------------
     def _prompts(self, n: int, offset: int = 0) -> list[Prompt]:
