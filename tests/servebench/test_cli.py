@@ -90,6 +90,8 @@ def test_find_max_json(runner: CliRunner, simulator: NIMSimulator) -> None:
         (["--plot", "out.pdf"], "--plot must name a .png or .svg"),
         (["--model", "nope"], "model 'nope' is not served"),
         (["--find-max"], "--find-max needs at least one --slo"),
+        (["--timeout", "nan"], "--timeout must be positive seconds"),
+        (["--timeout", "0"], "--timeout must be positive seconds"),
     ],
 )
 def test_bad_input_is_one_error_line(
@@ -141,3 +143,47 @@ def test_jsonl_workload_runs(runner: CliRunner, simulator: NIMSimulator, tmp_pat
     sent = [r.json for r in simulator.requests_to("/chat/completions")][1:]
     assert [m["messages"][0]["content"] for m in sent] == ["first", "second"] * 2
     assert [m["max_tokens"] for m in sent] == [64, 3] * 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["-c", "8", "--max-load", "4"], "--max-load"),
+        (["--max-load", "0"], "--max-load"),
+        (["--rate", "inf"], "--max-load"),
+    ],
+)
+def test_find_max_bounds_are_one_error_line(
+    runner: CliRunner, simulator: NIMSimulator, extra: list[str], words: str
+) -> None:
+    args = [*_base(simulator), "--find-max", "--slo", "e2e=10s", *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert words in _error_line(result)
+    assert simulator.requests_to("/chat/completions") == []  # no load sent
+
+
+def _strict_json(line: str) -> object:
+    def refuse(name: str) -> object:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_infinite_rate_json_is_standard_json(runner: CliRunner, simulator: NIMSimulator) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=2)
+    result = runner.invoke(app, [*_base(simulator), "--rate", "inf", "--json"])
+    assert result.exit_code == 0, result.output
+    records = [_strict_json(line) for line in result.stdout.splitlines()]
+    assert records[0]["load"] == {"rate": "inf"}  # type: ignore[index]
+
+
+def test_server_refusing_ignore_eos_names_the_flag(
+    runner: CliRunner, simulator: NIMSimulator
+) -> None:
+    refusal = {"error": {"message": "Unrecognized request argument supplied: ignore_eos"}}
+    simulator.enqueue(Fault(status=400, body=refusal, path="/chat/completions"))
+    result = runner.invoke(app, _base(simulator))
+    assert result.exit_code == 2
+    line = _error_line(result)
+    assert "http_400" in line and "--no-ignore-eos" in line

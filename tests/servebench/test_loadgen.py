@@ -75,6 +75,31 @@ def test_concurrency_sweep_runs_each_point(simulator: NIMSimulator) -> None:
     assert all(p.generator_cpu_ms_per_request is not None for p in result.points)
 
 
+_HUGE_CONCURRENCY = """
+from fieldkit.servebench import Prompt, ServeBenchConfig, Target, run_serve_bench
+from fieldkit.testing import NIMSimulator
+
+with NIMSimulator() as sim:
+    sim.set_token_timing(0.2, 0.0, 2)
+    prompts = [Prompt(({"role": "user", "content": "x"},), 4)]
+    cfg = ServeBenchConfig(
+        Target(sim.base_url, sim.model), prompts, loads=(10**9,), num_requests=3,
+        scrape_metrics=False,
+    )
+    (point,) = run_serve_bench(cfg).points
+    print(point.summary["completed"], sim.peak_concurrency)
+"""
+
+
+def test_concurrency_above_the_request_count_runs_one_worker_per_request() -> None:
+    # A worker per concurrency slot would build 10**9 coroutines; the budget is generous.
+    done = subprocess.run(
+        [sys.executable, "-c", _HUGE_CONCURRENCY], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "3"]
+
+
 def test_open_loop_sends_on_schedule(simulator: NIMSimulator) -> None:
     simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=1)
     cfg = _cfg(simulator, mode="rate", loads=(20.0,), num_requests=6, seed=5)
@@ -198,6 +223,8 @@ def test_bad_settings_are_rejected_before_any_request() -> None:
         ServeBenchConfig(target, PROMPTS, find_max=True)
     with pytest.raises(ServeBenchError, match="no prompts"):
         ServeBenchConfig(target, [])
+    with pytest.raises(ServeBenchError, match="--timeout must be positive"):
+        ServeBenchConfig(Target("http://127.0.0.1:9/v1", MODEL, timeout_s=math.nan), PROMPTS)
 
 
 _INTERRUPTED_RUN = """

@@ -231,6 +231,20 @@ def test_concurrency_search_finds_the_threshold(threshold: int, start: int, limi
     assert s.best == expected
 
 
+@given(st.integers(0, 200), st.integers(1, 4), st.floats(1.0, 200.0))
+def test_concurrency_search_with_a_fractional_limit(
+    threshold: int, start: int, limit: float
+) -> None:
+    start = min(start, int(limit))
+    s = MaxSearch(start, limit, integer=True, max_steps=64)
+    while (v := s.next()) is not None:
+        assert v == int(v) and start <= v <= limit
+        assert v not in [t for t, _ in s.tried]  # no load is run twice
+        s.record(v, v <= threshold)
+    expected = None if threshold < start else min(threshold, int(limit))
+    assert s.best == expected
+
+
 @given(st.floats(0.5, 100.0))
 def test_rate_search_brackets_the_threshold(threshold: float) -> None:
     s = MaxSearch(1.0, 64.0, integer=False, tolerance=0.1, max_steps=64)

@@ -268,7 +268,7 @@ def bench_serve(
             fail(str(exc))
     if not (burstiness > 0 and math.isfinite(burstiness)):
         fail(f"--burstiness must be a positive number, got {burstiness}")
-    if timeout <= 0:
+    if not timeout > 0:  # also refuses nan
         fail(f"--timeout must be positive seconds, got {timeout}")
     if max_concurrency is not None and max_concurrency < 1:
         fail(f"--max-concurrency must be at least 1, got {max_concurrency}")

@@ -192,7 +192,8 @@ async def run_concurrency(
             if progress is not None:
                 progress(rec)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    # More workers than requests would only idle: one per request at most.
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prompts))))))
     sent = [r for r in records if r.e2e is not None or r.error is not None]
     return PointRun(
         sent,

@@ -66,6 +66,10 @@ class ServeBenchConfig:
     scrape_metrics: bool = True
 
     def __post_init__(self) -> None:
+        if not self.target.timeout_s > 0:
+            raise ServeBenchError(
+                f"--timeout must be positive seconds, got {self.target.timeout_s}"
+            )
         if self.num_requests < 1:
             raise ServeBenchError(f"--num-requests must be at least 1, got {self.num_requests}")
         if not self.prompts:
@@ -80,6 +84,17 @@ class ServeBenchConfig:
                 raise ServeBenchError(f"each {self.mode} must be {what}, got {v:g}")
         if self.find_max and not self.slos:
             raise ServeBenchError("--find-max needs at least one --slo")
+        if self.find_max:
+            start = min(self.loads) if self.loads else 1.0
+            if not (0 < self.max_load < math.inf):
+                raise ServeBenchError(
+                    f"--max-load must be a positive finite number, got {self.max_load:g}"
+                )
+            if start > self.max_load:
+                raise ServeBenchError(
+                    f"--find-max starts at the lowest load given ({start:g}), above "
+                    f"--max-load {self.max_load:g}"
+                )
         if not 0 < self.attainment <= 1:
             raise ServeBenchError(f"--attainment must be within (0, 1], got {self.attainment}")
 
@@ -100,7 +115,11 @@ class LoadPoint:
     meets_slos: bool | None = None
 
     def to_json(self, *, raw: bool = False) -> dict[str, Any]:
-        load: dict[str, Any] = {self.mode: self.load if self.mode == "rate" else int(self.load)}
+        # Standard JSON has no Infinity: an all-at-once rate is written as the string "inf".
+        value: float | int | str = self.load if self.mode == "rate" else int(self.load)
+        if isinstance(value, float) and math.isinf(value):
+            value = "inf"
+        load: dict[str, Any] = {self.mode: value}
         out: dict[str, Any] = {
             "load": load,
             **self.summary,
@@ -172,7 +191,10 @@ class _Runner:
                 )
             if rec.error is not None:
                 detail = f": {rec.error_detail}" if rec.error_detail else ""
-                raise ServeBenchError(f"the warm-up request failed ({rec.error}){detail}")
+                hint = ""
+                if t.ignore_eos and "ignore_eos" in (rec.error_detail or ""):
+                    hint = " (this server refuses ignore_eos: pass --no-ignore-eos)"
+                raise ServeBenchError(f"the warm-up request failed ({rec.error}){detail}{hint}")
 
     # --- one point ---------------------------------------------------------------------------
     def _prompts(self, n: int, offset: int = 0) -> list[Prompt]:

@@ -7,6 +7,8 @@ highest passing and lowest failing load: integer steps for concurrency, until th
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["MaxSearch"]
 
 
@@ -26,6 +28,10 @@ class MaxSearch:
         if not 0 < start <= limit:
             raise ValueError(f"need 0 < start <= limit, got start={start}, limit={limit}")
         self.integer = integer
+        if integer:  # a concurrency never exceeds the limit, and each is tried once
+            limit = float(math.floor(limit))
+            if start > limit:
+                raise ValueError(f"need an integer load between start={start} and limit={limit}")
         self.start, self.limit, self.tolerance = start, limit, tolerance
         self.best: float | None = None
         self.failed: float | None = None
