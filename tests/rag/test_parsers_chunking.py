@@ -209,3 +209,14 @@ def test_identifier_terms_keep_underscored_names_whole() -> None:
     ]
     idx = Bm25Index.build(rows)
     assert idx.search(["pg", "depend", *identifier_terms("pg_depend")], 2)[0][0] == 1
+
+
+def test_a_heading_longer_than_the_budget_does_not_overflow_chunks() -> None:
+    """A context line (title › headings) too long for the budget is shortened, not sent whole:
+    the embedder would otherwise truncate the chunk's body silently."""
+    text = "# " + " ".join(f"w{i}" for i in range(60)) + "\n\nThe body about quokkas.\n"
+    doc = parse_text(text, "markdown", name="T")
+    chunks = chunk_document(doc, 40)
+    assert chunks and any("quokkas" in c.text for c in chunks)
+    for c in chunks:
+        assert estimate_tokens([c.text])[0] <= 40, c.text
