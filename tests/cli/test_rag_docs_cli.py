@@ -65,6 +65,10 @@ def test_ask_with_an_openai_compatible_url(
     )
     assert res.exit_code == 0, res.output
     assert "sources:" in res.stdout and "[1] " in res.stdout
+    # the generator cites passages by chunk id ("Sources: [id]"): each citation shows its id
+    found = runner.invoke(app, ["rag", "ask", "How much memory?", *base, "--no-generate", "--json"])
+    ids = [c["id"] for c in json.loads(found.stdout)["citations"]]
+    assert ids and all(f"[id {i}]" in res.stdout for i in ids)
 
 
 def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
