@@ -121,3 +121,13 @@ def test_bench_rag_on_a_folder_with_questions(
     bad.write_text('[{"question": "x", "answer_paths": ["missing.md"]}]')
     res = runner.invoke(app, [*args[:-1], str(bad)])
     assert res.exit_code == 2 and "missing.md not found" in res.stderr
+
+
+def test_search_of_a_table_never_ingested_is_one_error_line(pg_dsn: str, pg_table: str) -> None:
+    res = CliRunner().invoke(
+        app, ["rag", "search", "memory", "--table", pg_table, "--dsn", pg_dsn, "--device", "cpu"]
+    )
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pg_table in lines[0]
+    assert "fieldkit rag ingest" in lines[0]
