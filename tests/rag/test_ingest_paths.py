@@ -240,3 +240,21 @@ def test_a_killed_ingest_resumes_without_duplicates_or_orphans(
     assert pipe.count() == 39
     assert pipe.store.has_ann_index()
     assert not any("number 10 " in c.text for c in pipe.retrieve("note number 10", top_k=40))
+
+
+def test_a_stored_file_that_turns_bad_keeps_its_chunks(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    """Even as root (where chmod 000 still reads): a file now binary is a warning, its chunks stay,
+    and it is tried again next run."""
+    docs = _tree(tmp_path)
+    pipe = make_pipe(embedder=_HashEmbedder())
+    pipe.ingest_paths([docs], glob="*.md", progress=False)
+    before = pipe.count()
+    (docs / "guide.md").write_bytes(b"\x00\x01binary now\x00")
+    s = pipe.ingest_paths([docs], glob="*.md", progress=False)
+    assert [Path(p).name for p, _ in s.warnings] == ["guide.md", "loop"]
+    assert (s.updated, s.removed, pipe.count()) == (0, 0, before)
+    (docs / "guide.md").write_text("# Zorblax guide\n\nBack to text.\n")
+    s = pipe.ingest_paths([docs], glob="*.md", progress=False)
+    assert s.updated == 1 and "Back to text" in pipe.retrieve("back text", mode="lexical")[0].text
