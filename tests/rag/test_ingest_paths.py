@@ -201,7 +201,7 @@ class Hash:
 calls = []
 real = _sources.SourceTables.record
 def record(self, *a, **kw):
-    if a[1]:  # spans: the call recording a batch whose chunks are committed
+    if a[1] is not None:  # spans: the call recording a batch whose chunks are committed
         calls.append(1)
     if len(calls) == 2:  # the 2nd batch's chunks are committed, its hashes are not
         os.kill(os.getpid(), signal.SIGKILL)

@@ -258,7 +258,7 @@ def ingest_paths(
             files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
         # File rows first with an empty hash, so a run killed before the real rows are written
         # re-ingests these files next time, or removes their chunks if they are gone by then.
-        sources.record([(*f[:2], "", *f[3:]) for f in files], [], embedder=name, dim=dim)
+        sources.record([(*f[:2], "", *f[3:]) for f in files], None, embedder=name, dim=dim)
         store.write_batch([p.doc_id for p in pending], rows)
         sources.record(files, spans, embedder=name, dim=dim)
         for p in pending:
