@@ -65,6 +65,10 @@ def test_ask_with_an_openai_compatible_url(
     )
     assert res.exit_code == 0, res.output
     assert "sources:" in res.stdout and "[1] " in res.stdout
+    # the generator cites passages by chunk id ("Sources: [id]"): each citation shows its id
+    found = runner.invoke(app, ["rag", "ask", "How much memory?", *base, "--no-generate", "--json"])
+    ids = [c["id"] for c in json.loads(found.stdout)["citations"]]
+    assert ids and all(f"[id {i}]" in res.stdout for i in ids)
 
 
 def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
@@ -117,3 +121,13 @@ def test_bench_rag_on_a_folder_with_questions(
     bad.write_text('[{"question": "x", "answer_paths": ["missing.md"]}]')
     res = runner.invoke(app, [*args[:-1], str(bad)])
     assert res.exit_code == 2 and "missing.md not found" in res.stderr
+
+
+def test_search_of_a_table_never_ingested_is_one_error_line(pg_dsn: str, pg_table: str) -> None:
+    res = CliRunner().invoke(
+        app, ["rag", "search", "memory", "--table", pg_table, "--dsn", pg_dsn, "--device", "cpu"]
+    )
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pg_table in lines[0]
+    assert "fieldkit rag ingest" in lines[0]

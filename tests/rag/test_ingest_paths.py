@@ -179,3 +179,82 @@ def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_threads() == 1  # a saturated machine still gets one thread
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert default_threads() == len(os.sched_getaffinity(0))
+
+
+_KILLED_CHILD = """
+import os, signal, sys
+import numpy as np
+from fieldkit.rag import Pipeline
+from fieldkit.rag import _sources
+
+class Hash:
+    name = "test:hash-16"
+    dim = 16
+    def embed(self, texts, *, input_type="passage"):
+        out = np.ones((len(texts), 16), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i, len(t) % 16] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+    def close(self):
+        pass
+
+calls = []
+real = _sources.SourceTables.record
+def record(self, *a, **kw):
+    if a[1] is not None:  # spans: the call recording a batch whose chunks are committed
+        calls.append(1)
+    if len(calls) == 2:  # the 2nd batch's chunks are committed, its hashes are not
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, *a, **kw)
+_sources.SourceTables.record = record
+pipe = Pipeline(pgvector_dsn=sys.argv[1], table=sys.argv[2], embedder=Hash(), write_batch=8)
+pipe.ingest_paths([sys.argv[3]], progress=False)
+"""
+
+
+def test_a_killed_ingest_resumes_without_duplicates_or_orphans(
+    make_pipe: Callable[..., Pipeline], pg_dsn: str, pg_table: str, tmp_path: Path
+) -> None:
+    """SIGKILL mid-run (chunks of a batch committed, its file rows not, HNSW dropped for the
+    bulk load); the next run leaves one copy of every file's chunks, none of a file deleted
+    in between, and the index back."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"n{i:02d}.txt").write_text(f"note number {i} about topic {i * 7}")
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHILD, pg_dsn, pg_table, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr
+    pipe = make_pipe(embedder=_HashEmbedder(), write_batch=8)
+    assert pipe.count() == 16  # two batches of 8 were committed
+    (folder / "n10.txt").unlink()  # in the 2nd batch: chunks stored, never recorded
+    s = pipe.ingest_paths([folder], progress=False)
+    assert s.unchanged == 8 and s.added + s.updated == 31 and s.removed == 1
+    assert pipe.count() == 39
+    assert pipe.store.has_ann_index()
+    assert not any("number 10 " in c.text for c in pipe.retrieve("note number 10", top_k=40))
+
+
+def test_a_stored_file_that_turns_bad_keeps_its_chunks(
+    make_pipe: Callable[..., Pipeline], tmp_path: Path
+) -> None:
+    """Even as root (where chmod 000 still reads): a file now binary is a warning, its chunks stay,
+    and it is tried again next run."""
+    docs = _tree(tmp_path)
+    pipe = make_pipe(embedder=_HashEmbedder())
+    pipe.ingest_paths([docs], glob="*.md", progress=False)
+    before = pipe.count()
+    (docs / "guide.md").write_bytes(b"\x00\x01binary now\x00")
+    s = pipe.ingest_paths([docs], glob="*.md", progress=False)
+    assert [Path(p).name for p, _ in s.warnings] == ["guide.md", "loop"]
+    assert (s.updated, s.removed, pipe.count()) == (0, 0, before)
+    (docs / "guide.md").write_text("# Zorblax guide\n\nBack to text.\n")
+    s = pipe.ingest_paths([docs], glob="*.md", progress=False)
+    assert s.updated == 1 and "Back to text" in pipe.retrieve("back text", mode="lexical")[0].text

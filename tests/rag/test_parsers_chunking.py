@@ -221,3 +221,14 @@ def test_identifier_terms_match_the_plain_pattern(text: str) -> None:
 
     plain = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")  # the definition; backtracks on long runs
     assert identifier_terms(text) == Counter(plain.findall(text.lower()))
+
+
+def test_a_heading_longer_than_the_budget_does_not_overflow_chunks() -> None:
+    """A context line (title › headings) too long for the budget is shortened, not sent whole:
+    the embedder would otherwise truncate the chunk's body silently."""
+    text = "# " + " ".join(f"w{i}" for i in range(60)) + "\n\nThe body about quokkas.\n"
+    doc = parse_text(text, "markdown", name="T")
+    chunks = chunk_document(doc, 40)
+    assert chunks and any("quokkas" in c.text for c in chunks)
+    for c in chunks:
+        assert estimate_tokens([c.text])[0] <= 40, c.text

@@ -72,7 +72,8 @@ def _cite(rank: int, chunk: Chunk) -> str:
         where = _display_path(src.path)
         if src.heading:
             where += " › " + " › ".join(src.heading[-2:])
-    return f"[{rank}] {where}\n    {_snippet(chunk.text)}"
+    # the generator's prompt names passages by chunk id, so "Sources: [id]" resolves here
+    return f"[{rank}] {where} [id {chunk.id}]\n    {_snippet(chunk.text)}"
 
 
 def _check_mode(mode: str, k: int) -> None:

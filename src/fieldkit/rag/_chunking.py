@@ -106,14 +106,18 @@ def chunk_document(doc: ParsedDoc, budget: int, count: CountFn = estimate_tokens
             contexts[b.heading] = context_line(doc.title, b.heading)
     ctx_keys = list(contexts)
     ctx_sizes = dict(zip(ctx_keys, count([contexts[k] for k in ctx_keys]), strict=True))
+    for k in ctx_keys:  # a context line gets at most half the budget: the body must fit too
+        if ctx_sizes[k] > budget // 2:
+            contexts[k] = _split_oversize(contexts[k], budget // 2, count)[0]
+            ctx_sizes[k] = count([contexts[k]])[0]
     sizes = count([b.text for b in blocks])
     chunks: list[DocChunk] = []
     group: list[Block] = []
     group_n = 0
 
     def room(heading: tuple[str, ...]) -> int:
-        # context line + its newline + a margin for joins; at least a quarter of the budget
-        return max(budget - ctx_sizes[heading] - 4, budget // 4)
+        # context line (at most half the budget) + its newline + a margin for joins
+        return max(budget - ctx_sizes[heading] - 4, 1)
 
     def emit(heading: tuple[str, ...], body: str, start: int, end: int) -> None:
         ctx = contexts[heading]

@@ -2,8 +2,9 @@
 
 Each file is one document whose id is derived from its absolute path. A file whose content hash
 and embedder match the recorded ones is skipped; a changed file's chunks are replaced in one
-transaction; a recorded file that no longer exists under an ingested folder is removed. Files
-that cannot be read or parsed are reported in the summary and leave what is stored untouched.
+transaction; a recorded file that no longer exists under an ingested folder is removed (also one
+whose chunks a killed run wrote without recording its hash). Files that cannot be read or parsed
+are reported in the summary and leave what is stored untouched.
 """
 
 from __future__ import annotations
@@ -255,6 +256,9 @@ def ingest_paths(
                 spans.append((cid, p.doc_id, chunk.heading, chunk.start, chunk.end))
                 i += 1
             files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
+        # File rows first with an empty hash, so a run killed before the real rows are written
+        # re-ingests these files next time, or removes their chunks if they are gone by then.
+        sources.record([(*f[:2], "", *f[3:]) for f in files], None, embedder=name, dim=dim)
         store.write_batch([p.doc_id for p in pending], rows)
         sources.record(files, spans, embedder=name, dim=dim)
         for p in pending:

@@ -127,7 +127,7 @@ class SourceTables:
     def record(
         self,
         files: Sequence[tuple[str, int, str, int, str, int]],
-        spans: Sequence[tuple[int, int, tuple[str, ...], int, int]],
+        spans: Sequence[tuple[int, int, tuple[str, ...], int, int]] | None,
         *,
         embedder: str,
         dim: int,
@@ -135,15 +135,18 @@ class SourceTables:
         """In one transaction: replace the spans of these documents and upsert their file rows.
 
         ``files``: (path, doc_id, sha256, bytes, title, chunks); ``spans``: (chunk id, doc_id,
-        heading path, start, end).
+        heading path, start, end), or None to keep the stored spans.
         """
         doc_ids = [f[1] for f in files]
         try:
             with self.store.connection(vector=False) as conn, conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("DELETE FROM {s} WHERE doc_id = ANY(%s)").format(s=self.spans.ident),
-                    (doc_ids,),
-                )
+                if spans is not None:
+                    cur.execute(
+                        sql.SQL("DELETE FROM {s} WHERE doc_id = ANY(%s)").format(
+                            s=self.spans.ident
+                        ),
+                        (doc_ids,),
+                    )
                 if spans:
                     with cur.copy(
                         sql.SQL(

@@ -69,11 +69,13 @@ def mask_dsn(dsn: str) -> str:
 
 
 def db_error(what: str, exc: psycopg.Error) -> RAGError:
-    """A RAGError for a failed database operation (with a hint for a missing table)."""
+    """A one-line RAGError for a failed database operation (with a hint for a missing table):
+    the server's primary message, without its multi-line query excerpt."""
     hint = ""
     if isinstance(exc, psycopg.errors.UndefinedTable):
-        hint = "; call ensure_schema() first"
-    return RAGError(f"{what} failed: {exc}{hint}")
+        hint = "; call ensure_schema() first, or ingest (fieldkit rag ingest PATH --table NAME)"
+    lines = str(exc).strip().splitlines()
+    return RAGError(f"{what} failed: {lines[0] if lines else type(exc).__name__}{hint}")
 
 
 @contextmanager
