@@ -34,6 +34,12 @@ class ExportError(ValueError):
     """The tracking store could not be reached or refused the export (message says which)."""
 
 
+def _brief(detail: object, limit: int = 300) -> str:
+    """*detail* on one line, at most *limit* characters (a server may answer with a web page)."""
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class RunState:
     """What an MLflow run holds (or should hold) for one trial."""
@@ -179,9 +185,11 @@ def export_trials(
         exp = client.get_experiment_by_name(experiment)
         exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc.message}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
     except Exception as exc:
-        raise ExportError(f"cannot open MLflow tracking store {tracking_uri}: {exc}") from None
+        raise ExportError(
+            f"cannot open MLflow tracking store {tracking_uri}: {_brief(exc)}"
+        ) from None
     try:
         result = ExportResult(experiment_id=exp_id)
         existing = _existing_runs(client, exp_id)
@@ -235,9 +243,9 @@ def export_trials(
             else:
                 result.unchanged += 1
     except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc.message}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
     except OSError as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
     return result
 
 
