@@ -109,3 +109,15 @@ def test_tracking_uri_that_is_not_mlflow_gives_one_error_line(tmp_path: Path) ->
     rest = [ln for ln in r.stderr.splitlines() if not ln.startswith("exporting ")]
     assert rest == [line], r.stderr
     assert len(line) <= 400
+
+
+def test_unreachable_postgres_store_gives_one_error_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    dsn = f"postgresql://u@127.0.0.1:{port}/x?connect_timeout=5"
+    for cmd in (["plot"], ["watch", "--once"]):
+        r = runner.invoke(app, ["lineage", cmd[0], dsn, *cmd[1:]])
+        line = _one_error(r)
+        assert "not reachable" in line
+        assert r.stderr.splitlines() == [line], r.stderr
