@@ -152,3 +152,19 @@ def test_cli_export_then_reexport(
     second = CliRunner().invoke(app, args)
     assert json.loads(second.stdout.splitlines()[-1])["unchanged"] == 4
     assert len(_state(tracking, "clirun")) == 4
+
+
+def test_a_lowered_metric_is_updated_and_then_stable(
+    tmp_path: Path, make: Callable[..., Trial], tracking: str
+) -> None:
+    """A re-appended row with a smaller value (same timestamp) must win, and converge."""
+    store = _store(tmp_path / "run", make)
+    store.export_mlflow(tracking, experiment="lowered")
+    store.append(make("003", "discard", 1.15, parent="exp_001", specialist="opt"))
+    fresh = LineageStore(tmp_path / "run")
+    second = fresh.export_mlflow(tracking, experiment="lowered")
+    assert (second.created, second.updated) == (0, 1)
+    assert _state(tracking, "lowered")["003"][5]["core_metric"] == 1.15
+    third = fresh.export_mlflow(tracking, experiment="lowered")
+    assert (third.created, third.updated, third.unchanged) == (0, 0, 4)
+    assert _state(tracking, "lowered")["003"][5]["core_metric"] == 1.15

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -222,8 +223,13 @@ def export_trials(
                 elif have.params[k] != v:
                     result.params_kept += 1
             ts = want.start_ms or 0
+            # MLflow's latest value is the largest (step, timestamp, value): a changed value is
+            # logged at a later timestamp so it wins even when it is smaller than the old one.
+            later = max(ts, int(time.time() * 1000))
             metrics = [
-                Metric(k, v, ts, 0) for k, v in want.metrics.items() if have.metrics.get(k) != v
+                Metric(k, v, later if k in have.metrics else ts, 0)
+                for k, v in want.metrics.items()
+                if have.metrics.get(k) != v
             ]
             entities: list[Any] = [*metrics, *params, *tags]
             for part in _chunks(entities, _BATCH):
