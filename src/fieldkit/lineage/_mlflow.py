@@ -9,10 +9,12 @@ extra). Params are immutable in MLflow: a changed hypothesis is counted, not rew
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -155,6 +157,25 @@ def _check_reachable(uri: str, timeout: float) -> None:
         raise ExportError(f"MLflow tracking URI {uri} is unreachable: {exc}") from None
 
 
+@contextlib.contextmanager
+def _http_deadline(timeout: float) -> Iterator[None]:
+    """Bound each MLflow HTTP request to *timeout* s with one retry (MLflow's defaults, 120 s
+    and 7 retries with backoff, can wait ~20 minutes on a server that never answers); a
+    value the user set in the environment wins. Restored afterwards."""
+    wanted = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    }
+    added = [k for k in wanted if k not in os.environ]
+    for k in added:
+        os.environ[k] = wanted[k]
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
@@ -167,11 +188,24 @@ def export_trials(
     experiment: str,
     source: str = "",
     connect_timeout: float = 5.0,
+    request_timeout: float = 30.0,
 ) -> ExportResult:
     """Make *experiment* at *tracking_uri* hold one run per trial (last row of an id wins).
 
-    Raises ``ExportError`` if the store is unreachable or rejects a call.
+    Raises ``ExportError`` if the store is unreachable, rejects a call, or an HTTP request gets
+    no answer within *request_timeout* seconds (one retry).
     """
+    with _http_deadline(request_timeout):
+        return _export(trials, tracking_uri, experiment, source, connect_timeout)
+
+
+def _export(
+    trials: Sequence[Trial],
+    tracking_uri: str,
+    experiment: str,
+    source: str,
+    connect_timeout: float,
+) -> ExportResult:
     require("mlflow", "mlflow", purpose="exporting lineage to MLflow")
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
