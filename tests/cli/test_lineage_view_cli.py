@@ -83,3 +83,41 @@ def test_unreachable_tracking_uri(tmp_path: Path) -> None:
         app, ["lineage", "export", str(_run(tmp_path)), "--mlflow", f"http://127.0.0.1:{port}"]
     )
     assert "unreachable" in _one_error(r)
+
+
+def test_tracking_uri_that_is_not_mlflow_gives_one_error_line(tmp_path: Path) -> None:
+    """A web server that is not MLflow answers with an HTML page: the error stays one line."""
+    pytest.importorskip("mlflow")
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        r = runner.invoke(app, ["lineage", "export", str(_run(tmp_path)), "--mlflow", uri])
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = _one_error(r)
+    assert "404" in line and uri in line
+    rest = [ln for ln in r.stderr.splitlines() if not ln.startswith("exporting ")]
+    assert rest == [line], r.stderr
+    assert len(line) <= 400
+
+
+def test_unreachable_postgres_store_gives_one_error_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    dsn = f"postgresql://u@127.0.0.1:{port}/x?connect_timeout=5"
+    for cmd in (["plot"], ["watch", "--once"]):
+        r = runner.invoke(app, ["lineage", cmd[0], dsn, *cmd[1:]])
+        line = _one_error(r)
+        assert "not reachable" in line
+        assert r.stderr.splitlines() == [line], r.stderr

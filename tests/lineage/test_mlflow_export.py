@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
-from fieldkit.lineage._mlflow import ExportError
+from fieldkit.lineage._mlflow import ExportError, export_trials
 
 pytest.importorskip("mlflow")
 pytest.importorskip("sqlalchemy")
@@ -152,3 +155,51 @@ def test_cli_export_then_reexport(
     second = CliRunner().invoke(app, args)
     assert json.loads(second.stdout.splitlines()[-1])["unchanged"] == 4
     assert len(_state(tracking, "clirun")) == 4
+
+
+def test_a_lowered_metric_is_updated_and_then_stable(
+    tmp_path: Path, make: Callable[..., Trial], tracking: str
+) -> None:
+    """A re-appended row with a smaller value (same timestamp) must win, and converge."""
+    store = _store(tmp_path / "run", make)
+    store.export_mlflow(tracking, experiment="lowered")
+    store.append(make("003", "discard", 1.15, parent="exp_001", specialist="opt"))
+    fresh = LineageStore(tmp_path / "run")
+    second = fresh.export_mlflow(tracking, experiment="lowered")
+    assert (second.created, second.updated) == (0, 1)
+    assert _state(tracking, "lowered")["003"][5]["core_metric"] == 1.15
+    third = fresh.export_mlflow(tracking, experiment="lowered")
+    assert (third.created, third.updated, third.unchanged) == (0, 0, 4)
+    assert _state(tracking, "lowered")["003"][5]["core_metric"] == 1.15
+
+
+def test_a_server_that_never_answers_fails_by_the_request_timeout(
+    tmp_path: Path, make: Callable[..., Trial]
+) -> None:
+    """It accepts connections and says nothing: export must give up, not wait ~20 minutes."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(silent.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(ExportError, match="MLflow at"):
+            export_trials(_store(tmp_path / "run", make).all_trials(), uri, experiment="x",
+                          request_timeout=1.0)  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for c in held:
+            c.close()
+        silent.close()
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ  # restored after the export

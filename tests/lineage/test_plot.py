@@ -117,3 +117,30 @@ def test_postgres_store_plots_the_same_picture(
     )
     assert pick(a) == pick(b)
     assert _texts(a) == _texts(b)
+
+
+def test_clipped_outliers_are_explained_in_the_legend(
+    tmp_path: Path, make: Callable[..., Trial]
+) -> None:
+    """Far-off discards are drawn as edge triangles; the legend must say what they are."""
+    store = _log(tmp_path / "run", make, 60)
+    trials = store.all_trials()
+    store.append(make("9998", FailureLabel.DISCARD, 50.0, parent="0000"))
+    store.append(make("9999", FailureLabel.DISCARD, 60.0, parent="0000"))
+    fig = store.plot()
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] < 50.0  # the outliers really are outside the range
+    hi = ax.get_ylim()[1]
+    n_out = sum(1 for t in store.all_trials() if t.core_metric is not None and t.core_metric > hi)
+    assert n_out >= 2
+    labels = [h.get_label() for h in ax.get_legend().legend_handles]
+    assert sum("outside the y range" in lab for lab in labels) == 1, labels
+    assert any(f"outside the y range ({n_out})" in lab for lab in labels), labels
+    # A log with every point in range has no such entry.
+    clean = LineageStore(tmp_path / "clean")
+    clean.append(make("0000", FailureLabel.BASELINE, 1.1))
+    clean.append(make("0001", FailureLabel.KEEP, 1.0, parent="0000"))
+    clean.append(make("0002", FailureLabel.DISCARD, 1.05, parent="0001"))
+    labels2 = [h.get_label() for h in clean.plot().axes[0].get_legend().legend_handles]
+    assert not any("outside" in lab for lab in labels2), labels2
+    assert len(trials) == 60

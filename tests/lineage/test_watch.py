@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -108,3 +109,28 @@ def test_watch_once_cli(tmp_path: Path, make: Callable[..., Trial]) -> None:
     r = CliRunner().invoke(app, ["lineage", "watch", str(tmp_path / "run"), "--once"])
     assert r.exit_code == 0, r.output
     assert "best: exp_000" in r.output
+
+
+def test_frame_is_one_snapshot_when_a_row_lands_mid_frame(
+    tmp_path: Path, make: Callable[..., Trial]
+) -> None:
+    """A row appended by another writer while a frame is built is in all of it or none of it."""
+    root = tmp_path / "run"
+    LineageStore(root).append(make("0000", FailureLabel.BASELINE, 3.0))
+    writer = LineageStore(root)
+
+    class Racing(LineageStore):
+        raced = False
+
+        def _sync(self) -> Any:
+            idx = super()._sync()
+            if not self.raced:  # the writer lands right after the frame's first read
+                self.raced = True
+                writer.append(make("0001", FailureLabel.KEEP, 2.0, parent="0000"))
+            return idx
+
+    frame = frame_of(Racing(root), last_n=5)
+    ids = [t.exp_id for t in frame.recent]
+    assert len(ids) == frame.trials, (ids, frame.trials)
+    assert sum(frame.status_counts.values()) == frame.trials
+    assert frame.best is not None and frame.best.exp_id == ids[-1 if frame.trials == 2 else 0]

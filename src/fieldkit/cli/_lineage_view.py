@@ -66,9 +66,9 @@ def open_store(
             warnings.simplefilter("always")
             store.all_trials()
     except (ValueError, OSError) as exc:
-        fail(str(exc))
+        fail(_one_line(exc))
     except Exception as exc:  # a driver error (psycopg) is a user-facing "cannot open"
-        fail(f"cannot open {'the Postgres store' if _is_dsn(path) else path}: {exc}")
+        fail(f"cannot open {'the Postgres store' if _is_dsn(path) else path}: {_one_line(exc)}")
     for w in caught:
         typer.echo(f"warning: {w.message}", err=True)
     if len(store) == 0:
@@ -80,6 +80,11 @@ def open_store(
     ):
         fail(f"unknown metric {metric!r}: no trial of {store._where()} has that column")
     return store
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver message (psycopg adds a hint line) squeezed onto the one ``error:`` line."""
+    return " ".join(str(exc).split())
 
 
 def _has_metric(store: LineageBase, metric: str) -> bool:

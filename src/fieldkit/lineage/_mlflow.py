@@ -9,9 +9,12 @@ extra). Params are immutable in MLflow: a changed hypothesis is counted, not rew
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import socket
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +35,12 @@ _FAILED = {FailureLabel.CRASH, FailureLabel.PREFLIGHT_CRASH}
 
 class ExportError(ValueError):
     """The tracking store could not be reached or refused the export (message says which)."""
+
+
+def _brief(detail: object, limit: int = 300) -> str:
+    """*detail* on one line, at most *limit* characters (a server may answer with a web page)."""
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,25 @@ def _check_reachable(uri: str, timeout: float) -> None:
         raise ExportError(f"MLflow tracking URI {uri} is unreachable: {exc}") from None
 
 
+@contextlib.contextmanager
+def _http_deadline(timeout: float) -> Iterator[None]:
+    """Bound each MLflow HTTP request to *timeout* s with one retry (MLflow's defaults, 120 s
+    and 7 retries with backoff, can wait ~20 minutes on a server that never answers); a
+    value the user set in the environment wins. Restored afterwards."""
+    wanted = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    }
+    added = [k for k in wanted if k not in os.environ]
+    for k in added:
+        os.environ[k] = wanted[k]
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
@@ -160,11 +188,24 @@ def export_trials(
     experiment: str,
     source: str = "",
     connect_timeout: float = 5.0,
+    request_timeout: float = 30.0,
 ) -> ExportResult:
     """Make *experiment* at *tracking_uri* hold one run per trial (last row of an id wins).
 
-    Raises ``ExportError`` if the store is unreachable or rejects a call.
+    Raises ``ExportError`` if the store is unreachable, rejects a call, or an HTTP request gets
+    no answer within *request_timeout* seconds (one retry).
     """
+    with _http_deadline(request_timeout):
+        return _export(trials, tracking_uri, experiment, source, connect_timeout)
+
+
+def _export(
+    trials: Sequence[Trial],
+    tracking_uri: str,
+    experiment: str,
+    source: str,
+    connect_timeout: float,
+) -> ExportResult:
     require("mlflow", "mlflow", purpose="exporting lineage to MLflow")
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
@@ -179,9 +220,11 @@ def export_trials(
         exp = client.get_experiment_by_name(experiment)
         exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc.message}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
     except Exception as exc:
-        raise ExportError(f"cannot open MLflow tracking store {tracking_uri}: {exc}") from None
+        raise ExportError(
+            f"cannot open MLflow tracking store {tracking_uri}: {_brief(exc)}"
+        ) from None
     try:
         result = ExportResult(experiment_id=exp_id)
         existing = _existing_runs(client, exp_id)
@@ -214,8 +257,13 @@ def export_trials(
                 elif have.params[k] != v:
                     result.params_kept += 1
             ts = want.start_ms or 0
+            # MLflow's latest value is the largest (step, timestamp, value): a changed value is
+            # logged at a later timestamp so it wins even when it is smaller than the old one.
+            later = max(ts, int(time.time() * 1000))
             metrics = [
-                Metric(k, v, ts, 0) for k, v in want.metrics.items() if have.metrics.get(k) != v
+                Metric(k, v, later if k in have.metrics else ts, 0)
+                for k, v in want.metrics.items()
+                if have.metrics.get(k) != v
             ]
             entities: list[Any] = [*metrics, *params, *tags]
             for part in _chunks(entities, _BATCH):
@@ -235,9 +283,9 @@ def export_trials(
             else:
                 result.unchanged += 1
     except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc.message}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
     except OSError as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {exc}") from None
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
     return result
 
 

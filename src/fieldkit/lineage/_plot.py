@@ -82,6 +82,8 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
         assert p.y is not None
         y, clipped = _clip(p.y, data.ylim)
         by_status.setdefault(p.status, []).append((p.x, y, clipped))
+    n_clipped = sum(1 for pts in by_status.values() for _x0, _y0, c in pts if c)
+    edge_label = f"outside the y range ({n_clipped:,}), drawn at the edge"
     for status, pts in sorted(by_status.items(), key=lambda kv: -len(kv[1])):
         colour, marker = _FAINT.get(status, ("#8c959f", "o"))
         inside = [(x, y) for x, y, c in pts if not c]
@@ -96,8 +98,9 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
             ax.scatter(
                 _x(data, [x for x, _ in outside]), [y for _, y in outside], s=size * 1.5,
                 c=colour, marker="^" if data.lower_is_better else "v", alpha=alpha * 0.8,
-                linewidths=0, zorder=2, clip_on=False,
+                linewidths=0, zorder=2, clip_on=False, label=edge_label,
             )  # fmt: skip
+            edge_label = "_nolegend_"  # one legend entry for every clipped series
     if data.no_metric:
         ax.scatter(
             _x(data, [p.x for p in data.no_metric]), [0.0] * len(data.no_metric),

@@ -66,27 +66,29 @@ class WatchFrame:
 
 
 def frame_of(store: Any, *, last_n: int = 10) -> WatchFrame:
-    """One consistent snapshot of *store* (brings it up to date first)."""
-    s = store.summary()
-    best = store.best()
-    chain: tuple[Trial, ...] = ()
-    if best is not None:
-        try:
-            chain = tuple(store.chain_to(best.exp_id))
-        except KeyError:
-            chain = (best,)
-    return WatchFrame(
-        where=str(store._where()),
-        metric_field=s["metric_field"],
-        trials=s["trials"],
-        status_counts=s["status_counts"],
-        keeps=s["keeps"],
-        keep_rate=s["keep_rate"],
-        best=best,
-        best_value=best.metric(s["metric_field"]) if best is not None else None,
-        chain=chain,
-        recent=tuple(store.latest(last_n)) if last_n > 0 else (),
-    )
+    """One consistent snapshot of *store*: it is brought up to date once, then every field is
+    read from that one index (a row appended meanwhile shows in the next frame, not half of it).
+    """
+    with store._mu:
+        idx = store._current()
+        n = len(idx)
+        keeps = idx.status_counts.get(FailureLabel.KEEP.value, 0)
+        best = idx.best()
+        chain: tuple[Trial, ...] = ()
+        if best is not None:
+            chain = tuple(idx.chain_to(best.exp_id) or (best,))
+        return WatchFrame(
+            where=str(store._where()),
+            metric_field=idx.metric_field,
+            trials=n,
+            status_counts=dict(sorted(idx.status_counts.items())),
+            keeps=keeps,
+            keep_rate=(keeps / n) if n else 0.0,
+            best=best,
+            best_value=best.metric(idx.metric_field) if best is not None else None,
+            chain=chain,
+            recent=tuple(idx.tail(last_n)) if last_n > 0 else (),
+        )
 
 
 def _fmt(value: float | None) -> str:
