@@ -3,8 +3,9 @@
 Guarantees: ``start()`` returns only once the server answers ``/v1/models`` and ``/health``, or
 raises :class:`LocalServerError` within ``startup_timeout`` (a crash quotes the log's last lines);
 the server runs in its own process group, which ``stop()`` ends (SIGTERM, then SIGKILL), as do
-``with``-exit, Ctrl-C, interpreter exit and the death of the starting thread's process
-(``PR_SET_PDEATHSIG``), so no server outlives its owner.
+``with``-exit, Ctrl-C, interpreter exit and the death of the owning process
+(``PR_SET_PDEATHSIG``), so no server outlives its owner. Starting from a short-lived thread is
+safe: servers are forked by one daemon thread that lives as long as the process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import ctypes
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -22,10 +24,11 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -143,6 +146,47 @@ def _pdeathsig_preexec(parent: int) -> Any:
 
     return preexec
 
+
+_T = TypeVar("_T")
+
+
+class _Spawner:
+    """Runs every ``Popen`` on one daemon thread that lives as long as the process.
+
+    Linux sends the parent-death signal when the *thread* that forked the child exits, not the
+    process; forking from this thread ties each server to the process, whichever thread (a
+    worker, ``asyncio.to_thread``) called ``start()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, fn: Callable[[], _T]) -> _T:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="fieldkit-llama-spawner", daemon=True
+                )
+                self._thread.start()
+        done: Future[_T] = Future()
+        self._jobs.put((fn, done))
+        return done.result()
+
+    def _loop(self) -> None:
+        while True:
+            fn, done = self._jobs.get()
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+if hasattr(os, "register_at_fork"):
+    # A forked child has no spawner thread and may have inherited a held lock: start afresh.
+    os.register_at_fork(after_in_child=lambda: globals().update(_SPAWNER=_Spawner()))
 
 _LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
 
@@ -280,13 +324,15 @@ class LocalServer:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_pdeathsig_preexec(os.getpid()),
+                proc = _SPAWNER.run(
+                    lambda: subprocess.Popen(
+                        cmd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=_pdeathsig_preexec(os.getpid()),
+                    )
                 )
             except OSError as exc:
                 raise LocalServerError(f"cannot run {binary}: {exc.strerror or exc}") from None
