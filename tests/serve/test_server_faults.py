@@ -131,3 +131,36 @@ def test_unstarted_server_has_no_url_or_client() -> None:
     with pytest.raises(LocalServerError, match="not running"):
         server.client()
     server.stop()  # idempotent, harmless
+
+
+def test_ctrl_c_while_the_spawner_forks_hands_the_process_to_abandon() -> None:
+    # Ctrl-C can land while the caller waits on the spawner thread; what that thread then
+    # starts has no owner, so it goes to `abandon` (which kills it) instead of running on.
+    import signal
+    import threading
+
+    from fieldkit.serve._server import _Spawner
+
+    spawner, release, abandoned = _Spawner(), threading.Event(), []
+
+    def slow_fork() -> str:
+        release.wait(10)
+        return "proc"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            spawner.run(slow_fork, abandoned.append)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    release.set()
+    deadline = time.monotonic() + 10
+    while not abandoned and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert abandoned == ["proc"]
+    assert spawner.run(lambda: 7, abandoned.append) == 7  # the spawner keeps serving

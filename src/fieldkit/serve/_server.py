@@ -163,7 +163,9 @@ class _Spawner:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def run(self, fn: Callable[[], _T]) -> _T:
+    def run(self, fn: Callable[[], _T], abandon: Callable[[_T], None]) -> _T:
+        """``fn()`` on the spawner thread. If the caller is interrupted while waiting (Ctrl-C),
+        ``abandon`` gets the result once it exists, since nobody else will."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -172,7 +174,13 @@ class _Spawner:
                 self._thread.start()
         done: Future[_T] = Future()
         self._jobs.put((fn, done))
-        return done.result()
+        try:
+            return done.result()
+        except BaseException:
+            done.add_done_callback(
+                lambda f: None if f.exception() is not None else abandon(f.result())
+            )
+            raise
 
     def _loop(self) -> None:
         while True:
@@ -181,6 +189,13 @@ class _Spawner:
                 done.set_result(fn())
             except BaseException as exc:  # handed to the caller's thread
                 done.set_exception(exc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_TERM_GRACE_S)
 
 
 _SPAWNER = _Spawner()
@@ -332,7 +347,8 @@ class LocalServer:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                         preexec_fn=_pdeathsig_preexec(os.getpid()),
-                    )
+                    ),
+                    _kill_group,
                 )
             except OSError as exc:
                 raise LocalServerError(f"cannot run {binary}: {exc.strerror or exc}") from None
