@@ -164,3 +164,36 @@ def test_ctrl_c_while_the_spawner_forks_hands_the_process_to_abandon() -> None:
         time.sleep(0.01)
     assert abandoned == ["proc"]
     assert spawner.run(lambda: 7, abandoned.append) == 7  # the spawner keeps serving
+
+
+def test_a_server_that_stalls_health_still_fails_within_startup_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gguf: Path
+) -> None:
+    # /v1/models answers, /health sends headers and then one byte every 2 s, forever: each read
+    # is quick, so only a whole-call deadline stops it.
+    import sys
+
+    server_py = tmp_path / "stall.py"
+    server_py.write_text(
+        "import sys, time\n"
+        "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+        "class H(BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        if self.path == '/v1/models':\n"
+        '            body = b\'{"data": [{"id": "m"}]}\'\n'
+        "            self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+        "            self.end_headers(); self.wfile.write(body); return\n"
+        "        self.send_response(200); self.send_header('Content-Length', '1000000')\n"
+        "        self.end_headers()\n"
+        "        while True:\n"
+        "            self.wfile.write(b'x'); self.wfile.flush(); time.sleep(2)\n"
+        "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+        "ThreadingHTTPServer(('127.0.0.1', port), H).serve_forever()\n"
+    )
+    _stand_in(tmp_path, monkeypatch, f'exec {sys.executable} {server_py} "$@"')
+    server = LocalServer(gguf, startup_timeout=3.0, log_path=tmp_path / "server.log")
+    t0 = time.monotonic()
+    with pytest.raises(LocalServerError, match=r"did not become ready within 3 s"):
+        server.start()
+    assert time.monotonic() - t0 < 20  # 3 s plus the kill grace; unbounded before
+    assert not server.running

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 import httpx
 
 from fieldkit.nim import NIMClient, wait_for_warm
+from fieldkit.nim._deadline import bounded, transport
+from fieldkit.nim._exchange import Deadline
 from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
 
 __all__ = [
@@ -364,7 +366,8 @@ class LocalServer:
     def _wait_ready(self, deadline: float) -> None:
         assert self._proc is not None and self.log_path is not None
         url = self.base_url
-        with httpx.Client(timeout=5.0) as http:
+        # Every request below is bounded as a whole by the startup deadline, not just per read.
+        with httpx.Client(timeout=5.0, transport=transport()) as http:
             while True:
                 code = self._proc.poll()
                 if code is not None:
@@ -382,7 +385,11 @@ class LocalServer:
                         f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                     )
                 if wait_for_warm(url, timeout=min(0.5, left), poll_interval=0.1):
-                    with contextlib.suppress(httpx.HTTPError, ValueError):
+                    what = f"llama-server startup ({self.startup_timeout:g} s)"
+                    with (
+                        contextlib.suppress(httpx.HTTPError, ValueError),
+                        bounded(Deadline(deadline - time.monotonic(), what)),
+                    ):
                         root = url.removesuffix("/v1")
                         if http.get(root + "/health").status_code == 200:
                             self._read_metadata(http, root)
