@@ -314,3 +314,23 @@ def test_overflow_parser_reads_both_wordings(asked: int, window: int, noise: str
     llama = f"request ({asked} tokens) exceeds the available context size ({window} tokens)"
     assert payloads.parse_overflow(vllm) == (asked, window)
     assert payloads.parse_overflow(llama) == (asked, window)
+
+
+def test_short_prompts_cost_no_extra_requests(
+    simulator_factory: Callable[..., NIMSimulator],
+) -> None:
+    # Discovery and server counts are for prompts near a window: a short chat is one request.
+    sim = simulator_factory(context_window=131_072, tokenize=True, token_counter=len)
+    with NIMClient(sim.base_url, MODEL) as c:
+        for _ in range(3):
+            assert c.chat(USER, max_tokens=8)["choices"]
+        assert "".join(c.chat_stream(USER, max_tokens=8))
+
+    async def main() -> None:
+        async with AsyncNIMClient(sim.base_url, MODEL) as c:
+            assert (await c.chat(USER, max_tokens=8))["choices"]
+            assert [d async for d in c.chat_stream(USER, max_tokens=8)]
+
+    asyncio.run(main())
+    assert {r.path for r in sim.requests} == {"/v1/chat/completions"}
+    assert len(sim.requests) == 6

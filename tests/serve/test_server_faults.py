@@ -131,3 +131,69 @@ def test_unstarted_server_has_no_url_or_client() -> None:
     with pytest.raises(LocalServerError, match="not running"):
         server.client()
     server.stop()  # idempotent, harmless
+
+
+def test_ctrl_c_while_the_spawner_forks_hands_the_process_to_abandon() -> None:
+    # Ctrl-C can land while the caller waits on the spawner thread; what that thread then
+    # starts has no owner, so it goes to `abandon` (which kills it) instead of running on.
+    import signal
+    import threading
+
+    from fieldkit.serve._server import _Spawner
+
+    spawner, release, abandoned = _Spawner(), threading.Event(), []
+
+    def slow_fork() -> str:
+        release.wait(10)
+        return "proc"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            spawner.run(slow_fork, abandoned.append)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    release.set()
+    deadline = time.monotonic() + 10
+    while not abandoned and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert abandoned == ["proc"]
+    assert spawner.run(lambda: 7, abandoned.append) == 7  # the spawner keeps serving
+
+
+def test_a_server_that_stalls_health_still_fails_within_startup_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gguf: Path
+) -> None:
+    # /v1/models answers, /health sends headers and then one byte every 2 s, forever: each read
+    # is quick, so only a whole-call deadline stops it.
+    import sys
+
+    server_py = tmp_path / "stall.py"
+    server_py.write_text(
+        "import sys, time\n"
+        "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+        "class H(BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        if self.path == '/v1/models':\n"
+        '            body = b\'{"data": [{"id": "m"}]}\'\n'
+        "            self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+        "            self.end_headers(); self.wfile.write(body); return\n"
+        "        self.send_response(200); self.send_header('Content-Length', '1000000')\n"
+        "        self.end_headers()\n"
+        "        while True:\n"
+        "            self.wfile.write(b'x'); self.wfile.flush(); time.sleep(2)\n"
+        "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+        "ThreadingHTTPServer(('127.0.0.1', port), H).serve_forever()\n"
+    )
+    _stand_in(tmp_path, monkeypatch, f'exec {sys.executable} {server_py} "$@"')
+    server = LocalServer(gguf, startup_timeout=3.0, log_path=tmp_path / "server.log")
+    t0 = time.monotonic()
+    with pytest.raises(LocalServerError, match=r"did not become ready within 3 s"):
+        server.start()
+    assert time.monotonic() - t0 < 20  # 3 s plus the kill grace; unbounded before
+    assert not server.running

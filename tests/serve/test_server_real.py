@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from fieldkit.serve import LocalServer, LocalServerError
+from fieldkit.serve._server import log_tail
 
 
 def _gone(pid: int, within: float = 15.0) -> bool:
@@ -69,7 +71,27 @@ def test_killing_the_parent_leaves_no_server_behind(tmp_path: Path) -> None:
     server_pid = int(line)
     os.kill(parent.pid, signal.SIGKILL)  # no cleanup code runs in the parent
     parent.wait(timeout=10)
-    assert _gone(server_pid), "llama-server outlived its parent"
+    assert _gone(server_pid, within=5.0), "llama-server outlived its parent"
+
+
+def test_a_server_started_on_a_worker_thread_outlives_that_thread(tmp_path: Path) -> None:
+    # Linux's parent-death signal fires when the *thread* that forked the child exits; the
+    # server must belong to the process, not to whichever thread happened to start it.
+    server = LocalServer(ctx=2048, threads=1, log_path=tmp_path / "server.log")
+    worker = threading.Thread(target=server.start)
+    worker.start()
+    worker.join()
+    try:
+        pid = server.pid
+        assert pid is not None
+        time.sleep(0.5)  # a SIGKILL sent at the thread's exit lands well within this
+        assert server.running, log_tail(tmp_path / "server.log")
+        with server.client() as client:
+            reply = client.chat([{"role": "user", "content": "Say hi."}], max_tokens=4)
+        assert reply["choices"][0]["message"]["content"] is not None
+    finally:
+        server.stop()
+    assert _gone(pid)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

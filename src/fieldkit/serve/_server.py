@@ -3,8 +3,9 @@
 Guarantees: ``start()`` returns only once the server answers ``/v1/models`` and ``/health``, or
 raises :class:`LocalServerError` within ``startup_timeout`` (a crash quotes the log's last lines);
 the server runs in its own process group, which ``stop()`` ends (SIGTERM, then SIGKILL), as do
-``with``-exit, Ctrl-C, interpreter exit and the death of the starting thread's process
-(``PR_SET_PDEATHSIG``), so no server outlives its owner.
+``with``-exit, Ctrl-C, interpreter exit and the death of the owning process
+(``PR_SET_PDEATHSIG``), so no server outlives its owner. Starting from a short-lived thread is
+safe: servers are forked by one daemon thread that lives as long as the process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import ctypes
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -22,14 +24,17 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from fieldkit.nim import NIMClient, wait_for_warm
+from fieldkit.nim._deadline import bounded, transport
+from fieldkit.nim._exchange import Deadline
 from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
 
 __all__ = [
@@ -143,6 +148,62 @@ def _pdeathsig_preexec(parent: int) -> Any:
 
     return preexec
 
+
+_T = TypeVar("_T")
+
+
+class _Spawner:
+    """Runs every ``Popen`` on one daemon thread that lives as long as the process.
+
+    Linux sends the parent-death signal when the *thread* that forked the child exits, not the
+    process; forking from this thread ties each server to the process, whichever thread (a
+    worker, ``asyncio.to_thread``) called ``start()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, fn: Callable[[], _T], abandon: Callable[[_T], None]) -> _T:
+        """``fn()`` on the spawner thread. If the caller is interrupted while waiting (Ctrl-C),
+        ``abandon`` gets the result once it exists, since nobody else will."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="fieldkit-llama-spawner", daemon=True
+                )
+                self._thread.start()
+        done: Future[_T] = Future()
+        self._jobs.put((fn, done))
+        try:
+            return done.result()
+        except BaseException:
+            done.add_done_callback(
+                lambda f: None if f.exception() is not None else abandon(f.result())
+            )
+            raise
+
+    def _loop(self) -> None:
+        while True:
+            fn, done = self._jobs.get()
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                done.set_exception(exc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_TERM_GRACE_S)
+
+
+_SPAWNER = _Spawner()
+if hasattr(os, "register_at_fork"):
+    # A forked child has no spawner thread and may have inherited a held lock: start afresh.
+    os.register_at_fork(after_in_child=lambda: globals().update(_SPAWNER=_Spawner()))
 
 _LIVE: weakref.WeakSet[LocalServer] = weakref.WeakSet()
 
@@ -282,13 +343,16 @@ class LocalServer:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=_pdeathsig_preexec(os.getpid()),
+                proc = _SPAWNER.run(
+                    lambda: subprocess.Popen(
+                        cmd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=_pdeathsig_preexec(os.getpid()),
+                    ),
+                    _kill_group,
                 )
             except OSError as exc:
                 raise LocalServerError(f"cannot run {binary}: {exc.strerror or exc}") from None
@@ -304,7 +368,8 @@ class LocalServer:
     def _wait_ready(self, deadline: float) -> None:
         assert self._proc is not None and self.log_path is not None
         url = self.base_url
-        with httpx.Client(timeout=5.0) as http:
+        # Every request below is bounded as a whole by the startup deadline, not just per read.
+        with httpx.Client(timeout=5.0, transport=transport()) as http:
             while True:
                 code = self._proc.poll()
                 if code is not None:
@@ -322,7 +387,11 @@ class LocalServer:
                         f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                     )
                 if wait_for_warm(url, timeout=min(0.5, left), poll_interval=0.1):
-                    with contextlib.suppress(httpx.HTTPError, ValueError):
+                    what = f"llama-server startup ({self.startup_timeout:g} s)"
+                    with (
+                        contextlib.suppress(httpx.HTTPError, ValueError),
+                        bounded(Deadline(deadline - time.monotonic(), what)),
+                    ):
                         root = url.removesuffix("/v1")
                         if http.get(root + "/health").status_code == 200:
                             self._read_metadata(http, root)
