@@ -1,6 +1,6 @@
 """Bytes per element for the dtypes the memory math knows, and the one resolver both helpers use.
 
-``DTYPE_BYTES`` is 0.3.0's public table (floats). The math itself runs on ``DTYPE_BITS``
+``DTYPE_BYTES`` is the public compatible table (floats). The math itself runs on ``DTYPE_BITS``
 (integers), so byte counts are exact.
 """
 
@@ -26,8 +26,7 @@ DTYPE_BYTES: dict[str, float] = {name: bits / 8 for name, bits in DTYPE_BITS.ite
 def resolve_dtype(dtype: object) -> str:
     """Return the canonical (lower-case) name of *dtype*, or raise :class:`UnknownDtype`.
 
-    Surrounding whitespace is ignored and case does not matter; a non-string is unknown too
-    (0.3.0 raised ``AttributeError`` for those).
+    Surrounding whitespace is ignored and case does not matter; a non-string is unknown too.
     """
     if type(dtype) is str and dtype in DTYPE_BITS:  # fast path: already canonical
         return dtype

@@ -1,6 +1,6 @@
 """Envelope rules for the size forms people type: ``70B``, ``70b``, ``70B fp8``, ``8B params``.
 
-Sits on top of 0.3.0's exact-key :func:`practical_inference_envelope`; a size at or above the
+Sits on top of the exact-key :func:`practical_inference_envelope`; a size at or above the
 table's ``405B+`` row maps to it, and a dtype maps to a rule by storage width (16-bit → bf16,
 8-bit → fp8, 4-bit → int4), as the feasibility report does.
 """
@@ -32,7 +32,7 @@ def envelope_rules(size: str) -> dict[str, str]:
     :class:`UnknownEnvelope` (listing the keys) when nothing matches, naming a bad dtype.
     """
     table = Capabilities.load().memory_budget_rules_of_thumb.practical_inference_envelope
-    for key, rule in table.items():  # an exact key (any case) first, as 0.3.0 matched
+    for key, rule in table.items():  # an exact key (any case) first
         if isinstance(size, str) and key.lower() == size.strip().lower():
             return {key: rule}
     match = _SIZE.fullmatch(size) if isinstance(size, str) else None

@@ -1,6 +1,6 @@
 """The lookup errors of fieldkit.capabilities.
 
-They subclass ``KeyError`` as 0.3.0's do (so ``except KeyError`` keeps working), but ``str(exc)``
+They subclass ``KeyError`` (so ``except KeyError`` keeps working), but ``str(exc)``
 is the plain message, not its repr: CLI error lines carry no stray quotes.
 """
 

@@ -51,7 +51,7 @@ def envelope_key(model: ModelShape, dtype: str) -> str | None:
     Follows the requested dtype (by storage width: 16-bit → ``bf16``, 8-bit → ``fp8``,
     4-bit → ``int4``; block-scaled widths such as 4.25 or 8.5 bits have no rule); ``405B+``
     models have one rule for every precision. ``None`` when the table has no rule for that
-    size/precision (0.3.0 showed a fixed rule per model instead).
+    size/precision.
     """
     if model.envelope_size is None:
         return None
@@ -110,7 +110,7 @@ class FeasibilityReport:
 
     @property
     def weights_plus_kv_bytes(self) -> int:
-        """Weights + KV cache (0.3.0's total)."""
+        """Weights + KV cache (the compatible total)."""
         return self.weights_bytes + self.kv_cache_bytes
 
     @property

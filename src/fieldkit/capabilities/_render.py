@@ -1,7 +1,7 @@
-"""Text rendering of a feasibility report: 0.3.0's six lines byte-exact, then our extra lines.
+"""Text rendering of a feasibility report: six compatible lines, then extra lines.
 
-Pure (no I/O). The first lines echo the model id and dtypes as the user typed them, as 0.3.0
-did; the extra lines are ASCII-only.
+Pure (no I/O). The first lines echo the model id and dtypes as the user typed them; the extra
+lines are ASCII-only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """`fieldkit` commands of the capabilities module: envelope, feasibility, hardware, models.
 
-``envelope`` and ``feasibility`` print 0.3.0's lines byte-exact for 0.3.0's options; what we add
-comes on extra lines after them. Every user error is ``error: ...`` on stderr with exit 2.
+``envelope`` and ``feasibility`` print the compatible lines byte-exact for the compatible
+options; what we add comes on extra lines after them. Every user error is ``error: ...`` on
+stderr with exit 2.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``fieldkit bench rag`` is the project's main job: with no flags and no services it runs fully
 offline (embedded Postgres, local embedder, no generator); ``--local`` adds a real local model
 (llama.cpp's llama-server, started and stopped by the command) as the generator;
-``--embed-url``/``--nim-url``/``--dsn`` and the 0.3.0 environment variables switch to services.
+``--embed-url``/``--nim-url``/``--dsn`` and the compatible environment variables switch to services.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _MODES = ("dense", "lexical", "hybrid")
 
 
 def _say(message: str, *, quiet: bool) -> None:
-    """Progress lines: stdout as 0.3.0, stderr when stdout carries JSON."""
+    """Progress lines: stdout, or stderr when stdout carries JSON."""
     typer.echo(message, err=quiet)
 
 

@@ -1,6 +1,6 @@
 """``Bench``: per-call latency + metric aggregation with the article ``benchmark.json`` shape.
 
-Beyond 0.3.0: latency percentiles in ``summary()``, sweeps on a thread pool (``concurrency=N``)
+Latency percentiles in ``summary()``, sweeps on a thread pool (``concurrency=N``)
 or any ``concurrent.futures.Executor`` (process pool, Dask ``client.get_executor()``) with results
 kept in input order, a progress bar on interactive terminals, ``compare()`` of two runs, atomic
 UTF-8 dumps, and no deep copies of outputs that are dropped anyway.
@@ -28,7 +28,7 @@ from fieldkit.eval._metrics import percentiles, summarize_metric
 
 __all__ = ["RESERVED_METRIC_NAMES", "Bench", "BenchCall"]
 
-#: Summary keys a declared metric may not shadow (0.3.0 silently overwrote them).
+#: Summary keys a declared metric may not shadow (declaring one raises).
 RESERVED_METRIC_NAMES: frozenset[str] = frozenset(
     {"name", "n", "n_success", "n_failure", "latency_ms", "failure_latency_ms", "wall_seconds"}
 )
@@ -143,7 +143,7 @@ def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable
 
 @dataclass
 class Bench:
-    """Wall-clock benchmark with numeric metric aggregation (the 0.3.0 ``Bench`` contract)."""
+    """Wall-clock benchmark with numeric metric aggregation (the compatible ``Bench`` contract)."""
 
     name: str
     metrics: list[str] = field(default_factory=list)
@@ -300,7 +300,7 @@ class Bench:
 
     # -- reporting ----------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The 0.3.0 summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
+        """The compatible summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
         if not self.calls:
             return {"name": self.name, "n": 0}
         ok = [c for c in self.calls if c.success]
@@ -323,7 +323,7 @@ class Bench:
         return out
 
     def report(self) -> str:
-        """The 0.3.0 markdown table (``—`` for metrics with no values)."""
+        """The compatible markdown table (``—`` for metrics with no values)."""
         s = self.summary()
         n = s["n"]
         lines = [f"### Bench: {self.name} (n={n})"]

@@ -1,6 +1,6 @@
 """Streaming JSONL reading that counts what it had to skip.
 
-0.3.0 read whole files and dropped malformed lines silently; these helpers read one line at a time
+These helpers read one line at a time
 (constant memory for large files, UTF-8 always) and report how many lines were skipped.
 """
 

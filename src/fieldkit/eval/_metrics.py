@@ -1,7 +1,7 @@
-"""``summarize_metric`` (0.3.0 shape) and latency percentiles.
+"""``summarize_metric`` (compatible shape) and latency percentiles.
 
-The 0.3.0 summary keeps its exact keys and its upper-middle median; NaN values are dropped
-(0.3.0 let them break sorting, min and max).
+The summary keeps the compatible keys and upper-middle median; NaN values are dropped so they
+cannot break sorting, min or max.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
     """``{"n", "mean", "median", "min", "max"}`` over the non-None, non-NaN values.
 
     ``mean`` is rounded to 2 places; ``median`` is the element at index ``n // 2`` of the sorted
-    values (the upper middle for even n, as 0.3.0); nothing → ``{"n": 0}``.
+    values (the upper middle for even n); nothing → ``{"n": 0}``.
     """
     xs = sorted(_clean(values))
     if not xs:

@@ -35,7 +35,7 @@ class FrozenCells(dict[str, str]):
     """A read-only ``dict`` of cell texts (``Trial.extras`` / ``Trial.raw``).
 
     A ``dict`` subclass rather than a ``MappingProxyType`` so a ``Trial`` still pickles,
-    deep-copies and goes through ``dataclasses.asdict``/``astuple`` as 0.3.0's did.
+    deep-copies and goes through ``dataclasses.asdict``/``astuple``.
     """
 
     __slots__ = ()
@@ -71,7 +71,7 @@ def parse_float(value: str | None, *, column: str = "") -> float | None:
 
 
 def format_float(value: float | None) -> str:
-    """The 0.3.0 cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
+    """Lossless cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
     return "" if value is None else str(value)
 
 
@@ -84,7 +84,7 @@ def format_float_cxcscmu(column: str, value: float | None) -> str:
 
 @dataclass(frozen=True)
 class Trial:
-    """One trial, 17 fields in the canonical cxcscmu order (all required, as in 0.3.0).
+    """One trial, 17 fields in the canonical cxcscmu order (all required).
 
     ``extras`` (keyword-only, default empty) keeps columns a task's TSV has beyond the 17
     (``artifact_bytes``, ``accuracy`` …) so they survive a read/append round trip. ``raw`` holds
@@ -156,7 +156,7 @@ class Trial:
 
     @classmethod
     def from_row(cls, row: Mapping[str, str | None]) -> Trial:
-        """Build a trial from a ``csv.DictReader``-style mapping (0.3.0 semantics).
+        """Build a trial from a ``csv.DictReader``-style mapping.
 
         ``status`` defaults to ``discard`` only when the column is absent; blank/unknown raise
         ``ValueError``. Unknown columns are ignored here (the store keeps them as ``extras``).
@@ -218,7 +218,7 @@ class Trial:
         """The text written under *column* of a task file whose metric is *metric_field*.
 
         ``float_format="cxcscmu"`` writes float cells the way the harness does (6 decimals,
-        signed delta) instead of the lossless 0.3.0 repr.
+        signed delta) instead of the lossless repr.
         """
         fmt: Callable[[float | None], str]
         if float_format == "cxcscmu":
@@ -337,6 +337,6 @@ def row_plan(header: tuple[str, ...], metric_field: str) -> RowPlan:
     return RowPlan(header, metric_field)
 
 
-# ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).
+# ``fields`` must list the 17 canonical fields first, in order (callers may rely on it).
 assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER
 assert tuple(f.name for f in fields(Trial)) == _FIELD_NAMES

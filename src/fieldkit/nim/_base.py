@@ -44,7 +44,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(eq=False, repr=False)
 class _NIMConfig:
-    """Fields common to both clients; the first five match 0.3.0's ``NIMClient`` positionally."""
+    """Fields common to both clients; the first five are the positional ``NIMClient`` arguments."""
 
     base_url: str
     model: str

@@ -1,6 +1,6 @@
 """``Pipeline``: ingest → retrieve (dense / lexical / hybrid) → rerank → fuse, over pgvector.
 
-0.3.0-compatible fields and methods; beyond 0.3.0: embedded defaults (no DSN → embedded
+The compatible fields and methods, plus embedded defaults (no DSN → embedded
 Postgres, no ``embed_url`` → the local embedder, no generator → retrieval-only answers), a
 pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call timings.
 """
@@ -109,7 +109,7 @@ class Pipeline:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     timeout: float = 60.0
     max_retries: int = 4
-    # --- beyond 0.3.0 ---
+    # keyword settings with offline defaults
     embedder: Embedder | None = None
     write_batch: int = 512
     ef_search: int = 100
@@ -175,7 +175,7 @@ class Pipeline:
                 raise ValueError(
                     f"embed_dim={self.embed_dim} but the embedder produces dimension {dim}"
                 )
-            self.embed_dim = dim  # the 0.3.0 default (1024) adapts to the embedder
+            self.embed_dim = dim  # the default (1024) adapts to the embedder
         return embedder
 
     def _make_rerank_client(self) -> Any:
@@ -185,7 +185,7 @@ class Pipeline:
 
         key = self.rerank_api_key
         if key is None:
-            # 0.3.0 sent the embed key to any rerank host; only reuse it on the same origin.
+            # The embed key is reused for the reranker only on the same origin (never leaked).
             same = self.embed_url is not None and _origin(self.embed_url) == _origin(
                 self.rerank_url
             )
@@ -267,7 +267,7 @@ class Pipeline:
     # -- schema and ingest ---------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the table (0.3.0 columns plus ``doc_id``, ``chunk_index``, ``tsv``) with HNSW
+        """Create the table (compatible columns plus ``doc_id``, ``chunk_index``, ``tsv``) with HNSW
         (cosine), GIN (full text) and b-tree indexes; idempotent. An existing table of another
         vector dimension is refused with RAGError."""
         self.store.ensure_schema()
@@ -491,7 +491,7 @@ class Pipeline:
     ) -> list[Chunk]:
         """The ``top_k`` best chunks for ``query``, best first.
 
-        ``mode``: ``"dense"`` (cosine distance, as 0.3.0), ``"lexical"`` (Postgres full text;
+        ``mode``: ``"dense"`` (cosine distance), ``"lexical"`` (Postgres full text;
         no embedding call, ``distance`` is None) or ``"hybrid"`` (both fused by reciprocal rank
         fusion). ``label`` keeps only chunks with that label (or any of several).
         """
@@ -597,7 +597,7 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Call the generator on the grounded messages; return its raw chat-completions dict.
 
-        Generator errors (``NIMError`` family) propagate unwrapped, as in 0.3.0.
+        Generator errors (``NIMError`` family) propagate unwrapped.
         """
         if self.generator is None:
             raise RAGError("no generator configured (generator=None); use retrieve() or ask()")
@@ -621,7 +621,7 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Retrieve, rerank and answer ``query``.
 
-        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (0.3.0's three keys plus timings
+        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (the three compatible keys + timings
         in ms: embed, retrieve, rerank, generate, end_to_end). With ``generator=None`` the
         answer is None and a ``"note"`` says so; with nothing retrieved the generator is not
         called and the answer is the prompt's refusal sentence.

@@ -1,4 +1,4 @@
-"""The value types, constants and error class of ``fieldkit.rag`` (0.3.0 names and values)."""
+"""The value types, constants and error class of ``fieldkit.rag`` (compatible names and values)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Source:
 class Chunk:
     """One stored chunk as retrieved. ``distance``: cosine distance (lower is closer);
     ``rerank_score``: reranker logit (higher is better). ``doc_id``/``chunk_index`` say which
-    document and which of its chunks this is (None for rows written by 0.3.0); ``source``
+    document and which of its chunks this is (None for legacy rows); ``source``
     where it came from, for chunks ingested from files."""
 
     id: int
@@ -88,7 +88,7 @@ class Chunk:
 
     @property
     def score(self) -> float:
-        """Higher is better: the rerank logit, else ``1 - distance``, else 0.0 (as 0.3.0)."""
+        """Higher is better: the rerank logit, else ``1 - distance``, else 0.0."""
         if self.rerank_score is not None:
             return self.rerank_score
         if self.distance is not None:
