@@ -12,6 +12,8 @@ import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 import typer
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._progress import progress_bar
 from fieldkit.cli._app import app, bench_app, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
@@ -516,28 +519,8 @@ class _status:
             self._status.stop()
 
 
-class _progress_bar:
-    """A rich progress bar on stderr when it is a terminal; otherwise a no-op step."""
-
-    def __init__(self, total: int) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=True)
-            self._task = self._bar.add_task("bench rag: ingesting the corpus", total=total)
-
-    def __enter__(self) -> Any:
-        if self._bar is not None:
-            self._bar.start()
-        return self._step
-
-    def _step(self, label: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"bench rag: {label}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[str], None]]:
+    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``)."""
+    with progress_bar("bench rag: ingesting the corpus", total) as bar:
+        yield lambda label: bar.advance(description=f"bench rag: {label}")

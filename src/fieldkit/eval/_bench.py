@@ -12,9 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import stat as _stat
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -24,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from fieldkit._atomic import atomic_write_text
+from fieldkit._progress import progress_bar
 from fieldkit.eval._metrics import percentiles, summarize_metric
 
 __all__ = ["RESERVED_METRIC_NAMES", "Bench", "BenchCall"]
@@ -103,42 +102,11 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def _new_file_mode(target: Path) -> int:
-    """The mode ``open(target, "w")`` would give: the existing file's, else 0666 & ~umask."""
-    try:
-        return _stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        pass
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (thread safe)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
 def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable[[], None]]:
-    """Yield an ``advance()`` callable; draws a rich bar only when stderr is a TTY (or forced)."""
-    show = sys.stderr.isatty() if enabled is None else enabled
-    if not show or total == 0:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+    """Yield an ``advance()`` callable driving a stderr bar (``fieldkit._progress``)."""
+    with progress_bar(label, total, enabled=enabled if total else False) as bar:
+        yield bar.advance
 
 
 @dataclass
@@ -405,13 +373,4 @@ class Bench:
         text = json.dumps(
             self.to_dict(include_outputs=include_outputs), indent=2, default=_json_default
         )
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-        try:
-            os.fchmod(fd, _new_file_mode(target))  # mkstemp's 0600 would hide shared evidence
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_text(target, text)

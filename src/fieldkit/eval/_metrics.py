@@ -47,10 +47,10 @@ def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile ``q`` (0-100) of an already sorted, non-empty sequence."""
-    if not sorted_values:
-        raise ValueError("percentile of an empty sequence")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile q must be within [0, 100], got {q}")
+    if not sorted_values:
+        raise ValueError("percentile of an empty sequence")
     pos = (len(sorted_values) - 1) * q / 100.0
     lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)

@@ -6,8 +6,9 @@ import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
+from fieldkit._frozen import FrozenDict
 from fieldkit.lineage._labels import FailureLabel
 
 __all__ = [
@@ -31,7 +32,7 @@ STR_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-class FrozenCells(dict[str, str]):
+class FrozenCells(FrozenDict[str, str]):
     """A read-only ``dict`` of cell texts (``Trial.extras`` / ``Trial.raw``).
 
     A ``dict`` subclass rather than a ``MappingProxyType`` so a ``Trial`` still pickles,
@@ -39,18 +40,7 @@ class FrozenCells(dict[str, str]):
     """
 
     __slots__ = ()
-
-    def _readonly(self, *_args: object, **_kwargs: object) -> NoReturn:
-        raise TypeError("Trial cells are read-only; use dataclasses.replace(trial, extras=...)")
-
-    __setitem__ = __delitem__ = _readonly
-    clear = pop = popitem = setdefault = update = _readonly
-
-    def __ior__(self, _other: object) -> NoReturn:  # type: ignore[misc]
-        self._readonly()
-
-    def __reduce__(self) -> tuple[type[FrozenCells], tuple[dict[str, str]]]:
-        return (type(self), (dict(self),))
+    _READONLY_MESSAGE = "Trial cells are read-only; use dataclasses.replace(trial, extras=...)"
 
 
 _EMPTY: Mapping[str, str] = FrozenCells()

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fieldkit.eval._metrics import percentile as sorted_percentile
 from fieldkit.rag._correctness import answer_contains
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import REFUSAL_SENTENCE
@@ -120,16 +121,14 @@ def _int(value: Any) -> int:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) with linear interpolation; None for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError("q must be within [0, 100]")
+    """The ``q``-th percentile (0-100) with linear interpolation (``fieldkit.eval``'s), NaN
+    values dropped; None for no values."""
     xs = sorted(v for v in values if not math.isnan(v))
     if not xs:
+        if not 0 <= q <= 100:
+            raise ValueError(f"percentile q must be within [0, 100], got {q}")
         return None
-    pos = (len(xs) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return sorted_percentile(xs, q)
 
 
 def _doc_of(chunk: Chunk) -> int:

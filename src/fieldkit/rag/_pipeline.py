@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from fieldkit._progress import Bar, progress_bar
 from fieldkit.rag import _prompt
 from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
 from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
@@ -703,34 +703,25 @@ def _apply_rankings(chunks: Sequence[Chunk], rankings: Any, top_k: int) -> list[
 
 
 class _progress:
-    """Context manager giving ``report(chunks, docs)``: a rich bar on a TTY, or a callback."""
+    """Context manager giving ``report(chunks, docs)``: a bar on a TTY (``fieldkit._progress``),
+    or a callback."""
 
     def __init__(self, progress: bool | ProgressFn | None, documents: Iterable[Any]) -> None:
-        self._callback: ProgressFn | None = None
-        self._bar: Any = None
-        self._task: Any = None
-        if callable(progress):
-            self._callback = progress
-            return
-        show = sys.stderr.isatty() if progress is None else bool(progress)
-        if show:
-            from rich.progress import Progress
-
-            total = len(documents) if isinstance(documents, Sized) else None
-            self._bar = Progress(transient=True)
-            self._task = self._bar.add_task("ingesting documents", total=total)
+        self._callback: ProgressFn | None = progress if callable(progress) else None
+        enabled = False if callable(progress) else (None if progress is None else bool(progress))
+        total = len(documents) if isinstance(documents, Sized) else None
+        self._cm = progress_bar("ingesting documents", total, enabled=enabled)
+        self._bar: Bar | None = None
 
     def __enter__(self) -> Callable[[int, int], None]:
-        if self._bar is not None:
-            self._bar.start()
+        self._bar = self._cm.__enter__()
         return self._report
 
     def _report(self, chunks: int, docs: int) -> None:
         if self._callback is not None:
             self._callback(chunks)
         if self._bar is not None:
-            self._bar.advance(self._task, docs)
+            self._bar.advance(docs)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
