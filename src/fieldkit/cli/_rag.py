@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
     from fieldkit.rag._bench import BenchCorpus, RagBenchResult
 
-_MODES = ("dense", "lexical", "hybrid")
-
 
 def _say(message: str, *, quiet: bool) -> None:
     """Progress lines: stdout, or stderr when stdout carries JSON."""
@@ -277,8 +275,10 @@ def bench_rag(
     ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
-    if mode not in _MODES:
-        fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    from fieldkit.rag import RETRIEVAL_MODES
+
+    if mode not in RETRIEVAL_MODES:
+        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
     if k <= 0 or rerank_k <= 0 or max_tokens <= 0:
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:

@@ -29,9 +29,11 @@ from fieldkit.rag._types import (
     DEFAULT_EMBED_MODEL,
     DEFAULT_RERANK_MODEL,
     DEFAULT_RERANK_URL,
+    RETRIEVAL_MODES,
     Chunk,
     Document,
     RAGError,
+    RetrievalMode,
     Source,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "LOCAL_EMBED_DIM",
     "LOCAL_EMBED_MODEL",
     "REFUSAL_SENTENCE",
+    "RETRIEVAL_MODES",
     "Chunk",
     "Document",
     "Embedder",
@@ -55,6 +58,7 @@ __all__ = [
     "NIMEmbedder",
     "Pipeline",
     "RAGError",
+    "RetrievalMode",
     "Source",
     "document_fusion",
     "reciprocal_rank_fusion",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "CHUNKS_PER_DOC_MAX",
@@ -32,7 +32,8 @@ DEFAULT_RERANK_URL = (
 DEFAULT_RERANK_MODEL = "nvidia/llama-3.2-nv-rerankqa-1b-v2"
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
-RETRIEVAL_MODES: tuple[str, ...] = ("dense", "lexical", "hybrid")
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+"""Every retrieval mode, in the order they are documented (derived from ``RetrievalMode``)."""
 
 
 class RAGError(Exception):
