@@ -186,11 +186,11 @@ def tree(
                     "delta_vs_best": r.trial.delta_vs_best,
                     "hypothesis": r.trial.hypothesis,
                 }
-                for r in store._current().tree()
+                for r in store.tree()
             ]
         )
         return
-    typer.echo(tree_tsv(store._current().tree(), field), nl=False)
+    typer.echo(tree_tsv(store.tree(), field), nl=False)
 
 
 @lineage_app.command("chain")

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from fieldkit.lineage._index import LineageIndex, norm_id
+from fieldkit.lineage._index import LineageIndex, TreeRow, norm_id
 from fieldkit.lineage._labels import FailureLabel
 from fieldkit.lineage._policy import FloatFormat, MalformedRowWarning, check_float_format
 from fieldkit.lineage._render import EMPTY_PROMPT, one_line, render_default, sentinel_trial
@@ -190,6 +190,10 @@ class LineageBase:
     def children_of(self, exp_id: str) -> tuple[Trial, ...]:
         """Direct children of *exp_id* in insertion order (``exp_NNN`` parents included)."""
         return tuple(self._current().children_of(exp_id))
+
+    def tree(self) -> tuple[TreeRow, ...]:
+        """The research tree in preorder: each trial with its depth and id path."""
+        return tuple(self._current().tree())
 
     def get(self, exp_id: str) -> Trial | None:
         """The trial with this id (last occurrence), or None."""
