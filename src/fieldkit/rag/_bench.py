@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.eval._metrics import percentile as sorted_percentile
+from fieldkit.eval._refusal import is_refusal
 from fieldkit.rag._correctness import answer_contains
 from fieldkit.rag._pipeline import Pipeline
-from fieldkit.rag._prompt import REFUSAL_SENTENCE
 from fieldkit.rag._store import DimensionMismatchError
 from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
 
@@ -230,14 +230,8 @@ class RagBenchResult:
 
 
 def _is_refusal(text: str | None) -> bool:
-    if not text:
-        return True
-    try:
-        from fieldkit.eval import is_refusal
-
-        return bool(is_refusal(text))
-    except ImportError:  # pragma: no cover - eval ships with fieldkit
-        return REFUSAL_SENTENCE.lower().rstrip(".") in text.lower()
+    """No answer, or one ``fieldkit.eval.is_refusal`` recognises."""
+    return not text or bool(is_refusal(text))
 
 
 def run_rag_bench(
