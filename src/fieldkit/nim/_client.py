@@ -48,7 +48,7 @@ class NIMClient(_NIMConfig):
             self._client = httpx.Client(
                 transport=transport(limits=self._limits()), **self._client_kwargs()
             )
-            self._endpoints: dict[str, httpx.URL] = {}
+            self._endpoints = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
