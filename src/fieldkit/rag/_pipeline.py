@@ -74,6 +74,11 @@ def _labels(label: str | Sequence[str] | None) -> list[str] | None:
     return out
 
 
+_POSITIVE_SIZES = frozenset(
+    {"embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"}
+)
+
+
 def _check_mode(mode: str) -> str:
     if mode not in RETRIEVAL_MODES:
         raise ValueError(f"mode must be one of {', '.join(RETRIEVAL_MODES)}; got {mode!r}")
@@ -130,11 +135,16 @@ class Pipeline:
     _sources: SourceTables | None = field(default=None, init=False, repr=False, compare=False)
     _has_sources: bool | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The sizes are checked on every assignment (construction included), so a call never
+        # has to re-validate them.
+        if name in _POSITIVE_SIZES and (
+            isinstance(value, bool) or not isinstance(value, int) or value <= 0
+        ):
+            raise ValueError(f"{name} must be positive")
+        super().__setattr__(name, value)
+
     def __post_init__(self) -> None:
-        for name in ("embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be positive")
         if self.max_connections <= 0:
             raise ValueError("max_connections must be positive")
         if self.vector_storage not in STORAGE_TYPES:
@@ -517,13 +527,13 @@ class Pipeline:
         store = self.store
         if mode == "dense":
             assert qvec is not None
-            chunks = store.dense(qvec, top_k, labels, ef_search=self._ef())
+            chunks = store.dense(qvec, top_k, labels, ef_search=self.ef_search)
         elif mode == "lexical":
             chunks = self._lexical(query.replace("\x00", " "), top_k, labels, None)
         else:
             assert qvec is not None
             pool = min(max(top_k * 4, 40), 1000)
-            dense = store.dense(qvec, pool, labels, ef_search=self._ef())
+            dense = store.dense(qvec, pool, labels, ef_search=self.ef_search)
             lexical = self._lexical(query.replace("\x00", " "), pool, labels, qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
@@ -545,13 +555,6 @@ class Pipeline:
         if self.lexical == "bm25":
             return self._bm25_search(query, k, labels, qvec)
         return self.store.lexical(query, k, labels, qvec=qvec)
-
-    def _ef(self) -> int:
-        """``ef_search`` as currently set (it may be changed between calls)."""
-        ef = self.ef_search
-        if isinstance(ef, bool) or not isinstance(ef, int) or ef <= 0:
-            raise ValueError("ef_search must be positive")
-        return ef
 
     def rerank(self, query: str, chunks: Sequence[Chunk], *, top_k: int = 3) -> list[Chunk]:
         """Reorder ``chunks`` with the reranker and keep ``top_k`` (each with ``rerank_score``).
