@@ -66,7 +66,7 @@ class LineageBase:
         strict: bool = False,
         float_format: FloatFormat = "repr",
     ) -> None:
-        self.lower_is_better = lower_is_better
+        self._lower_is_better = lower_is_better
         self.strict = strict
         self.float_format: FloatFormat = check_float_format(float_format)
         self._metric_field_arg = metric_field
@@ -86,16 +86,24 @@ class LineageBase:
         raise NotImplementedError
 
     def _current(self) -> LineageIndex:
-        """Synced index, rebuilt if ``lower_is_better`` was changed on the instance."""
+        """The index, synced with the log."""
         with self._mu:
-            idx = self._sync()
-            if idx.lower_is_better != self.lower_is_better:
-                fresh = LineageIndex(
-                    metric_field=idx.metric_field, lower_is_better=self.lower_is_better
-                )
-                fresh.extend(idx.trials)
-                self._index = idx = fresh
-            return idx
+            return self._sync()
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether a smaller metric ranks first; setting it re-ranks the loaded trials once."""
+        return self._lower_is_better
+
+    @lower_is_better.setter
+    def lower_is_better(self, value: bool) -> None:
+        with self._mu:
+            if value == self._lower_is_better:
+                return
+            self._lower_is_better = value
+            fresh = LineageIndex(metric_field=self._index.metric_field, lower_is_better=value)
+            fresh.extend(self._index.trials)
+            self._index = fresh
 
     @property
     def metric_field(self) -> str:
