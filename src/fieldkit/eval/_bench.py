@@ -102,6 +102,18 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+def check_run_options(on_error: str, concurrency: int | None, executor: object) -> None:
+    """Validate the options every bench ``run`` takes (``ValueError`` naming the bad one)."""
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+    if concurrency is not None and executor is not None:
+        raise ValueError("pass either concurrency or executor, not both")
+
+
 @contextmanager
 def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable[[], None]]:
     """Yield an ``advance()`` callable driving a stderr bar (``fieldkit._progress``)."""
@@ -189,14 +201,7 @@ class Bench:
         ``"raise"`` re-raises the first failure in input order (not recorded). ``concurrency=N``
         runs on N threads; ``executor=`` uses any ``concurrent.futures.Executor``.
         """
-        if on_error not in ("record", "raise"):
-            raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        if concurrency is not None and executor is not None:
-            raise ValueError("pass either concurrency or executor, not both")
+        check_run_options(on_error, concurrency, executor)
         items = list(inputs)
         with _progress(len(items), progress, f"bench {self.name}") as advance:
             if executor is None and (concurrency is None or concurrency == 1):

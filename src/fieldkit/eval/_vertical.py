@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldkit.eval._bench import Bench, _progress
+from fieldkit.eval._bench import Bench, _progress, check_run_options
 from fieldkit.eval._refusal import is_refusal
 from fieldkit.eval._scorers import exact_match, mcq_letter, numeric_match
 
@@ -308,14 +308,7 @@ class VerticalBench:
         (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
         ``scorer_kwargs`` sets one for the whole bench.
         """
-        if on_error not in ("record", "raise"):
-            raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        if concurrency is not None and executor is not None:
-            raise ValueError("pass either concurrency or executor, not both")
+        check_run_options(on_error, concurrency, executor)
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
         row_rubric = "rubric" not in kwargs and _takes_rubric(self.scorer)
