@@ -39,7 +39,7 @@ def test_training_sample_names_the_extra_when_peft_is_missing() -> None:
     sample = next(p for p in SAMPLES if p.name == "training_lora_reference.py")
     code = (
         "import runpy, sys\n"
-        "sys.modules['peft'] = None  # as in a venv without fieldkit[training]\n"
+        "sys.modules['peft'] = None  # as in a venv without peft\n"
         f"runpy.run_path({str(sample)!r}, run_name='__main__')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
