@@ -75,7 +75,7 @@ def five_trials() -> list[Trial]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--style", choices=["0.3.0", "cxcscmu"], default="0.3.0")
+    parser.add_argument("--style", choices=["classic", "cxcscmu", "0.3.0"], default="classic")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = LineageStore(Path(tmp) / "blackboard")

@@ -23,8 +23,8 @@ try:
     from transformers import LlamaConfig, LlamaForCausalLM
 except ImportError as exc:  # e.g. run from the main job's venv, which has no training extra
     raise SystemExit(
-        f"error: this sample needs the training extra ({exc.name or exc} is not installed): "
-        "pip install 'fieldkit[training]'"
+        f"error: this sample needs torch, peft and transformers ({exc.name or exc} is not "
+        "installed): pip install 'fieldkit[training]' peft transformers"
     ) from None
 
 from fieldkit.training import LoraReferenceSnapshot, WeightDeltaTracker

@@ -6,8 +6,10 @@ belong in that module's own ``tests/<module>/conftest.py``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -45,11 +47,31 @@ def pg_dsn() -> Iterator[str]:
     from fieldkit._embedded_pg import embedded_dsn, stop_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="fieldkit-test-pg-"))
+
+    def cleanup() -> None:  # idempotent: the finally, atexit and a signal may all get here
+        stop_embedded(data_dir / "pgdata")
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    # Every exit path stops the server: normal teardown (finally), an interpreter exit that
+    # skips fixture teardown (atexit), and SIGTERM/SIGHUP from an outer ``timeout`` or a closed
+    # terminal, which by default kill Python without running either.
+    atexit.register(cleanup)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig, handler in previous.items():
+        if handler is signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
     try:
         yield embedded_dsn(data_dir / "pgdata")
     finally:
-        stop_embedded(data_dir / "pgdata")
-        shutil.rmtree(data_dir, ignore_errors=True)
+        cleanup()
+        atexit.unregister(cleanup)
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is _exit_on_signal:
+                signal.signal(sig, handler)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @pytest.fixture

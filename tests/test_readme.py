@@ -20,7 +20,15 @@ def test_readme_has_python_quickstarts() -> None:
     assert len(BLOCKS) >= 6
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def _param(code: str) -> object:
+    """Blocks that start an embedded Postgres and a local embedder take ~40 s: marked slow."""
+    heavy = "Pipeline(" in code or "ingest_paths(" in code
+    return pytest.param(code, marks=pytest.mark.slow) if heavy else code
+
+
+@pytest.mark.parametrize(
+    "code", [_param(c) for c in BLOCKS], ids=[f"block{i}" for i in range(len(BLOCKS))]
+)
 def test_readme_block_runs(code: str) -> None:
     # Not under pytest's tmp tree: the embedded Postgres runs as another user when we are root.
     home = tempfile.mkdtemp(prefix="fieldkit-readme-")

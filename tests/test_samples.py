@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.py"))
+# Measured at 18-82 s each (pytest --durations on a 2-core box): run them with -m slow.
+SLOW_SAMPLES = {"quant_smollm2.py", "rag_offline.py", "rag_docs.py", "training_lora_reference.py"}
 
 
 def test_there_is_a_sample_per_module() -> None:
@@ -30,7 +32,11 @@ def test_there_is_a_sample_per_module() -> None:
         assert module in names, f"no sample for {module}"
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=[p.name for p in SAMPLES])
+@pytest.mark.parametrize(
+    "sample",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_SAMPLES else p for p in SAMPLES],
+    ids=[p.name for p in SAMPLES],
+)
 def test_sample_runs(sample: Path) -> None:
     home = tempfile.mkdtemp(prefix="fieldkit-sample-")  # not pytest's tmp: see conftest pg_dsn
     try:
@@ -49,7 +55,7 @@ def test_training_sample_names_the_extra_when_peft_is_missing() -> None:
     sample = next(p for p in SAMPLES if p.name == "training_lora_reference.py")
     code = (
         "import runpy, sys\n"
-        "sys.modules['peft'] = None  # as in a venv without fieldkit[training]\n"
+        "sys.modules['peft'] = None  # as in a venv without peft\n"
         f"runpy.run_path({str(sample)!r}, run_name='__main__')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -20,31 +20,22 @@ __all__ = ["atomic_write_text"]
 _UMASK_LOCK = threading.Lock()
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows (``/proc``)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:  # elsewhere os.umask can only be read by setting it
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
 def _new_file_mode(target: Path) -> int:
-    """The mode ``open(target, "w")`` would leave: the existing file's, else 0666 & ~umask."""
+    """The mode ``open(target, "w")`` would leave: the existing file's, else 0o666 less the umask
+    (``mkstemp``'s 0o600 would hide a shared file from its other readers)."""
     try:
         return stat.S_IMODE(target.stat().st_mode)
     except OSError:
-        return 0o666 & ~_umask()
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; the lock makes that safe
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Replace *path* with *text* (UTF-8) atomically; returns the path written."""
+    """Replace *path* with *text* (UTF-8) atomically, keeping an existing file's mode; returns
+    the path written (missing parent directories are created)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

@@ -224,6 +224,7 @@ def test_dimension_change_recreates_the_bench_table(
     assert any("recreated" in n for n in json.loads(result.stdout)["notes"])
 
 
+@pytest.mark.slow  # ~30 s: a fresh interpreter starts its own embedded Postgres
 def test_embedded_default_in_a_fresh_process_and_home(tiny: str) -> None:
     """The CI path: no flags, no env, a fresh FIELDKIT_HOME; the server stops with the process."""
     home = Path(tempfile.mkdtemp(prefix="fk-rag-home-"))  # pgserver's user must reach it
@@ -367,6 +368,7 @@ def test_a_failing_question_does_not_sink_the_bench(
     assert [c["success"] for c in calls].count(False) == 1
 
 
+@pytest.mark.slow  # ~21 s: real llama-server with the real model
 def test_local_model_answers_and_is_graded(
     runner: CliRunner, pg_dsn: str, pg_table: str, tmp_path: Path
 ) -> None:

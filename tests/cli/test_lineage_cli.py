@@ -78,6 +78,11 @@ def test_render_matches_golden(tmp_path: Path) -> None:
     ]
     r = runner.invoke(app, [*args, "--last-m", "3", "--timestamp", "2026-05-11T11:00:00Z"])
     assert r.exit_code == 0 and r.stdout == golden
+    for style in ("classic", "0.3.0"):  # the descriptive name and its compatibility alias
+        r = runner.invoke(
+            app, [*args, "--last-m", "3", "--timestamp", "2026-05-11T11:00:00Z", "--style", style]
+        )
+        assert r.exit_code == 0 and r.stdout == golden, style
     r = runner.invoke(
         app, ["lineage", "render", str(root), "--specialist", "tok", "--style", "cxcscmu"]
     )

@@ -15,10 +15,10 @@ from fieldkit.nim import (
     NIMError,
     NIMHTTPError,
     NIMResponseError,
+    estimate_tokens,
 )
 from fieldkit.nim import _payloads as p
 from fieldkit.nim._errors import _RetryableError
-from fieldkit.nim._tokens import estimate_tokens
 
 MSG = [{"role": "user", "content": "hi"}]
 

@@ -103,6 +103,7 @@ def test_hit_metrics() -> None:
         hit_metrics([[1]], [], k=1)
 
 
+@pytest.mark.slow  # ~28 s: the whole bundled corpus through the local embedder
 def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
     steps: list[str] = []
     result = run_rag_bench(pipe, k=5, rerank_k=2, on_step=steps.append)

@@ -575,9 +575,9 @@ def test_ef_search_can_be_changed_between_calls(make_pipe: Callable[..., Pipelin
     p.ef_search = 1000
     high = recall()
     assert high >= 0.95 and high > low, (low, high)
-    p.ef_search = 0
     with pytest.raises(ValueError, match="ef_search must be positive"):
-        p.retrieve("q 0", top_k=10)
+        p.ef_search = 0  # refused when set, so no call re-validates it
+    assert p.ef_search == 1000
 
 
 def test_ingest_loads_the_embedder_before_reporting_progress(

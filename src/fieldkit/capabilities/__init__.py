@@ -1,6 +1,6 @@
 """fieldkit.capabilities — memory feasibility math for LLMs on one box, and the box's facts.
 
-The drop-in surface (``Capabilities`` over the bundled DGX Spark document, ``kv_cache_bytes``,
+The compatible surface (``Capabilities`` over the bundled DGX Spark document, ``kv_cache_bytes``,
 ``weight_bytes``, ``practical_inference_envelope``, ``DTYPE_BYTES`` and the two errors), plus
 storage formats with their real cost (block-scaled fp4, GPTQ/AWQ, GGUF), catalogs of hardware
 profiles and model shapes (or a shape read from any Hugging Face ``config.json``) and a

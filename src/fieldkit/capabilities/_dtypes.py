@@ -1,6 +1,6 @@
 """Bytes per element for the dtypes the memory math knows, and the one resolver both helpers use.
 
-``DTYPE_BYTES`` is the public, drop-in table (floats). The math itself runs on ``DTYPE_BITS``
+``DTYPE_BYTES`` is the public compatible table (floats). The math itself runs on ``DTYPE_BITS``
 (integers), so byte counts are exact.
 """
 

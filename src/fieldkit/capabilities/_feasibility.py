@@ -110,7 +110,7 @@ class FeasibilityReport:
 
     @property
     def weights_plus_kv_bytes(self) -> int:
-        """Weights + KV cache (the drop-in ``total``, before overhead)."""
+        """Weights + KV cache (the compatible total)."""
         return self.weights_bytes + self.kv_cache_bytes
 
     @property

@@ -4,8 +4,8 @@ Every width is an exact fraction of bits per stored value, counting the block sc
 carries (NVFP4: 4-bit values + one fp8 scale per 16 → 4.5 bits). A format is usable for the KV
 cache only if a common runtime stores KV caches in it; the others are weight-only.
 
-The seven drop-in dtypes of ``DTYPE_BYTES`` keep their plain widths here (``int4`` is 4 bits,
-no scales); ``weight_bytes``/``kv_cache_bytes`` accept only those seven.
+The seven compatible dtypes keep their plain widths here (``int4`` is 4 bits, no scales); the
+compatible helpers ``weight_bytes``/``kv_cache_bytes`` accept only those seven.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ _ALL: tuple[StorageFormat, ...] = (
         kv=True,
         native_as=None,
         default_kv="int4",
-        description="bare 4-bit integer, no scales (see int4-g128 for GPTQ/AWQ)",
+        description="bare 4-bit integer, no scales (plain int4; see int4-g128 for GPTQ/AWQ)",
     ),
     _f(
         "nf4",

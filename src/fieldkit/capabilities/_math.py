@@ -3,7 +3,7 @@
 Everything is integer arithmetic (dtype widths in bits; parameter counts as exact
 numerator/denominator pairs, converted once and cached for floats); results are whole bytes,
 rounded up only when the exact value is fractional (a packed 4-bit tensor with an odd element
-count still occupies the last byte), never truncated from a float product.
+count still occupies the last byte); no float rounding can make a count one byte low.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def check_dimension(name: str, value: object, *, rule: str = "") -> int:
 
     Any real number type counts (numpy integers and floats too). ``TypeError`` for bools and
     non-numbers; ``ValueError`` for fractional or non-positive values (``hidden=1.5`` is
-    refused, not truncated). *rule* prefixes the non-positive message.
+    refused, never truncated). *rule* prefixes the non-positive message.
     """
     if type(value) is int and value > 0:  # fast path: the common case costs one check
         return value

@@ -1,7 +1,7 @@
 """Model shapes: the numbers the memory math needs (layers, KV heads, head dim or MLA latent,
 total and active parameters), and the per-model weight/KV byte counts derived from them.
 
-The catalog is ``data/models.json``; it contains 0.3.0's three ids with their 0.3.0 numbers.
+The catalog is ``data/models.json``; its first three ids keep the published catalog's numbers.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class ModelShape:
 
     @property
     def kv_hidden(self) -> int:
-        """KV heads × head dim (the ``hidden`` argument); for MLA, the cached latent width."""
+        """KV heads × head dim (``hidden``); for MLA, the cached latent width."""
         if self.attention == "mla":
             assert self.kv_lora_rank is not None and self.qk_rope_head_dim is not None
             return self.kv_lora_rank + self.qk_rope_head_dim

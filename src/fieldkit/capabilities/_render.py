@@ -1,4 +1,4 @@
-"""Text rendering of a feasibility report: the six drop-in lines byte-exact, then extra lines.
+"""Text rendering of a feasibility report: six compatible lines, then extra lines.
 
 Pure (no I/O). The first lines echo the model id and dtypes as the user typed them; the extra
 lines are ASCII-only.

@@ -1,7 +1,7 @@
 """`fieldkit` commands of the capabilities module: envelope, feasibility, hardware, models.
 
-``envelope`` and ``feasibility`` print the drop-in lines byte-exact for the drop-in options;
-what else they report comes on extra lines after them. Every user error is ``error: ...`` on
+``envelope`` and ``feasibility`` print the compatible lines byte-exact for the compatible
+options; what we add comes on extra lines after them. Every user error is ``error: ...`` on
 stderr with exit 2.
 """
 

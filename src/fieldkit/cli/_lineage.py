@@ -111,7 +111,9 @@ def summary(
 def render(
     path: PathArg,
     specialist: Annotated[str, typer.Option("--specialist", help="Who the prompt is for.")],
-    style: Annotated[str, typer.Option("--style", help="0.3.0 or cxcscmu.")] = "0.3.0",
+    style: Annotated[
+        str, typer.Option("--style", help="classic (alias 0.3.0) or cxcscmu.")
+    ] = "classic",
     top_k: Annotated[int, typer.Option("--top-k", min=0)] = 20,
     recent: Annotated[int, typer.Option("--recent", min=0)] = 30,
     last_m: Annotated[int, typer.Option("--last-m", min=0)] = 10,
@@ -130,8 +132,12 @@ def render(
     salvage: SalvageOpt = False,
 ) -> None:
     """Print the lineage prompt a specialist would see at session start."""
-    if style not in ("0.3.0", "cxcscmu"):
-        fail(f"--style must be 0.3.0 or cxcscmu, got {style!r}")
+    from fieldkit.lineage import normalize_style
+
+    try:
+        canonical = normalize_style(style)
+    except ValueError:
+        fail(f"--style must be classic (alias 0.3.0) or cxcscmu, got {style!r}")
     if not timestamp:
         from datetime import UTC, datetime
 
@@ -144,7 +150,7 @@ def render(
         recent_n=recent,
         last_m_full=last_m,
         session_timestamp=timestamp,
-        style="cxcscmu" if style == "cxcscmu" else "0.3.0",
+        style="cxcscmu" if canonical == "cxcscmu" else "classic",
         workdir=workdir,
         tree_path=tree_path,
     )
@@ -180,11 +186,11 @@ def tree(
                     "delta_vs_best": r.trial.delta_vs_best,
                     "hypothesis": r.trial.hypothesis,
                 }
-                for r in store._current().tree()
+                for r in store.tree()
             ]
         )
         return
-    typer.echo(tree_tsv(store._current().tree(), field), nl=False)
+    typer.echo(tree_tsv(store.tree(), field), nl=False)
 
 
 @lineage_app.command("chain")

@@ -3,7 +3,7 @@
 ``fieldkit bench rag`` is the project's main job: with no flags and no services it runs fully
 offline (embedded Postgres, local embedder, no generator); ``--local`` adds a real local model
 (llama.cpp's llama-server, started and stopped by the command) as the generator;
-``--embed-url``/``--nim-url``/``--dsn`` and the 0.3.0 environment variables switch to services.
+``--embed-url``/``--nim-url``/``--dsn`` and the compatible environment variables switch to services.
 """
 
 from __future__ import annotations
@@ -12,23 +12,24 @@ import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._progress import progress_bar
 from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
     from fieldkit.rag._bench import BenchCorpus, RagBenchResult
 
-_MODES = ("dense", "lexical", "hybrid")
-
 
 def _say(message: str, *, quiet: bool) -> None:
-    """Progress lines: stdout as 0.3.0, stderr when stdout carries JSON."""
+    """Progress lines: stdout, or stderr when stdout carries JSON."""
     typer.echo(message, err=quiet)
 
 
@@ -260,8 +261,10 @@ def bench_rag(
     ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
-    if mode not in _MODES:
-        fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    from fieldkit.rag import RETRIEVAL_MODES
+
+    if mode not in RETRIEVAL_MODES:
+        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
     if k <= 0 or rerank_k <= 0 or max_tokens <= 0:
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:
@@ -501,28 +504,8 @@ class _status:
             self._status.stop()
 
 
-class _progress_bar:
-    """A rich progress bar on stderr when it is a terminal; otherwise a no-op step."""
-
-    def __init__(self, total: int) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=True)
-            self._task = self._bar.add_task("bench rag: ingesting the corpus", total=total)
-
-    def __enter__(self) -> Any:
-        if self._bar is not None:
-            self._bar.start()
-        return self._step
-
-    def _step(self, label: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"bench rag: {label}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[str], None]]:
+    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``)."""
+    with progress_bar("bench rag: ingesting the corpus", total) as bar:
+        yield lambda label: bar.advance(description=f"bench rag: {label}")

@@ -22,7 +22,6 @@ rag_app = typer.Typer(
 app.add_typer(rag_app, name="rag")
 
 _TABLE_HELP = "Chunk table (default: fieldkit_docs)."
-_MODES = ("dense", "lexical", "hybrid")
 
 
 def _pipeline(table: str, dsn: str | None, device: str, threads: int | None) -> Pipeline:
@@ -77,8 +76,10 @@ def _cite(rank: int, chunk: Chunk) -> str:
 
 
 def _check_mode(mode: str, k: int) -> None:
-    if mode not in _MODES:
-        fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
+    from fieldkit.rag import RETRIEVAL_MODES
+
+    if mode not in RETRIEVAL_MODES:
+        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
     if k <= 0:
         fail("--k must be positive")
 

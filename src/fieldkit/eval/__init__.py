@@ -55,11 +55,9 @@ from fieldkit.eval._trajectory import Trajectory, TrajectoryIter
 from fieldkit.eval._vertical import VerticalBench, VerticalQA
 
 __all__ = [
-    # v0.2
     "ASSERTION_KINDS",
     "BUILTIN_RUBRICS",
     "PERCENTILES",
-    # v0.1
     "REFUSAL_PATTERNS",
     "RESERVED_METRIC_NAMES",
     "RUBRIC_CORRECTNESS",
@@ -69,7 +67,6 @@ __all__ = [
     "RUBRIC_RELEVANCE",
     "RUBRIC_SCALES",
     "AgentRun",
-    # additions to API level 0.3.0
     "AgentRunList",
     "AssertionGrader",
     "AssertionResult",

@@ -167,7 +167,7 @@ class AgentRun:
     ) -> AgentRunList:
         """Stream one record per line; malformed lines are skipped and counted (``.n_skipped``).
 
-        Exceptions raised by ``parser`` propagate, as in 0.3.0.
+        Exceptions raised by ``parser`` propagate unchanged.
         """
         parse = parser or cls.from_record
         stats = JsonlStats()

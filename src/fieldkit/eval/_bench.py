@@ -1,6 +1,6 @@
 """``Bench``: per-call latency + metric aggregation with the article ``benchmark.json`` shape.
 
-Beyond 0.3.0: latency percentiles in ``summary()``, sweeps on a thread pool (``concurrency=N``)
+Latency percentiles in ``summary()``, sweeps on a thread pool (``concurrency=N``)
 or any ``concurrent.futures.Executor`` (process pool, Dask ``client.get_executor()``) with results
 kept in input order, a progress bar on interactive terminals, ``compare()`` of two runs, atomic
 UTF-8 dumps, and no deep copies of outputs that are dropped anyway.
@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -23,11 +22,12 @@ from types import TracebackType
 from typing import Any
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._progress import progress_bar
 from fieldkit.eval._metrics import percentiles, summarize_metric
 
 __all__ = ["RESERVED_METRIC_NAMES", "Bench", "BenchCall"]
 
-#: Summary keys a declared metric may not shadow (0.3.0 silently overwrote them).
+#: Summary keys a declared metric may not shadow (declaring one raises).
 RESERVED_METRIC_NAMES: frozenset[str] = frozenset(
     {"name", "n", "n_success", "n_failure", "latency_ms", "failure_latency_ms", "wall_seconds"}
 )
@@ -102,8 +102,8 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def _check_run_args(on_error: str, concurrency: int | None, executor: Executor | None) -> None:
-    """``ValueError`` for a bad ``on_error``/``concurrency``/``executor`` before any call."""
+def check_run_options(on_error: str, concurrency: int | None, executor: object) -> None:
+    """Validate the options every bench ``run`` takes (``ValueError`` naming the bad one)."""
     if on_error not in ("record", "raise"):
         raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
     if concurrency is not None and (
@@ -116,22 +116,14 @@ def _check_run_args(on_error: str, concurrency: int | None, executor: Executor |
 
 @contextmanager
 def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable[[], None]]:
-    """Yield an ``advance()`` callable; draws a rich bar only when stderr is a TTY (or forced)."""
-    show = sys.stderr.isatty() if enabled is None else enabled
-    if not show or total == 0:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+    """Yield an ``advance()`` callable driving a stderr bar (``fieldkit._progress``)."""
+    with progress_bar(label, total, enabled=enabled if total else False) as bar:
+        yield bar.advance
 
 
 @dataclass
 class Bench:
-    """Wall-clock benchmark with numeric metric aggregation (the 0.3.0 ``Bench`` contract)."""
+    """Wall-clock benchmark with numeric metric aggregation (the compatible ``Bench`` contract)."""
 
     name: str
     metrics: list[str] = field(default_factory=list)
@@ -209,7 +201,7 @@ class Bench:
         ``"raise"`` re-raises the first failure in input order (not recorded). ``concurrency=N``
         runs on N threads; ``executor=`` uses any ``concurrent.futures.Executor``.
         """
-        _check_run_args(on_error, concurrency, executor)
+        check_run_options(on_error, concurrency, executor)
         items = list(inputs)
         with _progress(len(items), progress, f"bench {self.name}") as advance:
             if executor is None and (concurrency is None or concurrency == 1):
@@ -281,7 +273,7 @@ class Bench:
 
     # -- reporting ----------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The 0.3.0 summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
+        """The compatible summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
         if not self.calls:
             return {"name": self.name, "n": 0}
         ok = [c for c in self.calls if c.success]
@@ -304,7 +296,7 @@ class Bench:
         return out
 
     def report(self) -> str:
-        """The 0.3.0 markdown table (``—`` for metrics with no values)."""
+        """The compatible markdown table (``—`` for metrics with no values)."""
         s = self.summary()
         n = s["n"]
         lines = [f"### Bench: {self.name} (n={n})"]

@@ -1,6 +1,6 @@
 """Matched-base comparison: aggregate two rollouts over the same tasks and report B − A.
 
-Fixes over 0.3.0: totals fall back to the assertion list when ``n_passed``/``n_total`` are absent,
+Totals fall back to the assertion list when ``n_passed``/``n_total`` are absent,
 a group present on one side only is reported as unmatched (no fake 0% delta), the default group
 extractor only strips ``synth-<persona>-NN`` ids, JSONL inputs stream and count skipped lines,
 and the report formats unrounded figures once.
@@ -299,7 +299,7 @@ class MatchedBaseComparison:
         """Stats for both sides and candidate − baseline deltas.
 
         A group or kind seen on one side only has ``None`` for the other side's figures and the
-        delta, and ``"matched": False``; 0.3.0 scored the missing side as 0%.
+        delta, and ``"matched": False`` (never a fake 0%).
         """
         b, c = self.stats(baseline), self.stats(candidate)
         overall = {

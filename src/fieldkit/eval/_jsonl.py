@@ -1,7 +1,7 @@
 """Streaming JSONL reading that counts what it had to skip.
 
-These helpers read one line at a time (constant memory for large files, UTF-8 always) and report
-how many lines they skipped, so a malformed input is never dropped silently.
+These helpers read one line at a time
+(constant memory for large files, UTF-8 always) and report how many lines were skipped.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def parse_judge_output(raw: Any, scale: tuple[float, float] | None = None) -> Ju
 
 @dataclass
 class Judge:
-    """LLM-as-judge over any ``NIMClient`` (0.3.0 fields and defaults)."""
+    """LLM-as-judge over any ``NIMClient`` (compatible fields and defaults)."""
 
     client: NIMClient
     rubric: str = RUBRIC_CORRECTNESS
@@ -218,7 +218,7 @@ class Judge:
         reference: str | None = None,
         context: str | None = None,
     ) -> str:
-        """The user message 0.3.0 sends: the given parts, then a blank line and ``Grade:``."""
+        """The user message: the given parts, then a blank line and ``Grade:``."""
         parts: list[str] = []
         if question is not None:
             parts.append(f"Question: {question}")

@@ -1,7 +1,7 @@
-"""``summarize_metric`` (0.3.0 shape) and latency percentiles.
+"""``summarize_metric`` (compatible shape) and latency percentiles.
 
-The 0.3.0 summary keeps its exact keys and its upper-middle median; NaN values are dropped
-(0.3.0 let them break sorting, min and max).
+The summary keeps the compatible keys and upper-middle median; NaN values are dropped so they
+cannot break sorting, min or max.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
     """``{"n", "mean", "median", "min", "max"}`` over the non-None, non-NaN values.
 
     ``mean`` is rounded to 2 places; ``median`` is the element at index ``n // 2`` of the sorted
-    values (the upper middle for even n, as 0.3.0); nothing → ``{"n": 0}``.
+    values (the upper middle for even n); nothing → ``{"n": 0}``.
     """
     xs = sorted(_clean(values))
     if not xs:
@@ -47,10 +47,10 @@ def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile ``q`` (0-100) of an already sorted, non-empty sequence."""
-    if not sorted_values:
-        raise ValueError("percentile of an empty sequence")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile q must be within [0, 100], got {q}")
+    if not sorted_values:
+        raise ValueError("percentile of an empty sequence")
     pos = (len(sorted_values) - 1) * q / 100.0
     lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)

@@ -3,11 +3,11 @@
 The estimator works on the product form ``C(n-c, k) / C(n, k) = prod (1 - k/i)`` over the shorter
 of its two equivalent ranges (``min(c, k)`` factors), never on huge binomials:
 - up to ``EXACT_TERMS`` factors it multiplies integers and divides once, so the result is the
-  exact value correctly rounded to a float (a plain ``1 - comb/comb`` loses digits to
-  cancellation when pass@k is small, e.g. ``(10000, 1, 1)``);
+  exact value correctly rounded to a float (no cancellation when pass@k is small,
+  e.g. ``(10000, 1, 1)``);
 - beyond that it sums ``log1p`` terms (``-expm1(fsum(...))``): O(min(c, k)) float work with
   ~1e-12 relative error, fast for n = 10,000 and any k <= n.
-``k > n`` is undefined and raises ``ValueError``.
+``k > n`` is undefined and raises.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The refusal catalogue: nine regex families unioned from the project's RAG articles.
 
-Same families, order and ``re.IGNORECASE`` as 0.3.0, tightened against its false positives: word
+The compatible families, order and ``re.IGNORECASE``, tightened against false positives: word
 boundaries (no "Hi do not know", "casino information"), "I am able to answer" is not a refusal, and
 "not available/directly/explicitly" only count when they talk about the source.
 """
@@ -38,7 +38,7 @@ REFUSAL_PATTERNS: tuple[re.Pattern[str], ...] = (
         r"|\bnot\s+available\s*(?:[.!]\s*)?$",  # not \s*[.!]?\s*: quadratic on spaces
         re.IGNORECASE,
     ),
-    # 5. "I am unable / I cannot to determine|verify" (0.3.0's second branch made grammatical)
+    # 5. "I am unable / I cannot to determine|verify" (grammatical form of the second branch)
     re.compile(
         rf"\bi\s+(?:am\s+unable|cannot|can{_APOS}t)\s+(?:to\s+)?(?:determine|verify)\b",
         re.IGNORECASE,

@@ -82,7 +82,7 @@ def _to_int(v: Any) -> int | None:
 
 @dataclass
 class Trajectory:
-    """An agent loop's evaluated iterations and run header (0.3.0 fields, then ``n_skipped``)."""
+    """An agent loop's evaluated iterations and run header (``n_skipped`` last)."""
 
     iters: list[TrajectoryIter]
     baseline: float | None = None
@@ -226,7 +226,7 @@ class Trajectory:
                 best = i
         return best
 
-    # -- rendering (additions to API level 0.3.0) -------------------------------------------------
+    # -- rendering -------------------------------------------------------------------------------
     def summary(self, *, all_knobs: Sequence[str] | None = None, top_n: int = 5) -> dict[str, Any]:
         """All analyses in one JSON-serialisable dict (``fieldkit eval trajectory --json``)."""
         best = self.best()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldkit.eval._bench import Bench, _check_run_args, _progress
+from fieldkit.eval._bench import Bench, _progress, check_run_options
 from fieldkit.eval._jsonl import iter_jsonl_objects
 from fieldkit.eval._refusal import is_refusal
 from fieldkit.eval._scorers import exact_match, mcq_letter, numeric_match
@@ -313,7 +313,7 @@ class VerticalBench:
         (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
         ``scorer_kwargs`` sets one for the whole bench.
         """
-        _check_run_args(on_error, concurrency, executor)
+        check_run_options(on_error, concurrency, executor)
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
         row_rubric = "rubric" not in kwargs and _takes_rubric(self.scorer)

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from fieldkit.lineage._index import LineageIndex, norm_id
+from fieldkit.lineage._index import LineageIndex, TreeRow, norm_id
 from fieldkit.lineage._labels import FailureLabel
 from fieldkit.lineage._policy import FloatFormat, MalformedRowWarning, check_float_format
 from fieldkit.lineage._render import EMPTY_PROMPT, one_line, render_default, sentinel_trial
@@ -18,9 +18,22 @@ from fieldkit.lineage._render_cxcscmu import HarnessView, render_cxcscmu
 from fieldkit.lineage._snapshot import LineageSnapshot
 from fieldkit.lineage._trial import Trial
 
-__all__ = ["LineageBase", "MalformedRowWarning", "RenderStyle"]
+__all__ = ["RENDER_STYLES", "LineageBase", "MalformedRowWarning", "RenderStyle", "normalize_style"]
 
-RenderStyle = Literal["0.3.0", "cxcscmu"]
+RenderStyle = Literal["classic", "cxcscmu", "0.3.0"]
+"""``"classic"``: the published layout; ``"cxcscmu"``: the harness's own prompt; ``"0.3.0"``:
+compatibility alias of ``"classic"`` (the API level that introduced it)."""
+
+RENDER_STYLES: tuple[str, ...] = ("classic", "cxcscmu")
+_STYLE_ALIASES = {"0.3.0": "classic"}
+
+
+def normalize_style(style: str) -> str:
+    """The canonical style name for *style* (aliases resolved); ``ValueError`` if unknown."""
+    canonical = _STYLE_ALIASES.get(style, style) if isinstance(style, str) else style
+    if canonical not in RENDER_STYLES:
+        raise ValueError(f"style must be 'classic' (alias '0.3.0') or 'cxcscmu', got {style!r}")
+    return canonical
 
 
 def _check_count(name: str, value: int) -> int:
@@ -32,7 +45,7 @@ def _check_count(name: str, value: int) -> int:
 
 
 def _chain_note(idx: LineageIndex, chain: tuple[Trial, ...]) -> str:
-    """Flag a chain whose first trial is not a real root (0.3.0 showed it as one)."""
+    """Flag a chain whose first trial is not a real root (so it is never shown as one)."""
     why = idx.chain_root_status(chain)
     if why == "root":
         return ""
@@ -53,7 +66,7 @@ class LineageBase:
         strict: bool = False,
         float_format: FloatFormat = "repr",
     ) -> None:
-        self.lower_is_better = lower_is_better
+        self._lower_is_better = lower_is_better
         self.strict = strict
         self.float_format: FloatFormat = check_float_format(float_format)
         self._metric_field_arg = metric_field
@@ -73,23 +86,31 @@ class LineageBase:
         raise NotImplementedError
 
     def _current(self) -> LineageIndex:
-        """Synced index, rebuilt if ``lower_is_better`` was changed on the instance."""
+        """The index, synced with the log."""
         with self._mu:
-            idx = self._sync()
-            if idx.lower_is_better != self.lower_is_better:
-                fresh = LineageIndex(
-                    metric_field=idx.metric_field, lower_is_better=self.lower_is_better
-                )
-                fresh.extend(idx.trials)
-                self._index = idx = fresh
-            return idx
+            return self._sync()
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Whether a smaller metric ranks first; setting it re-ranks the loaded trials once."""
+        return self._lower_is_better
+
+    @lower_is_better.setter
+    def lower_is_better(self, value: bool) -> None:
+        with self._mu:
+            if value == self._lower_is_better:
+                return
+            self._lower_is_better = value
+            fresh = LineageIndex(metric_field=self._index.metric_field, lower_is_better=value)
+            fresh.extend(self._index.trials)
+            self._index = fresh
 
     @property
     def metric_field(self) -> str:
         """The column ``best()`` ranks (``core_metric`` if the file has it, else ``val_bpb``)."""
         return self._current().metric_field
 
-    # -- 0.3.0 surface --------------------------------------------------------------------
+    # -- reading and ranking ----------------------------------------------------------------
     def all_trials(self) -> list[Trial]:
         """Every readable trial in insertion order (malformed rows skipped and counted)."""
         return list(self._current().trials)
@@ -117,7 +138,7 @@ class LineageBase:
         recent_n: int = 30,
         last_m_full: int = 10,
         session_timestamp: str = "",
-        style: RenderStyle = "0.3.0",
+        style: RenderStyle = "classic",
         workdir: str | Path | None = None,
         tree_path: str | None = None,
         task: str | None = None,
@@ -125,25 +146,25 @@ class LineageBase:
     ) -> LineageSnapshot:
         """Render the lineage block a specialist reads at session start.
 
-        ``style="0.3.0"`` (default) is the 0.3.0 layout; ``style="cxcscmu"`` is the harness's
-        own prompt (``workdir``, ``tree_path``, ``task`` and ``knowledge_limit`` apply to it).
+        ``style="classic"`` (default; alias ``"0.3.0"``) is the published layout;
+        ``style="cxcscmu"`` is the harness's own prompt (``workdir``, ``tree_path``, ``task`` and
+        ``knowledge_limit`` apply to it).
         Counts of 0 select nothing. The output is a pure function of the log and arguments.
         """
         _check_count("top_k", top_k)
         _check_count("recent_n", recent_n)
         _check_count("last_m_full", last_m_full)
-        if style not in ("0.3.0", "cxcscmu"):
-            raise ValueError(f"style must be '0.3.0' or 'cxcscmu', got {style!r}")
+        style = normalize_style(style)  # type: ignore[assignment]
         with self._mu:
             idx = self._current()
             best = idx.best()
-            if best is None and style == "0.3.0":
+            if best is None and style == "classic":
                 return LineageSnapshot(EMPTY_PROMPT, sentinel_trial(), (), (), (), ())
             chain = (idx.chain_to(best.exp_id) or (best,)) if best is not None else ()
             top = tuple(idx.sorted_keeps(top_k))
             recent = idx.tail(recent_n)
             last_m = idx.tail(last_m_full)
-            if style == "0.3.0":
+            if style == "classic":
                 assert best is not None
                 text = render_default(
                     for_specialist=for_specialist,
@@ -173,10 +194,14 @@ class LineageBase:
                 text, best if best is not None else sentinel_trial(), chain, top, recent, last_m
             )
 
-    # -- additions to API level 0.3.0 -------------------------------------------------------------
+    # -- navigation and summaries -----------------------------------------------------------
     def children_of(self, exp_id: str) -> tuple[Trial, ...]:
         """Direct children of *exp_id* in insertion order (``exp_NNN`` parents included)."""
         return tuple(self._current().children_of(exp_id))
+
+    def tree(self) -> tuple[TreeRow, ...]:
+        """The research tree in preorder: each trial with its depth and id path."""
+        return tuple(self._current().tree())
 
     def get(self, exp_id: str) -> Trial | None:
         """The trial with this id (last occurrence), or None."""

@@ -24,7 +24,7 @@ from fieldkit.lineage._render_cxcscmu import (
 )
 from fieldkit.lineage._tsv import encode_row
 
-__all__ = ["atomic_write", "best_json", "tree_tsv", "write_derived"]
+__all__ = ["best_json", "tree_tsv", "write_derived"]
 
 
 def _raw(trial_raw: dict[str, str] | Any, key: str, fallback: str) -> str:
@@ -77,11 +77,6 @@ def best_json(index: LineageIndex) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace *path* with *text* atomically (see ``fieldkit._atomic``)."""
-    atomic_write_text(path, text)
-
-
 def write_derived(
     index: LineageIndex,
     view: HarnessView,
@@ -111,5 +106,5 @@ def write_derived(
         "best.json": (directory / "best.json", best_json(index)),
     }
     for path, text in files.values():
-        atomic_write(path, text)
+        atomic_write_text(path, text)
     return {name: path for name, (path, _text) in files.items()}

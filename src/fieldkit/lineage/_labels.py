@@ -7,7 +7,7 @@ from enum import Enum
 __all__ = ["FailureLabel"]
 
 
-class FailureLabel(str, Enum):  # noqa: UP042 - 0.3.0 is a str-mixin Enum (str() differs)
+class FailureLabel(str, Enum):  # noqa: UP042 - a str-mixin Enum keeps the compatible str()
     """Outcome of one trial. ``.value`` round-trips byte-identically to the TSV ``status`` cell."""
 
     KEEP = "keep"

@@ -1,7 +1,7 @@
-"""The 0.3.0 prompt layout (pure: trials in, Markdown out).
+"""The classic prompt layout (pure: trials in, Markdown out).
 
-Byte-identical to 0.3.0 for ordinary text; text that would break the layout is neutralised:
-newlines/tabs become spaces everywhere and ``|`` is escaped inside table cells.
+Byte-identical to the published layout for ordinary text; text that would break the layout is
+neutralised: newlines/tabs become spaces everywhere and ``|`` is escaped inside table cells.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def render_default(
     metric: MetricFn,
     chain_note: str = "",
 ) -> str:
-    """The 0.3.0 layout, line for line (see docs/api/lineage.md).
+    """The classic layout, line for line (see docs/api/lineage.md).
 
     *chain_note* is appended to the chain's first line when that trial is not a real root
     (its parent is missing from the log, or the parents loop).

@@ -110,7 +110,7 @@ class _ReadMark:
 
 
 class LineageStore(LineageBase):
-    """Trial log at ``<root>/results.tsv`` (0.3.0 constructor; the rest is keyword-only).
+    """Trial log at ``<root>/results.tsv`` (``root`` positional; the rest is keyword-only).
 
     ``metric_field`` picks the ranked column (default: ``core_metric`` if present, else
     ``val_bpb``). Malformed rows are skipped with a ``MalformedRowWarning`` and counted in

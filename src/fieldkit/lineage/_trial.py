@@ -6,8 +6,9 @@ import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
+from fieldkit._frozen import FrozenDict
 from fieldkit.lineage._labels import FailureLabel
 
 __all__ = [
@@ -31,26 +32,15 @@ STR_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-class FrozenCells(dict[str, str]):
+class FrozenCells(FrozenDict[str, str]):
     """A read-only ``dict`` of cell texts (``Trial.extras`` / ``Trial.raw``).
 
     A ``dict`` subclass rather than a ``MappingProxyType`` so a ``Trial`` still pickles,
-    deep-copies and goes through ``dataclasses.asdict``/``astuple`` as 0.3.0's did.
+    deep-copies and goes through ``dataclasses.asdict``/``astuple``.
     """
 
     __slots__ = ()
-
-    def _readonly(self, *_args: object, **_kwargs: object) -> NoReturn:
-        raise TypeError("Trial cells are read-only; use dataclasses.replace(trial, extras=...)")
-
-    __setitem__ = __delitem__ = _readonly
-    clear = pop = popitem = setdefault = update = _readonly
-
-    def __ior__(self, _other: object) -> NoReturn:  # type: ignore[misc]
-        self._readonly()
-
-    def __reduce__(self) -> tuple[type[FrozenCells], tuple[dict[str, str]]]:
-        return (type(self), (dict(self),))
+    _READONLY_MESSAGE = "Trial cells are read-only; use dataclasses.replace(trial, extras=...)"
 
 
 _EMPTY: Mapping[str, str] = FrozenCells()
@@ -71,7 +61,7 @@ def parse_float(value: str | None, *, column: str = "") -> float | None:
 
 
 def format_float(value: float | None) -> str:
-    """The 0.3.0 cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
+    """Lossless cell form: ``""`` for None, else Python's shortest repr (``540.0``, ``1e-05``)."""
     return "" if value is None else str(value)
 
 
@@ -84,7 +74,7 @@ def format_float_cxcscmu(column: str, value: float | None) -> str:
 
 @dataclass(frozen=True)
 class Trial:
-    """One trial, 17 fields in the canonical cxcscmu order (all required, as in 0.3.0).
+    """One trial, 17 fields in the canonical cxcscmu order (all required).
 
     ``extras`` (keyword-only, default empty) keeps columns a task's TSV has beyond the 17
     (``artifact_bytes``, ``accuracy`` …) so they survive a read/append round trip. ``raw`` holds
@@ -156,7 +146,7 @@ class Trial:
 
     @classmethod
     def from_row(cls, row: Mapping[str, str | None]) -> Trial:
-        """Build a trial from a ``csv.DictReader``-style mapping (0.3.0 semantics).
+        """Build a trial from a ``csv.DictReader``-style mapping.
 
         ``status`` defaults to ``discard`` only when the column is absent; blank/unknown raise
         ``ValueError``. Unknown columns are ignored here (the store keeps them as ``extras``).
@@ -218,7 +208,7 @@ class Trial:
         """The text written under *column* of a task file whose metric is *metric_field*.
 
         ``float_format="cxcscmu"`` writes float cells the way the harness does (6 decimals,
-        signed delta) instead of the lossless 0.3.0 repr.
+        signed delta) instead of the lossless repr.
         """
         fmt: Callable[[float | None], str]
         if float_format == "cxcscmu":
@@ -337,6 +327,6 @@ def row_plan(header: tuple[str, ...], metric_field: str) -> RowPlan:
     return RowPlan(header, metric_field)
 
 
-# ``fields`` must list the 17 canonical fields first, in order (0.3.0 code may rely on it).
+# ``fields`` must list the 17 canonical fields first, in order (callers may rely on it).
 assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER
 assert tuple(f.name for f in fields(Trial)) == _FIELD_NAMES

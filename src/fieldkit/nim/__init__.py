@@ -1,7 +1,7 @@
 """fieldkit.nim — OpenAI-compatible NIM clients (sync and async) plus token/chunk utilities.
 
-0.3.0 surface: ``NIMClient``, the error classes, ``chunk_text``, ``estimate_tokens``,
-``wait_for_warm``, ``NIM_CONTEXT_WINDOW``, ``DEFAULT_CHUNK_TOKENS``, ``ChatMessage``. Beyond it:
+The compatible surface: ``NIMClient``, the error classes, ``chunk_text``, ``estimate_tokens``,
+``wait_for_warm``, ``NIM_CONTEXT_WINDOW``, ``DEFAULT_CHUNK_TOKENS``, ``ChatMessage``. Also:
 ``AsyncNIMClient``, streaming, embeddings, reranking, ``chat_many``, configurable retries.
 """
 
@@ -34,8 +34,10 @@ from fieldkit.nim._tokens import (
 from fieldkit.nim._warm import wait_for_warm
 
 __all__ = [
+    "CHARS_PER_TOKEN_ESTIMATE",
     "DEFAULT_CHUNK_TOKENS",
     "NIM_CONTEXT_WINDOW",
+    "RETRY_STATUSES",
     "AsyncChatStream",
     "AsyncNIMClient",
     "ChatMessage",

@@ -52,7 +52,7 @@ class AsyncNIMClient(_NIMConfig):
                 return httpx.AsyncClient(transport=wire, **self._client_kwargs())
 
             self._client = factory()
-            self._endpoints: dict[str, httpx.URL] = {}
+            self._endpoints = {}
         self._pool = AsyncClientPool(
             self._client,
             factory,

@@ -44,7 +44,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(eq=False, repr=False)
 class _NIMConfig:
-    """Fields common to both clients; the first five match 0.3.0's ``NIMClient`` positionally."""
+    """Fields common to both clients; the first five are the positional ``NIMClient`` arguments."""
 
     base_url: str
     model: str
@@ -64,6 +64,11 @@ class _NIMConfig:
     rerank_model: str | None = field(default=None, kw_only=True)
     rerank_url: str | None = field(default=None, kw_only=True)
     max_connections: int = field(default=100, kw_only=True)
+    # Absolute-URL cache when the client owns its pool; None when the caller supplied its own
+    # ``_client`` (then paths stay relative so that client's base URL applies).
+    _endpoints: dict[str, httpx.URL] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     chunk = staticmethod(chunk_text)
 
@@ -262,7 +267,7 @@ class _NIMConfig:
     def _endpoint(self, path: str) -> str | httpx.URL:
         """Absolute URL of *path*, parsed once (saves httpx a URL join per request). Relative
         when the caller supplied its own ``_client`` (its base URL then applies)."""
-        cache: dict[str, httpx.URL] | None = getattr(self, "_endpoints", None)
+        cache = self._endpoints
         if cache is None:
             return path
         url = cache.get(path)

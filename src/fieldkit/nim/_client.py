@@ -1,4 +1,4 @@
-"""``NIMClient``: the synchronous OpenAI-compatible client (0.3.0 surface and beyond)."""
+"""``NIMClient``: the synchronous OpenAI-compatible client."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from fieldkit.nim._streams import ChatStream
 class NIMClient(_NIMConfig):
     """Synchronous client for a NIM (or any OpenAI-compatible) endpoint.
 
-    ``NIMClient(base_url, model, api_key="local", timeout=60.0, max_retries=4)`` as in 0.3.0, plus
+    ``NIMClient(base_url, model, api_key="local", timeout=60.0, max_retries=4)`` positionally, plus
     keyword-only settings (context window, token counter, backoff, embedding/rerank models). One
     pooled keep-alive ``httpx.Client`` is shared by all calls; it is thread-safe, so one client
     may serve many threads. ``api_key`` never appears in ``repr``.
@@ -48,7 +48,7 @@ class NIMClient(_NIMConfig):
             self._client = httpx.Client(
                 transport=transport(limits=self._limits()), **self._client_kwargs()
             )
-            self._endpoints: dict[str, httpx.URL] = {}
+            self._endpoints = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -99,7 +99,7 @@ class NIMClient(_NIMConfig):
                     return response
             time.sleep(delay)
 
-    # --- 0.3.0 surface -----------------------------------------------------------------------
+    # --- chat, health, warm-up ---------------------------------------------------------------
     def health(self) -> bool:
         """``True`` iff ``GET {base_url}/models`` answers 200 (one attempt, never raises for
         transport errors). A closed client raises ``NIMError("client closed")``."""
@@ -202,7 +202,7 @@ class NIMClient(_NIMConfig):
         counted = self._count_texts([text]) if self.server_tokens else None
         return self.token_counter(text) if counted is None else counted
 
-    # --- additions to API level 0.3.0 ------------------------------------------------------------
+    # --- streaming, embeddings, reranking, batches -------------------------------------------
     def chat_stream(
         self,
         messages: list[ChatMessage],

@@ -64,7 +64,7 @@ class NIMServerContextOverflowError(NIMContextOverflowError, NIMHTTPError):
     """The server rejected the request (HTTP 400) for exceeding its context window.
 
     Raised when the local estimate passed but the server's real tokenizer counted more; it is both
-    a :class:`NIMContextOverflowError` and (as in 0.3.0) a :class:`NIMHTTPError` with status 400.
+    a :class:`NIMContextOverflowError` and a :class:`NIMHTTPError` with status 400.
     """
 
     def __init__(self, *, estimated_tokens: int, ceiling: int, body: str) -> None:
@@ -80,8 +80,8 @@ class NIMServerContextOverflowError(NIMContextOverflowError, NIMHTTPError):
 
 
 class NIMResponseError(NIMError, ValueError):
-    """A success status with a body that is not the expected JSON (also a ``ValueError``, which
-    is what 0.3.0 let escape from ``response.json()``)."""
+    """A success status with a body that is not the expected JSON (also a ``ValueError``, so
+    code catching ``response.json()``'s error keeps working)."""
 
 
 class NIMStreamError(NIMError):

@@ -25,7 +25,7 @@ ChatMessage = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": ...}``."""
 
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-"""HTTP statuses retried with backoff (0.3.0 retried only 429 and 503)."""
+"""HTTP statuses retried with backoff (rate limits and transient server errors)."""
 
 _RESERVED_EXTRA = frozenset({"messages"})
 # Context-overflow wording, matched in two linear passes (no ``.*?`` between the two anchors,
@@ -100,7 +100,7 @@ def chat_body(
     *,
     stream: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body, keys in 0.3.0 order: model, messages, max_tokens, temperature, extras."""
+    """The JSON body, keys in this order: model, messages, max_tokens, temperature, extras."""
     clash = _RESERVED_EXTRA.intersection(extra)
     if clash:
         raise TypeError(f"chat() got {sorted(clash)} as an extra field; pass messages positionally")

@@ -56,7 +56,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 class RetryPolicy:
     """How many attempts and how long to wait between them.
 
-    After the k-th failure the base wait is ``min(backoff_max, backoff_base × 2^(k−1))`` (0.3.0:
+    After the k-th failure the base wait is ``min(backoff_max, backoff_base × 2^(k−1))`` (defaults:
     0.5, 1, 2, 4, 8, 8 …). With ``jitter`` the wait is drawn uniformly from [half, full] of it, so
     workers do not retry in lock-step. A ``Retry-After`` from the server is a floor, capped at
     ``max_retry_after``.

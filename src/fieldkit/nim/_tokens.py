@@ -1,4 +1,4 @@
-"""Token estimates: the 0.3.0 character heuristic, and per-message accounting for the preflight.
+"""Token estimates: the character heuristic, and per-message accounting for the preflight.
 
 Pure functions, no I/O; shared by the sync and async clients and by the simulator's context check.
 """
@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 CHARS_PER_TOKEN_ESTIMATE: float = 4.0
-"""0.3.0's heuristic: about four characters per token (under-counts CJK and dense code)."""
+"""The compatible heuristic: about four characters per token (under-counts CJK and dense code)."""
 
 PER_MESSAGE_OVERHEAD_TOKENS: int = 4
-"""Tokens added per chat message for role markers and separators (as 0.3.0 does)."""
+"""Tokens added per chat message for role markers and separators."""
 
 TokenCounter = Callable[[str], int]
 """Any ``str -> int`` token counter, e.g. ``lambda s: len(tokenizer.encode(s))``."""
@@ -53,10 +53,10 @@ def message_pieces(messages: Iterable[Mapping[str, Any]]) -> tuple[list[str], in
 def message_tokens(
     messages: Iterable[Mapping[str, Any]], counter: TokenCounter = estimate_tokens
 ) -> int:
-    """Estimated prompt tokens of chat *messages* as 0.3.0's preflight counts them.
+    """Estimated prompt tokens of chat *messages* as the preflight counts them.
 
     String content is counted; for list content each dict part's ``text`` is counted (other parts,
-    e.g. images, count 0); every message adds :data:`PER_MESSAGE_OVERHEAD_TOKENS`. Beyond 0.3.0,
+    e.g. images, count 0); every message adds :data:`PER_MESSAGE_OVERHEAD_TOKENS`;
     a message's ``name`` and ``tool_calls`` (as JSON) are counted too.
     """
     total = 0

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fieldkit._atomic import atomic_write_text
 from fieldkit._files import link_or_copy
 from fieldkit._lazy import MissingExtraError, require
-from fieldkit.lineage._derived import atomic_write
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE
 from fieldkit.publish._errors import HFAuthError, HFHubNotAvailable, PublishError
 
@@ -107,7 +107,7 @@ class HFHubAdapter:
     def stage_text(self, text: str, rel: str | os.PathLike[str]) -> Path:
         """Write ``text`` as UTF-8 to ``<staging_dir>/<rel>`` (atomically); return the path."""
         dest = self._dest(rel)
-        atomic_write(dest, text)  # a new file: never writes through a hard link staged there
+        atomic_write_text(dest, text)  # a new file: never writes through a hard link staged there
         return dest
 
     def _resolve_token(self) -> str | None:

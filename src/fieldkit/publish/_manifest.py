@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldkit.lineage._derived import atomic_write
+from fieldkit._atomic import atomic_write_text
 from fieldkit.publish._yaml import dump_yaml
 
 __all__ = ["ARTIFACT_KINDS", "ArtifactKind", "ArtifactManifest", "write_artifact_manifest"]
@@ -110,5 +110,5 @@ def write_artifact_manifest(
     if _SLUG.fullmatch(manifest.slug) is None or manifest.slug in (".", ".."):
         raise ValueError(f"manifest slug must be a plain file name, got {manifest.slug!r}")
     path = Path(artifacts_dir) / f"{manifest.slug}.yaml"
-    atomic_write(path, manifest.to_yaml())
+    atomic_write_text(path, manifest.to_yaml())
     return path

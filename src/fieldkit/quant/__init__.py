@@ -27,8 +27,8 @@ from fieldkit.quant._report import (
     GGUFVariant,
     QuantFormat,
     QuantReport,
-    human_bytes,
 )
+from fieldkit.quant._report import human_bytes as _human_bytes  # noqa: F401
 from fieldkit.quant._stubs import (
     quantize_awq,
     quantize_exl3,
@@ -36,11 +36,13 @@ from fieldkit.quant._stubs import (
     quantize_mlx,
     quantize_nvfp4,
 )
-from fieldkit.quant._thermal import ThermalProbe, ThermalReading, parse_nvidia_smi_csv_lenient
+from fieldkit.quant._thermal import ThermalProbe, ThermalReading
+from fieldkit.quant._thermal import (  # noqa: F401
+    parse_nvidia_smi_csv_lenient as _parse_nvidia_smi_csv,
+)
 
-# Private helpers kept importable under these names: code and tests call them directly.
-_human_bytes = human_bytes
-_parse_nvidia_smi_csv = parse_nvidia_smi_csv_lenient
+# ``_human_bytes`` and ``_parse_nvidia_smi_csv`` keep the private names code written for the
+# published package imports.
 
 
 __all__ = [

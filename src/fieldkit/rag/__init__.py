@@ -1,14 +1,14 @@
 """fieldkit.rag — a pgvector RAG pipeline: ingest → retrieve (dense/lexical/hybrid) → rerank → fuse.
 
-0.3.0-compatible (``Pipeline``, ``Document``, ``Chunk``, ``RAGError`` and the constants), built
-on a pooled psycopg 3 store with COPY ingest and an HNSW index. With no arguments a pipeline
-runs offline: embedded Postgres (extra ``embedded``) and the local MiniLM embedder (extra
-``local``). See docs/api/rag.md.
+Compatible with the published API (``Pipeline``, ``Document``, ``Chunk``, ``RAGError`` and the
+constants), built on a pooled psycopg 3 store with COPY ingest and an HNSW index. With no
+arguments a pipeline runs offline: embedded Postgres (extra ``embedded``) and the local MiniLM
+embedder (extra ``local``). See docs/api/rag.md.
 """
 
 from __future__ import annotations
 
-import psycopg  # noqa: F401  (0.3.0 exposed ``fieldkit.rag.psycopg``)
+import psycopg  # noqa: F401  (``fieldkit.rag.psycopg`` is part of the compatible surface)
 
 from fieldkit.rag._embedders import (
     LOCAL_EMBED_DIM,
@@ -29,9 +29,11 @@ from fieldkit.rag._types import (
     DEFAULT_EMBED_MODEL,
     DEFAULT_RERANK_MODEL,
     DEFAULT_RERANK_URL,
+    RETRIEVAL_MODES,
     Chunk,
     Document,
     RAGError,
+    RetrievalMode,
     Source,
 )
 
@@ -47,6 +49,7 @@ __all__ = [
     "LOCAL_EMBED_DIM",
     "LOCAL_EMBED_MODEL",
     "REFUSAL_SENTENCE",
+    "RETRIEVAL_MODES",
     "Chunk",
     "Document",
     "Embedder",
@@ -55,6 +58,7 @@ __all__ = [
     "NIMEmbedder",
     "Pipeline",
     "RAGError",
+    "RetrievalMode",
     "Source",
     "document_fusion",
     "reciprocal_rank_fusion",

@@ -17,9 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fieldkit.eval._metrics import percentile as sorted_percentile
+from fieldkit.eval._refusal import is_refusal
 from fieldkit.rag._correctness import answer_contains
 from fieldkit.rag._pipeline import Pipeline
-from fieldkit.rag._prompt import REFUSAL_SENTENCE
 from fieldkit.rag._store import DimensionMismatchError
 from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
 
@@ -120,16 +121,14 @@ def _int(value: Any) -> int:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) with linear interpolation; None for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError("q must be within [0, 100]")
+    """The ``q``-th percentile (0-100) with linear interpolation (``fieldkit.eval``'s), NaN
+    values dropped; None for no values."""
     xs = sorted(v for v in values if not math.isnan(v))
     if not xs:
+        if not 0 <= q <= 100:
+            raise ValueError(f"percentile q must be within [0, 100], got {q}")
         return None
-    pos = (len(xs) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+    return sorted_percentile(xs, q)
 
 
 def _doc_of(chunk: Chunk) -> int:
@@ -231,14 +230,8 @@ class RagBenchResult:
 
 
 def _is_refusal(text: str | None) -> bool:
-    if not text:
-        return True
-    try:
-        from fieldkit.eval import is_refusal
-
-        return bool(is_refusal(text))
-    except ImportError:  # pragma: no cover - eval ships with fieldkit
-        return REFUSAL_SENTENCE.lower().rstrip(".") in text.lower()
+    """No answer, or one ``fieldkit.eval.is_refusal`` recognises."""
+    return not text or bool(is_refusal(text))
 
 
 def run_rag_bench(

@@ -1,4 +1,4 @@
-"""Embedders behind one small protocol: NIM over HTTP (0.3.0 behaviour) or a local model.
+"""Embedders behind one small protocol: NIM over HTTP or a local model.
 
 ``Pipeline`` only needs ``dim``, ``embed(texts, input_type=...)`` returning an ``(n, dim)``
 float32 array in input order, and ``close()``. ``LocalEmbedder`` runs the MiniLM bundled by the
@@ -81,7 +81,7 @@ def as_matrix(vectors: Any, n: int, dim: int, *, what: str) -> Vectors:
 class NIMEmbedder:
     """The NIM embedding endpoint through ``fieldkit.nim.NIMClient.embed`` (its retry policy).
 
-    Sends 0.3.0's request (``model``, ``input``, ``input_type``, ``encoding_format: float``,
+    Sends the compatible request (``model``, ``input``, ``input_type``, ``encoding_format: float``,
     ``truncate: END``, ``dimensions``); NIM errors become ``RAGError("embed request failed: …")``.
     """
 

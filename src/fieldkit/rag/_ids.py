@@ -1,6 +1,6 @@
-"""The 0.3.0 chunk-id scheme, plus the checks that make its collisions visible (pure).
+"""The compatible chunk-id scheme, plus the checks that make its collisions visible (pure).
 
-0.3.0 gives a single-chunk document the id ``doc.id`` and chunk *i* of a multi-chunk document
+A single-chunk document gets the id ``doc.id`` and chunk *i* of a multi-chunk document gets
 ``doc.id * CHUNKS_PER_DOC_MAX + i``, so document 1's first chunk and a single-chunk document
 10000 share id 10000. We keep the ids (they are what users see as ``Chunk.id`` and cite as
 ``[id]``) but track which document owns each id so such a clash is refused, never overwritten.
@@ -14,10 +14,10 @@ __all__ = ["BIGINT_MAX", "BIGINT_MIN", "IdRegistry", "chunk_ids", "collision_mes
 
 
 def chunk_ids(doc_id: int, n_chunks: int) -> list[int]:
-    """The ids of a document's ``n_chunks`` chunks, exactly as 0.3.0 numbers them.
+    """The ids of a document's ``n_chunks`` chunks, in the compatible numbering.
 
     Raises RAGError when the document has more than ``CHUNKS_PER_DOC_MAX`` chunks or an id
-    would not fit a Postgres BIGINT (0.3.0 overflowed there).
+    would not fit a Postgres BIGINT.
     """
     if n_chunks < 0:
         raise ValueError("n_chunks must be >= 0")
@@ -55,7 +55,7 @@ class IdRegistry:
         if doc_id in self._docs:
             raise RAGError(
                 f"document id {doc_id} appears twice in one ingest call; "
-                "each document must be given once (0.3.0 silently kept the last one)"
+                "each document must be given once"
             )
         for cid in ids:
             other = self._owner.get(cid)
@@ -70,7 +70,7 @@ def collision_message(chunk_id: int, doc_id: int, other_doc: int) -> str:
     """The error text for a chunk-id clash between two documents."""
     return (
         f"chunk id {chunk_id} of document {doc_id} is already used by document {other_doc} "
-        f"(0.3.0 id scheme: multi-chunk ids are doc_id * {CHUNKS_PER_DOC_MAX} + index); "
+        f"(id scheme: multi-chunk ids are doc_id * {CHUNKS_PER_DOC_MAX} + index); "
         f"refusing to overwrite it. Renumber one of the documents; document {doc_id} "
         "was not written"
     )

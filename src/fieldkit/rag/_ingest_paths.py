@@ -12,14 +12,15 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fieldkit._lazy import MissingExtraError
+from fieldkit._progress import progress_bar
 from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
 from fieldkit.rag._embedders import embedder_name
 from fieldkit.rag._ids import chunk_ids
@@ -144,39 +145,29 @@ class _Pending:
 
 
 class _Bar:
-    """Files / chunks / chunks-per-second on stderr (a rich bar on a TTY) or a callback."""
+    """Files / chunks / chunks-per-second on a stderr spinner (``fieldkit._progress``) or a
+    callback."""
 
     def __init__(self, progress: bool | Callable[[IngestSummary], None] | None) -> None:
         self.callback = progress if callable(progress) else None
-        show = sys.stderr.isatty() if progress is None else progress is True
-        self.bar: Any = None
-        if show:
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
+        self._stack = ExitStack()
+        self.bar = self._stack.enter_context(
+            progress_bar(
+                "ingest: scanning files", enabled=None if progress is None else progress is True
             )
-            self.task = self.bar.add_task("ingest: scanning files")
-            self.bar.start()
+        )
 
     def update(self, s: IngestSummary, t0: float) -> None:
         if self.callback is not None:
             self.callback(s)
-        if self.bar is not None:
+        if self.bar.shown:
             rate = s.chunks / max(time.perf_counter() - t0, 1e-9)
-            self.bar.update(
-                self.task,
-                description=f"ingest: {s.files} files, {s.chunks} chunks ({rate:.1f} chunks/s)",
+            self.bar.advance(
+                0, description=f"ingest: {s.files} files, {s.chunks} chunks ({rate:.1f} chunks/s)"
             )
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self._stack.close()
 
 
 def ingest_paths(

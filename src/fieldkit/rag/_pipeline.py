@@ -1,6 +1,6 @@
 """``Pipeline``: ingest → retrieve (dense / lexical / hybrid) → rerank → fuse, over pgvector.
 
-The fields and methods of API level 0.3.0, plus embedded defaults (no DSN → embedded
+The compatible fields and methods, plus embedded defaults (no DSN → embedded
 Postgres, no ``embed_url`` → the local embedder, no generator → retrieval-only answers), a
 pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call timings.
 """
@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from fieldkit._progress import Bar, progress_bar
 from fieldkit.rag import _prompt
 from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
 from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
@@ -74,6 +74,11 @@ def _labels(label: str | Sequence[str] | None) -> list[str] | None:
     return out
 
 
+_POSITIVE_SIZES = frozenset(
+    {"embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"}
+)
+
+
 def _check_mode(mode: str) -> str:
     if mode not in RETRIEVAL_MODES:
         raise ValueError(f"mode must be one of {', '.join(RETRIEVAL_MODES)}; got {mode!r}")
@@ -109,7 +114,7 @@ class Pipeline:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     timeout: float = 60.0
     max_retries: int = 4
-    # --- additions to API level 0.3.0 ---
+    # keyword settings with offline defaults
     embedder: Embedder | None = None
     write_batch: int = 512
     ef_search: int = 100
@@ -134,11 +139,16 @@ class Pipeline:
     _sources: SourceTables | None = field(default=None, init=False, repr=False, compare=False)
     _has_sources: bool | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The sizes are checked on every assignment (construction included), so a call never
+        # has to re-validate them.
+        if name in _POSITIVE_SIZES and (
+            isinstance(value, bool) or not isinstance(value, int) or value <= 0
+        ):
+            raise ValueError(f"{name} must be positive")
+        super().__setattr__(name, value)
+
     def __post_init__(self) -> None:
-        for name in ("embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be positive")
         if self.max_connections <= 0:
             raise ValueError("max_connections must be positive")
         if self.vector_storage not in STORAGE_TYPES:
@@ -188,7 +198,7 @@ class Pipeline:
                 raise ValueError(
                     f"embed_dim={self.embed_dim} but the embedder produces dimension {dim}"
                 )
-            self.embed_dim = dim  # the 0.3.0 default (1024) adapts to the embedder
+            self.embed_dim = dim  # the default (1024) adapts to the embedder
         return embedder
 
     def _make_rerank_client(self) -> Any:
@@ -198,7 +208,7 @@ class Pipeline:
 
         key = self.rerank_api_key
         if key is None:
-            # 0.3.0 sent the embed key to any rerank host; only reuse it on the same origin.
+            # The embed key is reused for the reranker only on the same origin (never leaked).
             same = self.embed_url is not None and _origin(self.embed_url) == _origin(
                 self.rerank_url
             )
@@ -280,7 +290,7 @@ class Pipeline:
     # -- schema and ingest ---------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the table (0.3.0 columns plus ``doc_id``, ``chunk_index``, ``tsv``) with HNSW
+        """Create the table (compatible columns plus ``doc_id``, ``chunk_index``, ``tsv``) with HNSW
         (cosine), GIN (full text) and b-tree indexes; idempotent. An existing table of another
         vector dimension is refused with RAGError."""
         self.store.ensure_schema()
@@ -517,7 +527,7 @@ class Pipeline:
     ) -> list[Chunk]:
         """The ``top_k`` best chunks for ``query``, best first.
 
-        ``mode``: ``"dense"`` (cosine distance, as 0.3.0), ``"lexical"`` (Postgres full text;
+        ``mode``: ``"dense"`` (cosine distance), ``"lexical"`` (Postgres full text;
         no embedding call, ``distance`` is None) or ``"hybrid"`` (both fused by reciprocal rank
         fusion). ``label`` keeps only chunks with that label (or any of several).
         """
@@ -543,13 +553,13 @@ class Pipeline:
         store = self.store
         if mode == "dense":
             assert qvec is not None
-            chunks = store.dense(qvec, top_k, labels, ef_search=self._ef())
+            chunks = store.dense(qvec, top_k, labels, ef_search=self.ef_search)
         elif mode == "lexical":
             chunks = self._lexical(query.replace("\x00", " "), top_k, labels, None)
         else:
             assert qvec is not None
             pool = min(max(top_k * 4, 40), 1000)
-            dense = store.dense(qvec, pool, labels, ef_search=self._ef())
+            dense = store.dense(qvec, pool, labels, ef_search=self.ef_search)
             lexical = self._lexical(query.replace("\x00", " "), pool, labels, qvec)
             by_id = {c.id: c for c in lexical}
             by_id.update({c.id: c for c in dense})
@@ -576,13 +586,6 @@ class Pipeline:
         if self.lexical == "bm25":
             return self._bm25_search(query, k, labels, qvec)
         return self.store.lexical(query, k, labels, qvec=qvec)
-
-    def _ef(self) -> int:
-        """``ef_search`` as currently set (it may be changed between calls)."""
-        ef = self.ef_search
-        if isinstance(ef, bool) or not isinstance(ef, int) or ef <= 0:
-            raise ValueError("ef_search must be positive")
-        return ef
 
     def rerank(self, query: str, chunks: Sequence[Chunk], *, top_k: int = 3) -> list[Chunk]:
         """Reorder ``chunks`` with the reranker and keep ``top_k`` (each with ``rerank_score``).
@@ -628,7 +631,7 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Call the generator on the grounded messages; return its raw chat-completions dict.
 
-        Generator errors (``NIMError`` family) propagate unwrapped, as in 0.3.0.
+        Generator errors (``NIMError`` family) propagate unwrapped.
         """
         if self.generator is None:
             raise RAGError("no generator configured (generator=None); use retrieve() or ask()")
@@ -652,7 +655,7 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Retrieve, rerank and answer ``query``.
 
-        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (0.3.0's three keys plus timings
+        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (the three compatible keys + timings
         in ms: embed, retrieve, rerank, generate, end_to_end). With ``generator=None`` the
         answer is None and a ``"note"`` says so; with nothing retrieved the generator is not
         called and the answer is the prompt's refusal sentence.
@@ -734,34 +737,25 @@ def _apply_rankings(chunks: Sequence[Chunk], rankings: Any, top_k: int) -> list[
 
 
 class _progress:
-    """Context manager giving ``report(chunks, docs)``: a rich bar on a TTY, or a callback."""
+    """Context manager giving ``report(chunks, docs)``: a bar on a TTY (``fieldkit._progress``),
+    or a callback."""
 
     def __init__(self, progress: bool | ProgressFn | None, documents: Iterable[Any]) -> None:
-        self._callback: ProgressFn | None = None
-        self._bar: Any = None
-        self._task: Any = None
-        if callable(progress):
-            self._callback = progress
-            return
-        show = sys.stderr.isatty() if progress is None else bool(progress)
-        if show:
-            from rich.progress import Progress
-
-            total = len(documents) if isinstance(documents, Sized) else None
-            self._bar = Progress(transient=True)
-            self._task = self._bar.add_task("ingesting documents", total=total)
+        self._callback: ProgressFn | None = progress if callable(progress) else None
+        enabled = False if callable(progress) else (None if progress is None else bool(progress))
+        total = len(documents) if isinstance(documents, Sized) else None
+        self._cm = progress_bar("ingesting documents", total, enabled=enabled)
+        self._bar: Bar | None = None
 
     def __enter__(self) -> Callable[[int, int], None]:
-        if self._bar is not None:
-            self._bar.start()
+        self._bar = self._cm.__enter__()
         return self._report
 
     def _report(self, chunks: int, docs: int) -> None:
         if self._callback is not None:
             self._callback(chunks)
         if self._bar is not None:
-            self._bar.advance(self._task, docs)
+            self._bar.advance(docs)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)

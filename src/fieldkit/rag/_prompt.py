@@ -1,8 +1,9 @@
 """The strict-context system prompt and the grounded message builder (pure).
 
-The user message layout is 0.3.0's: ``Context passages:`` then one ``[id] (label) text`` line per
-chunk, then ``Question: ...``. Unlike 0.3.0, line breaks inside a passage or label are folded to
-spaces so a passage cannot forge another ``[id]`` line or a ``Question:`` line.
+The user message layout is the compatible one: ``Context passages:`` then one
+``[id] (label) text`` line per chunk, then ``Question: ...``. Line breaks inside a
+passage or label are folded to spaces so a passage cannot forge another ``[id]`` line or a
+``Question:`` line.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Identifiers are never formatted into SQL text: a name is validated (plain Postgres identifier,
 optionally schema-qualified), folded to lower case exactly as Postgres folds unquoted names
-(so tables created by 0.3.0 are found), then quoted with ``sql.Identifier``.
+(so tables created with unquoted names are found), then quoted with ``sql.Identifier``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _q(storage: str) -> sql.Composable:
 
 
 def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Composed:
-    """Statement: the table with 0.3.0's columns, in 0.3.0's order."""
+    """Statement: the table with the compatible columns, in their order."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {t} ("
         "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "
@@ -98,7 +98,7 @@ def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Compose
 
 
 def add_columns(t: TableName) -> dict[str, sql.Composed]:
-    """Column name → statement adding a column a 0.3.0-layout table lacks (old rows: NULL)."""
+    """Column name → statement adding a column legacy tables lack (legacy rows keep NULLs)."""
     return {
         "doc_id": sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS doc_id BIGINT").format(
             t=t.ident
@@ -209,7 +209,7 @@ def find_collision(t: TableName) -> sql.Composed:
 
 def delete_docs(t: TableName) -> sql.Composed:
     """Delete every chunk of the given documents (param: bigint[]), and legacy rows (no
-    doc_id, written by 0.3.0) whose ids are being rewritten."""
+    doc_id, from legacy tables) whose ids are being rewritten."""
     return sql.SQL(
         "DELETE FROM {t} WHERE doc_id = ANY(%s) "
         "OR (doc_id IS NULL AND id IN (SELECT id FROM fk_rag_stage))"

@@ -344,7 +344,7 @@ class Store:
 
             rows = [(*r[:5], HalfVector(r[5])) for r in rows]  # type: ignore[misc]
         # Fast path: delete the documents' old chunks and COPY straight into the table. A
-        # primary-key clash (another document's id, or a 0.3.0 row without doc_id) rolls it
+        # primary-key clash (another document's id, or a legacy row without doc_id) rolls it
         # back and the checked path below finds out which.
         try:
             with self.connection() as conn, conn.cursor() as cur:

@@ -1,9 +1,9 @@
-"""The value types, constants and error class of ``fieldkit.rag`` (0.3.0 names and values)."""
+"""The value types, constants and error class of ``fieldkit.rag`` (compatible names and values)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "CHUNKS_PER_DOC_MAX",
@@ -32,7 +32,8 @@ DEFAULT_RERANK_URL = (
 DEFAULT_RERANK_MODEL = "nvidia/llama-3.2-nv-rerankqa-1b-v2"
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
-RETRIEVAL_MODES: tuple[str, ...] = ("dense", "lexical", "hybrid")
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+"""Every retrieval mode, in the order they are documented (derived from ``RetrievalMode``)."""
 
 
 class RAGError(Exception):
@@ -74,7 +75,7 @@ class Source:
 class Chunk:
     """One stored chunk as retrieved. ``distance``: cosine distance (lower is closer);
     ``rerank_score``: reranker logit (higher is better). ``doc_id``/``chunk_index`` say which
-    document and which of its chunks this is (None for rows written by 0.3.0); ``source``
+    document and which of its chunks this is (None for legacy rows); ``source``
     where it came from, for chunks ingested from files."""
 
     id: int
@@ -88,7 +89,7 @@ class Chunk:
 
     @property
     def score(self) -> float:
-        """Higher is better: the rerank logit, else ``1 - distance``, else 0.0 (as 0.3.0)."""
+        """Higher is better: the rerank logit, else ``1 - distance``, else 0.0."""
         if self.rerank_score is not None:
             return self.rerank_score
         if self.distance is not None:

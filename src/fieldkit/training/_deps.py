@@ -1,4 +1,5 @@
-"""Lazy access to torch and safetensors, with errors that name the ``training`` extra.
+"""Lazy access to torch and safetensors through ``fieldkit._lazy.require`` (errors name the
+``training`` extra).
 
 Nothing here imports torch at module import time: ``import fieldkit.training`` stays cheap on
 inference-only machines, and only constructing a class pays for (or reports) the dependency.
@@ -6,18 +7,15 @@ inference-only machines, and only constructing a class pays for (or reports) the
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from fieldkit._lazy import MissingExtraError
+from fieldkit._lazy import require
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["NamedParameters", "live_parameters", "require_safetensors", "require_torch"]
-
-_INSTALL = "install it with: pip install 'fieldkit[training]'"
 
 
 class NamedParameters(Protocol):
@@ -28,24 +26,12 @@ class NamedParameters(Protocol):
 
 def require_torch() -> None:
     """Import torch or raise :class:`MissingExtraError` (an ``ImportError``) naming the extra."""
-    try:
-        importlib.import_module("torch")
-    except ImportError as exc:
-        raise MissingExtraError(
-            "fieldkit.training requires torch, which could not be imported; "
-            f"{_INSTALL} (or pip install torch; NeMo / Triton / pytorch-base containers ship it)"
-        ) from exc
+    require("torch", "training", purpose="fieldkit.training")
 
 
 def require_safetensors() -> None:
     """Import ``safetensors.torch`` or raise :class:`MissingExtraError` naming the extra."""
-    try:
-        importlib.import_module("safetensors.torch")
-    except ImportError as exc:
-        raise MissingExtraError(
-            "fieldkit.training.LoraReferenceSnapshot.from_disk requires safetensors, which could "
-            f"not be imported; {_INSTALL} (or pip install safetensors)"
-        ) from exc
+    require("safetensors.torch", "training", purpose="LoraReferenceSnapshot.from_disk")
 
 
 def live_parameters(model: NamedParameters) -> list[tuple[str, torch.Tensor]]:

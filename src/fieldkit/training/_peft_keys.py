@@ -71,7 +71,7 @@ def saved_key(live_name: str, adapter_name: str) -> str | None:
 def candidate_file_keys(live_name: str, adapter_name: str) -> list[str]:
     """File keys that may hold *live_name*, most specific first (derived keys, then identity).
 
-    Besides the current peft layout, the 0.3.0 rule (``.<adapter>.weight`` -> ``.weight``) and the
+    Besides the current peft layout, the plain rule (``.<adapter>.weight`` -> ``.weight``) and the
     older DoRA layout (``lora_magnitude_vector.weight``) are accepted.
     """
     out: list[str] = []
@@ -121,7 +121,7 @@ def match_adapter_keys(
     ]
     used: set[str] = set()
     pairs: dict[str, str] = {}
-    # Pass 1: renamed keys (peft's layout, then the 0.3.0 rule); pass 2: identical names. Two
+    # Pass 1: renamed keys (peft's layout, then the plain rule); pass 2: identical names. Two
     # passes so one parameter's identity fallback can never take another's renamed key.
     for derived in (True, False):
         for name in candidates:
