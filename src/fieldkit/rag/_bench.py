@@ -257,115 +257,37 @@ def run_rag_bench(
     corpus = corpus or load_corpus()
     step = on_step or (lambda _label: None)
     notes: list[str] = []
-    try:
-        pipe.ensure_schema()
-    except DimensionMismatchError as exc:
-        if not recreate_on_mismatch:
-            raise
-        notes.append(f"recreated the bench table: {exc}")
-        pipe.drop_table()
-        pipe.ensure_schema()
+    _prepare_table(pipe, recreate_on_mismatch, notes)
     t0 = time.perf_counter()
     n_chunks = pipe.ingest(corpus.passages, progress=False)
     ingest_s = time.perf_counter() - t0
     step("ingest")
-
     in_corpus = [q for q in corpus.questions if q.in_corpus]
-    hit_rate: dict[str, dict[str, float]] = {}
-    for m in RETRIEVAL_MODES:
-        rankings: list[list[int]] = []
-        for q in in_corpus:
-            rankings.append([_doc_of(c) for c in pipe.retrieve(q.question, top_k=k, mode=m)])
-            step(m)
-        hit_rate[m] = hit_metrics(rankings, [q.answer_ids for q in in_corpus], k)
-
-    from fieldkit.nim import NIMError
-
-    calls: list[dict[str, Any]] = []
-    for q in corpus.questions:
-        call: dict[str, Any] = {
-            "question": q.question,
-            "in_corpus": q.in_corpus,
-            "answer_ids": list(q.answer_ids),
-        }
-        try:
-            out = pipe.ask(
-                q.question, retrieve_k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens
-            )
-        except (RAGError, NIMError) as exc:  # one failing question does not sink the bench
-            call.update(success=False, error=f"{type(exc).__name__}: {exc}")
-        else:
-            chunk_docs = [_doc_of(c) for c in out["chunks"]]
-            call.update(
-                success=True,
-                chunk_ids=[c.id for c in out["chunks"]],
-                hit=bool(set(chunk_docs) & set(q.answer_ids)),
-                answer=out["answer"],
-                timings_ms=out["timings_ms"],
-            )
-            if q.gold:
-                call.update(gold=list(q.gold), correct=answer_contains(out["answer"], q.gold))
-            if out.get("raw") is not None:
-                call["generation"] = generation_stats(out["raw"], out["timings_ms"]["generate"])
-        calls.append(call)
-        step("ask")
+    hit_rate = _measure_hit_rate(pipe, in_corpus, k, step)
+    calls = [
+        _ask_one(pipe, q, k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens, step=step)
+        for q in corpus.questions
+    ]
     ok = [c for c in calls if c["success"]]
     failures = len(calls) - len(ok)
     if failures:
         first = next(c["error"] for c in calls if not c["success"])
         notes.append(f"{failures} of {len(calls)} questions failed (first: {first})")
-
-    has_gen = pipe.generator is not None
-    has_rerank = pipe._rerank_client is not None
-    latency: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
-        vals = [float(c["timings_ms"][stage]) for c in ok]
-        skipped = (stage == "generate" and not has_gen) or (stage == "rerank" and not has_rerank)
-        entry: dict[str, Any] = {"n": 0 if skipped else len(vals), "skipped": skipped}
-        entry["p50"] = None if skipped else percentile(vals, 50)
-        entry["p95"] = None if skipped else percentile(vals, 95)
-        latency[stage] = entry
     gen_calls = [c["generation"] for c in ok if "generation" in c]
-    ttft = [g["ttft_ms"] for g in gen_calls if g["ttft_ms"] is not None]
-    latency["ttft"] = {
-        "n": len(ttft),
-        "skipped": not ttft,
-        "p50": percentile(ttft, 50),
-        "p95": percentile(ttft, 95),
-    }
-    generation: dict[str, Any] = {}
-    if gen_calls:
-        for key in ("tokens_per_s", "decode_tokens_per_s"):
-            vals = [g[key] for g in gen_calls if g[key] is not None]
-            generation[key] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
-        generation["completion_tokens"] = sum(g["completion_tokens"] or 0 for g in gen_calls)
-        generation["answers"] = len(gen_calls)
-    if not has_rerank:
+    latency = _latency(pipe, ok, gen_calls)
+    if not pipe.has_reranker:
         notes.append("rerank skipped: no rerank service configured (pass-through)")
-    answers: dict[str, Any] = {"generator": has_gen, "failed": failures}
-    if has_gen:
-        inside = [c for c in ok if c["in_corpus"]]
-        outside = [c for c in ok if not c["in_corpus"]]
-        answers["in_corpus_answered"] = sum(not _is_refusal(c["answer"]) for c in inside)
-        answers["in_corpus_total"] = len(inside)
-        answers["out_of_corpus_refused"] = sum(_is_refusal(c["answer"]) for c in outside)
-        answers["out_of_corpus_total"] = len(outside)
-        graded = [c for c in inside if "correct" in c]
-        if graded:
-            answers["correct"] = sum(bool(c["correct"]) for c in graded)
-            answers["correct_total"] = len(graded)
-            answers["correctness"] = answers["correct"] / len(graded)
-    else:
+    answers = _answer_counts(pipe, ok, failures)
+    if pipe.generator is None:
         notes.append("no generator configured: answers are None (retrieval only)")
-
     config = {
         "corpus": corpus.name,
-        "table": pipe._table.qualified,
+        "table": pipe.table_name,
         "embedder": describe_embedder(pipe),
         "embed_dim": pipe.embed_dim,
         "store": "embedded Postgres" if pipe.pgvector_dsn is None else "external Postgres",
         "generator": None if pipe.generator is None else getattr(pipe.generator, "model", "?"),
-        "reranker": pipe.rerank_url if has_rerank else None,
+        "reranker": pipe.rerank_url if pipe.has_reranker else None,
         "k": k,
         "rerank_k": rerank_k,
         "ask_mode": mode,
@@ -380,8 +302,129 @@ def run_rag_bench(
         answers=answers,
         calls=calls,
         notes=notes,
-        generation=generation,
+        generation=_generation(gen_calls),
     )
+
+
+def _prepare_table(pipe: Pipeline, recreate_on_mismatch: bool, notes: list[str]) -> None:
+    """Create the table; one of another dimension is recreated (noted) when allowed."""
+    try:
+        pipe.ensure_schema()
+    except DimensionMismatchError as exc:
+        if not recreate_on_mismatch:
+            raise
+        notes.append(f"recreated the bench table: {exc}")
+        pipe.drop_table()
+        pipe.ensure_schema()
+
+
+def _measure_hit_rate(
+    pipe: Pipeline, in_corpus: Sequence[BenchQuestion], k: int, step: Callable[[str], None]
+) -> dict[str, dict[str, float]]:
+    """hit@1, hit@k and MRR@k of ``retrieve`` per retrieval mode."""
+    hit_rate: dict[str, dict[str, float]] = {}
+    for m in RETRIEVAL_MODES:
+        rankings: list[list[int]] = []
+        for q in in_corpus:
+            rankings.append([_doc_of(c) for c in pipe.retrieve(q.question, top_k=k, mode=m)])
+            step(m)
+        hit_rate[m] = hit_metrics(rankings, [q.answer_ids for q in in_corpus], k)
+    return hit_rate
+
+
+def _ask_one(
+    pipe: Pipeline,
+    q: BenchQuestion,
+    *,
+    k: int,
+    rerank_k: int,
+    mode: str,
+    max_tokens: int,
+    step: Callable[[str], None],
+) -> dict[str, Any]:
+    """One ``ask`` as a call record; a failing question is recorded, not raised."""
+    from fieldkit.nim import NIMError
+
+    call: dict[str, Any] = {
+        "question": q.question,
+        "in_corpus": q.in_corpus,
+        "answer_ids": list(q.answer_ids),
+    }
+    try:
+        out = pipe.ask(
+            q.question, retrieve_k=k, rerank_k=rerank_k, mode=mode, max_tokens=max_tokens
+        )
+    except (RAGError, NIMError) as exc:  # one failing question does not sink the bench
+        call.update(success=False, error=f"{type(exc).__name__}: {exc}")
+    else:
+        chunk_docs = [_doc_of(c) for c in out["chunks"]]
+        call.update(
+            success=True,
+            chunk_ids=[c.id for c in out["chunks"]],
+            hit=bool(set(chunk_docs) & set(q.answer_ids)),
+            answer=out["answer"],
+            timings_ms=out["timings_ms"],
+        )
+        if q.gold:
+            call.update(gold=list(q.gold), correct=answer_contains(out["answer"], q.gold))
+        if out.get("raw") is not None:
+            call["generation"] = generation_stats(out["raw"], out["timings_ms"]["generate"])
+    step("ask")
+    return call
+
+
+def _latency(
+    pipe: Pipeline, ok: Sequence[dict[str, Any]], gen_calls: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """p50/p95 per stage of the successful calls, plus time to first token."""
+    latency: dict[str, dict[str, Any]] = {}
+    for stage in STAGES:
+        vals = [float(c["timings_ms"][stage]) for c in ok]
+        skipped = (stage == "generate" and pipe.generator is None) or (
+            stage == "rerank" and not pipe.has_reranker
+        )
+        entry: dict[str, Any] = {"n": 0 if skipped else len(vals), "skipped": skipped}
+        entry["p50"] = None if skipped else percentile(vals, 50)
+        entry["p95"] = None if skipped else percentile(vals, 95)
+        latency[stage] = entry
+    ttft = [g["ttft_ms"] for g in gen_calls if g["ttft_ms"] is not None]
+    latency["ttft"] = {
+        "n": len(ttft),
+        "skipped": not ttft,
+        "p50": percentile(ttft, 50),
+        "p95": percentile(ttft, 95),
+    }
+    return latency
+
+
+def _generation(gen_calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Generation speed over the answers (empty without any)."""
+    generation: dict[str, Any] = {}
+    if gen_calls:
+        for key in ("tokens_per_s", "decode_tokens_per_s"):
+            vals = [g[key] for g in gen_calls if g[key] is not None]
+            generation[key] = {"p50": percentile(vals, 50), "p95": percentile(vals, 95)}
+        generation["completion_tokens"] = sum(g["completion_tokens"] or 0 for g in gen_calls)
+        generation["answers"] = len(gen_calls)
+    return generation
+
+
+def _answer_counts(pipe: Pipeline, ok: Sequence[dict[str, Any]], failures: int) -> dict[str, Any]:
+    """Answered/refused counts and correctness of the successful calls (with a generator)."""
+    answers: dict[str, Any] = {"generator": pipe.generator is not None, "failed": failures}
+    if pipe.generator is not None:
+        inside = [c for c in ok if c["in_corpus"]]
+        outside = [c for c in ok if not c["in_corpus"]]
+        answers["in_corpus_answered"] = sum(not _is_refusal(c["answer"]) for c in inside)
+        answers["in_corpus_total"] = len(inside)
+        answers["out_of_corpus_refused"] = sum(_is_refusal(c["answer"]) for c in outside)
+        answers["out_of_corpus_total"] = len(outside)
+        graded = [c for c in inside if "correct" in c]
+        if graded:
+            answers["correct"] = sum(bool(c["correct"]) for c in graded)
+            answers["correct_total"] = len(graded)
+            answers["correctness"] = answers["correct"] / len(graded)
+    return answers
 
 
 def describe_embedder(pipe: Pipeline) -> str:

@@ -256,6 +256,16 @@ class Pipeline:
             raise RAGError("pipeline closed")
 
     @property
+    def has_reranker(self) -> bool:
+        """True when a rerank service is configured (otherwise rerank is a pass-through)."""
+        return self._rerank_client is not None
+
+    @property
+    def table_name(self) -> str:
+        """The chunk table as ``schema.name`` or ``name`` (Postgres-folded), for messages."""
+        return self._table.qualified
+
+    @property
     def store(self) -> Store:
         """The pooled store (starts the embedded Postgres on first use when no DSN was given)."""
         self._check_open()
