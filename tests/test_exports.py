@@ -19,6 +19,7 @@ PACKAGES = [
     "fieldkit.publish",
     "fieldkit.quant",
     "fieldkit.rag",
+    "fieldkit.rag.bench",
     "fieldkit.serve",
     "fieldkit.testing",
     "fieldkit.training",

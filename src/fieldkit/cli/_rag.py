@@ -25,7 +25,7 @@ from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_jso
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
-    from fieldkit.rag._bench import BenchCorpus, RagBenchResult
+    from fieldkit.rag.bench import BenchCorpus, PipelineOptions, RagBenchResult
 
 
 def _say(message: str, *, quiet: bool) -> None:
@@ -128,20 +128,15 @@ def render_answers(calls: list[dict[str, Any]], width: int = 140) -> str:
     Verdicts: ``ok``/``MISS`` (gold answer present or not), ``refused``/``ANSWERED`` for
     out-of-corpus questions (refusing is right), ``failed`` for an error.
     """
-    from fieldkit.rag._bench import _is_refusal
+    from fieldkit.rag.bench import answer_verdict
 
     lines = []
     for i, call in enumerate(calls, 1):
-        if not call.get("success"):
-            verdict, text = "failed", str(call.get("error", ""))
+        verdict = answer_verdict(call)
+        if verdict == "failed":
+            text = str(call.get("error", ""))
         else:
             text = " ".join(str(call.get("answer") or "").split())
-            if "correct" in call:
-                verdict = "ok" if call["correct"] else "MISS"
-            elif not call.get("in_corpus"):
-                verdict = "refused" if _is_refusal(call.get("answer")) else "ANSWERED"
-            else:
-                verdict = "-"
         if len(text) > width:
             text = text[: width - 1] + "…"
         lines.append(f"{i:>3} {verdict:<8} {call['question']}\n             → {text}")
@@ -261,7 +256,8 @@ def bench_rag(
     ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
-    from fieldkit.rag import RETRIEVAL_MODES
+    from fieldkit.rag import RETRIEVAL_MODES, RAGError
+    from fieldkit.rag.bench import PipelineOptions, load_bench_corpus
 
     if mode not in RETRIEVAL_MODES:
         fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
@@ -275,24 +271,10 @@ def bench_rag(
         fail("--local and --nim-url both name a generator; pass one")
     if local_model is not None and not local_model.expanduser().is_file():
         fail(f"--local-model {local_model}: no such model file")
-
-    from fieldkit.nim import wait_for_warm
-    from fieldkit.rag import RAGError
-    from fieldkit.rag._bench import load_corpus
-    from fieldkit.rag._sql import parse_table_name
-
+    options = PipelineOptions(embed_url, dsn, rerank_url, embed_model, embed_dim, table)
     try:  # user errors first, before waiting for any service
-        parse_table_name(table)
-        if corpus_path is not None and corpus_path.is_dir():
-            from fieldkit.rag._bench_folder import load_folder_questions
-
-            if questions_path is None:
-                fail("--corpus is a folder: give its questions with --questions FILE")
-            corpus = load_folder_questions(corpus_path, questions_path)
-        else:
-            if questions_path is not None:
-                fail("--questions goes with a --corpus folder")
-            corpus = load_corpus(corpus_path)
+        options.check()
+        corpus, folder = load_bench_corpus(corpus_path, questions_path)
     except RAGError as exc:
         fail(str(exc))
     for option, url in (("--embed-url", embed_url), ("--nim-url", nim_url)):
@@ -300,37 +282,28 @@ def bench_rag(
     check_url("--rerank-url", rerank_url)
     if out is not None:
         _check_writable(out)
+    _wait_for_services(embed_url, nim_url, warm_timeout, quiet=as_json)
+    with contextlib.ExitStack() as stack:
+        generator, gen_note = _generator(
+            stack, nim_url, nim_model, local, local_model, warm_timeout, as_json
+        )
+        result = _run(options, generator, corpus, folder, k, rerank_k, mode, max_tokens, as_json)
+    if gen_note:
+        result.notes.append(gen_note)
+    _render(result, as_json, out)
 
-    quiet = as_json
+
+def _wait_for_services(
+    embed_url: str | None, nim_url: str | None, warm_timeout: float, *, quiet: bool
+) -> None:
+    """Wait for each NIM given; exit 1 when one is not warm in time."""
+    from fieldkit.nim import wait_for_warm
+
     for label, url in (("embed", embed_url), ("chat", nim_url)):
         if url:
             _say(f"waiting for {label} NIM at {url} ...", quiet=quiet)
             if not wait_for_warm(url, timeout=warm_timeout):
                 fail(f"{label} NIM not warm in time", code=1)
-
-    with contextlib.ExitStack() as stack:
-        generator, gen_note = _generator(
-            stack, nim_url, nim_model, local, local_model, warm_timeout, quiet
-        )
-        _bench(
-            stack,
-            generator,
-            gen_note,
-            embed_url,
-            dsn,
-            rerank_url,
-            embed_model,
-            embed_dim,
-            table,
-            corpus,
-            k,
-            rerank_k,
-            mode,
-            max_tokens,
-            as_json,
-            out,
-            corpus_path if corpus_path is not None and corpus_path.is_dir() else None,
-        )
 
 
 def _generator(
@@ -345,7 +318,7 @@ def _generator(
     """The chat client (closed by *stack*) and a note on which model it uses."""
     from fieldkit.nim import NIMClient, NIMError
     from fieldkit.rag import RAGError
-    from fieldkit.rag._bench import resolve_served_model
+    from fieldkit.rag.bench import resolve_served_model
 
     if local:
         from fieldkit.serve import LocalServer, LocalServerError
@@ -379,90 +352,56 @@ def _generator(
     return stack.enter_context(NIMClient(nim_url, model)), note
 
 
-def _bench(
-    stack: contextlib.ExitStack,
+def _run(
+    options: PipelineOptions,
     generator: NIMClient | None,
-    gen_note: str | None,
-    embed_url: str | None,
-    dsn: str | None,
-    rerank_url: str | None,
-    embed_model: str | None,
-    embed_dim: int | None,
-    table: str,
     corpus: BenchCorpus,
+    folder: Path | None,
     k: int,
     rerank_k: int,
     mode: str,
     max_tokens: int,
-    as_json: bool,
-    out: Path | None,
-    folder: Path | None,
-) -> None:
+    quiet: bool,
+) -> RagBenchResult:
+    """Build the pipeline and run the bench; library errors become ``error:`` lines."""
     from fieldkit._lazy import MissingExtraError
     from fieldkit.nim import NIMError
-    from fieldkit.rag import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, Pipeline, RAGError
-    from fieldkit.rag._bench import run_rag_bench
+    from fieldkit.rag import RAGError
+    from fieldkit.rag.bench import run_bench
 
-    quiet = as_json
     try:
-        pipe = Pipeline(
-            embed_url=embed_url or None,
-            pgvector_dsn=dsn or None,
-            generator=generator,
-            rerank_url=rerank_url or None,
-            embed_model=embed_model or DEFAULT_EMBED_MODEL,
-            embed_dim=embed_dim or DEFAULT_EMBED_DIM,
-            table=table,
-            chunk_tokens=400,
-        )
+        pipe = options.build(generator)
     except (RAGError, ValueError) as exc:
         fail(str(exc))
     except MissingExtraError as exc:
         fail(str(exc), code=1)
-
-    store = "embedded Postgres" if not dsn else "Postgres (--dsn)"
+    store = "embedded Postgres" if not options.pgvector_dsn else "Postgres (--dsn)"
+    embedder = "NIM " + options.embed_url if options.embed_url else "local MiniLM"
     _say(
         f"fieldkit bench rag: {len(corpus.passages)} passages, {len(corpus.questions)} questions; "
-        f"store: {store}; embedder: {'NIM ' + embed_url if embed_url else 'local MiniLM'}; "
+        f"store: {store}; embedder: {embedder}; "
         f"generator: {generator.model if generator is not None else 'none'}",
         quiet=quiet,
     )
-    n_steps = 1 + 3 * sum(1 for q in corpus.questions if q.in_corpus) + len(corpus.questions)
     try:
-        with pipe:
-            # Setup before the bar appears, so it never sits at 0%: the status lines (logged by
-            # fieldkit.pg / fieldkit.rag) or a spinner say what is happening.
-            with _status("starting Postgres and loading the embedder ..."):
-                _ = pipe.store  # starts the embedded Postgres if needed
-                load = getattr(pipe.embedder, "load", None)
-                if callable(load):
-                    load()
-            folder_ingest = None
-            if folder is not None:
-                folder_ingest = pipe.ingest_paths([folder], progress=False)
-            with _progress_bar(n_steps) as step:
-                result = run_rag_bench(
-                    pipe,
-                    corpus,
-                    k=k,
-                    rerank_k=rerank_k,
-                    mode=mode,
-                    max_tokens=max_tokens,
-                    on_step=step,
-                )
+        return run_bench(
+            pipe,
+            corpus,
+            folder=folder,
+            k=k,
+            rerank_k=rerank_k,
+            mode=mode,
+            max_tokens=max_tokens,
+            status=_status,
+            progress=_progress_bar,
+        )
     except (RAGError, NIMError, MissingExtraError) as exc:
         fail(str(exc), code=1)
-    if gen_note:
-        result.notes.append(gen_note)
 
-    if folder_ingest is not None:
-        result.ingest = {
-            "documents": folder_ingest.files,
-            "chunks": folder_ingest.chunks,
-            "seconds": folder_ingest.seconds,
-            "unchanged": folder_ingest.unchanged,
-            "warnings": [f"{p}: {r}" for p, r in folder_ingest.warnings],
-        }
+
+def _render(result: RagBenchResult, as_json: bool, out: Path | None) -> None:
+    """The ingest line, the report (or the JSON summary), and the ``--out`` file."""
+    quiet = as_json
     payload = result.to_dict()
     ingest = result.ingest
     _say(

@@ -30,6 +30,7 @@ __all__ = [
     "BenchCorpus",
     "BenchQuestion",
     "RagBenchResult",
+    "answer_verdict",
     "generation_stats",
     "hit_metrics",
     "load_corpus",
@@ -232,6 +233,19 @@ class RagBenchResult:
 def _is_refusal(text: str | None) -> bool:
     """No answer, or one ``fieldkit.eval.is_refusal`` recognises."""
     return not text or bool(is_refusal(text))
+
+
+def answer_verdict(call: dict[str, Any]) -> str:
+    """A call record's verdict: ``ok``/``MISS`` (a gold answer present or not),
+    ``refused``/``ANSWERED`` for an out-of-corpus question (refusing is right), ``failed`` for
+    an error, ``-`` for an in-corpus question without gold answers."""
+    if not call.get("success"):
+        return "failed"
+    if "correct" in call:
+        return "ok" if call["correct"] else "MISS"
+    if not call.get("in_corpus"):
+        return "refused" if _is_refusal(call.get("answer")) else "ANSWERED"
+    return "-"
 
 
 def run_rag_bench(
