@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from fieldkit._embedded_pg import default_data_dir, embedded_dsn, stop_embedded
+from tests._pg import kill_postmaster
 
 
 @pytest.fixture
@@ -97,21 +98,11 @@ def test_postgres_16_data_dir_opens_keeps_rows_and_upgrades_to_18(data_dir: Path
 
 
 def test_dead_server_is_restarted_by_the_next_call(data_dir: Path) -> None:
-    import os
-    import signal
-    import time
 
     dsn = embedded_dsn(data_dir)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)")
-    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+    kill_postmaster(data_dir)
     with psycopg.connect(embedded_dsn(data_dir)) as conn:
         assert conn.execute("SELECT x FROM kept").fetchone() == (7,)
 

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import pytest
 
 from fieldkit.lineage import FailureLabel, PostgresLineageStore, Trial
+from tests._pg import kill_postmaster
 from tests.lineage._workers import make_trial, pg_append_many
 
 
@@ -74,11 +75,8 @@ def test_nul_characters_are_refused_before_touching_the_server() -> None:
 def test_embedded_server_killed_under_the_store_is_restarted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import os
     import shutil
-    import signal
     import tempfile
-    import time
     from pathlib import Path
 
     from fieldkit._embedded_pg import stop_embedded
@@ -88,14 +86,7 @@ def test_embedded_server_killed_under_the_store_is_restarted(
     try:
         store = PostgresLineageStore(table="kill_lineage")
         store.append(make_trial("000"))
-        pid = int((home / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        kill_postmaster(home / "pgdata")
         store.append(make_trial("001"))  # restarted
         assert [t.exp_id for t in store.all_trials()] == ["000", "001"]
         store.close()
@@ -159,11 +150,8 @@ def test_metric_choice_and_float_format_match_the_file_store(pg_dsn: str, pg_tab
 def test_embedded_server_that_cannot_restart_is_a_connection_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import os
     import shutil
-    import signal
     import tempfile
-    import time
     from pathlib import Path
 
     from fieldkit._embedded_pg import stop_embedded
@@ -174,14 +162,7 @@ def test_embedded_server_that_cannot_restart_is_a_connection_error(
         store = PostgresLineageStore(table="dead_lineage")
         store.append(make_trial("000"))
         pgdata = home / "pgdata"
-        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        kill_postmaster(pgdata)
         with open(pgdata / "postgresql.conf", "a") as conf:
             conf.write("\nshared_buffers = 'nonsense'\n")
         with pytest.raises(ConnectionError, match=r"(?s)could not be restarted.*shared_buffers"):

@@ -21,6 +21,7 @@ import pytest
 
 from fieldkit._embedded_pg import stop_embedded
 from fieldkit.rag import Document, Pipeline, RAGError
+from tests._pg import kill_postmaster
 from tests.rag.test_store import _RandomVectors
 
 
@@ -137,23 +138,12 @@ def own_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _kill_postmaster(pgdata: Path) -> None:
-    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):  # wait until it is really gone
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-
-
 def test_killed_embedded_postgres_is_restarted(own_home: Path) -> None:
     emb = _RandomVectors(50, 2)
     with Pipeline(embedder=emb, table="kill_me") as p:
         p.ensure_schema()
         p.ingest(Document(i, f"p {i}") for i in range(50))
-        _kill_postmaster(own_home / "pgdata")
+        kill_postmaster(own_home / "pgdata")
         t0 = time.monotonic()
         # The first call may see its pooled connection die; the next ones restart the server.
         with contextlib.suppress(RAGError):
@@ -161,7 +151,7 @@ def test_killed_embedded_postgres_is_restarted(own_home: Path) -> None:
         assert len(p.retrieve("q 0", top_k=3)) == 3
         assert time.monotonic() - t0 < 60  # generous: seconds, not the 90 s pool timeout
         assert p.count() == 50  # nothing lost
-    _kill_postmaster(own_home / "pgdata")
+    kill_postmaster(own_home / "pgdata")
     with Pipeline(embedder=emb, table="kill_me") as fresh:  # a new Pipeline in this process
         assert fresh.count() == 50
 
@@ -173,7 +163,7 @@ def test_killed_external_postgres_fails_fast_with_a_clear_message(own_home: Path
     emb = _RandomVectors(10, 1)
     with Pipeline(pgvector_dsn=dsn, embedder=emb, table="ext") as p:  # a DSN: not restarted
         p.ensure_schema()
-        _kill_postmaster(own_home / "pgdata")
+        kill_postmaster(own_home / "pgdata")
         t0 = time.monotonic()
         with contextlib.suppress(RAGError):  # the first call may fail on its dead connection
             p.count()
@@ -187,19 +177,13 @@ import os, signal, sys, time
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
 from tests.rag.test_store import _RandomVectors
+from tests._pg import kill_postmaster
 from fieldkit.rag import Document, Pipeline, RAGError
 pgdata = Path(sys.argv[1]) / "pgdata"
 p = Pipeline(embedder=_RandomVectors(20, 1), table="doomed")
 p.ensure_schema()
 p.ingest(Document(i, f"p {i}") for i in range(20))
-pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
-os.kill(pid, signal.SIGKILL)
-for _ in range(100):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        break
-    time.sleep(0.05)
+kill_postmaster(pgdata)
 with open(pgdata / "postgresql.conf", "a") as conf:  # the restart will fail
     conf.write("\\nshared_buffers = 'nonsense'\\n")
 for _ in range(2):
@@ -259,19 +243,13 @@ import os, signal, sys, time
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
 from tests.rag.test_store import _RandomVectors
+from tests._pg import kill_postmaster
 from fieldkit.rag import Document, Pipeline
 pgdata = Path(sys.argv[1]) / "pgdata"
 with Pipeline(embedder=_RandomVectors(20, 1), table="noisy") as p:
     p.ensure_schema()
     p.ingest(Document(i, f"p {i}") for i in range(20))
-    pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+    kill_postmaster(pgdata)
     for _ in range(2):
         try:
             print(len(p.retrieve("q 0", top_k=3)))
