@@ -45,33 +45,6 @@ def _echo_json(payload: Any) -> None:
     echo_json(payload)
 
 
-def _passk_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
-    from fieldkit.eval._jsonl import JsonlStats, iter_jsonl_objects
-    from fieldkit.eval._passk import _as_count
-
-    stats = JsonlStats()
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    for lineno, rec in iter_jsonl_objects(path, stats):
-        if isinstance(rec.get("results"), list):
-            res = rec["results"]
-            rows.append(
-                {**rec, "n": len(res), "passed": sum(1 for x in res if x is True or x == 1)}
-            )
-        elif "n" in rec and "passed" in rec:
-            try:
-                n, passed = _as_count("n", rec["n"]), _as_count("passed", rec["passed"])
-            except (TypeError, ValueError, OverflowError):
-                fail(
-                    f"{path}:{lineno}: n and passed must be whole numbers, "
-                    f"got n={rec['n']!r}, passed={rec['passed']!r}"
-                )
-            rows.append({**rec, "n": n, "passed": passed})
-        else:
-            bad += 1
-    return rows, stats.n_skipped + bad
-
-
 @eval_app.command("passk")
 def passk(
     file: Path = typer.Argument(
@@ -83,11 +56,11 @@ def passk(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of markdown."),
 ) -> None:
     """pass@k (Chen et al. unbiased estimator) over pre-graded JSONL rows."""
-    from fieldkit.eval import PassAtK
+    from fieldkit.eval import PassAtK, load_graded_rows
 
     _check_file(file)
     try:
-        rows, skipped = _passk_rows(file)
+        rows, skipped = load_graded_rows(file)
         if not rows:
             fail(f"{file}: no usable rows (need 'n' and 'passed', or a 'results' list)")
         result = PassAtK(ks=tuple(k)).from_rows(rows)

@@ -167,7 +167,7 @@ def tree(
     salvage: SalvageOpt = False,
 ) -> None:
     """Print the research tree as tree.tsv (preorder; depth and id path per trial)."""
-    from fieldkit.lineage._derived import tree_tsv
+    from fieldkit.lineage.views import tree_tsv
 
     store = _open(path, metric, higher_is_better, strict, salvage)
     _load(store)
@@ -204,7 +204,7 @@ def chain(
     salvage: SalvageOpt = False,
 ) -> None:
     """Print the ancestry of EXP, root first."""
-    from fieldkit.lineage._render import one_line
+    from fieldkit.lineage.views import one_line
 
     store = _open(path, metric, higher_is_better, strict, salvage)
     _load(store)

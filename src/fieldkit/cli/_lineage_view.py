@@ -15,7 +15,7 @@ from fieldkit.cli._app import fail
 from fieldkit.cli._lineage import HigherOpt, MetricOpt, lineage_app
 
 if TYPE_CHECKING:
-    from fieldkit.lineage._base import LineageBase
+    from fieldkit.lineage.views import LineageBase
 
 StoreArg = Annotated[
     str,
@@ -89,7 +89,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _has_metric(store: LineageBase, metric: str) -> bool:
     """A Postgres store has no header: a metric is known if it is a float field or an extra."""
-    from fieldkit.lineage._trial import FLOAT_FIELDS
+    from fieldkit.lineage.views import FLOAT_FIELDS
 
     return metric in FLOAT_FIELDS or any(metric in t.extras for t in store.all_trials())
 
@@ -164,7 +164,7 @@ def watch(
     from rich.console import Console
     from rich.live import Live
 
-    from fieldkit.lineage._watch import WatchFrame, render_frame, watch_loop
+    from fieldkit.lineage.views import WatchFrame, render_frame, watch_loop
 
     store = open_store(path, metric, higher_is_better, table=table, salvage=salvage)
     n = 1 if once else iterations

@@ -120,8 +120,7 @@ def rag_ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally."""
-    from fieldkit.rag import RAGError
-    from fieldkit.rag._sql import parse_table_name
+    from fieldkit.rag import RAGError, parse_table_name
 
     if chunk_tokens is not None and chunk_tokens <= 8:
         fail("--chunk-tokens must be more than 8")

@@ -92,8 +92,13 @@ def serve(
 
 
 def _build(as_json: bool) -> None:
-    from fieldkit.serve import LlamaBuildError, llama_binary, llama_source_dir
-    from fieldkit.serve._locate import LLAMA_TARGETS, llama_cache_dir
+    from fieldkit.serve import (
+        LLAMA_TARGETS,
+        LlamaBuildError,
+        llama_binary,
+        llama_cache_dir,
+        llama_source_dir,
+    )
 
     try:
         found = llama_binary("llama-server", build=False)

@@ -32,7 +32,7 @@ from fieldkit.eval._judge import (
     JudgeResult,
 )
 from fieldkit.eval._metrics import PERCENTILES, percentiles, summarize_metric
-from fieldkit.eval._passk import PassAtK, PassAtKResult, pass_at_k_estimator
+from fieldkit.eval._passk import PassAtK, PassAtKResult, load_graded_rows, pass_at_k_estimator
 from fieldkit.eval._prior_art import (
     PriorArtRelevanceResult,
     prior_art_relevance,
@@ -93,6 +93,7 @@ __all__ = [
     "exact_match",
     "irac_structure",
     "is_refusal",
+    "load_graded_rows",
     "load_rubric",
     "mcq_letter",
     "numeric_match",

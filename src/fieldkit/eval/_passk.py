@@ -16,9 +16,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["EXACT_TERMS", "PassAtK", "PassAtKResult", "pass_at_k_estimator"]
+from fieldkit.eval._jsonl import JsonlStats, iter_jsonl_objects
+
+__all__ = ["EXACT_TERMS", "PassAtK", "PassAtKResult", "load_graded_rows", "pass_at_k_estimator"]
 
 #: Up to this many factors the estimator is computed exactly (then rounded once to float).
 EXACT_TERMS = 512
@@ -242,3 +245,33 @@ class PassAtK:
         if n < 1:
             raise ValueError("rows must have n >= 1")
         return self._aggregate(ks, n, copies, passed, 0)
+
+
+def load_graded_rows(path: str | Path) -> tuple[list[dict[str, Any]], int]:
+    """Pre-graded rows of a JSONL file for :meth:`PassAtK.from_rows`, and how many were skipped.
+
+    A line is ``{"n", "passed", ...}`` or ``{"results": [true, false, ...], ...}`` (``n`` and
+    ``passed`` are counted from the list); other lines and malformed JSON are skipped. ``n`` or
+    ``passed`` that are not whole numbers raise :class:`ValueError` naming ``path:line``.
+    """
+    stats = JsonlStats()
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    for lineno, rec in iter_jsonl_objects(path, stats):
+        if isinstance(rec.get("results"), list):
+            res = rec["results"]
+            rows.append(
+                {**rec, "n": len(res), "passed": sum(1 for x in res if x is True or x == 1)}
+            )
+        elif "n" in rec and "passed" in rec:
+            try:
+                n, passed = _as_count("n", rec["n"]), _as_count("passed", rec["passed"])
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(
+                    f"{path}:{lineno}: n and passed must be whole numbers, "
+                    f"got n={rec['n']!r}, passed={rec['passed']!r}"
+                ) from None
+            rows.append({**rec, "n": n, "passed": passed})
+        else:
+            bad += 1
+    return rows, stats.n_skipped + bad

@@ -6,18 +6,26 @@ Importing this module needs neither matplotlib nor mlflow (each is imported on f
 
 from __future__ import annotations
 
+from fieldkit.lineage._base import LineageBase
+from fieldkit.lineage._derived import tree_tsv
 from fieldkit.lineage._mlflow import ExportError, ExportResult
 from fieldkit.lineage._progress import Point, ProgressData, progress_data
+from fieldkit.lineage._render import one_line
+from fieldkit.lineage._trial import FLOAT_FIELDS
 from fieldkit.lineage._watch import WatchFrame, frame_of, render_frame, watch_loop
 
 __all__ = [
+    "FLOAT_FIELDS",
     "ExportError",
     "ExportResult",
+    "LineageBase",
     "Point",
     "ProgressData",
     "WatchFrame",
     "frame_of",
+    "one_line",
     "progress_data",
     "render_frame",
+    "tree_tsv",
     "watch_loop",
 ]

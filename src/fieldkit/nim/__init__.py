@@ -30,6 +30,7 @@ from fieldkit.nim._tokens import (
     TokenCounter,
     chunk_text,
     estimate_tokens,
+    message_tokens,
 )
 from fieldkit.nim._warm import wait_for_warm
 
@@ -55,6 +56,7 @@ __all__ = [
     "TokenCounter",
     "chunk_text",
     "estimate_tokens",
+    "message_tokens",
     "parse_retry_after",
     "wait_for_warm",
 ]

@@ -25,7 +25,7 @@ def _fieldkit_binary(name: str) -> Path | None:
 
     Never builds: a lookup must not start a compile.
     """
-    from fieldkit.serve._locate import LlamaBuildError, llama_binary
+    from fieldkit.serve import LlamaBuildError, llama_binary
 
     try:
         return llama_binary(name, build=False)
@@ -34,7 +34,7 @@ def _fieldkit_binary(name: str) -> Path | None:
 
 
 def _fieldkit_convert() -> Path | None:
-    from fieldkit.serve._locate import llama_cache_dir
+    from fieldkit.serve import llama_cache_dir
 
     script = llama_cache_dir() / "src" / _CONVERT
     return script if script.is_file() else None

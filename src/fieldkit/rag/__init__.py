@@ -21,6 +21,7 @@ from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
 from fieldkit.rag._ingest_paths import IngestSummary
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
+from fieldkit.rag._sql import parse_table_name
 from fieldkit.rag._types import (
     CHUNKS_PER_DOC_MAX,
     DEFAULT_CHUNK_TOKENS,
@@ -61,5 +62,6 @@ __all__ = [
     "RetrievalMode",
     "Source",
     "document_fusion",
+    "parse_table_name",
     "reciprocal_rank_fusion",
 ]

@@ -6,6 +6,7 @@ free loopback port; ``llama_binary``/``build_llama_cpp`` locate or build the lla
 
 from fieldkit.serve._locate import (
     LLAMA_CPP_PYTHON_VERSION,
+    LLAMA_TARGETS,
     LlamaBuildError,
     build_llama_cpp,
     default_model,
@@ -18,6 +19,7 @@ from fieldkit.serve._server import LocalServer, LocalServerError
 
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
+    "LLAMA_TARGETS",
     "LlamaBuildError",
     "LocalServer",
     "LocalServerError",

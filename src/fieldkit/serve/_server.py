@@ -33,8 +33,7 @@ from typing import Any, TypeVar
 import httpx
 
 from fieldkit.nim import NIMClient, wait_for_warm
-from fieldkit.nim._deadline import bounded, transport
-from fieldkit.nim._exchange import Deadline
+from fieldkit.nim.deadline import Deadline, bounded, transport
 from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
 
 __all__ = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from fieldkit.nim._tokens import TokenCounter, estimate_tokens, message_tokens
+from fieldkit.nim import TokenCounter, estimate_tokens, message_tokens
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

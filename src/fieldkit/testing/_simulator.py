@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from fieldkit.nim._tokens import TokenCounter, estimate_tokens
+from fieldkit.nim import TokenCounter, estimate_tokens
 from fieldkit.testing import _behaviour as behaviour
 from fieldkit.testing._faults import Fault, as_fault
 
