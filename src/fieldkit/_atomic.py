@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_text"]
+__all__ = ["atomic_write_text", "replacing"]
 
 _UMASK_LOCK = threading.Lock()
 
@@ -51,3 +53,30 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
             os.unlink(tmp)
         raise
     return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def replacing(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside *dest* (``.<name>.partial``) for the block to fill with a file or a
+    directory; when the block ends normally it is renamed over *dest* (an existing directory is
+    removed first), so *dest* never holds a partial result. The temporary is removed on any exit,
+    and a stale one from a killed writer is removed before the block starts."""
+    target = Path(dest)
+    tmp = target.with_name(f".{target.name}.partial")
+    _remove(tmp)
+    try:
+        yield tmp
+        if tmp.is_dir() and not tmp.is_symlink() and target.is_dir():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        # also after success: renaming a hard link onto another link of the same file is a no-op
+        # that leaves the temporary name in place (POSIX rename)
+        _remove(tmp)

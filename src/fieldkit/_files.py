@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from fieldkit._atomic import replacing
+
 __all__ = ["link_or_copy"]
 
 
@@ -14,16 +16,9 @@ def link_or_copy(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -
     second copy of a multi-GB file), else a copy. Published atomically through a temporary name
     beside *dest*, so *dest* is never half-written; an existing *dest* is replaced."""
     src, out = Path(source), Path(dest)
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.unlink(missing_ok=True)
-    try:
+    with replacing(out) as tmp:
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copy2(src, tmp)
-        os.replace(tmp, out)
-    finally:
-        # also after success: renaming a link onto another link of the same file is a no-op
-        # that leaves the temporary name in place (POSIX rename)
-        tmp.unlink(missing_ok=True)
     return out

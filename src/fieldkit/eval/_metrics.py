@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from fieldkit._stats import percentile
+
 __all__ = ["PERCENTILES", "percentile", "percentiles", "summarize_metric"]
 
 PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
@@ -43,20 +45,6 @@ def summarize_metric(values: Iterable[float | None]) -> dict[str, Any]:
         "min": xs[0],
         "max": xs[-1],
     }
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile ``q`` (0-100) of an already sorted, non-empty sequence."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be within [0, 100], got {q}")
-    if not sorted_values:
-        raise ValueError("percentile of an empty sequence")
-    pos = (len(sorted_values) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    frac = pos - lo
-    a, b = float(sorted_values[lo]), float(sorted_values[hi])
-    return a + (b - a) * frac
 
 
 def percentiles(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from fieldkit._atomic import replacing
 from fieldkit._files import link_or_copy
 from fieldkit.quant._errors import QuantError, QuantToolError
 from fieldkit.quant._gguf import UNQUANTIZED_FILE_TYPES, file_type_name, read_gguf_file_type
@@ -40,11 +40,10 @@ def _convert(
             f"model {str(model)!r} is neither a .gguf file nor a Hugging Face checkpoint "
             "directory (no config.json); pass a local checkpoint directory or a GGUF file"
         )
-    tmp = out.with_name(f".{out.name}.partial")
-    cmd[4] = str(tmp)
     try:
-        run_tool(cmd, label="convert_hf_to_gguf.py", timeout_s=timeout_s)
-        os.replace(tmp, out)
+        with replacing(out) as tmp:
+            cmd[4] = str(tmp)
+            run_tool(cmd, label="convert_hf_to_gguf.py", timeout_s=timeout_s)
     except QuantToolError as exc:
         missing = _MISSING_MODULE.search(exc.stderr or "")
         if missing:
@@ -55,8 +54,6 @@ def _convert(
                 "interpreter that has them\n" + str(exc)
             ) from exc
         raise
-    finally:
-        tmp.unlink(missing_ok=True)
     return paths
 
 
@@ -137,13 +134,9 @@ def quantize_gguf(
                 cmd = [str(binary), *flags, str(source), str(dest), v, *tail]
                 report.notes.append("quantize: " + shlex.join(cmd))
             else:
-                tmp = dest.with_name(f".{dest.name}.partial")
-                cmd = [str(binary), *flags, str(source), str(tmp), v, *tail]
-                try:
+                with replacing(dest) as tmp:
+                    cmd = [str(binary), *flags, str(source), str(tmp), v, *tail]
                     run_tool(cmd, label=f"llama-quantize {v}", timeout_s=timeout_s)
-                    os.replace(tmp, dest)
-                finally:
-                    tmp.unlink(missing_ok=True)
         size_bytes = dest.stat().st_size if not dry_run and dest.is_file() else None
         report.variant_files[v] = {
             "path": str(dest),

@@ -16,8 +16,6 @@ Resolution order for a tool such as ``llama-server``:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import logging
@@ -27,8 +25,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from fieldkit._atomic import replacing
+from fieldkit._lock import file_lock
 
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
@@ -141,17 +142,6 @@ def llama_source_dir() -> Path:
     return src
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _run(cmd: Sequence[str], log_path: Path, cwd: Path | None = None) -> None:
     with open(log_path, "ab") as out:
         proc = subprocess.run(list(cmd), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
@@ -170,7 +160,7 @@ def build_llama_cpp(*, jobs: int | None = None) -> Path:
     its result.
     """
     cache = llama_cache_dir()
-    with _locked(cache.parent / f"{cache.name}.lock"):
+    with file_lock(cache.parent / f"{cache.name}.lock"):
         if all((cache / "bin" / t).is_file() for t in LLAMA_TARGETS):
             return cache
         # Holding the lock, no other builder is running: work dirs left by a killed build go.
@@ -183,50 +173,49 @@ def build_llama_cpp(*, jobs: int | None = None) -> Path:
         log_path = work / "build.log"
         log.info("building llama.cpp %s (one time; logs: %s)", LLAMA_CPP_PYTHON_VERSION, log_path)
         try:
-            _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    "--no-binary",
-                    ":all:",
-                    f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
-                    "-d",
-                    str(work / "sdist"),
-                ],
-                log_path,
-            )
-            sdist = next((work / "sdist").glob("llama_cpp_python-*.tar.gz"))
-            with tarfile.open(sdist) as tar:
-                tar.extractall(work / "x", filter="data")
-            vendor = next((work / "x").glob("llama_cpp_python-*/vendor/llama.cpp"))
-            src = work / "out" / "src"
-            src.parent.mkdir(parents=True)
-            shutil.move(str(vendor), src)
-            gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-            _run(
-                ["cmake", "-S", str(src), "-B", str(work / "build"), *gen, *cmake_flags()], log_path
-            )
-            n = str(jobs or os.cpu_count() or 2)
-            _run(
-                ["cmake", "--build", str(work / "build"), "-j", n, "--target", *LLAMA_TARGETS],
-                log_path,
-            )
-            bin_dir = work / "out" / "bin"
-            bin_dir.mkdir()
-            for tool in LLAMA_TARGETS:
-                shutil.copy2(work / "build" / "bin" / tool, bin_dir / tool)
-            shutil.copy2(log_path, work / "out" / "build.log")
-            if cache.exists():
-                shutil.rmtree(cache)
-            os.replace(work / "out", cache)
+            with replacing(cache) as out:
+                out.mkdir()
+                _build_into(out, work, log_path, jobs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         log.info("llama.cpp built into %s", cache)
         return cache
+
+
+def _build_into(out: Path, work: Path, log_path: Path, jobs: int | None) -> None:
+    """Fetch the pinned sdist into *work*, build the targets, and fill *out* with ``src/``,
+    ``bin/`` and ``build.log``."""
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+            "-d",
+            str(work / "sdist"),
+        ],
+        log_path,
+    )
+    sdist = next((work / "sdist").glob("llama_cpp_python-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        tar.extractall(work / "x", filter="data")
+    vendor = next((work / "x").glob("llama_cpp_python-*/vendor/llama.cpp"))
+    src = out / "src"
+    shutil.move(str(vendor), src)
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    _run(["cmake", "-S", str(src), "-B", str(work / "build"), *gen, *cmake_flags()], log_path)
+    n = str(jobs or os.cpu_count() or 2)
+    _run(["cmake", "--build", str(work / "build"), "-j", n, "--target", *LLAMA_TARGETS], log_path)
+    bin_dir = out / "bin"
+    bin_dir.mkdir()
+    for tool in LLAMA_TARGETS:
+        shutil.copy2(work / "build" / "bin" / tool, bin_dir / tool)
+    shutil.copy2(log_path, out / "build.log")
 
 
 def default_model() -> Path:
