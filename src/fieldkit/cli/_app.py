@@ -179,3 +179,10 @@ def version(
 def echo_json(value: object) -> None:
     """Every ``--json`` output: pretty-printed (indent 2), UTF-8 kept, one trailing newline."""
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def echo_json_line(value: object) -> None:
+    """One JSON value on one line, flushed (JSON-lines streams and outputs a script reads with one
+    readline); UTF-8 kept, like :func:`echo_json`."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fieldkit.cli._app import fail
+from fieldkit.cli._app import echo_json, echo_json_line, fail
 from fieldkit.cli._lineage import HigherOpt, MetricOpt, lineage_app
 
 if TYPE_CHECKING:
@@ -136,7 +134,7 @@ def plot(
         fail(str(exc))
     info = {"out": str(out), "trials": len(store), "bytes": out.stat().st_size}
     if as_json:
-        typer.echo(json.dumps(info))
+        echo_json(info)
     else:
         typer.echo(f"wrote {out} ({info['trials']:,} trials, {info['bytes']:,} bytes)")
 
@@ -171,8 +169,7 @@ def watch(
     if as_json:
 
         def emit_json(frame: WatchFrame) -> None:
-            sys.stdout.write(json.dumps(frame.to_dict(), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            echo_json_line(frame.to_dict())
 
         with contextlib.suppress(KeyboardInterrupt):
             watch_loop(store, emit_json, interval=interval, iterations=n, last_n=last)
@@ -225,7 +222,7 @@ def export(
         fail(str(exc))
     info = result.to_dict()
     if as_json:
-        typer.echo(json.dumps(info))
+        echo_json(info)
     else:
         typer.echo(
             f"experiment {info['experiment_id']}: {info['created']} created, "

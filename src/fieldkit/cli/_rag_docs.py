@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fieldkit.cli._app import app, check_seconds, check_url, fail
+from fieldkit.cli._app import app, check_seconds, check_url, echo_json, fail
 
 if TYPE_CHECKING:
     from fieldkit.rag import Chunk, Pipeline
@@ -145,7 +144,7 @@ def rag_ingest(
     except (RAGError, ValueError) as exc:
         fail(str(exc), code=1)
     if as_json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        echo_json(summary.to_dict())
         return
     s = summary
     rate = s.chunks / s.seconds if s.seconds > 0 else 0.0
@@ -181,7 +180,7 @@ def rag_search(
         fail(str(exc), code=1)
     if as_json:
         payload = {"query": query, "results": [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]}
-        typer.echo(json.dumps(payload, indent=2))
+        echo_json(payload)
         return
     if not chunks:
         typer.echo("no matching chunks (is the table ingested? see `fieldkit rag ingest`)")
@@ -267,7 +266,7 @@ def rag_ask(
         }
         if "note" in result:
             payload["note"] = result["note"]
-        typer.echo(json.dumps(payload, indent=2))
+        echo_json(payload)
         return
     if result["answer"] is not None:
         typer.echo(result["answer"])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, check_seconds, echo_json, fail, status
+from fieldkit.cli._app import app, check_seconds, echo_json, echo_json_line, fail, status
 
 
 @app.command()
@@ -70,7 +69,7 @@ def serve(
         if as_json:
             # One line, printed once the server is ready: a script reads it with one readline
             # while the server keeps running (the one --json output that is not pretty-printed).
-            typer.echo(json.dumps(server.describe()))
+            echo_json_line(server.describe())
         else:
             typer.echo(server.base_url)
             typer.echo(f"model: {server.model}")
