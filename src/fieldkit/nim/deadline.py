@@ -7,7 +7,7 @@ drips bytes cannot outlast *seconds*; past it httpx raises its ``*Timeout`` nami
 
 from __future__ import annotations
 
-from fieldkit.nim._deadline import async_transport, bounded, transport
+from fieldkit.nim._deadline import DeadlineUnsupported, async_transport, bounded, transport
 from fieldkit.nim._exchange import Deadline
 
-__all__ = ["Deadline", "async_transport", "bounded", "transport"]
+__all__ = ["Deadline", "DeadlineUnsupported", "async_transport", "bounded", "transport"]
