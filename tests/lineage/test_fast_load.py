@@ -179,8 +179,9 @@ def _big_log(root: Path, rows: int, bad_at: int | None = None) -> None:
 def test_big_cold_load_counts_bad_rows(tmp_path: Path) -> None:
     _big_log(tmp_path, 4000, bad_at=1234)
     store = LineageStore(tmp_path)
-    with pytest.warns(MalformedRowWarning, match="line 1236"):
+    with pytest.warns(MalformedRowWarning, match="line 1236") as caught:
         trials = store.all_trials()
+    assert [w.filename for w in caught] == [__file__]  # the caller's line, not a store frame
     assert len(trials) == 3999 and store.skipped_rows == 1
     assert store.malformed_rows == [(1236, "column 'core_metric': 'oops' is not a number")]
     best = store.best()

@@ -122,8 +122,11 @@ def test_malformed_rows_follow_the_file_store_policy(pg_dsn: str, pg_table: str)
         bad["core_metric"] = "oops"
         _insert_raw(pg_dsn, pg_table, bad)
         store.append(make_trial("c", metric=0.5))
-        with pytest.warns(MalformedRowWarning, match=r"malformed row.*seq 2: column 'core_metric'"):
+        with pytest.warns(
+            MalformedRowWarning, match=r"malformed row.*seq 2: column 'core_metric'"
+        ) as caught:
             ids = [t.exp_id for t in store.all_trials()]
+        assert [w.filename for w in caught] == [__file__]  # the caller's line, not a store frame
         assert ids == ["a", "c"]
         assert store.skipped_rows == 1
         assert store.malformed_rows == [(2, "column 'core_metric': 'oops' is not a number")]

@@ -6,8 +6,10 @@ and complains identically wherever it is kept.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 __all__ = [
@@ -60,7 +62,7 @@ def report_malformed(
 ) -> None:
     """Raise for the first of *bad* (``(position, why)``) when *strict*, else warn once for all.
 
-    ``stacklevel`` points past the store internals at the query that triggered the read.
+    The warning points at the caller's line that triggered the read (:func:`outside_stacklevel`).
     """
     if not bad:
         return
@@ -70,5 +72,22 @@ def report_malformed(
     warnings.warn(
         f"{where}: skipped {len(bad)} malformed row(s) (first at {unit} {pos}: {why})",
         MalformedRowWarning,
-        stacklevel=6,
+        stacklevel=outside_stacklevel(),
     )
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in this module's caller) of the first frame
+    outside ``fieldkit.lineage``: the user's line, however deep the store's call chain is."""
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None  # the function that will warn
+    level = 1
+    while frame is not None and frame.f_back is not None:
+        if Path(frame.f_code.co_filename).resolve().parent != _PACKAGE_DIR:
+            break
+        frame = frame.f_back
+        level += 1
+    return level

@@ -23,6 +23,7 @@ from fieldkit.lineage._policy import (
     MalformedRowWarning,
     choose_metric_field,
     default_metric_field,
+    outside_stacklevel,
     report_malformed,
 )
 from fieldkit.lineage._render import one_line
@@ -306,7 +307,7 @@ class LineageStore(LineageBase):
                 f"{self.results_path}: ignoring a torn last line ({torn} bytes: no "
                 "newline yet, or a quoted cell left open) — an append was interrupted",
                 MalformedRowWarning,
-                stacklevel=6,
+                stacklevel=outside_stacklevel(),
             )
         self.torn_bytes = torn
 
