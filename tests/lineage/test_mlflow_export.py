@@ -151,9 +151,9 @@ def test_cli_export_then_reexport(
     args = ["lineage", "export", str(tmp_path / "clirun"), "--mlflow", tracking, "--json"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout.splitlines()[-1])["created"] == 4
+    assert json.loads(first.stdout)["created"] == 4
     second = CliRunner().invoke(app, args)
-    assert json.loads(second.stdout.splitlines()[-1])["unchanged"] == 4
+    assert json.loads(second.stdout)["unchanged"] == 4
     assert len(_state(tracking, "clirun")) == 4
 
 
@@ -203,3 +203,24 @@ def test_a_server_that_never_answers_fails_by_the_request_timeout(
             c.close()
         silent.close()
     assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ  # restored after the export
+
+
+def test_the_http_limits_touch_the_environment_only_for_http_and_only_during_the_export(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fieldkit.lineage._mlflow import _http_deadline
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    before = dict(os.environ)
+    with _http_deadline(f"sqlite:///{tmp_path}/mlflow.db", 3.0):
+        assert dict(os.environ) == before  # a local store makes no HTTP requests
+    with _http_deadline("http://127.0.0.1:5000", 2.5):
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "3"
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+    assert dict(os.environ) == before
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # the user's own value wins
+    with _http_deadline("https://mlflow.example", 2.5):
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ

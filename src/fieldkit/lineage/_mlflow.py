@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -157,23 +158,32 @@ def _check_reachable(uri: str, timeout: float) -> None:
         raise ExportError(f"MLflow tracking URI {uri} is unreachable: {exc}") from None
 
 
+_ENV_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
-def _http_deadline(timeout: float) -> Iterator[None]:
+def _http_deadline(tracking_uri: str, timeout: float) -> Iterator[None]:
     """Bound each MLflow HTTP request to *timeout* s with one retry (MLflow's defaults, 120 s
-    and 7 retries with backoff, can wait ~20 minutes on a server that never answers); a
-    value the user set in the environment wins. Restored afterwards."""
+    and 7 retries with backoff, can wait ~20 minutes on a server that never answers).
+
+    MLflow's tracking client reads these limits only from the environment, so for an http(s)
+    URI they are set for the export's duration (one export at a time) and removed afterwards;
+    a value the user set wins, and a file or database URI leaves the environment untouched."""
+    if urlparse(tracking_uri).scheme not in ("http", "https"):
+        yield
+        return
     wanted = {
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     }
-    added = [k for k in wanted if k not in os.environ]
-    for k in added:
-        os.environ[k] = wanted[k]
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
+    with _ENV_LOCK:
+        added = {k: v for k, v in wanted.items() if k not in os.environ}
+        os.environ.update(added)
+        try:
+            yield
+        finally:
+            for k in added:
+                os.environ.pop(k, None)
 
 
 def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
@@ -195,7 +205,7 @@ def export_trials(
     Raises ``ExportError`` if the store is unreachable, rejects a call, or an HTTP request gets
     no answer within *request_timeout* seconds (one retry).
     """
-    with _http_deadline(request_timeout):
+    with _http_deadline(tracking_uri, request_timeout):
         return _export(trials, tracking_uri, experiment, source, connect_timeout)
 
 
