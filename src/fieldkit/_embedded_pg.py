@@ -47,6 +47,8 @@ _servers: dict[Path, Any] = {}
 NEW_DIR_VERSION = 18
 _SUPPORTED = (16, 18)
 _LOG_TAIL = 1500
+#: The system user the package runs Postgres as when this process is root.
+_PGSERVER_SYSTEM_USER = "pgserver"
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -209,15 +211,27 @@ def stop_embedded(data_dir: str | Path | None = None) -> None:
         server.cleanup()
 
 
+_WORK_DIR_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _shared_work_dir(pgserver: Any) -> Iterator[None]:
-    """As root the package runs ``pg_upgrade`` as its own ``pgserver`` user, in a work folder
-    only root can write; make that folder (the one without ``dir=``) writable for the duration."""
+    """As root the package runs ``pg_upgrade`` as its own system user in a work folder made by
+    ``tempfile.mkdtemp()`` (root-only); that folder (the one made without ``dir=``) is handed to
+    the package's user, mode 0700, for the upgrade. Only the package's module sees the wrapper,
+    one upgrade at a time, and it is removed afterwards."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         yield
         return
     module = sys.modules.get(pgserver.__name__ + ".postgres_server")
     if module is None or not hasattr(module, "tempfile"):
+        yield
+        return
+    import pwd
+
+    try:
+        owner = pwd.getpwnam(_PGSERVER_SYSTEM_USER)
+    except KeyError:  # the package creates its user on first start; without it, nothing to do
         yield
         return
     real = module.tempfile
@@ -229,14 +243,15 @@ def _shared_work_dir(pgserver: Any) -> Iterator[None]:
         def mkdtemp(self, *args: Any, **kwargs: Any) -> str:
             made: str = real.mkdtemp(*args, **kwargs)
             if not args and "dir" not in kwargs:
-                os.chmod(made, 0o777)
+                os.chown(made, owner.pw_uid, owner.pw_gid)
             return made
 
-    setattr(module, "tempfile", _Proxy())  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(module, "tempfile", real)  # noqa: B010
+    with _WORK_DIR_LOCK:
+        setattr(module, "tempfile", _Proxy())  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(module, "tempfile", real)  # noqa: B010
 
 
 def upgrade_data_dir(data_dir: str | Path | None = None) -> int:
