@@ -339,6 +339,22 @@ def test_publish_quant_lineage(tmp_path: Path) -> None:
     assert r.card_path is not None and "## Lineage" not in r.card_path.read_text(encoding="utf-8")
 
 
+def test_a_type_error_inside_render_prompt_is_reported_as_itself(tmp_path: Path) -> None:
+    class Buggy:
+        def render_prompt(self) -> Any:
+            raise TypeError("bad row type in the store")
+
+    with pytest.warns(RuntimeWarning, match="TypeError: bad row type in the store"):
+        r = publish_quant(
+            quant_report=_report(tmp_path),
+            base_model="b",
+            repo_name="x",
+            staging_dir=tmp_path / "s",
+            lineage_store=Buggy(),
+        )
+    assert r.card_path is not None and "## Lineage" not in r.card_path.read_text(encoding="utf-8")
+
+
 def test_publish_quant_with_a_real_lineage_store(tmp_path: Path) -> None:
     store = LineageStore(tmp_path / "lineage")
     store.append(

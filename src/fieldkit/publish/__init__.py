@@ -23,10 +23,10 @@ from fieldkit.publish._manifest import (
     ArtifactManifest,
     write_artifact_manifest,
 )
+from fieldkit.publish._publish_quant import LineagePromptSource, QuantReportLike, publish_quant
 from fieldkit.publish._publish_quant import (
     _default_variant_recommendation as _default_variant_recommendation,
 )
-from fieldkit.publish._publish_quant import publish_quant
 from fieldkit.publish._yaml import _render_yaml_scalar as _render_yaml_scalar
 
 __all__ = [
@@ -40,10 +40,12 @@ __all__ = [
     "HFAuthError",
     "HFHubAdapter",
     "HFHubNotAvailable",
+    "LineagePromptSource",
     "ModelCard",
     "PublishError",
     "PublishResult",
     "PublisherBrand",
+    "QuantReportLike",
     "publish_quant",
     "write_artifact_manifest",
 ]

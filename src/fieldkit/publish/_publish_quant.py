@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE, PublisherBrand
 from fieldkit.publish._card import ModelCard
@@ -20,7 +21,10 @@ from fieldkit.publish._errors import PublishError
 from fieldkit.publish._hub import HFHubAdapter, PublishResult
 from fieldkit.publish._manifest import ArtifactManifest, write_artifact_manifest
 
-__all__ = ["publish_quant"]
+if TYPE_CHECKING:
+    from fieldkit.lineage.views import LineageBase
+
+__all__ = ["LineagePromptSource", "QuantReportLike", "publish_quant"]
 
 _PLACEHOLDER = "Variant-specific use case TBD."
 _RECOMMENDATIONS: dict[str, str] = {
@@ -42,13 +46,49 @@ def _default_variant_recommendation(variant: str) -> str:
     return _RECOMMENDATIONS.get(variant, _PLACEHOLDER)
 
 
-def _lineage_text(store: Any, specialist: str) -> str | None:
-    """The rendered lineage block of a ``LineageStore`` (or any object with ``render_prompt``)."""
+@runtime_checkable
+class LineagePromptSource(Protocol):
+    """Any lineage store: ``render_prompt()`` with no arguments returns the block (or an object
+    whose ``rendered_markdown``/``rendered_prompt`` holds it)."""
+
+    def render_prompt(self) -> object: ...
+
+
+class QuantReportLike(Protocol):
+    """What ``publish_quant`` reads from a quant report (``fieldkit.quant.QuantReport`` fits).
+    Each attribute is read with a default, so at run time a report may lack any of them."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def variants(self) -> Sequence[str]: ...
+    @property
+    def variant_files(self) -> Mapping[str, Mapping[str, Any]]: ...
+    @property
+    def perplexity(self) -> Mapping[str, float]: ...
+    @property
+    def tokens_per_sec(self) -> Mapping[str, float]: ...
+    @property
+    def sustained_load_minutes(self) -> float | None: ...
+
+
+def _render_lineage(store: object, specialist: str) -> object:
+    """fieldkit's own stores render for a named specialist; any other store is asked
+    ``render_prompt()`` with no arguments."""
+    from fieldkit.lineage.views import LineageBase  # standard library only at import
+
+    if isinstance(store, LineageBase):
+        return store.render_prompt(for_specialist=specialist)
+    if isinstance(store, LineagePromptSource):
+        return store.render_prompt()
+    raise TypeError(f"{type(store).__name__} has no render_prompt()")
+
+
+def _lineage_text(store: object, specialist: str) -> str | None:
+    """The rendered lineage block of *store*; ``None`` (with a ``RuntimeWarning`` naming the
+    error) when rendering fails, so a broken store leaves the section out of the card."""
     try:
-        try:
-            snap = store.render_prompt()
-        except TypeError:
-            snap = store.render_prompt(for_specialist=specialist)
+        snap = _render_lineage(store, specialist)
         for attr in ("rendered_markdown", "rendered_prompt"):
             text = getattr(snap, attr, None)
             if text:
@@ -61,20 +101,76 @@ def _lineage_text(store: Any, specialist: str) -> str | None:
         return None
 
 
-def _pick(keyword: Any, report: Any, name: str) -> Any:
+def _pick(keyword: object, report: object, name: str) -> Any:
     return keyword if keyword is not None else getattr(report, name, None)
+
+
+@dataclass(frozen=True)
+class _Release:
+    """The report's fields merged with the keywords that override them."""
+
+    fmt: str
+    variants: tuple[str, ...]
+    perplexity: dict[str, Any]
+    tokens_per_sec: dict[str, Any]
+    variant_files: dict[str, Any]
+    sustained: float | None
+    vertical: dict[str, float]
+    vertical_name: str | None
+    license: str | None
+    chat: str | None
+    recommended: str | None
+    prompt: str | None
+
+
+def _release(
+    report: QuantReportLike,
+    *,
+    vertical_eval: Mapping[str, float] | None,
+    vertical_eval_name: str | None,
+    model_license: str | None,
+    chat_format: str | None,
+    recommended_variant: str | None,
+    llama_cpp_example_prompt: str | None,
+) -> _Release:
+    return _Release(
+        fmt=str(getattr(report, "format", None) or "gguf"),
+        variants=tuple(getattr(report, "variants", None) or ()),
+        perplexity=dict(getattr(report, "perplexity", None) or {}),
+        tokens_per_sec=dict(getattr(report, "tokens_per_sec", None) or {}),
+        variant_files=dict(getattr(report, "variant_files", None) or {}),
+        sustained=getattr(report, "sustained_load_minutes", None),
+        vertical=dict(_pick(vertical_eval, report, "vertical_eval") or {}),
+        vertical_name=_pick(vertical_eval_name, report, "vertical_eval_name"),
+        license=_pick(model_license, report, "model_license"),
+        chat=_pick(chat_format, report, "chat_format"),
+        recommended=_pick(recommended_variant, report, "recommended_variant"),
+        prompt=_pick(llama_cpp_example_prompt, report, "llama_cpp_example_prompt"),
+    )
+
+
+def _staged_files(variant_files: Mapping[str, Any]) -> list[tuple[Path, str]]:
+    """``(source, path in the repo)`` of every variant file that exists."""
+    staged: list[tuple[Path, str]] = []
+    for entry in variant_files.values():
+        if not isinstance(entry, dict) or not entry.get("path"):
+            continue
+        src = Path(entry["path"])
+        if src.is_file():
+            staged.append((src, str(entry.get("rel") or src.name)))
+    return staged
 
 
 def publish_quant(
     *,
-    quant_report: Any,
+    quant_report: QuantReportLike,
     base_model: str,
     repo_name: str,
     staging_dir: str | os.PathLike[str],
     artifacts_dir: str | os.PathLike[str] | None = None,
     article_slug: str | None = None,
     article_title: str | None = None,
-    lineage_store: Any = None,
+    lineage_store: LineageBase | LineagePromptSource | None = None,
     lineage_run_id: str | None = None,
     dry_run: bool = True,
     token: str | None = None,
@@ -98,57 +194,51 @@ def publish_quant(
     default) uploads nothing. A staging folder holding files this release would not stage (a
     previous release's variants) is refused with ``PublishError`` before anything is written,
     since the push uploads the whole folder. ``published_at`` (default: now, UTC) stamps the
-    manifest.
+    manifest. A fieldkit ``LineageStore`` renders its block for ``lineage_specialist``; any
+    other ``lineage_store`` is asked ``render_prompt()``.
     """
-    fmt = str(getattr(quant_report, "format", None) or "gguf")
-    variants = tuple(getattr(quant_report, "variants", None) or ())
-    perplexity = dict(getattr(quant_report, "perplexity", None) or {})
-    tokens_per_sec = dict(getattr(quant_report, "tokens_per_sec", None) or {})
-    variant_files = dict(getattr(quant_report, "variant_files", None) or {})
-    sustained = getattr(quant_report, "sustained_load_minutes", None)
-    vertical = dict(_pick(vertical_eval, quant_report, "vertical_eval") or {})
-    vertical_name = _pick(vertical_eval_name, quant_report, "vertical_eval_name")
-    license_ = _pick(model_license, quant_report, "model_license")
-    chat = _pick(chat_format, quant_report, "chat_format")
-    recommended = _pick(recommended_variant, quant_report, "recommended_variant")
-    prompt = _pick(llama_cpp_example_prompt, quant_report, "llama_cpp_example_prompt")
-
-    tags = (fmt, "spark-tested", brand.tag, f"base_model:{base_model}", *extra_tags)
-    library = "gguf" if fmt == "gguf" else "transformers"
-    title = repo_name.replace("-", " ").replace("/", " / ")
-    one_liner = (
-        f"`{fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
-        f"{brand.hardware_label}."
+    rel = _release(
+        quant_report,
+        vertical_eval=vertical_eval,
+        vertical_eval_name=vertical_eval_name,
+        model_license=model_license,
+        chat_format=chat_format,
+        recommended_variant=recommended_variant,
+        llama_cpp_example_prompt=llama_cpp_example_prompt,
     )
+    tags = (rel.fmt, "spark-tested", brand.tag, f"base_model:{base_model}", *extra_tags)
     lineage = (
         _lineage_text(lineage_store, lineage_specialist) if lineage_store is not None else None
     )
     rows = []
-    for v in variants:
-        entry = variant_files.get(v)
+    for v in rel.variants:
+        entry = rel.variant_files.get(v)
         size = entry.get("size") if isinstance(entry, dict) else ""
         rows.append({"name": v, "size": size, "recommended": _default_variant_recommendation(v)})
 
     adapter = HFHubAdapter(staging_dir=staging_dir, dry_run=dry_run, token=token, org=org)
     hf_repo = adapter.repo_id(repo_name)
     card = ModelCard(
-        title=title,
-        one_liner=one_liner,
+        title=repo_name.replace("-", " ").replace("/", " / "),
+        one_liner=(
+            f"`{rel.fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
+            f"{brand.hardware_label}."
+        ),
         base_model=base_model,
-        license=license_ if license_ is not None else "apache-2.0",
-        library_name=library,
-        quant_format=fmt,
+        license=rel.license if rel.license is not None else "apache-2.0",
+        library_name="gguf" if rel.fmt == "gguf" else "transformers",
+        quant_format=rel.fmt,
         tags=tags,
         variants=tuple(rows),
-        perplexity=perplexity,
-        tokens_per_sec=tokens_per_sec,
-        sustained_load_minutes=sustained,
-        vertical_eval=vertical,
-        vertical_eval_name=vertical_name,
+        perplexity=rel.perplexity,
+        tokens_per_sec=rel.tokens_per_sec,
+        sustained_load_minutes=rel.sustained,
+        vertical_eval=rel.vertical,
+        vertical_eval_name=rel.vertical_name,
         hf_repo=hf_repo,
-        chat_format=chat,
-        recommended_variant=recommended,
-        llama_cpp_example_prompt=prompt,
+        chat_format=rel.chat,
+        recommended_variant=rel.recommended,
+        llama_cpp_example_prompt=rel.prompt,
         ollama_pull_handle=ollama_pull_handle,
         transformers_snippet=transformers_snippet,
         lineage_prompt=lineage,
@@ -157,14 +247,8 @@ def publish_quant(
         model_creator=brand.creator,
         brand=brand,
     )
-    staged: list[tuple[Path, str]] = []
-    for entry in variant_files.values():
-        if not isinstance(entry, dict) or not entry.get("path"):
-            continue
-        src = Path(entry["path"])
-        if src.is_file():
-            staged.append((src, str(entry.get("rel") or src.name)))
-    planned = {"README.md", *(Path(rel).as_posix() for _src, rel in staged)}
+    staged = _staged_files(rel.variant_files)
+    planned = {"README.md", *(Path(rel_path).as_posix() for _src, rel_path in staged)}
     stale = [f for f in adapter._staged() if f not in planned]
     if stale:
         raise PublishError(
@@ -173,8 +257,8 @@ def publish_quant(
             "use an empty folder or remove them"
         )
     card_path = adapter.stage_text(card.render(), "README.md")
-    for src, rel in staged:
-        adapter.stage_file(src, rel)
+    for src, rel_path in staged:
+        adapter.stage_file(src, rel_path)
 
     manifest_path: Path | None = None
     if artifacts_dir is not None:
@@ -182,18 +266,18 @@ def publish_quant(
         manifest = ArtifactManifest(
             slug=repo_name.lower().replace("/", "-"),
             kind="quant",
-            artifact_class=fmt,
+            artifact_class=rel.fmt,
             base_model=base_model,
             hf_repo=hf_repo,
-            variants=variants,
-            perplexity=perplexity,
-            spark_tokens_per_sec=tokens_per_sec,
-            sustained_load_minutes=sustained,
-            vertical_eval=vertical,
-            vertical_eval_name=vertical_name,
-            recommended_variant=recommended,
+            variants=rel.variants,
+            perplexity=rel.perplexity,
+            spark_tokens_per_sec=rel.tokens_per_sec,
+            sustained_load_minutes=rel.sustained,
+            vertical_eval=rel.vertical,
+            vertical_eval_name=rel.vertical_name,
+            recommended_variant=rel.recommended,
             lineage_run_id=lineage_run_id,
-            model_license=license_,
+            model_license=rel.license,
             article=f"articles/{article_slug}/" if article_slug else None,
             published_at=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
