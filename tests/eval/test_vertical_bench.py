@@ -489,6 +489,22 @@ def test_per_row_rubric_reaches_judge_scorers(tmp_path: Path) -> None:
     assert seen == ["Hints:\n- claim_count: 2"] * 2
 
 
+def test_a_custom_scorer_gets_row_rubrics_only_when_asked(tmp_path: Path) -> None:
+    got: list[object] = []
+
+    def lenient(predicted: str | None, expected: str | None, **kw: Any) -> float:
+        got.append(kw.get("rubric"))
+        return 1.0
+
+    rows = [_ps(qid="1", question="Q1", family="D", use_case="D-oa", rubric={"k": "v"})]
+    b = VerticalBench.from_jsonl(_write(tmp_path, rows), scorer=lenient)
+    b.run(lambda q: "A")
+    assert got == [None]  # a **kwargs signature is not a request for the rubric
+    b.row_rubric = True
+    b.run(lambda q: "A")
+    assert got == [None, {"k": "v"}]
+
+
 def test_scorer_failure_follows_on_error() -> None:
     """A judge failing on one answer does not throw away the run under on_error="record"."""
 

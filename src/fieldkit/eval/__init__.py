@@ -41,6 +41,7 @@ from fieldkit.eval._prior_art import (
 from fieldkit.eval._refusal import REFUSAL_PATTERNS, is_refusal
 from fieldkit.eval._regex_guard import RegexTimeout
 from fieldkit.eval._rubric_scorers import (
+    ROW_RUBRIC_SCORERS,
     RUBRIC_OFFICE_ACTION_ARGUMENT,
     RUBRIC_PATENT_CLAIM_VALIDITY,
     load_rubric,
@@ -60,6 +61,7 @@ __all__ = [
     "PERCENTILES",
     "REFUSAL_PATTERNS",
     "RESERVED_METRIC_NAMES",
+    "ROW_RUBRIC_SCORERS",
     "RUBRIC_CORRECTNESS",
     "RUBRIC_FAITHFULNESS",
     "RUBRIC_OFFICE_ACTION_ARGUMENT",

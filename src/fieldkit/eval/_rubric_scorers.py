@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any, Protocol
 
 __all__ = [
+    "ROW_RUBRIC_SCORERS",
     "RUBRIC_OFFICE_ACTION_ARGUMENT",
     "RUBRIC_PATENT_CLAIM_VALIDITY",
     "load_rubric",
@@ -127,3 +128,10 @@ def office_action_argument(
     citations as ``rubric`` hints.
     """
     return _judged(predicted, expected, judge, rubric)
+
+
+#: Scorers that take a per-question ``rubric=`` mapping: ``VerticalBench`` passes each
+#: question's ``rubric`` tag to these unless told otherwise (``row_rubric``).
+ROW_RUBRIC_SCORERS: frozenset[Callable[..., float]] = frozenset(
+    {patent_claim_validity, office_action_argument}
+)

@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fieldkit.eval._bench import Bench, _progress, check_run_options
 from fieldkit.eval._jsonl import iter_jsonl_objects
 from fieldkit.eval._refusal import is_refusal
+from fieldkit.eval._rubric_scorers import ROW_RUBRIC_SCORERS
 from fieldkit.eval._scorers import exact_match, mcq_letter, numeric_match
 
 __all__ = ["FORMATS", "VerticalBench", "VerticalQA"]
@@ -181,12 +182,16 @@ def _check_scorer_kwargs(scorer: Callable[..., float], kwargs: Mapping[str, Any]
         ) from None
 
 
-def _takes_rubric(scorer: Callable[..., float]) -> bool:
-    try:
-        params = inspect.signature(scorer).parameters
-    except (TypeError, ValueError):
-        return False
-    return "rubric" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+class _Answer(NamedTuple):
+    """One question's outcome, from a worker to ``_record``: ``error`` is set when ``ok`` is
+    false (a ``_ScorerFailed`` when the model answered but scoring failed)."""
+
+    ok: bool
+    output: Any
+    latency_ms: float
+    error: BaseException | None
+    accuracy: float | None
+    refusal: float | None
 
 
 class _ScorerFailed(Exception):
@@ -203,7 +208,7 @@ def _answer(
     kwargs: Mapping[str, Any],
     qa: VerticalQA,
     row_rubric: bool = False,
-) -> tuple[bool, Any, float, BaseException | None, float | None, float | None]:
+) -> _Answer:
     """Call the model (timed) then score its answer; module level so process pools can pickle it.
 
     With ``row_rubric``, a dict in the question's ``rubric`` tag is passed as ``rubric=``.
@@ -212,7 +217,7 @@ def _answer(
     try:
         out = model_fn(qa.question)
     except Exception as exc:
-        return False, None, round((time.perf_counter() - t0) * 1000, 2), exc, None, None
+        return _Answer(False, None, round((time.perf_counter() - t0) * 1000, 2), exc, None, None)
     latency = round((time.perf_counter() - t0) * 1000, 2)
     rubric = qa.tags.get("rubric") if row_rubric else None
     if isinstance(rubric, dict):
@@ -220,9 +225,9 @@ def _answer(
     try:
         accuracy = float(scorer(out, qa.expected, **kwargs))
     except Exception as exc:
-        return False, out, latency, _ScorerFailed(exc), None, None
+        return _Answer(False, out, latency, _ScorerFailed(exc), None, None)
     refusal = 1.0 if is_refusal(out) else 0.0
-    return True, out, latency, None, accuracy, refusal
+    return _Answer(True, out, latency, None, accuracy, refusal)
 
 
 @dataclass
@@ -233,6 +238,9 @@ class VerticalBench:
     questions: list[VerticalQA]
     scorer: Callable[..., float] = exact_match
     scorer_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Pass each question's ``rubric`` tag to the scorer as ``rubric=``: ``True``/``False``, or
+    #: ``None`` for the judge-backed scorers in ``ROW_RUBRIC_SCORERS`` only.
+    row_rubric: bool | None = None
 
     @classmethod
     def from_jsonl(
@@ -308,15 +316,16 @@ class VerticalBench:
         (``"raise"``); failed calls carry no accuracy. A scorer exception (a judge that
         failed) is handled the same way: recorded as a failed call that keeps the answer, its
         error prefixed ``scorer:``, or re-raised. Calls are recorded in question order,
-        also with ``concurrency=N`` threads or an ``executor``. A
-        scorer taking ``rubric`` (the judge-backed ones) gets each question's ``rubric`` tag
-        (a dict; patent-strategist rows carry it from their ``rubric`` field) unless
-        ``scorer_kwargs`` sets one for the whole bench.
+        also with ``concurrency=N`` threads or an ``executor``. With ``row_rubric`` (by
+        default: the judge-backed scorers) the scorer gets each question's ``rubric`` tag (a
+        dict; patent-strategist rows carry it from their ``rubric`` field) as ``rubric=``,
+        unless ``scorer_kwargs`` sets one for the whole bench.
         """
         check_run_options(on_error, concurrency, executor)
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
-        row_rubric = "rubric" not in kwargs and _takes_rubric(self.scorer)
+        wants = self.scorer in ROW_RUBRIC_SCORERS if self.row_rubric is None else self.row_rubric
+        row_rubric = wants and "rubric" not in kwargs
         bench = Bench(self.name, metrics=["accuracy", "refusal"])
         items = self.questions[:limit] if limit is not None else list(self.questions)
         extra = dict(extra_tags or {})
@@ -355,15 +364,14 @@ class VerticalBench:
     def _record(
         bench: Bench,
         qa: VerticalQA,
-        res: tuple[bool, Any, float, BaseException | None, float | None, float | None],
+        res: _Answer,
         extra: Mapping[str, Any],
         on_error: str,
     ) -> None:
         ok, out, latency, exc, accuracy, refusal = res
         tags: dict[str, Any] = {"qid": qa.qid, **qa.tags, **extra}
         tags["qid"] = qa.qid  # a row tag named "qid" cannot hide which question this was
-        if not ok:
-            assert exc is not None
+        if not ok and exc is not None:
             scorer_failed = isinstance(exc, _ScorerFailed)
             cause: BaseException = exc.exc if isinstance(exc, _ScorerFailed) else exc
             if on_error == "raise":
@@ -377,7 +385,8 @@ class VerticalBench:
                 tags=tags,
             )
             return
-        assert accuracy is not None and refusal is not None
+        if accuracy is None or refusal is None:
+            raise RuntimeError(f"question {qa.qid}: a successful answer without its scores")
         bench.record(
             input=qa.question,
             output=out,
