@@ -76,7 +76,8 @@ def test_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["rag", "ingest", str(tmp_path / "nope")])
     assert res.exit_code == 2 and res.stderr.startswith("error: no such file or folder")
     res = runner.invoke(app, ["rag", "search", "q", "--mode", "fuzzy"])
-    assert res.exit_code == 2 and "error: --mode" in res.stderr
+    assert res.exit_code == 2 and res.stderr.startswith("error: Invalid value for '--mode'")
+    assert "'dense', 'lexical', 'hybrid'" in res.stderr
     res = runner.invoke(app, ["rag", "ask", "q", "--nim-url", "ftp://x"])
     assert res.exit_code == 2 and "error: --nim-url" in res.stderr
     assert runner.invoke(app, ["rag", "-h"]).exit_code == 0
@@ -131,3 +132,12 @@ def test_search_of_a_table_never_ingested_is_one_error_line(pg_dsn: str, pg_tabl
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and pg_table in lines[0]
     assert "fieldkit rag ingest" in lines[0]
+
+
+def test_the_cli_mode_names_are_the_library_retrieval_modes() -> None:
+    from typing import get_args
+
+    from fieldkit.cli._rag_modes import RetrievalModeName
+    from fieldkit.rag import RETRIEVAL_MODES, RetrievalMode
+
+    assert get_args(RetrievalModeName) == get_args(RetrievalMode) == RETRIEVAL_MODES

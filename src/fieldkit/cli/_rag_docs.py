@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fieldkit.cli._app import app, check_seconds, check_url, echo_json, fail
+from fieldkit.cli._rag_modes import ModeOpt
 
 if TYPE_CHECKING:
     from fieldkit.rag import Chunk, Pipeline
@@ -74,11 +75,7 @@ def _cite(rank: int, chunk: Chunk) -> str:
     return f"[{rank}] {where} [id {chunk.id}]\n    {_snippet(chunk.text)}"
 
 
-def _check_mode(mode: str, k: int) -> None:
-    from fieldkit.rag import RETRIEVAL_MODES
-
-    if mode not in RETRIEVAL_MODES:
-        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
+def _check_k(k: int) -> None:
     if k <= 0:
         fail("--k must be positive")
 
@@ -162,7 +159,7 @@ def rag_search(
     query: str = typer.Argument(..., help="What to look for."),
     table: str = typer.Option("fieldkit_docs", "--table", help=_TABLE_HELP),
     k: int = typer.Option(5, "--k", help="Chunks to return."),
-    mode: str = typer.Option("hybrid", "--mode", help="dense|lexical|hybrid."),
+    mode: ModeOpt = "hybrid",
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
@@ -171,7 +168,7 @@ def rag_search(
     """Print the chunks that best match QUERY, ranked, with their sources."""
     from fieldkit.rag import RAGError
 
-    _check_mode(mode, k)
+    _check_k(k)
     pipe = _pipeline(table, dsn, device, threads)
     try:
         with pipe:
@@ -193,7 +190,7 @@ def rag_ask(
     question: str = typer.Argument(..., help="The question."),
     table: str = typer.Option("fieldkit_docs", "--table", help=_TABLE_HELP),
     k: int = typer.Option(4, "--k", help="Passages given to the generator."),
-    mode: str = typer.Option("hybrid", "--mode", help="dense|lexical|hybrid."),
+    mode: ModeOpt = "hybrid",
     nim_url: str | None = typer.Option(
         None,
         "--nim-url",
@@ -223,7 +220,7 @@ def rag_ask(
     from fieldkit.nim import NIMClient, NIMError
     from fieldkit.rag import RAGError
 
-    _check_mode(mode, k)
+    _check_k(k)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
