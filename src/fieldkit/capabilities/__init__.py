@@ -1,7 +1,8 @@
 """fieldkit.capabilities — memory feasibility math for LLMs on one box, and the box's facts.
 
-The compatible surface (``Capabilities`` over the bundled DGX Spark document, ``kv_cache_bytes``,
-``weight_bytes``, ``practical_inference_envelope``, ``DTYPE_BYTES`` and the two errors), plus
+The published surface, same names and results (``Capabilities`` over the bundled DGX Spark
+document, ``kv_cache_bytes``, ``weight_bytes``, ``practical_inference_envelope``, ``DTYPE_BYTES``
+and the two errors), plus
 storage formats with their real cost (block-scaled fp4, GPTQ/AWQ, GGUF), catalogs of hardware
 profiles and model shapes (or a shape read from any Hugging Face ``config.json``) and a
 :func:`feasibility` report (GQA, MLA, MoE, sliding-window and hybrid aware; exact byte counts;

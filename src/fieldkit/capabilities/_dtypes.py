@@ -1,7 +1,7 @@
 """Bytes per element for the dtypes the memory math knows, and the one resolver both helpers use.
 
-``DTYPE_BYTES`` is the public compatible table (floats). The math itself runs on ``DTYPE_BITS``
-(integers), so byte counts are exact.
+``DTYPE_BYTES`` is the public table, with the published values (floats). The math itself runs
+on ``DTYPE_BITS`` (integers), so byte counts are exact.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class FeasibilityReport:
 
     @property
     def weights_plus_kv_bytes(self) -> int:
-        """Weights + KV cache (the compatible total)."""
+        """Weights + KV cache: the total the published ``practical_inference_envelope`` reports."""
         return self.weights_bytes + self.kv_cache_bytes
 
     @property

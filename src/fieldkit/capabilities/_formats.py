@@ -4,8 +4,8 @@ Every width is an exact fraction of bits per stored value, counting the block sc
 carries (NVFP4: 4-bit values + one fp8 scale per 16 → 4.5 bits). A format is usable for the KV
 cache only if a common runtime stores KV caches in it; the others are weight-only.
 
-The seven compatible dtypes keep their plain widths here (``int4`` is 4 bits, no scales); the
-compatible helpers ``weight_bytes``/``kv_cache_bytes`` accept only those seven.
+The seven dtypes of the published ``DTYPE_BYTES`` keep their plain widths here (``int4`` is 4 bits,
+no scales); the published helpers ``weight_bytes``/``kv_cache_bytes`` accept only those seven.
 """
 
 from __future__ import annotations

@@ -21,8 +21,6 @@ __all__ = [
     "ceil_div",
     "check_dimension",
     "kv_cache_bytes",
-    "kv_elements_bytes",
-    "ratio_bytes",
     "weight_bytes",
 ]
 
@@ -105,12 +103,6 @@ def billions_ratio(params_b: object, name: str = "params_b") -> tuple[int, int]:
     return exact.numerator, exact.denominator
 
 
-def ratio_bytes(count: tuple[int, int], bits: int) -> int:
-    """Whole bytes of ``count`` (numerator, denominator) values of *bits* bits each, rounded up."""
-    num, den = count
-    return -(-(num * bits) // (den * 8))
-
-
 # (float params_b, dtype as given) → bytes: sweeps and catalogs ask for the same few sizes.
 # Only exact ``float`` keys: ``Fraction(0.1) == 0.1`` but means a different parameter count.
 _weight_memo: dict[tuple[float, str], int] = {}
@@ -140,11 +132,6 @@ def weight_bytes(*, params_b: float, dtype: str) -> int:
             _weight_memo.clear()  # start over: keeps the current working set, bounds memory
         _weight_memo[memo_key] = result
     return result
-
-
-def kv_elements_bytes(elements: int, dtype: str) -> int:
-    """Bytes of *elements* cache elements stored as *dtype* (exact, whole bytes)."""
-    return -(-(elements * dtype_bits(dtype)) // 8)
 
 
 _KV_RULE = "hidden, n_layers, ctx, batch must all be positive"

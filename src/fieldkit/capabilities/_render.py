@@ -1,4 +1,5 @@
-"""Text rendering of a feasibility report: six compatible lines, then extra lines.
+"""Text rendering of a feasibility report: the six lines the published renderer prints, byte for
+byte, then extra lines.
 
 Pure (no I/O). The first lines echo the model id and dtypes as the user typed them; the extra
 lines are ASCII-only.

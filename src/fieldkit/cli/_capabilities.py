@@ -1,6 +1,6 @@
 """`fieldkit` commands of the capabilities module: envelope, feasibility, hardware, models.
 
-``envelope`` and ``feasibility`` print the compatible lines byte-exact for the compatible
+``envelope`` and ``feasibility`` print the published commands' lines byte-exact for their
 options; what we add comes on extra lines after them. Every user error is ``error: ...`` on
 stderr with exit 2.
 """

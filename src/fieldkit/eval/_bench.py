@@ -123,7 +123,7 @@ def _progress(total: int, enabled: bool | None, label: str) -> Iterator[Callable
 
 @dataclass
 class Bench:
-    """Wall-clock benchmark with numeric metric aggregation (the compatible ``Bench`` contract)."""
+    """Wall-clock benchmark with numeric metric aggregation (the published ``Bench`` contract)."""
 
     name: str
     metrics: list[str] = field(default_factory=list)
@@ -273,7 +273,7 @@ class Bench:
 
     # -- reporting ----------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The compatible summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
+        """The published summary keys; ``latency_ms`` also carries p50/p90/p95/p99."""
         if not self.calls:
             return {"name": self.name, "n": 0}
         ok = [c for c in self.calls if c.success]
@@ -296,7 +296,7 @@ class Bench:
         return out
 
     def report(self) -> str:
-        """The compatible markdown table (``—`` for metrics with no values)."""
+        """The published markdown table, same layout (``—`` for metrics with no values)."""
         s = self.summary()
         n = s["n"]
         lines = [f"### Bench: {self.name} (n={n})"]

@@ -196,7 +196,7 @@ def parse_judge_output(raw: Any, scale: tuple[float, float] | None = None) -> Ju
 
 @dataclass
 class Judge:
-    """LLM-as-judge over any ``NIMClient`` (compatible fields and defaults)."""
+    """LLM-as-judge over any ``NIMClient`` (the published fields and defaults)."""
 
     client: NIMClient
     rubric: str = RUBRIC_CORRECTNESS

@@ -1,6 +1,6 @@
-"""``summarize_metric`` (compatible shape) and latency percentiles.
+"""``summarize_metric`` (the published keys and shape) and latency percentiles.
 
-The summary keeps the compatible keys and upper-middle median; NaN values are dropped so they
+The summary keeps the published keys and upper-middle median; NaN values are dropped so they
 cannot break sorting, min or max.
 """
 

@@ -1,8 +1,9 @@
 """The refusal catalogue: nine regex families unioned from the project's RAG articles.
 
-The compatible families, order and ``re.IGNORECASE``, tightened against false positives: word
-boundaries (no "Hi do not know", "casino information"), "I am able to answer" is not a refusal, and
-"not available/directly/explicitly" only count when they talk about the source.
+The published families, in their order and with ``re.IGNORECASE``, tightened against false
+positives: word boundaries (no "Hi do not know", "casino information"), "I am able to answer"
+is not a refusal, and "not available/directly/explicitly" only count when they talk about the
+source.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from enum import Enum
 __all__ = ["FailureLabel"]
 
 
-class FailureLabel(str, Enum):  # noqa: UP042 - a str-mixin Enum keeps the compatible str()
+class FailureLabel(str, Enum):  # noqa: UP042 - a str-mixin Enum keeps str() as published
     """Outcome of one trial. ``.value`` round-trips byte-identically to the TSV ``status`` cell."""
 
     KEEP = "keep"

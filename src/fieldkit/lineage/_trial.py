@@ -327,6 +327,7 @@ def row_plan(header: tuple[str, ...], metric_field: str) -> RowPlan:
     return RowPlan(header, metric_field)
 
 
-# ``fields`` must list the 17 canonical fields first, in order (callers may rely on it).
-assert tuple(f.name for f in fields(Trial))[:17] == CANONICAL_HEADER
-assert tuple(f.name for f in fields(Trial)) == _FIELD_NAMES
+# ``fields`` must list the 17 canonical fields first, in order (callers may rely on it); checked at
+# import, also under ``python -O``.
+if tuple(f.name for f in fields(Trial)) != _FIELD_NAMES or _FIELD_NAMES[:17] != CANONICAL_HEADER:
+    raise ImportError("Trial's fields must start with the 17 canonical columns, in order")

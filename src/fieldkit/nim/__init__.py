@@ -1,7 +1,8 @@
 """fieldkit.nim — OpenAI-compatible NIM clients (sync and async) plus token/chunk utilities.
 
-The compatible surface: ``NIMClient``, the error classes, ``chunk_text``, ``estimate_tokens``,
-``wait_for_warm``, ``NIM_CONTEXT_WINDOW``, ``DEFAULT_CHUNK_TOKENS``, ``ChatMessage``. Also:
+The published surface, same names and behaviour: ``NIMClient``, the error classes,
+``chunk_text``, ``estimate_tokens``, ``wait_for_warm``, ``NIM_CONTEXT_WINDOW``,
+``DEFAULT_CHUNK_TOKENS``, ``ChatMessage``. Also:
 ``AsyncNIMClient``, streaming, embeddings, reranking, ``chat_many``, configurable retries.
 """
 

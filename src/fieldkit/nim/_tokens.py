@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 CHARS_PER_TOKEN_ESTIMATE: float = 4.0
-"""The compatible heuristic: about four characters per token (under-counts CJK and dense code)."""
+"""The published heuristic: about four characters per token (under-counts CJK and dense code)."""
 
 PER_MESSAGE_OVERHEAD_TOKENS: int = 4
 """Tokens added per chat message for role markers and separators."""

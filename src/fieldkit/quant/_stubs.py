@@ -29,8 +29,8 @@ _NEEDS = {
 def _not_implemented(name: str) -> NoReturn:
     fmt, needs = _NEEDS[name]
     raise NotImplementedError(
-        f"{name}: {fmt} quantization is not implemented yet (on the roadmap for v0.5). It needs "
-        f"{needs}; today use quantize_gguf for llama.cpp GGUF variants"
+        f"{name}: {fmt} quantization is not implemented yet (on the roadmap; no release is "
+        f"promised). It needs {needs}; today use quantize_gguf for llama.cpp GGUF variants"
     )
 
 
