@@ -19,9 +19,9 @@ from fieldkit.eval import is_refusal
 from fieldkit.eval._judge import parse_judge_output
 from fieldkit.lineage._trial import CANONICAL_HEADER
 from fieldkit.lineage._tsv import salvage_short_row, split_records
+from fieldkit.rag import Chunk
 from fieldkit.rag._lexical import identifier_terms
 from fieldkit.rag._prompt import format_passage
-from fieldkit.rag._types import Chunk
 from fieldkit.testing._behaviour import split_deltas
 
 N = 40_000

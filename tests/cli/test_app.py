@@ -152,7 +152,7 @@ def test_pg_upgrade_on_a_folder_that_is_no_data_directory_is_a_user_error(tmp_pa
 
 def _fake_llama_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A complete llama.cpp cache of stub tools (PATH without cmake: a build would fail)."""
-    from fieldkit.serve._locate import LLAMA_TARGETS, llama_cache_dir
+    from fieldkit.serve import LLAMA_TARGETS, llama_cache_dir
 
     monkeypatch.delenv("FIELDKIT_LLAMA_SERVER", raising=False)
     monkeypatch.setenv("FIELDKIT_LLAMA_CACHE", str(tmp_path))
@@ -167,7 +167,7 @@ def test_serve_build_json_is_pretty_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """``serve --build --json`` follows the one JSON convention (a complete cache: no build)."""
-    from fieldkit.serve._locate import LLAMA_TARGETS
+    from fieldkit.serve import LLAMA_TARGETS
 
     _fake_llama_cache(monkeypatch, tmp_path)
     result = runner.invoke(app, ["serve", "--build", "--json"])

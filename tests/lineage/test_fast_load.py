@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldkit.lineage import FailureLabel, LineageStore, MalformedRowWarning, Trial
-from fieldkit.lineage._trial import CANONICAL_HEADER, FLOAT_FIELDS, STR_FIELDS
+from fieldkit.lineage._trial import CANONICAL_HEADER, STR_FIELDS
 from fieldkit.lineage._tsv import DIALECT, encode_row, split_records
+from fieldkit.lineage.views import FLOAT_FIELDS
 
 
 def _csv_records(text: str, first_line: int = 1) -> list[tuple[int, list[str]]]:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
-from fieldkit.lineage._mlflow import ExportError, export_trials
+from fieldkit.lineage._mlflow import export_trials
+from fieldkit.lineage.views import ExportError
 
 pytest.importorskip("mlflow")
 pytest.importorskip("sqlalchemy")

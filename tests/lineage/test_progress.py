@@ -10,15 +10,14 @@ from hypothesis import strategies as st
 
 from fieldkit.lineage import FailureLabel, Trial
 from fieldkit.lineage._progress import (
-    Point,
     choose_annotations,
     downsample,
     frontier,
     place_labels,
-    progress_data,
     short_hypothesis,
     y_limits,
 )
+from fieldkit.lineage.views import Point, progress_data
 
 _STATUSES = [FailureLabel.KEEP, FailureLabel.DISCARD, FailureLabel.CRASH, FailureLabel.SIZE_BLOCKED]
 _values = st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False), st.just(math.nan))

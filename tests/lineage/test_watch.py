@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fieldkit.cli import app
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
-from fieldkit.lineage._watch import frame_of, render_frame, watch_loop
+from fieldkit.lineage.views import frame_of, render_frame, watch_loop
 
 _WRITER = """
 import sys

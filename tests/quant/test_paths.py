@@ -100,7 +100,7 @@ def test_falls_back_to_fieldkits_llama_cpp(
 
 def test_fieldkit_build_cache_is_found(clean_env: Path, tmp_path: Path) -> None:
     """A populated build cache supplies tools and the convert script."""
-    from fieldkit.serve._locate import llama_cache_dir
+    from fieldkit.serve import llama_cache_dir
 
     cache = llama_cache_dir()
     (cache / "bin").mkdir(parents=True)

@@ -151,7 +151,7 @@ def test_unknown_variant_quotes_llama_quantize(
 
 
 def _convert_script() -> Path:
-    from fieldkit.serve._locate import llama_cache_dir
+    from fieldkit.serve import llama_cache_dir
 
     script = llama_cache_dir() / "src" / "convert_hf_to_gguf.py"
     if not script.is_file():

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from fieldkit.serve import LlamaBuildError, build_llama_cpp, llama_binary, llama_cache_dir
-from fieldkit.serve._locate import LLAMA_TARGETS, llama_cache_root
+from fieldkit.serve import (
+    LLAMA_TARGETS,
+    LlamaBuildError,
+    build_llama_cpp,
+    llama_binary,
+    llama_cache_dir,
+    llama_cache_root,
+)
 
 
 def _fake_complete_cache(cache: Path) -> None:
