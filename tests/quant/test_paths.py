@@ -111,3 +111,13 @@ def test_fieldkit_build_cache_is_found(clean_env: Path, tmp_path: Path) -> None:
     assert paths.perplexity == cache / "bin" / "llama-perplexity"
     assert paths.convert == cache / "src" / "convert_hf_to_gguf.py"
     assert paths.quantize is None  # nothing is built by a lookup
+
+
+def test_an_empty_build_cache_gives_no_convert_script_and_starts_no_build(
+    clean_env: Path, tmp_path: Path
+) -> None:
+    from fieldkit.serve import llama_cache_dir
+
+    paths = LlamaCppPaths().resolve()
+    assert paths.convert is None and paths.quantize is None
+    assert not llama_cache_dir().exists()  # the lookup went through serve without building

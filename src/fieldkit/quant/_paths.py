@@ -34,9 +34,13 @@ def _fieldkit_binary(name: str) -> Path | None:
 
 
 def _fieldkit_convert() -> Path | None:
-    from fieldkit.serve import llama_cache_dir
+    """The convert script in fieldkit's own llama.cpp source tree; never builds."""
+    from fieldkit.serve import LlamaBuildError, llama_source_dir
 
-    script = llama_cache_dir() / "src" / _CONVERT
+    try:
+        script = llama_source_dir(build=False) / _CONVERT
+    except LlamaBuildError:
+        return None
     return script if script.is_file() else None
 
 

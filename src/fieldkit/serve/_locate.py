@@ -131,11 +131,12 @@ def llama_binary(name: str = "llama-server", *, build: bool = True) -> Path:
     return path
 
 
-def llama_source_dir() -> Path:
-    """The llama.cpp source tree of the cached build (has ``convert_hf_to_gguf.py``)."""
+def llama_source_dir(*, build: bool = True) -> Path:
+    """The llama.cpp source tree of the cached build (has ``convert_hf_to_gguf.py``); builds the
+    cache first when it is missing and *build* is true, else raises :class:`LlamaBuildError`."""
     user_dir = _user_binary_dir()
     src = llama_cache_dir() / "src"
-    if user_dir is None and not src.is_dir():
+    if build and user_dir is None and not src.is_dir():
         build_llama_cpp()
     if not src.is_dir():
         raise LlamaBuildError("no llama.cpp source tree in the cache; run `fieldkit serve --build`")
