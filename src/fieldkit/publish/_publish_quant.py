@@ -161,6 +161,106 @@ def _staged_files(variant_files: Mapping[str, Any]) -> list[tuple[Path, str]]:
     return staged
 
 
+def _card(
+    rel: _Release,
+    *,
+    base_model: str,
+    repo_name: str,
+    hf_repo: str,
+    tags: tuple[str, ...],
+    lineage: str | None,
+    brand: PublisherBrand,
+    ollama_pull_handle: str | None,
+    transformers_snippet: str | None,
+    article_slug: str | None,
+    article_title: str | None,
+) -> ModelCard:
+    rows = []
+    for v in rel.variants:
+        entry = rel.variant_files.get(v)
+        size = entry.get("size") if isinstance(entry, dict) else ""
+        rows.append({"name": v, "size": size, "recommended": _default_variant_recommendation(v)})
+    return ModelCard(
+        title=repo_name.replace("-", " ").replace("/", " / "),
+        one_liner=(
+            f"`{rel.fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
+            f"{brand.hardware_label}."
+        ),
+        base_model=base_model,
+        license=rel.license if rel.license is not None else "apache-2.0",
+        library_name="gguf" if rel.fmt == "gguf" else "transformers",
+        quant_format=rel.fmt,
+        tags=tags,
+        variants=tuple(rows),
+        perplexity=rel.perplexity,
+        tokens_per_sec=rel.tokens_per_sec,
+        sustained_load_minutes=rel.sustained,
+        vertical_eval=rel.vertical,
+        vertical_eval_name=rel.vertical_name,
+        hf_repo=hf_repo,
+        chat_format=rel.chat,
+        recommended_variant=rel.recommended,
+        llama_cpp_example_prompt=rel.prompt,
+        ollama_pull_handle=ollama_pull_handle,
+        transformers_snippet=transformers_snippet,
+        lineage_prompt=lineage,
+        article_slug=article_slug,
+        article_title=article_title,
+        model_creator=brand.creator,
+        brand=brand,
+    )
+
+
+def _manifest(
+    rel: _Release,
+    *,
+    repo_name: str,
+    base_model: str,
+    hf_repo: str,
+    lineage_run_id: str | None,
+    article_slug: str | None,
+    published_at: datetime | None,
+) -> ArtifactManifest:
+    stamp = (published_at or datetime.now(UTC)).astimezone(UTC)
+    return ArtifactManifest(
+        slug=repo_name.lower().replace("/", "-"),
+        kind="quant",
+        artifact_class=rel.fmt,
+        base_model=base_model,
+        hf_repo=hf_repo,
+        variants=rel.variants,
+        perplexity=rel.perplexity,
+        spark_tokens_per_sec=rel.tokens_per_sec,
+        sustained_load_minutes=rel.sustained,
+        vertical_eval=rel.vertical,
+        vertical_eval_name=rel.vertical_name,
+        recommended_variant=rel.recommended,
+        lineage_run_id=lineage_run_id,
+        model_license=rel.license,
+        article=f"articles/{article_slug}/" if article_slug else None,
+        published_at=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def _stage(adapter: HFHubAdapter, card: ModelCard, variant_files: Mapping[str, Any]) -> Path:
+    """Stage the card and the variant files; the staged card's path. A staging folder holding
+    files this release does not include is refused first, since the push uploads it whole."""
+    staged = _staged_files(variant_files)
+    planned = {"README.md", *(Path(rel_path).as_posix() for _src, rel_path in staged)}
+    stale = [f for f in adapter._staged() if f not in planned]
+    if stale:
+        raise PublishError(
+            f"staging folder {str(adapter.staging_dir)!r} already holds files this release "
+            f"does not include, which the push would upload too: {', '.join(stale)}; "
+            "use an empty folder or remove them"
+        )
+    card_path = adapter.stage_text(card.render(), "README.md")
+    for src, rel_path in staged:
+        adapter.stage_file(src, rel_path)
+
+    return card_path
+
+
 def publish_quant(
     *,
     quant_report: QuantReportLike,
@@ -191,11 +291,10 @@ def publish_quant(
     """Render the card, stage it and the variant files, write the manifest, then push.
 
     Keywords win over same-named report attributes when not ``None``. ``dry_run=True`` (the
-    default) uploads nothing. A staging folder holding files this release would not stage (a
-    previous release's variants) is refused with ``PublishError`` before anything is written,
-    since the push uploads the whole folder. ``published_at`` (default: now, UTC) stamps the
-    manifest. A fieldkit ``LineageStore`` renders its block for ``lineage_specialist``; any
-    other ``lineage_store`` is asked ``render_prompt()``.
+    default) uploads nothing. A staging folder holding files this release would not stage is
+    refused with ``PublishError`` before anything is written. ``published_at`` (default: now,
+    UTC) stamps the manifest. A fieldkit ``LineageStore`` renders its block for
+    ``lineage_specialist``; any other ``lineage_store`` is asked ``render_prompt()``.
     """
     rel = _release(
         quant_report,
@@ -210,76 +309,32 @@ def publish_quant(
     lineage = (
         _lineage_text(lineage_store, lineage_specialist) if lineage_store is not None else None
     )
-    rows = []
-    for v in rel.variants:
-        entry = rel.variant_files.get(v)
-        size = entry.get("size") if isinstance(entry, dict) else ""
-        rows.append({"name": v, "size": size, "recommended": _default_variant_recommendation(v)})
-
     adapter = HFHubAdapter(staging_dir=staging_dir, dry_run=dry_run, token=token, org=org)
     hf_repo = adapter.repo_id(repo_name)
-    card = ModelCard(
-        title=repo_name.replace("-", " ").replace("/", " / "),
-        one_liner=(
-            f"`{rel.fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
-            f"{brand.hardware_label}."
-        ),
+    card = _card(
+        rel,
         base_model=base_model,
-        license=rel.license if rel.license is not None else "apache-2.0",
-        library_name="gguf" if rel.fmt == "gguf" else "transformers",
-        quant_format=rel.fmt,
-        tags=tags,
-        variants=tuple(rows),
-        perplexity=rel.perplexity,
-        tokens_per_sec=rel.tokens_per_sec,
-        sustained_load_minutes=rel.sustained,
-        vertical_eval=rel.vertical,
-        vertical_eval_name=rel.vertical_name,
+        repo_name=repo_name,
         hf_repo=hf_repo,
-        chat_format=rel.chat,
-        recommended_variant=rel.recommended,
-        llama_cpp_example_prompt=rel.prompt,
+        tags=tags,
+        lineage=lineage,
+        brand=brand,
         ollama_pull_handle=ollama_pull_handle,
         transformers_snippet=transformers_snippet,
-        lineage_prompt=lineage,
         article_slug=article_slug,
         article_title=article_title,
-        model_creator=brand.creator,
-        brand=brand,
     )
-    staged = _staged_files(rel.variant_files)
-    planned = {"README.md", *(Path(rel_path).as_posix() for _src, rel_path in staged)}
-    stale = [f for f in adapter._staged() if f not in planned]
-    if stale:
-        raise PublishError(
-            f"staging folder {str(adapter.staging_dir)!r} already holds files this release "
-            f"does not include, which the push would upload too: {', '.join(stale)}; "
-            "use an empty folder or remove them"
-        )
-    card_path = adapter.stage_text(card.render(), "README.md")
-    for src, rel_path in staged:
-        adapter.stage_file(src, rel_path)
-
-    manifest_path: Path | None = None
+    card_path = _stage(adapter, card, rel.variant_files)
+    manifest_path = None
     if artifacts_dir is not None:
-        stamp = (published_at or datetime.now(UTC)).astimezone(UTC)
-        manifest = ArtifactManifest(
-            slug=repo_name.lower().replace("/", "-"),
-            kind="quant",
-            artifact_class=rel.fmt,
+        manifest = _manifest(
+            rel,
+            repo_name=repo_name,
             base_model=base_model,
             hf_repo=hf_repo,
-            variants=rel.variants,
-            perplexity=rel.perplexity,
-            spark_tokens_per_sec=rel.tokens_per_sec,
-            sustained_load_minutes=rel.sustained,
-            vertical_eval=rel.vertical,
-            vertical_eval_name=rel.vertical_name,
-            recommended_variant=rel.recommended,
             lineage_run_id=lineage_run_id,
-            model_license=rel.license,
-            article=f"articles/{article_slug}/" if article_slug else None,
-            published_at=stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            article_slug=article_slug,
+            published_at=published_at,
         )
         manifest_path = write_artifact_manifest(manifest, artifacts_dir=artifacts_dir)
     result = adapter.push_folder(repo_name=repo_name, commit_message=brand.commit_message)
