@@ -217,7 +217,6 @@ def _export(
     connect_timeout: float,
 ) -> ExportResult:
     require("mlflow", "mlflow", purpose="exporting lineage to MLflow")
-    from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -258,37 +257,10 @@ def _export(
             result.runs[key] = run_id
             parent = norm_id(t.parent_exp) if t.parent_exp else ""
             parent_run = run_ids.get(parent) if parent and parent != key else None
-            want = desired_run(t, parent_run, source)
-            tags = [RunTag(k, v) for k, v in want.tags.items() if have.tags.get(k) != v]
-            params = []
-            for k, v in want.params.items():
-                if k not in have.params:
-                    params.append(Param(k, v))
-                elif have.params[k] != v:
-                    result.params_kept += 1
-            ts = want.start_ms or 0
-            # MLflow's latest value is the largest (step, timestamp, value): a changed value is
-            # logged at a later timestamp so it wins even when it is smaller than the old one.
-            later = max(ts, int(time.time() * 1000))
-            metrics = [
-                Metric(k, v, later if k in have.metrics else ts, 0)
-                for k, v in want.metrics.items()
-                if have.metrics.get(k) != v
-            ]
-            entities: list[Any] = [*metrics, *params, *tags]
-            for part in _chunks(entities, _BATCH):
-                client.log_batch(
-                    run_id,
-                    metrics=[e for e in part if isinstance(e, Metric)],
-                    params=[e for e in part if isinstance(e, Param)],
-                    tags=[e for e in part if isinstance(e, RunTag)],
-                )
-            status_changed = have.status != want.status or have.end_ms != want.end_ms
-            if status_changed:
-                client.set_terminated(run_id, status=want.status, end_time=want.end_ms)
+            changed = _sync_run(client, run_id, have, desired_run(t, parent_run, source), result)
             if key in created:
                 continue
-            if entities or status_changed:
+            if changed:
                 result.updated += 1
             else:
                 result.unchanged += 1
@@ -297,6 +269,44 @@ def _export(
     except OSError as exc:
         raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
     return result
+
+
+def _sync_run(
+    client: Any, run_id: str, have: RunState, want: RunState, result: ExportResult
+) -> bool:
+    """Write to run *run_id* only what differs between *have* (the store) and *want*; whether
+    anything was written. A param that changed is kept as it was (MLflow params are immutable)
+    and counted in ``result.params_kept``."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    tags = [RunTag(k, v) for k, v in want.tags.items() if have.tags.get(k) != v]
+    params = []
+    for k, v in want.params.items():
+        if k not in have.params:
+            params.append(Param(k, v))
+        elif have.params[k] != v:
+            result.params_kept += 1
+    ts = want.start_ms or 0
+    # MLflow's latest value is the largest (step, timestamp, value): a changed value is
+    # logged at a later timestamp so it wins even when it is smaller than the old one.
+    later = max(ts, int(time.time() * 1000))
+    metrics = [
+        Metric(k, v, later if k in have.metrics else ts, 0)
+        for k, v in want.metrics.items()
+        if have.metrics.get(k) != v
+    ]
+    entities: list[Any] = [*metrics, *params, *tags]
+    for part in _chunks(entities, _BATCH):
+        client.log_batch(
+            run_id,
+            metrics=[e for e in part if isinstance(e, Metric)],
+            params=[e for e in part if isinstance(e, Param)],
+            tags=[e for e in part if isinstance(e, RunTag)],
+        )
+    status_changed = have.status != want.status or have.end_ms != want.end_ms
+    if status_changed:
+        client.set_terminated(run_id, status=want.status, end_time=want.end_ms)
+    return bool(entities) or status_changed
 
 
 def _existing_runs(client: Any, exp_id: str) -> dict[str, tuple[str, RunState]]:
