@@ -57,6 +57,27 @@ def _convert(
     return paths
 
 
+def _is_quantized(source: Path, *, dry_run: bool, notes: list[str]) -> bool:
+    """Whether the GGUF *source* is already quantized (a note says it will be re-quantized).
+    A missing or unreadable source is an error, except in a dry run."""
+    ftype: int | None = None
+    if source.is_file():
+        try:
+            ftype = read_gguf_file_type(source)
+        except QuantError:
+            if not dry_run:
+                raise
+    elif not dry_run:
+        raise QuantError(f"quantization source {source} does not exist")
+    if ftype is None or ftype in UNQUANTIZED_FILE_TYPES:
+        return False
+    notes.append(
+        f"source {source.name} is already {file_type_name(ftype)}: re-quantizing with "
+        "--allow-requantize; quality is bounded by that source"
+    )
+    return True
+
+
 def quantize_gguf(
     *,
     model: str | Path,
@@ -100,21 +121,7 @@ def quantize_gguf(
             paths, model, source, dry_run=dry_run, timeout_s=timeout_s, notes=report.notes
         )
 
-    ftype: int | None = None
-    if source.is_file():
-        try:
-            ftype = read_gguf_file_type(source)
-        except QuantError:
-            if not dry_run:
-                raise
-    elif not dry_run:
-        raise QuantError(f"quantization source {source} does not exist")
-    requant = ftype is not None and ftype not in UNQUANTIZED_FILE_TYPES
-    if requant:
-        report.notes.append(
-            f"source {source.name} is already {file_type_name(ftype)}: re-quantizing with "
-            "--allow-requantize; quality is bounded by that source"
-        )
+    requant = _is_quantized(source, dry_run=dry_run, notes=report.notes)
 
     for v in variants:
         dest = outdir / f"model-{v}.gguf"
