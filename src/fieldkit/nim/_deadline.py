@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import ssl
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -175,33 +175,36 @@ class DeadlineUnsupported(RuntimeError):
     deadlines cannot be installed; raised at once rather than letting requests run unbounded."""
 
 
-def _pool_backend(made: object, kind: type[Any]) -> Any:
+_B = TypeVar("_B", httpcore.NetworkBackend, httpcore.AsyncNetworkBackend)
+
+
+def _pool_backend(made: object, kind: type[_B]) -> tuple[object, _B]:
     """The connection pool of an httpx transport and its network backend, checked: both are
     httpx/httpcore internals (``_pool``, ``_network_backend``), so a release that moves them
     fails here, loudly, instead of silently dropping the deadline."""
     pool = getattr(made, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
-    if not isinstance(inner, kind):
+    if pool is None or not isinstance(inner, kind):
         raise DeadlineUnsupported(
             f"httpx {httpx.__version__} / httpcore {httpcore.__version__}: the transport has no "
             f"{kind.__name__} at ._pool._network_backend; install an httpx release this fieldkit "
             "supports (see its pyproject)"
         )
-    return pool
+    return pool, inner
 
 
 def transport(**kwargs: Any) -> httpx.HTTPTransport:
     """An ``httpx.HTTPTransport`` (same keyword arguments) whose sockets honour :func:`bounded`;
     :class:`DeadlineUnsupported` when the installed httpx cannot carry the deadline."""
     made = httpx.HTTPTransport(**kwargs)
-    pool = _pool_backend(made, httpcore.NetworkBackend)
-    pool._network_backend = _Backend(pool._network_backend)
+    pool, inner = _pool_backend(made, httpcore.NetworkBackend)
+    pool._network_backend = _Backend(inner)  # type: ignore[attr-defined]
     return made
 
 
 def async_transport(**kwargs: Any) -> httpx.AsyncHTTPTransport:
     """The asyncio twin of :func:`transport`."""
     made = httpx.AsyncHTTPTransport(**kwargs)
-    pool = _pool_backend(made, httpcore.AsyncNetworkBackend)
-    pool._network_backend = _AsyncBackend(pool._network_backend)
+    pool, inner = _pool_backend(made, httpcore.AsyncNetworkBackend)
+    pool._network_backend = _AsyncBackend(inner)  # type: ignore[attr-defined]
     return made
