@@ -67,12 +67,9 @@ def _x(data: ProgressData, xs: Sequence[float]) -> list[Any]:
     return list(xs)
 
 
-def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
-    """A ``matplotlib.figure.Figure`` of *data* (no pyplot; render it with ``savefig``)."""
-    figure_cls, canvas_cls = _mpl()
-    fig = figure_cls(figsize=(12, 6.5), dpi=100, layout="constrained")
-    canvas_cls(fig)
-    ax = fig.add_subplot()
+def _draw_faint(ax: Any, data: ProgressData) -> None:
+    """The faint points, one series per status; points outside the y range are drawn at its
+    edge as triangles, under one legend entry."""
     n_faint = max(1, len(data.faint))
     size = 14.0 if n_faint <= 2000 else 6.0 if n_faint <= 20000 else 3.0
     alpha = 0.45 if n_faint <= 2000 else 0.25
@@ -101,6 +98,15 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
                 linewidths=0, zorder=2, clip_on=False, label=edge_label,
             )  # fmt: skip
             edge_label = "_nolegend_"  # one legend entry for every clipped series
+
+
+def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
+    """A ``matplotlib.figure.Figure`` of *data* (no pyplot; render it with ``savefig``)."""
+    figure_cls, canvas_cls = _mpl()
+    fig = figure_cls(figsize=(12, 6.5), dpi=100, layout="constrained")
+    canvas_cls(fig)
+    ax = fig.add_subplot()
+    _draw_faint(ax, data)
     if data.no_metric:
         ax.scatter(
             _x(data, [p.x for p in data.no_metric]), [0.0] * len(data.no_metric),

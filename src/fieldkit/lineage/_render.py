@@ -60,6 +60,25 @@ def cell(s: str) -> str:
     return s.replace("|", "\\|") if "|" in s else s
 
 
+def _chain_lines(chain: Sequence[Trial], metric: MetricFn, chain_note: str) -> list[str]:
+    """One line per trial of the chain, root first; the root carries *chain_note*, the last
+    trial ``← BEST``."""
+    lines = []
+    for i, t in enumerate(chain):
+        prefix = "" if i == 0 else " └─ "
+        line = (
+            f"{prefix}exp_{t.exp_id} [{one_line(t.specialist) or 'baseline'}, {t.status.value}, "
+            f"metric={fmt_metric(metric(t))}, Δ={fmt_delta(t.delta_vs_best)}] "
+            f"{trunc(one_line(t.hypothesis), 100)}"
+        )
+        if i == 0:
+            line += chain_note
+        if i == len(chain) - 1:
+            line += " ← BEST"
+        lines.append(line)
+    return lines
+
+
 def render_default(
     *,
     for_specialist: str,
@@ -106,20 +125,7 @@ def render_default(
     L.append("")
     L += ["## KNOWLEDGE.md", ""]
     L.append("**Current-best lineage** (root → best):")
-    L.append(FENCE)
-    for i, t in enumerate(chain):
-        prefix = "" if i == 0 else " └─ "
-        line = (
-            f"{prefix}exp_{t.exp_id} [{one_line(t.specialist) or 'baseline'}, {t.status.value}, "
-            f"metric={fmt_metric(metric(t))}, Δ={fmt_delta(t.delta_vs_best)}] "
-            f"{trunc(one_line(t.hypothesis), 100)}"
-        )
-        if i == 0:
-            line += chain_note
-        if i == len(chain) - 1:
-            line += " ← BEST"
-        L.append(line)
-    L.append(FENCE)
+    L += [FENCE, *_chain_lines(chain, metric, chain_note), FENCE]
     L.append("")
     L += [f"## Recent Activity (last {len(recent)})", ""]
     if recent:
