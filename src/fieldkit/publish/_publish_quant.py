@@ -111,8 +111,8 @@ class _Release:
 
     fmt: str
     variants: tuple[str, ...]
-    perplexity: dict[str, Any]
-    tokens_per_sec: dict[str, Any]
+    perplexity: dict[str, float]
+    tokens_per_sec: dict[str, float]
     variant_files: dict[str, Any]
     sustained: float | None
     vertical: dict[str, float]
