@@ -8,7 +8,6 @@ stderr with exit 2.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 from typer._click import exceptions as click_errors  # Typer vendors Click
@@ -26,10 +25,6 @@ def _emit(line: str) -> None:
     except (UnicodeEncodeError, LookupError):
         line = line.replace("—", "-").encode(encoding, errors="replace").decode(encoding)
     typer.echo(line)
-
-
-def _emit_json(payload: Any) -> None:
-    echo_json(payload)
 
 
 @app.command()
@@ -126,7 +121,7 @@ def feasibility(
     except (TypeError, ValueError) as exc:  # defensive: bad input never becomes a traceback
         fail(str(exc))
     if as_json:
-        _emit_json(report.to_dict())
+        echo_json(report.to_dict())
         return
     for line in render_feasibility(
         report, model_label=model_id or config, dtype_label=dtype, kv_dtype_label=kv_dtype
@@ -155,7 +150,7 @@ def hardware(
 
     profiles = list(hardware_profiles().values())
     if as_json:
-        _emit_json([p.to_dict() for p in profiles])
+        echo_json([p.to_dict() for p in profiles])
         return
     rows = [["id", "memory", "bandwidth", "native dtypes", "name"]]
     for p in profiles:
@@ -182,7 +177,7 @@ def dtypes(
 
     formats = list(FORMATS.values())
     if as_json:
-        _emit_json([f.to_dict() for f in formats])
+        echo_json([f.to_dict() for f in formats])
         return
     rows = [["dtype", "bits/value", "KV cache", "aliases", "storage"]]
     for f in formats:
@@ -208,7 +203,7 @@ def models(
 
     shapes = list(model_shapes().values())
     if as_json:
-        _emit_json([m.to_dict() for m in shapes])
+        echo_json([m.to_dict() for m in shapes])
         return
     rows = [["id", "params", "active", "layers", "attention", "KV/token fp16", "windowed", "name"]]
     for m in shapes:

@@ -18,7 +18,6 @@ Markdown by default, ``--json`` for scripts. User errors: ``error: ...`` on stde
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -39,10 +38,6 @@ def _check_file(path: Path) -> None:
         fail(f"no such file: {path}")
     if not path.is_file():
         fail(f"not a file: {path}")
-
-
-def _echo_json(payload: Any) -> None:
-    echo_json(payload)
 
 
 @eval_app.command("passk")
@@ -70,7 +65,7 @@ def passk(
         out = result.to_dict()
         out.pop("per_task")
         out["n_skipped"] = skipped
-        _echo_json(out)
+        echo_json(out)
         return
     text = result.report()
     if skipped:
@@ -105,7 +100,7 @@ def compare(
         fail(f"{empty}: no trajectory records")
     skipped = {"baseline": result.baseline.n_skipped, "candidate": result.candidate.n_skipped}
     if as_json:
-        _echo_json({**result.to_dict(), "n_skipped": skipped})
+        echo_json({**result.to_dict(), "n_skipped": skipped})
         return
     text = result.report()
     if any(skipped.values()):
@@ -146,6 +141,6 @@ def trajectory(
     if not traj.iters:
         fail(f"{file}: no evaluated iterations with a numeric {score_field!r}")
     if as_json:
-        _echo_json(traj.summary(all_knobs=knob or None, top_n=top))
+        echo_json(traj.summary(all_knobs=knob or None, top_n=top))
         return
     typer.echo(traj.report(all_knobs=knob or None, top_n=top))

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from fieldkit._lazy import require
@@ -29,6 +29,7 @@ from fieldkit.lineage._trial import FLOAT_FIELDS, Trial, parse_float
 __all__ = ["ExportError", "ExportResult", "desired_run", "export_store", "export_trials"]
 
 EXP_TAG = "fieldkit.exp_id"
+_T = TypeVar("_T")
 _TEXT_LIMIT = 5000  # under MLflow's param (6000) and tag (8000) value limits
 _BATCH = 900  # log_batch takes at most 1000 entities per call
 _FAILED = {FailureLabel.CRASH, FailureLabel.PREFLIGHT_CRASH}
@@ -186,7 +187,7 @@ def _http_deadline(tracking_uri: str, timeout: float) -> Iterator[None]:
                 os.environ.pop(k, None)
 
 
-def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+def _chunks(items: Sequence[_T], n: int) -> Iterable[Sequence[_T]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
