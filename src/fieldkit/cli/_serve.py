@@ -116,7 +116,7 @@ def serve(
     import threading
     import time
 
-    from fieldkit.serve import LlamaBuildError, LocalServer, LocalServerError
+    from fieldkit.serve import ContextTooLarge, LlamaBuildError, LocalServer, LocalServerError
 
     if build:
         _build(as_json)
@@ -179,7 +179,7 @@ def serve(
         interrupted = True
     except (LocalServerError, LlamaBuildError) as exc:
         server.stop()
-        fail(str(exc), code=1)
+        fail(str(exc), code=2 if isinstance(exc, ContextTooLarge) else 1)
     finally:
         server.stop()
     if died:

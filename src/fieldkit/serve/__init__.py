@@ -14,10 +14,11 @@ from fieldkit.serve._locate import (
     llama_cache_root,
     llama_source_dir,
 )
-from fieldkit.serve._server import LocalServer, LocalServerError
+from fieldkit.serve._server import ContextTooLarge, LocalServer, LocalServerError
 
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
+    "ContextTooLarge",
     "LlamaBuildError",
     "LocalServer",
     "LocalServerError",

@@ -112,7 +112,7 @@ class ContextPlan:
         return (
             f"ctx {self.ctx}: KV {self.kv_dtype} = {padded_ctx(self.ctx)} cells x "
             f"{shape.n_layer} layers x {head_s} KV heads x ({shape.head_dim_k}+"
-            f"{shape.head_dim_v}) dims = {self.kv_bytes} bytes ({self.kv_bytes / (1 << 20):.2f} "
+            f"{shape.head_dim_v}) dims x {_elem(self.kv_dtype)} = {self.kv_bytes} bytes ({self.kv_bytes / (1 << 20):.2f} "
             f"MiB) of {self.budget_bytes / gib:.2f} GiB budget ({self.source} "
             f"{self.available_bytes / gib:.2f} GiB - weights {self.weights_bytes / gib:.2f} GiB "
             f"- headroom){cap}"
@@ -155,3 +155,8 @@ def fit_context(
         source=source,
         capped_by_model=capped,
     )
+
+
+def _elem(kv_dtype: str) -> str:
+    size, block = KV_DTYPES[kv_dtype]
+    return f"{size} B" if block == 1 else f"{size}/{block} B"

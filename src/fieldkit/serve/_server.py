@@ -48,6 +48,7 @@ from fieldkit.serve._locate import LlamaBuildError, build_backend, default_model
 from fieldkit.serve._server_log import ServerLogFacts, parse_server_log
 
 __all__ = [
+    "ContextTooLarge",
     "LocalServer",
     "LocalServerError",
     "default_threads",
@@ -66,6 +67,10 @@ _PR_SET_PDEATHSIG = 1
 
 class LocalServerError(RuntimeError):
     """The local server could not start or died; the message says why (with its log's tail)."""
+
+
+class ContextTooLarge(LocalServerError):
+    """The requested context's KV cache cannot fit the memory here (raised before starting)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -445,7 +450,7 @@ class LocalServer:
             best = fit_context(
                 shape, ctx=None, kv_dtype=self.kv_dtype, available=(plan.available_bytes, "")
             ).ctx
-            raise LocalServerError(
+            raise ContextTooLarge(
                 f"ctx {self.ctx} needs a {self.kv_dtype} KV cache of "
                 f"{plan.kv_bytes / (1 << 30):.2f} GiB but the limit here is "
                 f"{plan.budget_bytes / (1 << 30):.2f} GiB ({plan.source} "
