@@ -98,7 +98,7 @@ def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], messag
 
 
 def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
-    """SIGKILL the real llama-server: `fieldkit serve` exits 1 naming the signal and the kept log."""
+    """SIGKILL the real llama-server: `fieldkit serve` exits 1 naming the signal and its log."""
     proc = subprocess.Popen(
         _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
         env=_env(tmp_path),
