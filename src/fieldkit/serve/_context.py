@@ -113,7 +113,8 @@ class ContextPlan:
             f"ctx {self.ctx}: KV {self.kv_dtype} = {padded_ctx(self.ctx)} cells x "
             f"{shape.n_layer} layers x {head_s} KV heads x ({shape.head_dim_k}+"
             f"{shape.head_dim_v}) dims x {_elem(self.kv_dtype)} = {self.kv_bytes} bytes "
-            f"({self.kv_bytes / (1 << 20):.2f} MiB) of {self.budget_bytes / gib:.2f} GiB budget ({self.source} "
+            f"({self.kv_bytes / (1 << 20):.2f} MiB) of {self.budget_bytes / gib:.2f} GiB "
+            f"budget ({self.source} "
             f"{self.available_bytes / gib:.2f} GiB - weights {self.weights_bytes / gib:.2f} GiB "
             f"- headroom){cap}"
         )
