@@ -90,7 +90,10 @@ def serve(
         help="Refuse a --ctx whose KV cache does not fit the free memory.",
     ),
     embeddings: bool = typer.Option(
-        False, "--embeddings", help="Serve /v1/embeddings from an embedding GGUF."
+        False,
+        "--embeddings",
+        help="Serve /v1/embeddings from an embedding GGUF (default: the bundled MiniLM, "
+        "converted to GGUF once, locally).",
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="CPU threads (default: half the usable CPUs).", show_default=False
@@ -130,6 +133,13 @@ def serve(
         fail(f"--threads must be positive, got {threads}")
     check_seconds("--startup-timeout", startup_timeout)
     model_path = _resolve_model(model)
+    if embeddings and model_path is None:
+        from fieldkit.serve._embed_model import minilm_gguf
+
+        try:
+            model_path = minilm_gguf("f16")
+        except (LlamaBuildError, ImportError, ValueError) as exc:
+            fail(str(exc), code=1)
     try:
         server = LocalServer(
             model_path,
