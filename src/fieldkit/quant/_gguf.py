@@ -163,7 +163,9 @@ def read_gguf_metadata(path: Path, keys: Iterable[str] | None = None) -> dict[st
     except OSError as exc:
         raise QuantError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except _Corrupt as exc:
-        raise QuantError(f"{path} is not a valid GGUF file: {exc}") from exc
+        raise QuantError(
+            f"{path} is not a valid GGUF file (truncated or corrupt header: {exc})"
+        ) from exc
     except (EOFError, ValueError, struct.error, OverflowError) as exc:
         raise QuantError(f"{path} is not a valid GGUF file (truncated or corrupt header)") from exc
     return found
