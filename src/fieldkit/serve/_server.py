@@ -100,6 +100,11 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
+_VERBOSITY_FLAGS = frozenset(
+    {"-lv", "--verbosity", "--log-verbosity", "-v", "--verbose", "--log-verbose", "--log-disable"}
+)
+
+
 def is_loopback(host: str) -> bool:
     """Whether *host* only accepts connections from this machine."""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -138,6 +143,9 @@ def server_command(
         cmd += ["-ctk", kv_dtype, "-ctv", kv_dtype]
         if not {"-fa", "--flash-attn"} & extra:
             cmd += ["-fa", "on"]
+    if not _VERBOSITY_FLAGS & extra:
+        # The load facts (layers offloaded, KV buffer sizes) are logged at level 4 ("trace").
+        cmd += ["-lv", "4"]
     if api_key is not None:
         cmd += ["--api-key", api_key]
     if embeddings:
@@ -509,7 +517,8 @@ class LocalServer:
         assert self._proc is not None and self.log_path is not None
         url = self.base_url
         # Every request below is bounded as a whole by the startup deadline, not just per read.
-        with httpx.Client(timeout=5.0, transport=transport()) as http:
+        auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        with httpx.Client(timeout=5.0, transport=transport(), headers=auth) as http:
             while True:
                 code = self._proc.poll()
                 if code is not None:
@@ -526,7 +535,9 @@ class LocalServer:
                         f"llama-server did not become ready within {self.startup_timeout:g} s; "
                         f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                     )
-                if wait_for_warm(url, timeout=min(0.5, left), poll_interval=0.1):
+                if wait_for_warm(
+                    url, timeout=min(0.5, left), poll_interval=0.1, api_key=self.api_key or "local"
+                ):
                     what = f"llama-server startup ({self.startup_timeout:g} s)"
                     with (
                         contextlib.suppress(httpx.HTTPError, ValueError),
