@@ -31,7 +31,7 @@ def main() -> None:
         facts = server.log_facts
         print(f"served at {server.base_url} with a {server.context_window}-token context")
         if facts is not None:
-            print(f"llama-server's KV buffer: {facts.kv_mib:.2f} MiB; offloaded: {facts.offloaded}")
+            print(f"llama-server's KV buffer: {facts.kv_mib} MiB; offloaded: {facts.offloaded}")
 
 
 if __name__ == "__main__":

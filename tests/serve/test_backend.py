@@ -96,3 +96,16 @@ def test_cuda_build_gets_its_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDKIT_LLAMA_CMAKE_ARGS", "-DGGML_VULKAN=ON")
     assert "-DGGML_CUDA=ON" not in cmake_flags()
     assert build_backend() == "cpu"
+
+
+def test_nvcc_is_found_under_cuda_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldkit.serve._backend import find_nvcc
+
+    nvcc = tmp_path / "cuda" / "bin" / "nvcc"
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("#!/bin/sh\n")
+    nvcc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "cuda"))
+    assert find_nvcc() == str(nvcc)

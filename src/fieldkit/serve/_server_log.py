@@ -25,7 +25,10 @@ class ServerLogFacts:
     kv_buffers_mib: dict[str, float]
 
     @property
-    def kv_mib(self) -> float:
+    def kv_mib(self) -> float | None:
+        """All KV buffers together, MiB; ``None`` when the log names none (e.g. BERT models)."""
+        if not self.kv_buffers_mib:
+            return None
         return round(sum(self.kv_buffers_mib.values()), 2)
 
 
