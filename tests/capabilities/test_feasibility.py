@@ -297,3 +297,17 @@ def test_envelope_rule_follows_a_replaced_document() -> None:
     finally:
         Capabilities.load(refresh=True)
     assert feasibility("llama-3.1-70b", dtype="fp8").envelope_rule == before
+
+
+def test_nvfp4_weights_keep_a_16_bit_cache_and_the_bound_names_its_context() -> None:
+    r = feasibility("llama-3.1-70b", dtype="nvfp4", ctx=131072)
+    # 80 layers x 2 (K, V) x 8 heads x 128 dims x 2 B x 131072 tokens
+    assert (r.kv_dtype, r.kv_cache_bytes) == ("bf16", 42_949_672_960)
+    assert feasibility("llama-3.1-70b", dtype="mxfp4", ctx=131072).kv_dtype == "bf16"
+    lines = render_feasibility(r)
+    assert lines[3].startswith("KV cache (bf16):")
+    assert any("runtimes keep a 16-bit cache with nvfp4 weights" in line for line in lines)
+    assert "with all 131072 tokens of context in the KV cache" in lines[-1]
+    short = 273 * GB / r.active_weights_bytes
+    assert f"<= {short:.1f} tok/s per sequence at a short context" in lines[-1]
+    assert r.to_dict()["decode_bound"]["context_assumed"] == 131072  # type: ignore[index]

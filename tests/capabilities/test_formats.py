@@ -124,7 +124,10 @@ def test_weight_only_dtype_keeps_kv_at_the_runtime_default() -> None:
     assert gguf.kv_dtype == "fp16" and gguf.kv_dtype_defaulted  # llama.cpp's default f16 cache
     same = feasibility("qwen3-8b", dtype="fp8", ctx=32768)
     assert same.kv_dtype == "fp8" and not same.kv_dtype_defaulted  # 0.3.0: KV follows dtype
-    assert feasibility("qwen3-8b", dtype="int4").kv_dtype == "int4"  # 0.3.0 behaviour kept
+    for four_bit in ("int4", "nvfp4", "q4_0"):  # 4-bit weights: a 16-bit cache, as runtimes do
+        r4 = feasibility("qwen3-8b", dtype=four_bit)
+        assert r4.kv_dtype in ("fp16", "bf16") and r4.kv_dtype_defaulted, four_bit
+    assert feasibility("qwen3-8b", dtype="nvfp4", kv_dtype="fp4").kv_dtype == "nvfp4"
 
 
 def test_unknown_format_lists_canonical_names() -> None:

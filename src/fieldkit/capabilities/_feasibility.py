@@ -154,6 +154,11 @@ class FeasibilityReport:
         return self.hardware.bandwidth_bytes_per_s / self.bytes_read_per_step
 
     @property
+    def decode_steps_per_s_bound_short(self) -> float:
+        """The same bound at a short context: the KV cache's reads left out (weights only)."""
+        return self.hardware.bandwidth_bytes_per_s / self.active_weights_bytes
+
+    @property
     def decode_tokens_per_s_bound(self) -> float:
         """Upper bound on aggregate decode tokens/s over the batch."""
         return self.decode_steps_per_s_bound * self.batch
@@ -212,6 +217,8 @@ class FeasibilityReport:
                 "kind": "upper bound",
                 "tokens_per_s_per_sequence": self.decode_steps_per_s_bound,
                 "tokens_per_s_aggregate": self.decode_tokens_per_s_bound,
+                "context_assumed": self.ctx,
+                "tokens_per_s_per_sequence_short_context": self.decode_steps_per_s_bound_short,
                 "bytes_read_per_step": self.bytes_read_per_step,
                 "active_weights_bytes": self.active_weights_bytes,
                 "memory_bandwidth_gb_s": self.hardware.memory_bandwidth_gb_s,
@@ -227,7 +234,9 @@ def _resolve_formats(dtype: object, kv_dtype: object) -> tuple[StorageFormat, St
     """(weights format, KV format, whether the KV format is the weight format's default)."""
     weights_fmt = storage_format(dtype)
     if kv_dtype is None:
-        defaulted = not weights_fmt.kv
+        # Weight-only formats, and 4-bit weights (nvfp4, int4, q4_0): runtimes (vLLM,
+        # llama.cpp) keep a 16-bit KV cache unless told otherwise.
+        defaulted = not weights_fmt.kv or weights_fmt.bits_per_value < 8
         cache_fmt = storage_format(weights_fmt.default_kv) if defaulted else weights_fmt
     else:
         defaulted = False

@@ -118,7 +118,7 @@ _ALL: tuple[StorageFormat, ...] = (
         4,
         kv=True,
         native_as=None,
-        default_kv="int4",
+        default_kv="fp16",
         description="bare 4-bit integer, no scales (plain int4; see int4-g128 for GPTQ/AWQ)",
     ),
     _f(

@@ -8,6 +8,7 @@ lines are ASCII-only.
 from __future__ import annotations
 
 from fieldkit.capabilities._feasibility import FeasibilityReport
+from fieldkit.capabilities._formats import storage_format
 
 __all__ = ["render_feasibility"]
 
@@ -72,9 +73,14 @@ def render_feasibility(
             parts.append(f"{no_kv} without KV (Mamba/attention-free)")
         lines.append(f"{_label('KV layers:')}{' + '.join(parts)} of {model.n_layers}")
     if report.kv_dtype_defaulted:
+        why = (
+            f"runtimes keep a 16-bit cache with {report.dtype} weights"
+            if storage_format(report.dtype).kv
+            else f"{report.dtype} is a weight-only format"
+        )
         lines.append(
-            f"{_label('note:')}KV cache kept at {report.kv_dtype}: {report.dtype} is a weight-only "
-            "format (choose another with --kv-dtype)"
+            f"{_label('note:')}KV cache kept at {report.kv_dtype}: {why} "
+            "(choose another with --kv-dtype)"
         )
     if report.exceeds_max_context:
         lines.append(
@@ -90,7 +96,9 @@ def render_feasibility(
     per_seq = report.decode_steps_per_s_bound
     lines.append(
         f"{_label('decode bound:')}<= {per_seq:.1f} tok/s per sequence, "
-        f"<= {report.decode_tokens_per_s_bound:.1f} tok/s aggregate (batch={report.batch})  "
+        f"<= {report.decode_tokens_per_s_bound:.1f} tok/s aggregate (batch={report.batch}) "
+        f"with all {report.ctx} tokens of context in the KV cache; "
+        f"<= {report.decode_steps_per_s_bound_short:.1f} tok/s per sequence at a short context  "
         f"[upper bound: {hw.memory_bandwidth_gb_s} GB/s / "
         f"{report.bytes_read_per_step / _GB:.1f} GB read per step; not a measurement]"
     )

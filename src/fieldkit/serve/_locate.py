@@ -30,11 +30,13 @@ from pathlib import Path
 
 from fieldkit._atomic import replacing
 from fieldkit._lock import file_lock
+from fieldkit.serve._backend import detect_backend
 
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
     "LLAMA_TARGETS",
     "LlamaBuildError",
+    "build_backend",
     "build_llama_cpp",
     "cmake_flags",
     "default_model",
@@ -60,7 +62,10 @@ class LlamaBuildError(RuntimeError):
 
 
 def cmake_flags() -> list[str]:
-    """CMake flags of the CPU build; ``$FIELDKIT_LLAMA_CMAKE_ARGS`` appends (``-DGGML_CUDA=ON``)."""
+    """CMake flags of the build: the CPU base, plus the detected backend's flags
+    (:func:`~fieldkit.serve._backend.detect_backend`); a non-empty
+    ``$FIELDKIT_LLAMA_CMAKE_ARGS`` replaces the backend's flags (the user's flags decide).
+    The CPU build's flags, and so its cache key, are exactly the base list."""
     flags = [
         "-DCMAKE_BUILD_TYPE=Release",
         "-DGGML_NATIVE=OFF",
@@ -70,8 +75,18 @@ def cmake_flags() -> list[str]:
         "-DLLAMA_BUILD_TESTS=OFF",
         "-DLLAMA_BUILD_EXAMPLES=OFF",
     ]
-    flags += os.environ.get("FIELDKIT_LLAMA_CMAKE_ARGS", "").split()
-    return flags
+    user = os.environ.get("FIELDKIT_LLAMA_CMAKE_ARGS", "").split()
+    return flags + (user or list(detect_backend().cmake_flags))
+
+
+def build_backend() -> str:
+    """The backend the current flags build: ``cuda``, ``metal`` or ``cpu``."""
+    flags = {f.upper() for f in cmake_flags()}
+    if "-DGGML_CUDA=ON" in flags:
+        return "cuda"
+    if "-DGGML_METAL=ON" in flags or (sys.platform == "darwin" and "-DGGML_METAL=OFF" not in flags):
+        return "metal"
+    return "cpu"
 
 
 def llama_cache_root() -> Path:

@@ -28,19 +28,31 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
 from fieldkit.nim import NIMClient, wait_for_warm
 from fieldkit.nim.deadline import Deadline, bounded, transport
-from fieldkit.serve._locate import LlamaBuildError, default_model, llama_binary
+from fieldkit.serve._backend import GPUInfo, probe
+from fieldkit.serve._context import (
+    CTX_PAD,
+    KV_DTYPES,
+    ContextPlan,
+    available_memory,
+    fit_context,
+)
+from fieldkit.serve._gguf_shape import GGUFShapeError, read_gguf_shape
+from fieldkit.serve._locate import LlamaBuildError, build_backend, default_model, llama_binary
+from fieldkit.serve._server_log import ServerLogFacts, parse_server_log
 
 __all__ = [
+    "ContextTooLarge",
     "LocalServer",
     "LocalServerError",
     "default_threads",
     "free_port",
+    "is_loopback",
     "log_tail",
     "server_command",
 ]
@@ -54,6 +66,10 @@ _PR_SET_PDEATHSIG = 1
 
 class LocalServerError(RuntimeError):
     """The local server could not start or died; the message says why (with its log's tail)."""
+
+
+class ContextTooLarge(LocalServerError):
+    """The requested context's KV cache cannot fit the memory here (raised before starting)."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -83,6 +99,16 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
+_VERBOSITY_FLAGS = frozenset(
+    {"-lv", "--verbosity", "--log-verbosity", "-v", "--verbose", "--log-verbose", "--log-disable"}
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether *host* only accepts connections from this machine."""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def server_command(
     binary: str | Path,
     model: str | Path,
@@ -92,16 +118,37 @@ def server_command(
     ctx: int,
     threads: int | None,
     extra_args: Sequence[str] = (),
+    gpu_layers: int | Literal["all"] | None = None,
+    kv_dtype: str = "f16",
+    api_key: str | None = None,
+    embeddings: bool = False,
 ) -> list[str]:
     """The ``llama-server`` argv. ``--jinja``: the chat template inside the GGUF formats the
     messages; ``--alias``: the model id is the file name, not its full path (unless
-    *extra_args* set one)."""
+    *extra_args* set one). ``gpu_layers=None`` leaves offload to the server; a quantized
+    *kv_dtype* turns flash attention on (llama.cpp needs it for a quantized V cache)."""
     cmd = [str(binary), "-m", str(model), "--host", host, "--port", str(port)]
-    cmd += ["-c", str(ctx), "--jinja"]
-    if not {"-a", "--alias"} & set(extra_args):
+    cmd += ["-c", str(ctx)]
+    if not embeddings:
+        cmd += ["--jinja"]
+    extra = set(extra_args)
+    if not {"-a", "--alias"} & extra:
         cmd += ["--alias", Path(model).name]
     if threads is not None:
         cmd += ["-t", str(threads)]
+    if gpu_layers is not None:
+        cmd += ["-ngl", str(gpu_layers)]
+    if kv_dtype != "f16":
+        cmd += ["-ctk", kv_dtype, "-ctv", kv_dtype]
+        if not {"-fa", "--flash-attn"} & extra:
+            cmd += ["-fa", "on"]
+    if not _VERBOSITY_FLAGS & extra:
+        # The load facts (layers offloaded, KV buffer sizes) are logged at level 4 ("trace").
+        cmd += ["-lv", "4"]
+    if api_key is not None:
+        cmd += ["--api-key", api_key]
+    if embeddings:
+        cmd += ["--embeddings"]
     return cmd + [str(a) for a in extra_args]
 
 
@@ -218,25 +265,52 @@ class LocalServer:
 
     ``with LocalServer() as srv: srv.client().chat([...])``. ``port=0`` picks a free loopback
     port; ``threads=None`` uses :func:`default_threads` (half the usable CPUs). ``extra_args``
-    go to ``llama-server`` as given (e.g. ``("-ngl", "99")`` on a CUDA build). ``log_path``
-    keeps the server's log there; by default it is a temporary file, removed by a clean
-    ``stop()`` and kept (and named in the error) when the server failed.
+    go to ``llama-server`` as given. ``log_path`` keeps the server's log there; by default it is
+    a temporary file, removed by a clean ``stop()`` and kept (and named in the error) when the
+    server failed to start or died.
+
+    ``ctx="auto"`` picks the largest context whose KV cache (``kv_dtype``: ``f16``, ``q8_0``,
+    ``q4_0`` ...) fits the free memory, from the GGUF header; a numeric ``ctx`` whose KV cache
+    cannot fit is refused unless ``memory_check=False``. ``gpu_layers`` (``None``: every layer
+    when the llama.cpp build has a GPU backend, else none; ``"all"``; a number) goes to ``-ngl``.
+    A *host* other than loopback needs an ``api_key``. ``embeddings=True`` serves
+    ``/v1/embeddings`` from an embedding GGUF.
     """
 
     def __init__(
         self,
         model: str | Path | None = None,
         *,
-        ctx: int = 4096,
+        ctx: int | Literal["auto"] = 4096,
         threads: int | None = None,
         port: int = 0,
         extra_args: Sequence[str] = (),
         host: str = "127.0.0.1",
         startup_timeout: float = 120.0,
         log_path: str | Path | None = None,
+        kv_dtype: str = "f16",
+        gpu_layers: int | Literal["all"] | None = None,
+        api_key: str | None = None,
+        embeddings: bool = False,
+        memory_check: bool = True,
     ) -> None:
-        if ctx <= 0:
-            raise ValueError(f"ctx must be a positive number of tokens, got {ctx}")
+        if ctx != "auto" and (isinstance(ctx, bool) or not isinstance(ctx, int) or ctx <= 0):
+            raise ValueError(f"ctx must be a positive number of tokens or 'auto', got {ctx!r}")
+        if kv_dtype not in KV_DTYPES:
+            raise ValueError(f"kv_dtype must be one of {sorted(KV_DTYPES)}, got {kv_dtype!r}")
+        if (
+            gpu_layers is not None
+            and gpu_layers != "all"
+            and (isinstance(gpu_layers, bool) or not isinstance(gpu_layers, int) or gpu_layers < 0)
+        ):
+            raise ValueError(f"gpu_layers must be 'all', a count >= 0 or None, got {gpu_layers!r}")
+        if api_key is not None and not api_key.strip():
+            raise ValueError("api_key must not be empty")
+        if not is_loopback(host) and api_key is None:
+            raise ValueError(
+                f"host {host!r} accepts connections from other machines; set an api_key too "
+                "(or keep the default host 127.0.0.1)"
+            )
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be positive, got {threads}")
         if not 0 <= port <= 65535:
@@ -254,6 +328,15 @@ class LocalServer:
         self.requested_port = port
         self.extra_args = tuple(str(a) for a in extra_args)
         self.startup_timeout = startup_timeout
+        self.kv_dtype = kv_dtype
+        self.gpu_layers = gpu_layers
+        self.api_key = api_key
+        self.embeddings = embeddings
+        self.memory_check = memory_check
+        self.context_plan: ContextPlan | None = None
+        self.context_arithmetic: str | None = None
+        self.log_facts: ServerLogFacts | None = None
+        self._failed = False
         self._user_log = Path(log_path).expanduser() if log_path is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmpdir: Path | None = None
@@ -278,6 +361,12 @@ class LocalServer:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def exit_status(self) -> int | None:
+        """The server's exit status once it has ended on its own (negative: killed by that
+        signal); ``None`` while it runs or before it started."""
+        return None if self._proc is None else self._proc.poll()
+
+    @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
 
@@ -294,6 +383,8 @@ class LocalServer:
             else:
                 model = Path(self._model_arg).expanduser()
             _check_model(model)
+            self._failed = False
+            self._plan_context(model)
             try:
                 binary = llama_binary("llama-server", build=False)
             except LlamaBuildError as exc:
@@ -317,14 +408,63 @@ class LocalServer:
                 try:
                     self._launch(binary, model, port)
                     break
+                except LocalServerError:
+                    self._failed = True
+                    raise
                 except _PortRace:
                     if attempt == attempts - 1:
+                        self._failed = True
                         raise LocalServerError(
                             f"llama-server could not bind a port on {self.host}; "
                             f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                         ) from None
             _LIVE.add(self)
             return self
+
+    def _effective_gpu_layers(self) -> int | Literal["all"] | None:
+        if self.gpu_layers is not None:
+            return self.gpu_layers
+        return "all" if build_backend() != "cpu" else None
+
+    def _plan_context(self, model: Path) -> None:
+        """Resolve ``ctx="auto"`` and refuse a context whose KV cache cannot fit."""
+        auto = self.ctx == "auto"
+        if not auto and not self.memory_check:
+            return
+        try:
+            shape = read_gguf_shape(model)
+        except GGUFShapeError as exc:
+            if auto:
+                raise LocalServerError(f"ctx='auto' needs the model's shape: {exc}") from None
+            return
+        gpu_free = None
+        if build_backend() == "cuda" and self._effective_gpu_layers() not in (None, 0):
+            gpus = _probe_gpus()
+            gpu_free = gpus[0].memory_free_mib if gpus else None
+        plan = fit_context(
+            shape,
+            ctx=None if auto else int(self.ctx),
+            kv_dtype=self.kv_dtype,
+            available=available_memory(gpu_free),
+        )
+        self.context_plan = plan
+        self.context_arithmetic = plan.arithmetic(shape)
+        if auto and plan.ctx < CTX_PAD:
+            raise LocalServerError(
+                f"not even {CTX_PAD} tokens of KV cache fit: {self.context_arithmetic}"
+            )
+        if not auto and not plan.fits:
+            best = fit_context(
+                shape, ctx=None, kv_dtype=self.kv_dtype, available=(plan.available_bytes, "")
+            ).ctx
+            raise ContextTooLarge(
+                f"ctx {self.ctx} needs a {self.kv_dtype} KV cache of "
+                f"{plan.kv_bytes / (1 << 30):.2f} GiB but the limit here is "
+                f"{plan.budget_bytes / (1 << 30):.2f} GiB ({plan.source} "
+                f"{plan.available_bytes / (1 << 30):.2f} GiB less the weights and headroom); "
+                f"the largest context that fits is {best} (ctx 'auto'); a smaller kv_dtype "
+                "(q8_0, q4_0) holds more; --no-memory-check (memory_check=False) starts anyway"
+            )
 
     def _launch(self, binary: Path, model: Path, port: int) -> None:
         assert self.log_path is not None
@@ -333,9 +473,15 @@ class LocalServer:
             model,
             host=self.host,
             port=port,
-            ctx=self.ctx,
+            ctx=self.context_plan.ctx
+            if self.ctx == "auto" and self.context_plan
+            else int(self.ctx),
             threads=self.threads,
             extra_args=self.extra_args,
+            gpu_layers=self._effective_gpu_layers(),
+            kv_dtype=self.kv_dtype,
+            api_key=self.api_key,
+            embeddings=self.embeddings,
         )
         t0 = time.monotonic()
         with open(self.log_path, "ab") as log:
@@ -363,12 +509,15 @@ class LocalServer:
             self._kill()
             raise
         self.ready_s = time.monotonic() - t0
+        with contextlib.suppress(OSError):
+            self.log_facts = parse_server_log(self.log_path.read_text(errors="replace"))
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._proc is not None and self.log_path is not None
         url = self.base_url
         # Every request below is bounded as a whole by the startup deadline, not just per read.
-        with httpx.Client(timeout=5.0, transport=transport()) as http:
+        auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        with httpx.Client(timeout=5.0, transport=transport(), headers=auth) as http:
             while True:
                 code = self._proc.poll()
                 if code is not None:
@@ -385,7 +534,9 @@ class LocalServer:
                         f"llama-server did not become ready within {self.startup_timeout:g} s; "
                         f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                     )
-                if wait_for_warm(url, timeout=min(0.5, left), poll_interval=0.1):
+                if wait_for_warm(
+                    url, timeout=min(0.5, left), poll_interval=0.1, api_key=self.api_key or "local"
+                ):
                     what = f"llama-server startup ({self.startup_timeout:g} s)"
                     with (
                         contextlib.suppress(httpx.HTTPError, ValueError),
@@ -408,12 +559,15 @@ class LocalServer:
         if window is None and data:
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 window = int(data[0]["meta"]["n_ctx"])
-        self.context_window = window or self.ctx
+        planned = self.context_plan.ctx if self.context_plan else None
+        self.context_window = window or (planned if self.ctx == "auto" else int(self.ctx))
 
     def stop(self) -> None:
         """Stop the server's whole process group (SIGTERM, SIGKILL after a grace); idempotent."""
         with self._lock:
-            failed = self._proc is not None and self._proc.poll() not in (None, 0, -15)
+            failed = self._failed or (
+                self._proc is not None and self._proc.poll() not in (None, 0, -15)
+            )
             self._kill()
             _LIVE.discard(self)
             if self._tmpdir is not None and not failed:
@@ -452,6 +606,8 @@ class LocalServer:
         if not self.running or self.model is None:
             raise LocalServerError("the server is not running; call start() or use `with`")
         kwargs.setdefault("context_window", self.context_window)
+        if self.api_key is not None:
+            kwargs.setdefault("api_key", self.api_key)
         return NIMClient(self.base_url, self.model, **kwargs)
 
     def describe(self) -> dict[str, Any]:
@@ -464,11 +620,19 @@ class LocalServer:
             "pid": self.pid,
             "log_path": str(self.log_path) if self.log_path else None,
             "ready_s": self.ready_s,
+            "kv_dtype": self.kv_dtype,
+            "gpu_layers_offloaded": self.log_facts.offloaded if self.log_facts else None,
+            "gpu_layers_total": self.log_facts.offloadable if self.log_facts else None,
+            "kv_cache_mib": self.log_facts.kv_mib if self.log_facts else None,
         }
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"LocalServer({json.dumps(self.describe(), default=str)}, {state})"
+
+
+def _probe_gpus() -> tuple[GPUInfo, ...]:
+    return probe().gpus
 
 
 class _PortRace(Exception):

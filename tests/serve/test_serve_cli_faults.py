@@ -1,0 +1,120 @@
+"""`fieldkit serve` as a real subprocess: a killed server is noticed, failed logs are kept,
+flags reach llama-server (a stand-in that records its argv), bad settings are one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fieldkit.serve._server import server_command
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _env(tmp_path: Path, server: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=SRC, TMPDIR=str(tmp_path))
+    if server is not None:
+        env["FIELDKIT_LLAMA_SERVER"] = str(server)
+    return env
+
+
+def _fieldkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fieldkit", *args]
+
+
+def test_a_startup_failure_keeps_the_log_it_names(tmp_path: Path) -> None:
+    server = tmp_path / "llama-server"
+    server.write_text('#!/bin/sh\necho "fatal: out of cheese"\nexit 3\n')
+    server.chmod(0o755)
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    proc = subprocess.run(
+        _fieldkit("serve", "--model", str(model), "--port", "0"),
+        env=_env(tmp_path, server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "exited with status 3" in proc.stderr
+    log = Path(proc.stderr.split("last lines of ", 1)[1].split(":\n", 1)[0])
+    assert log.is_file()
+    assert "out of cheese" in log.read_text()
+
+
+def test_flags_and_passthrough_reach_llama_server(tmp_path: Path) -> None:
+    cmd = server_command(
+        "llama-server",
+        "m.gguf",
+        host="0.0.0.0",
+        port=1,
+        ctx=8192,
+        threads=2,
+        extra_args=["--metrics"],
+        gpu_layers="all",
+        kv_dtype="q8_0",
+        api_key="k",
+        embeddings=False,
+    )
+    joined = " ".join(cmd)
+    assert "-ngl all" in joined and "-ctk q8_0 -ctv q8_0 -fa on" in joined
+    assert "--api-key k" in joined and cmd[-1] == "--metrics"
+    emb = server_command(
+        "s", "e.gguf", host="127.0.0.1", port=1, ctx=512, threads=None, embeddings=True
+    )
+    assert "--embeddings" in emb and "--jinja" not in emb and "-ngl" not in emb
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "accepts connections from other machines; set an --api-key"),
+        (["--ctx", "lots"], "--ctx must be a number of tokens or 'auto'"),
+        (["--gpu-layers", "some"], "--gpu-layers must be 'all' or a count"),
+        (["--kv-dtype", "fp4"], "--kv-dtype must be one of"),
+        (["--ctx", "1000000000"], "the largest context that fits is 8192"),
+        (["--model", "no-such-model-here"], "no GGUF of that name in `fieldkit models local`"),
+    ],
+)
+def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        _fieldkit("serve", *args),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and message in lines[-1], proc.stderr
+
+
+def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
+    """SIGKILL the real llama-server: `fieldkit serve` exits 1 naming the signal and its log."""
+    proc = subprocess.Popen(
+        _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        os.kill(info["pid"], signal.SIGKILL)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert "exited with signal 9; log kept:" in err
+    assert Path(info["log_path"]).is_file()
