@@ -238,11 +238,11 @@ def models_local(
 ) -> None:
     """GGUF models already on this machine (bundled wheel, $FIELDKIT_HOME/models, Hugging Face
     cache, Ollama) with size, quant type, context length and whether they fit here."""
-    from fieldkit.serve._models import local_models
+    from fieldkit.serve import local_models
 
     found = local_models()
     if as_json:
-        _emit_json([m.to_dict() for m in found])
+        echo_json([m.to_dict() for m in found])
         return
     rows = [["name", "source", "size", "quant", "ctx", "fits here", "arch", "path"]]
     for m in found:

@@ -133,7 +133,7 @@ def serve(
     check_seconds("--startup-timeout", startup_timeout)
     model_path = _resolve_model(model)
     if embeddings and model_path is None:
-        from fieldkit.serve._embed_model import minilm_gguf
+        from fieldkit.serve import minilm_gguf
 
         try:
             model_path = minilm_gguf("f16")
@@ -205,7 +205,7 @@ def _resolve_model(model: str | None) -> Path | None:
         return path
     if path.exists():
         fail(f"--model {model}: not a file")
-    from fieldkit.serve._models import find_local_model
+    from fieldkit.serve import find_local_model
 
     found = find_local_model(model)
     if found is None:
@@ -217,12 +217,12 @@ def _build(as_json: bool) -> None:
     from fieldkit.serve import (
         LLAMA_TARGETS,
         LlamaBuildError,
+        build_backend,
         detect_backend,
         llama_binary,
         llama_cache_dir,
         llama_source_dir,
     )
-    from fieldkit.serve._locate import build_backend
 
     try:
         found = llama_binary("llama-server", build=False)

@@ -14,6 +14,8 @@ from fieldkit.quant._errors import (
     QuantToolError,
     ThermalUnavailable,
 )
+from fieldkit.quant._gguf import file_type_name as gguf_file_type_name
+from fieldkit.quant._gguf import read_gguf_metadata
 from fieldkit.quant._measure import (
     measure_perplexity_gguf,
     measure_tokens_per_sec_gguf,
@@ -58,6 +60,7 @@ __all__ = [
     "ThermalProbe",
     "ThermalReading",
     "ThermalUnavailable",
+    "gguf_file_type_name",
     "measure_perplexity_gguf",
     "measure_tokens_per_sec_gguf",
     "parse_llama_bench_output",
@@ -68,5 +71,6 @@ __all__ = [
     "quantize_gptq",
     "quantize_mlx",
     "quantize_nvfp4",
+    "read_gguf_metadata",
     "sample_text_path",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from fieldkit.capabilities._math import ceil_div
 from fieldkit.serve._gguf_shape import GGUFShape
 
 __all__ = [
@@ -45,7 +44,7 @@ HEADROOM_MIN_BYTES = 1 << 30
 
 def padded_ctx(ctx: int) -> int:
     """*ctx* rounded up to llama.cpp's cell padding."""
-    return ceil_div(ctx, CTX_PAD) * CTX_PAD
+    return -(-ctx // CTX_PAD) * CTX_PAD
 
 
 def _row_bytes(elements: int, kv_dtype: str) -> int:

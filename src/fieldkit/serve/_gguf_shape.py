@@ -6,8 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from fieldkit.quant._errors import QuantError
-from fieldkit.quant._gguf import file_type_name, read_gguf_metadata
+from fieldkit.quant import QuantError, gguf_file_type_name, read_gguf_metadata
 
 __all__ = ["GGUFShape", "GGUFShapeError", "read_gguf_shape"]
 
@@ -88,6 +87,6 @@ def read_gguf_shape(path: Path) -> GGUFShape:
         head_dim_v=head_v,
         context_length=_int(meta, f"{arch}.context_length"),
         sliding_window=_int(meta, f"{arch}.attention.sliding_window"),
-        file_type=file_type_name(ftype),
+        file_type=gguf_file_type_name(ftype),
         embedding=pooling is not None or arch in {"bert", "nomic-bert", "jina-bert-v2"},
     )
