@@ -118,7 +118,8 @@ def test_cli_serves_until_interrupted(stop: signal.Signals) -> None:
     finally:
         proc.send_signal(stop)
         _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # Ctrl-C (or kill): stopped, one line, exit 130
+    assert err.splitlines()[-1].startswith("interrupted: fieldkit serve stopped; served ")
     assert "Traceback" not in err
     assert _gone(pid)
 

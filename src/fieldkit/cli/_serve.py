@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, check_seconds, echo_json, fail, status
+from fieldkit.cli._app import app, check_seconds, detail, echo_json, fail, note_done, status
 
 
 @app.command()
@@ -64,9 +64,9 @@ def serve(
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not as_json:
         status("starting llama-server ...")
-    interrupted = False
     try:
         server.start()
+        note_done(f"served {server.model} at {server.base_url}; the server is stopped")
         if as_json:
             # One line, printed once the server is ready: a script reads it with one readline
             # while the server keeps running (the one --json output that is not pretty-printed).
@@ -80,15 +80,11 @@ def serve(
             )
             status("serving; press Ctrl-C to stop")
         threading.Event().wait()
-    except KeyboardInterrupt:
-        interrupted = True
     except (LocalServerError, LlamaBuildError) as exc:
         server.stop()
         fail(str(exc), code=1)
-    finally:
+    finally:  # Ctrl-C: the server stops, then the app prints one line and exits 130
         server.stop()
-    if interrupted and not server.ready_s:
-        raise typer.Exit(130)
 
 
 def _build(as_json: bool) -> None:
@@ -116,6 +112,6 @@ def _build(as_json: bool) -> None:
         return
     typer.echo(str(found.parent))
     for name, path in tools.items():
-        status(f"{name}: {path}")
+        detail(f"{name}: {path}")
     if src:
-        status(f"source: {src}")
+        detail(f"source: {src}")

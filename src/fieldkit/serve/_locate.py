@@ -30,6 +30,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fieldkit._status import STATUS
+
 __all__ = [
     "LLAMA_CPP_PYTHON_VERSION",
     "LLAMA_TARGETS",
@@ -181,7 +183,12 @@ def build_llama_cpp(*, jobs: int | None = None) -> Path:
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
         log_path = work / "build.log"
-        log.info("building llama.cpp %s (one time; logs: %s)", LLAMA_CPP_PYTHON_VERSION, log_path)
+        log.info(
+            "building llama.cpp %s (one time; logs: %s)",
+            LLAMA_CPP_PYTHON_VERSION,
+            log_path,
+            extra=STATUS,
+        )
         try:
             _run(
                 [
