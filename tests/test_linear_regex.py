@@ -18,6 +18,7 @@ from fieldkit.eval import is_refusal
 from fieldkit.eval._judge import parse_judge_output
 from fieldkit.lineage._trial import CANONICAL_HEADER
 from fieldkit.lineage._tsv import salvage_short_row, split_records
+from fieldkit.rag._correctness import is_decline
 from fieldkit.rag._lexical import identifier_terms
 from fieldkit.rag._prompt import format_passage
 from fieldkit.rag._types import Chunk
@@ -44,6 +45,7 @@ TARGETS: dict[str, Callable[[str], object]] = {
     "rag label": lambda s: _chunk("t", s),
     "rag identifier terms": identifier_terms,
     "is_refusal": is_refusal,
+    "rag decline": is_decline,
     "judge parse": parse_judge_output,
     "lineage salvage": lambda s: list(salvage_short_row(CANONICAL_HEADER, ["1", "t", s])),
     "lineage split": lambda s: split_records(s.encode("utf-8", "replace") + b"\n"),

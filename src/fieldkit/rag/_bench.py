@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.eval._metrics import percentile as sorted_percentile
-from fieldkit.eval._refusal import is_refusal
-from fieldkit.rag._correctness import VERDICTS, grade_answer
+from fieldkit.rag._correctness import VERDICTS, grade_answer, is_decline
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._store import DimensionMismatchError
 from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
@@ -231,8 +230,8 @@ class RagBenchResult:
 
 
 def _is_refusal(text: str | None) -> bool:
-    """No answer, or one ``fieldkit.eval.is_refusal`` recognises."""
-    return not text or bool(is_refusal(text))
+    """No answer, or a decline (``fieldkit.rag._correctness.is_decline``)."""
+    return is_decline(text)
 
 
 def answer_verdict(call: dict[str, Any]) -> str:

@@ -7,8 +7,8 @@
   and it is not merely a word of the question echoed back ("half" in "half-precision");
 - ``copied``: the gold string occurs only inside copied spans, or most of the answer is
   passage text (the model pasted its context instead of answering);
-- ``refused``: the answer declines (``fieldkit.eval.is_refusal``) - right for a question the
-  corpus cannot answer, not credited for one it can;
+- ``refused``: the answer declines (``is_decline``) - right for a question the corpus cannot
+  answer, not credited for one it can;
 - ``wrong``: anything else, including an invented answer to an out-of-corpus question.
 
 Matching is on normalised word sequences (case-folded; letters and digit runs; punctuation and
@@ -36,10 +36,19 @@ __all__ = [
     "answer_contains",
     "copied_mask",
     "grade_answer",
+    "is_decline",
     "normalise_answer",
 ]
 
 _WORDS = re.compile(r"\d+|[^\W\d_]+")
+# Declines that fieldkit.eval's refusal catalogue does not list, seen from small models:
+# "the provided context passages do not contain ...", "... are not related to the question".
+_DECLINES = re.compile(
+    r"\b(?:context|passages?|documents?|sources?)\s+(?:do|does|did)\s+not\s+"
+    r"(?:contain|include|mention|cover|answer|say)\b"
+    r"|\bnot\s+(?:related|relevant|applicable)\s+to\s+the\s+question\b",
+    re.IGNORECASE,
+)
 
 #: Consecutive words shared with a passage that make a span "copied".
 COPY_WORDS: Final = 8
@@ -57,6 +66,12 @@ class Grade:
     verdict: Verdict
     reason: str
     copied_share: float = 0.0
+
+
+def is_decline(text: str | None) -> bool:
+    """An empty answer, a refusal (``fieldkit.eval.is_refusal``), or a decline that points at
+    the passages ("the passages do not contain ...", "not related to the question")."""
+    return not text or is_refusal(text) or bool(_DECLINES.search(text))
 
 
 def normalise_answer(text: str) -> str:
@@ -158,7 +173,7 @@ def grade_answer(
                     inside_copy = inside_copy or g
                 elif not _echoes_question(words, start, want, q_words):
                     return Grade("right", f"says {g!r} in its own words", share)
-    if not words or is_refusal(text):
+    if not words or is_decline(text):
         return Grade("refused", "declines to answer", share)
     if inside_copy is not None:
         return Grade("copied", f"{inside_copy!r} only inside text copied from a passage", share)
