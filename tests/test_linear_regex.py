@@ -28,7 +28,8 @@ from tests._growth import assert_linear
 N = 5_000  # the smaller of the two sizes compared (the larger is 8N)
 
 TRIGGERS = [
-    "", "not", "not available", "i", "i do", "i cannot", "the context", "passages do", "not related to", "no", "insufficient",
+    "", "not", "not available", "i", "i do", "i cannot", "the context", "passages do",
+    "not related to", "no", "insufficient",
     "cannot be", "unclear", "score", '"score":', "rationale", 'rationale: "', "```", "```json",
     "keep", "[1]", "x",
 ]  # fmt: skip
