@@ -1,8 +1,10 @@
 """``publish_quant``: card + manifest + staged files (+ optional Hub push) from a quant report.
 
 The report is duck-typed (any object with ``format``, ``variants``, ``variant_files``,
-``perplexity``, ``tokens_per_sec``, ``sustained_load_minutes`` — ``fieldkit.quant.QuantReport``
-fits), so this module does not import ``fieldkit.quant``.
+``perplexity``, ``tokens_per_sec``, ``sustained_load_minutes``, and optionally
+``perplexity_text``, ``perplexity_ctx``, ``measured_on`` — ``fieldkit.quant.QuantReport`` fits),
+so this module does not import ``fieldkit.quant``. The card names the hardware the report's
+probe recorded, never the brand's.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from fieldkit.publish._manifest import ArtifactManifest, write_artifact_manifest
 
 __all__ = ["publish_quant"]
 
-_PLACEHOLDER = "Variant-specific use case TBD."
 _RECOMMENDATIONS: dict[str, str] = {
     "Q4_K_M": "Default pick. Balanced size and quality for most workloads.",
     "Q5_K_M": "Slightly better quality than Q4_K_M for a little more memory.",
@@ -37,9 +38,9 @@ _RECOMMENDATIONS: dict[str, str] = {
 }
 
 
-def _default_variant_recommendation(variant: str) -> str:
-    """A one-line use case for a known variant name, else ``Variant-specific use case TBD.``."""
-    return _RECOMMENDATIONS.get(variant, _PLACEHOLDER)
+def _default_variant_recommendation(variant: str) -> str | None:
+    """A one-line use case for a known variant name; None (the cell stays empty) otherwise."""
+    return _RECOMMENDATIONS.get(variant)
 
 
 def _lineage_text(store: Any, specialist: str) -> str | None:
@@ -112,13 +113,17 @@ def publish_quant(
     chat = _pick(chat_format, quant_report, "chat_format")
     recommended = _pick(recommended_variant, quant_report, "recommended_variant")
     prompt = _pick(llama_cpp_example_prompt, quant_report, "llama_cpp_example_prompt")
+    measured_on = getattr(quant_report, "measured_on", None) or None
+    ppl_text = getattr(quant_report, "perplexity_text", None) or None
+    ppl_ctx = getattr(quant_report, "perplexity_ctx", None) or None
 
-    tags = (fmt, "spark-tested", brand.tag, f"base_model:{base_model}", *extra_tags)
+    on_spark = bool(measured_on) and any(k in str(measured_on) for k in ("GB10", "DGX Spark"))
+    tested = ("spark-tested",) if on_spark else ()
+    tags = (fmt, *tested, brand.tag, f"base_model:{base_model}", *extra_tags)
     library = "gguf" if fmt == "gguf" else "transformers"
     title = repo_name.replace("-", " ").replace("/", " / ")
-    one_liner = (
-        f"`{fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
-        f"{brand.hardware_label}."
+    one_liner = f"`{fmt.upper()}` quantizations of `{base_model}`" + (
+        f", measured on {measured_on}." if measured_on else "."
     )
     lineage = (
         _lineage_text(lineage_store, lineage_specialist) if lineage_store is not None else None
@@ -156,6 +161,9 @@ def publish_quant(
         article_title=article_title,
         model_creator=brand.creator,
         brand=brand,
+        perplexity_text=None if ppl_text is None else str(ppl_text),
+        perplexity_ctx=ppl_ctx if isinstance(ppl_ctx, int) else None,
+        measured_on=None if measured_on is None else str(measured_on),
     )
     staged: list[tuple[Path, str]] = []
     for entry in variant_files.values():

@@ -14,6 +14,7 @@ from fieldkit.quant._errors import (
     QuantToolError,
     ThermalUnavailable,
 )
+from fieldkit.quant._host import probe_hardware
 from fieldkit.quant._measure import (
     measure_perplexity_gguf,
     measure_tokens_per_sec_gguf,
@@ -62,6 +63,7 @@ __all__ = [
     "measure_tokens_per_sec_gguf",
     "parse_llama_bench_output",
     "parse_perplexity_output",
+    "probe_hardware",
     "quantize_awq",
     "quantize_exl3",
     "quantize_gguf",
