@@ -24,16 +24,18 @@ if TYPE_CHECKING:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CXCSCMU = SHARED / "data" / "cxcscmu"
+CXCSCMU = Path(__file__).resolve().parent / "data" / "cxcscmu" / "runs.tar.xz"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data/cxcscmu`` (real harness results); skips when the checkout has no shared/."""
-    if not CXCSCMU.is_dir():
-        pytest.skip(f"shared data not found at {CXCSCMU}")
-    return CXCSCMU
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real harness results (``tests/data/cxcscmu``, Apache-2.0), unpacked once per session."""
+    import tarfile
+
+    out = tmp_path_factory.mktemp("cxcscmu")
+    with tarfile.open(CXCSCMU, "r:xz") as tar:
+        tar.extractall(out, filter="data")
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ import fieldkit
 from fieldkit._lazy import MissingExtraError, require
 
 
-def test_version_is_our_own_and_api_level_is_0_3_0() -> None:
+def test_version_is_our_own_and_api_level_is_0_4() -> None:
     assert fieldkit.__version__ == "1.0.0"
-    assert fieldkit.API_LEVEL == "0.3.0"
+    assert fieldkit.API_LEVEL == "0.4"
 
 
 def test_pyproject_version_matches_the_package() -> None:
@@ -38,7 +38,7 @@ def test_python_dash_m_fieldkit_version() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "fieldkit", "version"], capture_output=True, text=True, check=True
     )
-    assert out.stdout == "fieldkit 1.0.0 (API level 0.3.0)\n"
+    assert out.stdout == "fieldkit 1.0.0 (API level 0.4)\n"
 
 
 def test_importing_fieldkit_imports_no_heavy_dependency() -> None:

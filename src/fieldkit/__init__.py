@@ -5,6 +5,6 @@ published fieldkit API it implements (same import paths, names, signatures, retu
 """
 
 __version__ = "1.0.0"
-API_LEVEL = "0.3.0"
+API_LEVEL = "0.4"
 
 __all__ = ["API_LEVEL", "__version__"]

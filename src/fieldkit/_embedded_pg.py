@@ -25,6 +25,7 @@ from typing import Any
 
 from fieldkit._home import fieldkit_home
 from fieldkit._lazy import MissingExtraError, require
+from fieldkit._status import STATUS
 
 __all__ = [
     "EmbeddedPostgresError",
@@ -134,8 +135,9 @@ def _start(pgserver: Any, path: Path) -> Any:
             version,
             version,
             path,
+            extra=STATUS,
         )
-    log.info("starting the embedded Postgres %d in %s ...", version, path)
+    log.info("starting the embedded Postgres %d in %s ...", version, path, extra=STATUS)
     t0 = time.perf_counter()
     path.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(path), cleanup_mode="stop", postgres_version=version)
@@ -270,7 +272,9 @@ def upgrade_data_dir(data_dir: str | Path | None = None) -> int:
     embedded_dsn(path)  # on its own version first: brings pgvector up to the bundled release
     stop_embedded(path)
     pgserver = _pgserver()
-    log.info("upgrading %s from Postgres %d to %d ...", path, version, NEW_DIR_VERSION)
+    log.info(
+        "upgrading %s from Postgres %d to %d ...", path, version, NEW_DIR_VERSION, extra=STATUS
+    )
     try:
         with _shared_work_dir(pgserver):
             pgserver.upgrade_db(str(path))

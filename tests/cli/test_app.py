@@ -44,7 +44,7 @@ def test_no_arguments_shows_help_and_exits_2() -> None:
 def test_help_exits_0_and_version_prints_it() -> None:
     assert runner.invoke(app, ["--help"]).exit_code == 0
     result = runner.invoke(app, ["version"])
-    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.3.0)\n")
+    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.4)\n")
 
 
 def test_real_process_usage_error_has_no_traceback() -> None:
@@ -60,9 +60,9 @@ def test_real_process_usage_error_has_no_traceback() -> None:
 
 def test_dash_dash_version_prints_version_and_api_level() -> None:
     result = runner.invoke(app, ["--version"])
-    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.3.0)\n")
+    assert (result.exit_code, result.stdout) == (0, "fieldkit 1.0.0 (API level 0.4)\n")
     as_json = runner.invoke(app, ["version", "--json"])
-    assert json.loads(as_json.stdout) == {"version": "1.0.0", "api_level": "0.3.0"}
+    assert json.loads(as_json.stdout) == {"version": "1.0.0", "api_level": "0.4"}
 
 
 def _all_command_paths() -> list[list[str]]:
@@ -112,6 +112,8 @@ def test_quiet_and_verbose_set_the_fieldkit_log_level() -> None:
         setup_logging(0)
         assert logging.getLogger("fieldkit").level == logging.INFO
         setup_logging(1)
+        assert logging.getLogger("fieldkit").level == logging.INFO
+        setup_logging(2)
         assert logging.getLogger("fieldkit").level == logging.DEBUG
     finally:
         setup_logging(0)
@@ -126,7 +128,9 @@ def test_status_lines_go_to_stderr_and_quiet_silences_them() -> None:
         "from fieldkit.cli._app import setup_logging\n"
         "@app.command('fk-test-log')\n"
         "def _t() -> None:\n"
-        "    logging.getLogger('fieldkit.pg').info('starting the embedded Postgres ...')\n"
+        "    from fieldkit._status import STATUS\n"
+        "    pg = logging.getLogger('fieldkit.pg')\n"
+        "    pg.info('starting the embedded Postgres ...', extra=STATUS)\n"
         "    logging.getLogger('fieldkit.rag').debug('debug detail')\n"
         "app(sys.argv[1:])\n"
     )
@@ -136,11 +140,11 @@ def test_status_lines_go_to_stderr_and_quiet_silences_them() -> None:
             capture_output=True,
             text=True,
         )
-        for flag in ("", "-q", "-v")
+        for flag in ("", "-q", "-vv")
     }
     assert runs[""].stderr == "starting the embedded Postgres ...\n"
     assert runs["-q"].stderr == ""
-    assert "debug detail" in runs["-v"].stderr
+    assert "debug detail" in runs["-vv"].stderr
     assert all(r.stdout == "" and r.returncode == 0 for r in runs.values())
 
 
@@ -183,7 +187,8 @@ def test_running_the_cli_twice_in_one_process_prints_each_status_line_once() -> 
         "from fieldkit.cli import app\n"
         "@app.command('fk-test-log')\n"
         "def _t() -> None:\n"
-        "    logging.getLogger('fieldkit.pg').info('status line')\n"
+        "    from fieldkit._status import STATUS\n"
+        "    logging.getLogger('fieldkit.pg').info('status line', extra=STATUS)\n"
         "for argv in (['fk-test-log'], ['-v', 'fk-test-log'], ['fk-test-log']):\n"
         "    try:\n"
         "        app(argv)\n"
@@ -201,7 +206,7 @@ def test_quiet_hides_the_status_lines_of_serve_too(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _fake_llama_cache(monkeypatch, tmp_path)
-    loud = runner.invoke(app, ["serve", "--build"])
+    loud = runner.invoke(app, ["-v", "serve", "--build"])
     assert loud.exit_code == 0 and "llama-server: " in loud.stderr
     quiet = runner.invoke(app, ["-q", "serve", "--build"])
     assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -186,6 +186,7 @@ def test_with_services_from_env(
         "in_corpus_total": 2,
         "out_of_corpus_refused": 1,
         "out_of_corpus_total": 1,
+        "verdicts": {"right": 0, "wrong": 0, "copied": 0, "refused": 1},  # no gold: ungraded
     }
     assert not data["latency_ms"]["generate"]["skipped"]
     assert not data["latency_ms"]["rerank"]["skipped"]
@@ -394,6 +395,9 @@ def test_local_model_answers_and_is_graded(
     text = runner.invoke(app, [*args, "--max-tokens", "16"])
     assert text.exit_code == 0, text.output + text.stderr
     assert "answer correctness:" in text.stdout
+    assert "verdicts: " in text.stdout and sum(answers["verdicts"].values()) == 3
+    assert "SmolLM2-135M-Instruct proves the plumbing only" in text.stdout
+    assert "scripts/main --nim-url" in text.stdout
     assert "ttft" in text.stdout and "tokens/s" in text.stdout
     assert "How much unified memory does the DGX Spark have?" in text.stdout
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +88,6 @@ def test_regex(root: Path) -> None:
 
 def test_catastrophic_regex_is_bounded(root: Path) -> None:
     (root / "evil.txt").write_text("a" * 40 + "!", encoding="utf-8")
-    t0 = time.monotonic()
     r = (
         AssertionGrader(regex_timeout_s=0.3)
         .grade(
@@ -99,7 +97,6 @@ def test_catastrophic_regex_is_bounded(root: Path) -> None:
     )
     assert r.passed is False
     assert r.detail.startswith("error: regex timed out after 0.3s")
-    assert time.monotonic() - t0 < 30  # it returned at all; the real bound is the timeout
 
 
 def test_unchanged(root: Path) -> None:

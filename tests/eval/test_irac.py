@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fieldkit.eval import irac_structure
+from tests._growth import assert_linear
 
 FULL = (
     "Issue: whether claim 1 is obvious. Under 35 USC 103 the rule provides that... "
@@ -99,6 +98,4 @@ def test_score_is_a_quarter_step(text: str) -> None:
 
 
 def test_linear_on_hostile_input() -> None:
-    t0 = time.perf_counter()
-    irac_structure("under " * 40_000 + "35 " * 40_000 + "MPEP " * 40_000)
-    assert time.perf_counter() - t0 < 10.0
+    assert_linear(lambda n: "under " * n + "35 " * n + "MPEP " * n, irac_structure, 2_000)

@@ -42,7 +42,7 @@ def test_default_front_matter() -> None:
     assert "\n---\n# Foo\n\none\n" in card
     assert card.endswith(".\n\n")
     assert _front(card)["model_creator"] == ORIONFOLD_BRAND
-    assert "## Spark-tested" not in card and "## How to run" not in card
+    assert "## Measured" not in card and "## How to run" not in card
 
 
 def test_spark_tested_triple() -> None:
@@ -54,12 +54,18 @@ def test_spark_tested_triple() -> None:
         perplexity={"Q4_K_M": 7.123, "Q8_0": 6.901},
         tokens_per_sec={"Q4_K_M": 24.5, "Q8_0": 12.1},
         sustained_load_minutes=42.0,
+        perplexity_text="wikitext-2 raw test",
+        perplexity_ctx=512,
+        measured_on="NVIDIA GB10 (1 GPU)",
     ).render()
     head = _head(card)
-    assert "## Spark-tested" in head
+    assert "## Measured" in head
     assert (
-        "| Variant | Size | Perplexity (wikitext-2) | tok/s on Spark |\n|---|---|---|---|" in head
+        "| Variant | Size | Perplexity (wikitext-2 raw test, ctx 512) | tok/s |\n|---|---|---|---|"
+        in head
     )
+    assert "taken on NVIDIA GB10 (1 GPU) (as the measuring run's probe reported it)" in head
+    assert "on NVIDIA GB10 (1 GPU), this model sustains" in head
     assert "| Q4_K_M | 18.0 GB | 7.123 | 24.5 |" in head
     assert "| Q8_0 | 31.5 GB | 6.901 | 12.1 |" in head
     assert "sustained-load minutes" in head and "**42 min**" in head
@@ -78,12 +84,15 @@ def test_spark_tested_quad() -> None:
         vertical_eval_name="FinanceBench (n=50, numeric_match)",
     ).render()
     assert (
-        "| Variant | Size | Perplexity (wikitext-2) | tok/s on Spark | "
+        "| Variant | Size | Perplexity (text not recorded) | tok/s | "
         "FinanceBench (n=50, numeric_match) |\n|---|---|---|---|---|"
     ) in card
     assert "| Q4_K_M | 4.6 GB | 8.400 | 72.3 | 62.0% |" in card
     assert "| Q8_0 | 8.5 GB | 8.100 | 45.1 | 66.0% |" in card
     assert "measurement quad" in card
+    # nothing recorded: no text, context or hardware is claimed (the brand's label is not one)
+    assert "wikitext" not in card and "Spark" not in card and "GB10" not in card
+    assert "taken on hardware the measuring run did not record" in card
 
 
 def test_extra_rows_are_sorted_and_missing_cells_are_dashes() -> None:
@@ -222,7 +231,8 @@ def test_brand_is_a_parameter() -> None:
     ).render()
     assert "Orionfold" not in card and "orionfold" not in card and "ainative" not in card
     assert "Published by **Acme Labs**" in card and "[acme.dev](https://acme.dev)" in card
-    assert "https://acme.dev/m/s/" in card and "an RTX 4090" in card
+    assert "https://acme.dev/m/s/" in card
+    assert "RTX 4090" not in card  # the brand's label is no measurement: only measured_on is
     assert "**2.2 min**" in card
     no_site = ModelCard(
         title="F", one_liner="x", base_model="b", brand=PublisherBrand(site_url=None)
@@ -295,3 +305,32 @@ def test_front_matter_round_trips(title: str, base: str, tags: list[str], creato
 def test_ambiguous_strings_stay_strings(s: str) -> None:
     card = ModelCard(title="t", one_liner="x", base_model=s)
     assert _front(card.render())["base_model"] == s
+
+
+def test_a_backtick_fence_in_a_field_cannot_close_its_code_block() -> None:
+    card = ModelCard(
+        title="T",
+        one_liner="x",
+        base_model="b",
+        transformers_snippet="print('a')\n```\n# Injected heading\n```",
+        llama_cpp_example_prompt="say ```` and stop",
+        hf_repo="acme/T-GGUF",
+        variants=({"name": "Q4_K_M"},),
+    ).render()
+    # the snippet holds a 3-backtick run: its fence has 4; the prompt holds 4: its fence has 5
+    assert "````python\nprint('a')\n```\n# Injected heading\n```\n````\n" in card
+    assert "`````python\nfrom llama_cpp import Llama\n" in card
+    assert card.count("`````") == 2
+
+
+def test_perplexity_column_names_the_text_and_context() -> None:
+    def header(**kw: object) -> str:
+        card = ModelCard(title="T", one_liner="x", base_model="b", perplexity={"Q4_0": 9.0},
+                         **kw).render()  # type: ignore[arg-type]  # fmt: skip
+        return next(line for line in card.splitlines() if line.startswith("| Variant"))
+
+    assert "Perplexity (fieldkit sample text, ctx 128)" in header(
+        perplexity_text="fieldkit sample text", perplexity_ctx=128
+    )
+    assert "Perplexity (wiki.test.raw) |" in header(perplexity_text="wiki.test.raw")
+    assert "Perplexity (text not recorded)" in header()

@@ -52,8 +52,8 @@ def test_recommendations() -> None:
         "MLX-4bit",
         "NVFP4",
     ):
-        assert _default_variant_recommendation(v) != "Variant-specific use case TBD."
-    assert _default_variant_recommendation("Q3_K_S") == "Variant-specific use case TBD."
+        assert _default_variant_recommendation(v)
+    assert _default_variant_recommendation("Q3_K_S") is None  # no placeholder text ships
 
 
 def test_adapter_staging(tmp_path: Path) -> None:
@@ -201,6 +201,9 @@ class _Report:
     tokens_per_sec: dict[str, float] = field(default_factory=lambda: {"Q4_K_M": 24.0, "Q8_0": 12.0})
     sustained_load_minutes: float | None = 42.0
     notes: list[str] = field(default_factory=list)
+    perplexity_text: str | None = "fieldkit sample text"
+    perplexity_ctx: int | None = 128
+    measured_on: str | None = "NVIDIA GB10 (1 GPU)"
 
 
 def _report(tmp_path: Path) -> _Report:
@@ -228,13 +231,15 @@ def test_publish_quant_dry_run(tmp_path: Path) -> None:
     assert r.card_path is not None and r.manifest_path is not None
     card = r.card_path.read_text(encoding="utf-8")
     for s in (
-        "## Spark-tested",
+        "## Measured",
+        "| Variant | Size | Perplexity (fieldkit sample text, ctx 128) | tok/s |",
+        "taken on NVIDIA GB10 (1 GPU)",
         "Q4_K_M",
         "Q8_0",
         "becoming-a-gguf-publisher-on-spark",
         "Orionfold LLC",
         "# Foo 30B GGUF",
-        "`GGUF` quantizations of `nvidia/Foo-30B`",
+        "`GGUF` quantizations of `nvidia/Foo-30B`, measured on NVIDIA GB10 (1 GPU).",
         "| Q4_K_M | 18 GB | 7.100 | 24.0 |",
     ):
         assert s in card
@@ -435,3 +440,15 @@ def test_publish_quant_refuses_a_staging_folder_with_stale_files(tmp_path: Path)
         quant_report=report, base_model="b", repo_name="R2-GGUF", staging_dir=tmp_path / "s2"
     )
     assert ok.files_uploaded == ("README.md", "model-Q8_0.gguf")
+
+
+def test_hardware_comes_from_the_report_never_from_the_brand(tmp_path: Path) -> None:
+    rep = _report(tmp_path)
+    rep.measured_on = "CPU: AMD EPYC 7B13 (x86_64)"
+    r = publish_quant(quant_report=rep, base_model="b", repo_name="Foo-GGUF",
+                      staging_dir=tmp_path / "s")  # fmt: skip
+    assert r.card_path is not None
+    card = r.card_path.read_text(encoding="utf-8")
+    assert "measured on CPU: AMD EPYC 7B13 (x86_64)." in card
+    assert "Spark" not in card and "GB10" not in card and "spark-tested" not in card
+    assert "TBD" not in card

@@ -1,13 +1,23 @@
-"""Answer correctness: normalised gold-string containment."""
+"""Answer correctness: normalised gold strings, and verdicts that copying cannot fool."""
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fieldkit.rag._correctness import answer_contains, normalise_answer
+from fieldkit.rag._correctness import (
+    answer_contains,
+    copied_mask,
+    grade_answer,
+    normalise_answer,
+)
+
+PASSAGE = (
+    "The DGX Spark is a small desktop machine built around the GB10 Grace Blackwell superchip, "
+    "which pairs an Arm CPU with a Blackwell GPU in one package."
+)
+FP8 = "Storing weights in FP8 halves their memory footprint compared with FP16."
 
 
 def test_spacing_case_and_punctuation_do_not_matter() -> None:
@@ -47,8 +57,87 @@ def test_normalisation_is_idempotent(text: str) -> None:
     assert normalise_answer(once) == once
 
 
-def test_linear_time_on_adversarial_text() -> None:
-    text = "a1" * 200_000 + "!" * 200_000
-    t0 = time.perf_counter()
+def test_adversarial_text_is_handled() -> None:
+    # Linear-time regexes are checked by operation counts in tests/test_linear_regex.py.
+    text = "a1" * 20_000 + "!" * 20_000
     assert not answer_contains(text, ["a1a1b"])
-    assert time.perf_counter() - t0 < 20  # generous budget for a linear scan
+    assert grade_answer(text, ["a1a1b"], [text]).verdict == "copied"
+
+
+Q1 = "What chip package pairs the processor and the graphics unit in the desktop?"
+
+
+def test_own_words_are_right() -> None:
+    g = grade_answer("It is built around the GB10 chip.", ["GB10"], [PASSAGE], Q1)
+    assert (g.verdict, g.reason) == ("right", "says 'GB10' in its own words")
+
+
+def test_gold_only_inside_a_pasted_passage_is_copied() -> None:
+    answer = f"The provided context passages are: [1] {PASSAGE}"
+    g = grade_answer(answer, ["GB10", "Grace Blackwell"], [PASSAGE], Q1)
+    assert g.verdict == "copied" and "only inside text copied" in g.reason
+    assert g.copied_share > 0.7
+    # Plain containment would have credited it.
+    assert answer_contains(answer, ["GB10"])
+
+
+def test_seven_shared_words_are_not_a_copy() -> None:
+    words = "around the GB10 Grace Blackwell superchip"  # 7 words ("GB10" is two)
+    assert grade_answer(f"It is {words}.", ["GB10"], [PASSAGE], Q1).verdict == "right"
+    assert grade_answer(f"It is {words}, which.", ["GB10"], [PASSAGE], Q1).verdict == "copied"
+
+
+def test_mostly_pasted_answer_without_gold_is_copied() -> None:
+    g = grade_answer(f"Well. {PASSAGE}", ["ConnectX"], [PASSAGE], "How do I link two?")
+    assert g.verdict == "copied" and g.reason.endswith("of the answer is passage text")
+
+
+def test_a_word_of_the_question_echoed_back_is_not_right() -> None:
+    q = "How much smaller are 8-bit float weights than half-precision ones?"
+    echoed = "8-bit float weights are smaller than half-precision ones because they use less."
+    assert grade_answer(echoed, ["half", "halves"], [FP8], q).verdict == "wrong"
+    own = "They are half the size."
+    assert grade_answer(own, ["half", "halves"], [FP8], q).verdict == "right"
+    # a gold string that is not a question word counts wherever it stands in own words
+    assert grade_answer("FP8 halves it.", ["half", "halves"], [FP8], q).verdict == "right"
+
+
+def test_refusals() -> None:
+    assert grade_answer("I don't know.", ["GB10"], [PASSAGE], Q1).verdict == "refused"
+    assert grade_answer("", ["GB10"], [PASSAGE], Q1).verdict == "refused"
+    out = grade_answer(
+        "The provided context does not contain the answer.", [], [PASSAGE], in_corpus=False
+    )
+    assert out.verdict == "refused"
+
+
+def test_invented_answer_to_an_out_of_corpus_question_is_wrong() -> None:
+    g = grade_answer("Ethanol boils at 18.6 C.", [], [PASSAGE], "Boiling point of ethanol?",
+                     in_corpus=False)  # fmt: skip
+    assert (g.verdict, g.reason) == ("wrong", "answers a question the corpus cannot answer")
+    # even when it happens to contain a "gold" string, an out-of-corpus answer is never right
+    assert grade_answer("GB10", ["GB10"], [], in_corpus=False).verdict == "wrong"
+
+
+def test_symbol_gold() -> None:
+    assert grade_answer("Use <=> in ORDER BY.", ["<=>"], [PASSAGE]).verdict == "right"
+    assert grade_answer("Use <-> in ORDER BY.", ["<=>"], [PASSAGE]).verdict == "wrong"
+
+
+def test_bad_copy_words() -> None:
+    with pytest.raises(ValueError, match="copy_words must be positive"):
+        grade_answer("x", ["x"], copy_words=0)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=40), st.integers(1, 6))
+def test_copied_mask_marks_exactly_the_shared_runs(words: list[str], n: int) -> None:
+    passage = " ".join(words[: len(words) // 2])
+    mask = copied_mask(words, [passage], n)
+    pw = passage.split()
+    grams = {tuple(pw[i : i + n]) for i in range(len(pw) - n + 1)}
+    for i, copied in enumerate(mask):
+        inside = any(
+            tuple(words[s : s + n]) in grams
+            for s in range(max(0, i - n + 1), min(i, len(words) - n) + 1)
+        )
+        assert copied == inside

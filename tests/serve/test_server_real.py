@@ -45,11 +45,9 @@ def test_context_manager_answers_and_stops(tmp_path: Path) -> None:
 
 
 def test_a_bad_flag_is_a_clear_error_quoting_the_log(tmp_path: Path) -> None:
-    t0 = time.monotonic()
     with pytest.raises(LocalServerError, match="exited with status") as err:
         LocalServer(extra_args=["--no-such-flag"], log_path=tmp_path / "server.log").start()
     assert "--no-such-flag" in str(err.value)
-    assert time.monotonic() - t0 < 60
 
 
 def test_killing_the_parent_leaves_no_server_behind(tmp_path: Path) -> None:
@@ -118,7 +116,8 @@ def test_cli_serves_until_interrupted(stop: signal.Signals) -> None:
     finally:
         proc.send_signal(stop)
         _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # Ctrl-C (or kill): stopped, one line, exit 130
+    assert err.splitlines()[-1].startswith("interrupted: fieldkit serve stopped; served ")
     assert "Traceback" not in err
     assert _gone(pid)
 

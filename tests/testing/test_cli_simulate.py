@@ -31,7 +31,8 @@ def test_simulate_serves_until_ctrl_c_or_terminated(stop: signal.Signals) -> Non
     finally:
         proc.send_signal(stop)
         _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0
+    assert proc.returncode == 130
+    assert err.splitlines()[-1].startswith("interrupted: fieldkit simulate stopped; served ")
     assert "Traceback" not in err
 
 

@@ -14,8 +14,19 @@ from typer._click import exceptions as click_errors  # Typer vendors Click
 from typer.core import TyperGroup
 
 from fieldkit import API_LEVEL, __version__
+from fieldkit._status import STATUS_KEY
 
-__all__ = ["app", "bench_app", "echo_json", "fail", "setup_logging", "status", "version_line"]
+__all__ = [
+    "app",
+    "bench_app",
+    "detail",
+    "echo_json",
+    "fail",
+    "note_done",
+    "setup_logging",
+    "status",
+    "version_line",
+]
 
 
 class _FieldkitGroup(TyperGroup):
@@ -39,6 +50,7 @@ class _FieldkitGroup(TyperGroup):
                 args, prog_name, complete_var, False, windows_expand_args, **extra
             )
 
+        _plain_help(self)
         if not standalone_mode:
             return run()
         try:
@@ -59,6 +71,91 @@ class _FieldkitGroup(TyperGroup):
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Ctrl-C in any command: its cleanup runs (``finally``), then one line saying what
+        was done, and exit 130 (the shell convention for SIGINT)."""
+        words = _command_words(self, [*ctx._protected_args, *ctx.args])
+        _DONE.clear()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            done = f"; {_DONE[-1]}" if _DONE else ""
+            typer.echo(f"interrupted: fieldkit {' '.join(words)} stopped{done}", err=True)
+            raise typer.Exit(130) from None
+
+
+#: What the running command has finished so far, for the line Ctrl-C prints (``note_done``).
+_DONE: list[str] = []
+
+
+def note_done(what: str) -> None:
+    """Record what the running command has done so far (e.g. "ingested 3 of 10 files"); Ctrl-C
+    prints the latest note."""
+    _DONE.append(what)
+
+
+def _command_words(group: Any, args: Sequence[str]) -> list[str]:
+    """The command words at the start of *args* (``["rag", "ingest"]``)."""
+    words: list[str] = []
+    cmd = group
+    for arg in args:
+        sub = getattr(cmd, "commands", {}).get(arg)
+        if sub is None:
+            break
+        words.append(arg)
+        cmd = sub
+    return words
+
+
+def _plain_help(group: Any) -> None:
+    """Help without ``<bool>``/``<int>`` tags: flags show nothing, value options the classic
+    upper-case placeholder (INTEGER, FLOAT, PATH, TEXT) or their choices."""
+    stack = [group]
+    while stack:
+        cmd = stack.pop()
+        for param in cmd.params:
+            _plain_param(param)
+        if not getattr(cmd, "_fieldkit_plain_help", False):
+            cmd.get_help_option = _plain_help_option(cmd.get_help_option)
+            cmd._fieldkit_plain_help = True
+        stack.extend(getattr(cmd, "commands", {}).values())
+
+
+def _plain_param(param: Any) -> None:
+    if getattr(param, "metavar", None) is None:
+        label = _placeholder(param)
+        param.display_type_rich = lambda ctx, label=label: label
+
+
+def _plain_help_option(make: Any) -> Any:
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if option is not None:
+            _plain_param(option)
+        return option
+
+    return get_help_option
+
+
+def _placeholder(param: Any) -> str | None:
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None:
+        return None
+    if desc.is_choice:
+        return "|".join(str(c) for c in desc.choices or ())
+    if desc.is_path:
+        return "PATH"
+    kind = {int: "INTEGER", float: "FLOAT"}.get(desc.annotation, "TEXT")
+    return f"{kind}..." if getattr(param, "nargs", 1) != 1 else kind
+
+
+#: What ``fieldkit --help`` says fieldkit is.
+TAGLINE = (
+    "fieldkit: tools for LLM experiments on one local GPU box - serve a model, RAG over your "
+    "files, benchmark, evaluate, and track trial lineage."
+)
 
 # -h as well as --help, inherited by every subcommand through Click's context.
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -66,7 +163,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     cls=_FieldkitGroup,
     name="fieldkit",
-    help="Verified-on-Spark patterns from the ai-field-notes blog.",
+    help=TAGLINE,
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
@@ -74,7 +171,7 @@ app = typer.Typer(
 )
 
 bench_app = typer.Typer(
-    help="Run small benchmarks against Spark services.",
+    help="Benchmarks: RAG on your corpus (bench rag) and serving load (bench serve).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -98,20 +195,44 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class _Verbosity(logging.Filter):
+    """What reaches stderr: warnings and errors always; at the default level, status lines
+    only (the CLI's own, and library lines marked ``extra=STATUS``); -v every INFO line."""
+
+    def __init__(self, verbosity: int) -> None:
+        super().__init__()
+        self.verbosity = verbosity
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbosity >= 1 or record.levelno >= logging.WARNING:
+            return True
+        return record.name == "fieldkit.cli" or bool(getattr(record, STATUS_KEY, False))
+
+
 def setup_logging(verbosity: int) -> None:
-    """Route the ``fieldkit.*`` loggers to stderr: -1 errors only, 0 warnings and status
-    (INFO of long steps), 1+ debug. Idempotent (one handler)."""
+    """Route the ``fieldkit.*`` loggers to stderr: -1 (``-q``) errors only, 0 warnings and
+    status lines, 1 (``-v``) every INFO line, 2+ (``-vv``) DEBUG. Idempotent (one handler)."""
     root = logging.getLogger("fieldkit")
-    root.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+    level = {-1: logging.ERROR, 0: logging.INFO, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    root.setLevel(level)
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(handler)
+    for old in [f for f in handler.filters if isinstance(f, _Verbosity)]:
+        handler.removeFilter(old)
+    handler.addFilter(_Verbosity(verbosity))
 
 
 def status(message: str) -> None:
     """A status line on stderr, through the ``fieldkit.cli`` logger: ``-q`` hides it."""
     logging.getLogger("fieldkit.cli").info(message)
+
+
+def detail(message: str) -> None:
+    """A detail line on stderr, shown with ``-v`` only."""
+    logging.getLogger("fieldkit.cli.detail").info(message)
 
 
 def _show_version(value: bool) -> None:
@@ -123,18 +244,18 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _root(
     verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More log output (-v: debug)."
+        0, "--verbose", "-v", count=True, help="More log lines: -v info, -vv debug."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only: no status lines."),
     _version: bool = typer.Option(
         False,
         "--version",
+        "-V",
         callback=_show_version,
         is_eager=True,
         help="Print the version and the API level, then exit.",
     ),
 ) -> None:
-    """Verified-on-Spark patterns from the ai-field-notes blog."""
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
     setup_logging(-1 if quiet else verbose)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -171,8 +173,7 @@ def watch(
         def emit_json(frame: WatchFrame) -> None:
             echo_json_line(frame.to_dict())
 
-        with contextlib.suppress(KeyboardInterrupt):
-            watch_loop(store, emit_json, interval=interval, iterations=n, last_n=last)
+        watch_loop(store, emit_json, interval=interval, iterations=n, last_n=last)
         return
     console = Console()
     if once or not console.is_terminal:
@@ -180,8 +181,7 @@ def watch(
         def emit_print(frame: WatchFrame) -> None:
             console.print(render_frame(frame, width=console.width))
 
-        with contextlib.suppress(KeyboardInterrupt):
-            watch_loop(store, emit_print, interval=interval, iterations=n, last_n=last)
+        watch_loop(store, emit_print, interval=interval, iterations=n, last_n=last)
         return
     live: Any
     with Live(console=console, auto_refresh=False, screen=False) as live:
@@ -189,8 +189,7 @@ def watch(
         def emit_live(frame: WatchFrame) -> None:
             live.update(render_frame(frame, width=console.width), refresh=True)
 
-        with contextlib.suppress(KeyboardInterrupt):
-            watch_loop(store, emit_live, interval=interval, iterations=n, last_n=last)
+        watch_loop(store, emit_live, interval=interval, iterations=n, last_n=last)
 
 
 @lineage_app.command("export")

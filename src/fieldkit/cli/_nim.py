@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fieldkit.cli._app import app, bench_app, fail, status  # noqa: F401
+from fieldkit.cli._app import app, bench_app, fail, note_done, status  # noqa: F401
 
 
 @app.command()
@@ -38,14 +38,13 @@ def simulate(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+    note_done(f"served the simulator at {sim.base_url}; it is stopped")
     typer.echo(sim.base_url)
     status("serving the fieldkit NIM simulator; press Ctrl-C to stop")
     if threading.current_thread() is threading.main_thread():
-        # `kill` / a process supervisor stops it as cleanly as Ctrl-C does (exit 0).
+        # `kill` / a process supervisor stops it as cleanly as Ctrl-C does (exit 130).
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
+    finally:  # Ctrl-C: the simulator stops, then the app prints one line and exits 130
         sim.stop()

@@ -111,22 +111,55 @@ def render_report(result: RagBenchResult) -> str:
             f"answered; {ans['out_of_corpus_refused']}/{ans['out_of_corpus_total']} "
             "out-of-corpus questions refused"
         )
-        if "correct_total" in ans:
-            console.print(
-                f"answer correctness: {ans['correct']}/{ans['correct_total']} = "
-                f"{ans['correctness']:.3f} (a gold answer string present in the answer)"
-            )
+        for line in render_correctness(ans):
+            console.print(line)
         console.print(render_answers(result.calls), end="")
     for note in result.notes:
         console.print(f"note: {note}")
     return buf.getvalue()
 
 
+#: Printed with every answer of the bundled SmolLM2 model (the default of ``--local``).
+SMOLLM2_NOTE = (
+    "the bundled SmolLM2-135M-Instruct proves the plumbing only (server, prompt, timings): a "
+    "135M model mostly copies or invents, so its correctness says nothing about RAG quality. "
+    "Point the bench at a real model: scripts/main --nim-url http://HOST:PORT/v1 "
+    "[--nim-model ID] (any OpenAI-compatible server), or --local-model FILE.gguf"
+)
+
+
+def render_correctness(ans: dict[str, Any]) -> list[str]:
+    """The correctness lines: right/wrong/copied/refused counts, the string metric over the
+    in-corpus questions, and the LLM judge's beside it (when one graded)."""
+    from fieldkit.rag.bench import VERDICTS
+
+    lines: list[str] = []
+    verdicts = ans.get("verdicts")
+    if verdicts:
+        counts = ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS)
+        lines.append(f"verdicts: {counts} (of {sum(verdicts.values())} answers)")
+    if "correct_total" in ans:
+        lines.append(
+            f"answer correctness: {ans['correct']}/{ans['correct_total']} = "
+            f"{ans['correctness']:.3f} (a gold answer in the model's own words: text copied "
+            "from a passage or echoed from the question does not count)"
+        )
+    judge = ans.get("judge")
+    if judge and judge.get("graded"):
+        lines.append(
+            f"judge correctness: {judge['right']}/{judge['graded']} = {judge['correctness']:.3f} "
+            f"(LLM judge {judge.get('model', '?')}, score >= {judge['pass_score']:g} of 5"
+            + (f"; {judge['unscored']} unscored" if judge.get("unscored") else "")
+            + ")"
+        )
+    return lines
+
+
 def render_answers(calls: list[dict[str, Any]], width: int = 140) -> str:
     """One line per question: a verdict and the (shortened) answer.
 
-    Verdicts: ``ok``/``MISS`` (gold answer present or not), ``refused``/``ANSWERED`` for
-    out-of-corpus questions (refusing is right), ``failed`` for an error.
+    Verdicts: ``right``, ``wrong``, ``copied`` (passage text pasted), ``refused`` (right for
+    an out-of-corpus question), ``failed`` for an error.
     """
     from fieldkit.rag.bench import answer_verdict
 
@@ -254,6 +287,19 @@ def bench_rag(
     out: Path | None = typer.Option(
         None, "--out", help="Also write the full result (with per-question calls) as JSON here."
     ),
+    judge_url: str | None = typer.Option(
+        None,
+        "--judge-url",
+        help="Also grade each answer with an LLM judge at this OpenAI-compatible base URL "
+        "(fieldkit.eval's correctness rubric), reported beside the string metric.",
+        show_default=False,
+    ),
+    judge_model: str | None = typer.Option(
+        None,
+        "--judge-model",
+        help="Judge model id (default: the judge server's first model).",
+        show_default=False,
+    ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
     from fieldkit.rag import RETRIEVAL_MODES, RAGError
@@ -280,6 +326,7 @@ def bench_rag(
     for option, url in (("--embed-url", embed_url), ("--nim-url", nim_url)):
         check_url(option, url)
     check_url("--rerank-url", rerank_url)
+    check_url("--judge-url", judge_url)
     if out is not None:
         _check_writable(out)
     _wait_for_services(embed_url, nim_url, warm_timeout, quiet=as_json)
@@ -290,7 +337,34 @@ def bench_rag(
         result = _run(options, generator, corpus, folder, k, rerank_k, mode, max_tokens, as_json)
     if gen_note:
         result.notes.append(gen_note)
+    if judge_url:
+        _judge(result, judge_url, judge_model, as_json)
+    if "smollm2-135m" in str(result.config.get("generator") or "").lower():
+        result.notes.append(SMOLLM2_NOTE)
     _render(result, as_json, out)
+
+
+def _judge(result: RagBenchResult, url: str, model: str | None, quiet: bool) -> None:
+    """Grade the answers with an LLM judge (``fieldkit.rag.bench.judge_answers``)."""
+    from fieldkit.eval import Judge
+    from fieldkit.nim import NIMClient, NIMError
+
+    with NIMClient(url, model or "?", max_retries=1) as probe:
+        try:
+            served = probe.models(timeout=30.0)
+        except NIMError as exc:
+            fail(f"cannot list the judge server's models at {url}/models: {exc}", code=1)
+    if model is not None and model not in served:
+        fail(f"--judge-model {model!r} is not served at {url}; it lists: {', '.join(served)}")
+    if not served:
+        fail(f"the judge server at {url} lists no models", code=1)
+    chosen = model or served[0]
+    _say(f"grading the answers with the judge {chosen} at {url} ...", quiet=quiet)
+    from fieldkit.rag.bench import judge_answers
+
+    with NIMClient(url, chosen) as client:
+        summary = judge_answers(result.calls, Judge.builtin(client, "correctness"))
+    result.answers["judge"] = {**summary, "model": chosen, "url": url}
 
 
 def _wait_for_services(

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from fieldkit.cli._app import CONTEXT, app, check_seconds, echo_json, echo_json_line, fail, status
+from fieldkit.cli._app import (
+    CONTEXT,
+    app,
+    check_seconds,
+    detail,
+    echo_json,
+    echo_json_line,
+    fail,
+    note_done,
+    status,
+)
 
 if TYPE_CHECKING:
     from fieldkit.serve import LocalServer
@@ -161,10 +171,10 @@ def serve(
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not as_json:
         status("starting llama-server ...")
-    interrupted = False
     died: str | None = None
     try:
         server.start()
+        note_done(f"served {server.model} at {server.base_url}; the server is stopped")
         if as_json:
             # One line, printed once the server is ready: a script reads it with one readline
             # while the server keeps running (the one --json output that is not pretty-printed).
@@ -184,17 +194,13 @@ def serve(
             time.sleep(_POLL_S)
         what = f"signal {-code}" if code < 0 else f"status {code}"
         died = f"llama-server (pid {server.pid}) exited with {what}; log kept: {server.log_path}"
-    except KeyboardInterrupt:
-        interrupted = True
     except (LocalServerError, LlamaBuildError) as exc:
         server.stop()
         fail(str(exc), code=2 if isinstance(exc, ContextTooLarge) else 1)
-    finally:
+    finally:  # Ctrl-C: the server stops, then the app prints one line and exits 130
         server.stop()
     if died:
         fail(died, code=1)
-    if interrupted and not server.ready_s:
-        raise typer.Exit(130)
 
 
 def _resolve_model(model: str | None) -> Path | None:
@@ -257,6 +263,6 @@ def _build(as_json: bool) -> None:
     typer.echo(str(found.parent))
     status(f"backend: {backend} ({why})")
     for name, path in tools.items():
-        status(f"{name}: {path}")
+        detail(f"{name}: {path}")
     if src:
-        status(f"source: {src}")
+        detail(f"source: {src}")

@@ -3,12 +3,18 @@
 Output is a pure function of the fields: extra table rows are sorted, numbers have fixed
 decimals, table cells escape ``|``, and the ``llama-cpp-python`` snippet quotes its strings as
 JSON, so the same card renders byte for byte in every process.
+
+A card claims only what was measured: the perplexity column names the text and context the
+figure came from (``perplexity_text``, ``perplexity_ctx``), the hardware named is what the
+measuring run's probe reported (``measured_on``), never the publisher brand, and a code block
+is fenced with more backticks than any run inside it, so a field cannot close its fence.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +26,7 @@ __all__ = ["ModelCard"]
 
 _EM = "\u2014"
 _PLACEHOLDER_PROMPT = "Summarize the key idea in one paragraph."
+_BACKTICKS = re.compile(r"`+")
 
 
 def _cell(value: Any) -> str:
@@ -27,6 +34,13 @@ def _cell(value: Any) -> str:
     if value is None:
         return _EM
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _fenced(lang: str, lines: list[str]) -> list[str]:
+    """*lines* in a code fence longer than any backtick run inside them (at least three)."""
+    longest = max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + lang, *lines, fence]
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -72,6 +86,11 @@ class ModelCard:
     model_creator: str = ORIONFOLD_BRAND
     extra_yaml: dict[str, Any] = field(default_factory=dict)
     brand: PublisherBrand = DEFAULT_BRAND
+    #: The text the perplexity was measured on and the context length (``-c``) used.
+    perplexity_text: str | None = None
+    perplexity_ctx: int | None = None
+    #: The hardware the measuring run's probe reported (e.g. the ``nvidia-smi`` GPU name).
+    measured_on: str | None = None
 
     # -- pieces ------------------------------------------------------------------------------
     def front_matter(self) -> dict[str, Any]:
@@ -99,6 +118,13 @@ class ModelCard:
             return "Q5_K_M"
         return names[0] if names else None
 
+    def _perplexity_label(self) -> str:
+        """What the perplexity figures were measured on, as the column says it."""
+        if not self.perplexity_text:
+            return "Perplexity (text not recorded)"
+        ctx = f", ctx {self.perplexity_ctx}" if self.perplexity_ctx else ""
+        return f"Perplexity ({_cell(self.perplexity_text)}{ctx})"
+
     def _spark_tested(self) -> list[str]:
         has_table = bool(self.tokens_per_sec or self.perplexity or self.vertical_eval)
         if not has_table and self.sustained_load_minutes is None:
@@ -110,15 +136,20 @@ class ModelCard:
         if quad:
             axes += f" and **{label}** accuracy"
         kind = "measurement quad" if quad else "measurement triple"
+        where = (
+            f"taken on {self.measured_on} (as the measuring run's probe reported it)"
+            if self.measured_on
+            else "taken on hardware the measuring run did not record"
+        )
         out = [
-            "## Spark-tested",
+            "## Measured",
             "",
-            f"Every {b.word} quant ships with a {kind} taken on {b.hardware_label}: {axes}. "
+            f"This {b.word} quant ships with a {kind} {where}: {axes}. "
             "The figures below are from the actual run, not estimates.",
             "",
         ]
         if has_table:
-            header = "| Variant | Size | Perplexity (wikitext-2) | tok/s on Spark |"
+            header = f"| Variant | Size | {self._perplexity_label()} | tok/s |"
             sep = "|---|---|---|---|"
             if quad:
                 header += f" {_cell(label)} |"
@@ -145,8 +176,9 @@ class ModelCard:
             out += [row(name, _EM) for name in extra]
             out.append("")
         if self.sustained_load_minutes is not None:
+            on = self.measured_on or "the measuring machine"
             out += [
-                f"**Thermal envelope:** on {b.hardware_short}, this model sustains full "
+                f"**Thermal envelope:** on {on}, this model sustains full "
                 f"throughput for **{_minutes(self.sustained_load_minutes)} min** of continuous "
                 "load (sustained-load minutes) before clocks throttle; expect throughput to "
                 f"degrade beyond that. Disclosing it is part of the {b.word} card standard.",
@@ -170,18 +202,14 @@ class ModelCard:
             blocks += [
                 "Ollama (one-liner):",
                 "",
-                "```bash",
-                f"ollama pull {self.ollama_pull_handle}",
-                "```",
+                *_fenced("bash", [f"ollama pull {self.ollama_pull_handle}"]),
                 "",
             ]
         if self.transformers_snippet:
             blocks += [
                 "HuggingFace Transformers:",
                 "",
-                "```python",
-                self.transformers_snippet.rstrip(),
-                "```",
+                *_fenced("python", self.transformers_snippet.rstrip().split("\n")),
                 "",
             ]
         featured = self._featured()
@@ -211,18 +239,21 @@ class ModelCard:
                 "",
                 "Or run in-process via `llama-cpp-python`:",
                 "",
-                "```python",
-                "from llama_cpp import Llama",
-                "llm = Llama(",
-                f"    model_path={json.dumps(f'{d}/{file}', ensure_ascii=False)},",
-                f"    n_ctx=4096, n_gpu_layers=99{chat},",
-                ")",
-                "out = llm.create_chat_completion(",
-                f'    messages=[{{"role": "user", "content": {prompt}}}],',
-                "    temperature=0.0,",
-                ")",
-                'print(out["choices"][0]["message"]["content"])',
-                "```",
+                *_fenced(
+                    "python",
+                    [
+                        "from llama_cpp import Llama",
+                        "llm = Llama(",
+                        f"    model_path={json.dumps(f'{d}/{file}', ensure_ascii=False)},",
+                        f"    n_ctx=4096, n_gpu_layers=99{chat},",
+                        ")",
+                        "out = llm.create_chat_completion(",
+                        f'    messages=[{{"role": "user", "content": {prompt}}}],',
+                        "    temperature=0.0,",
+                        ")",
+                        'print(out["choices"][0]["message"]["content"])',
+                    ],
+                ),
                 "",
                 "LM Studio and Ollama (via a Modelfile) load the GGUF file directly.",
                 "",

@@ -1,8 +1,10 @@
 """``publish_quant``: card + manifest + staged files (+ optional Hub push) from a quant report.
 
 The report is duck-typed (any object with ``format``, ``variants``, ``variant_files``,
-``perplexity``, ``tokens_per_sec``, ``sustained_load_minutes`` — ``fieldkit.quant.QuantReport``
-fits), so this module does not import ``fieldkit.quant``.
+``perplexity``, ``tokens_per_sec``, ``sustained_load_minutes``, and optionally
+``perplexity_text``, ``perplexity_ctx``, ``measured_on`` — ``fieldkit.quant.QuantReport`` fits),
+so this module does not import ``fieldkit.quant``. The card names the hardware the report's
+probe recorded, never the brand's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LineagePromptSource", "QuantReportLike", "publish_quant"]
 
-_PLACEHOLDER = "Variant-specific use case TBD."
 _RECOMMENDATIONS: dict[str, str] = {
     "Q4_K_M": "Default pick. Balanced size and quality for most workloads.",
     "Q5_K_M": "Slightly better quality than Q4_K_M for a little more memory.",
@@ -41,9 +42,9 @@ _RECOMMENDATIONS: dict[str, str] = {
 }
 
 
-def _default_variant_recommendation(variant: str) -> str:
-    """A one-line use case for a known variant name, else ``Variant-specific use case TBD.``."""
-    return _RECOMMENDATIONS.get(variant, _PLACEHOLDER)
+def _default_variant_recommendation(variant: str) -> str | None:
+    """A one-line use case for a known variant name; None (the cell stays empty) otherwise."""
+    return _RECOMMENDATIONS.get(variant)
 
 
 @runtime_checkable
@@ -121,6 +122,16 @@ class _Release:
     chat: str | None
     recommended: str | None
     prompt: str | None
+    measured_on: str | None
+    perplexity_text: str | None
+    perplexity_ctx: int | None
+
+    @property
+    def on_spark(self) -> bool:
+        """The measurement's own probe saw a DGX Spark (never inferred from the brand)."""
+        return bool(self.measured_on) and any(
+            k in str(self.measured_on) for k in ("GB10", "DGX Spark")
+        )
 
 
 def _release(
@@ -146,7 +157,18 @@ def _release(
         chat=_pick(chat_format, report, "chat_format"),
         recommended=_pick(recommended_variant, report, "recommended_variant"),
         prompt=_pick(llama_cpp_example_prompt, report, "llama_cpp_example_prompt"),
+        measured_on=_text_or_none(getattr(report, "measured_on", None)),
+        perplexity_text=_text_or_none(getattr(report, "perplexity_text", None)),
+        perplexity_ctx=_int_or_none(getattr(report, "perplexity_ctx", None)),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _staged_files(variant_files: Mapping[str, Any]) -> list[tuple[Path, str]]:
@@ -182,10 +204,8 @@ def _card(
         rows.append({"name": v, "size": size, "recommended": _default_variant_recommendation(v)})
     return ModelCard(
         title=repo_name.replace("-", " ").replace("/", " / "),
-        one_liner=(
-            f"`{rel.fmt.upper()}` quantizations of `{base_model}`, verified end-to-end on "
-            f"{brand.hardware_label}."
-        ),
+        one_liner=f"`{rel.fmt.upper()}` quantizations of `{base_model}`"
+        + (f", measured on {rel.measured_on}." if rel.measured_on else "."),
         base_model=base_model,
         license=rel.license if rel.license is not None else "apache-2.0",
         library_name="gguf" if rel.fmt == "gguf" else "transformers",
@@ -208,6 +228,9 @@ def _card(
         article_title=article_title,
         model_creator=brand.creator,
         brand=brand,
+        perplexity_text=rel.perplexity_text,
+        perplexity_ctx=rel.perplexity_ctx,
+        measured_on=rel.measured_on,
     )
 
 
@@ -305,7 +328,8 @@ def publish_quant(
         recommended_variant=recommended_variant,
         llama_cpp_example_prompt=llama_cpp_example_prompt,
     )
-    tags = (rel.fmt, "spark-tested", brand.tag, f"base_model:{base_model}", *extra_tags)
+    tested = ("spark-tested",) if rel.on_spark else ()
+    tags = (rel.fmt, *tested, brand.tag, f"base_model:{base_model}", *extra_tags)
     lineage = (
         _lineage_text(lineage_store, lineage_specialist) if lineage_store is not None else None
     )

@@ -16,6 +16,7 @@ from fieldkit.quant._errors import (
 )
 from fieldkit.quant._gguf import file_type_name as gguf_file_type_name
 from fieldkit.quant._gguf import read_gguf_metadata
+from fieldkit.quant._host import probe_hardware
 from fieldkit.quant._measure import (
     measure_perplexity_gguf,
     measure_tokens_per_sec_gguf,
@@ -65,6 +66,7 @@ __all__ = [
     "measure_tokens_per_sec_gguf",
     "parse_llama_bench_output",
     "parse_perplexity_output",
+    "probe_hardware",
     "quantize_awq",
     "quantize_exl3",
     "quantize_gguf",

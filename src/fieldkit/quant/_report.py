@@ -28,6 +28,11 @@ class QuantReport:
     tokens_per_sec: dict[str, float] = field(default_factory=dict)
     sustained_load_minutes: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: What ``perplexity`` was measured on (a corpus name or file) and the context (``-c``).
+    perplexity_text: str | None = None
+    perplexity_ctx: int | None = None
+    #: The hardware the measurements ran on, as a probe reported it (``probe_hardware()``).
+    measured_on: str | None = None
 
 
 def human_bytes(n: int | None) -> str:

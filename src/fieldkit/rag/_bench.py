@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.eval._metrics import percentile as sorted_percentile
-from fieldkit.eval._refusal import is_refusal
-from fieldkit.rag._correctness import answer_contains
+from fieldkit.rag._correctness import VERDICTS, grade_answer, is_decline
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._store import DimensionMismatchError
 from fieldkit.rag._types import RETRIEVAL_MODES, Chunk, Document, RAGError, coerce_document
@@ -231,21 +230,17 @@ class RagBenchResult:
 
 
 def _is_refusal(text: str | None) -> bool:
-    """No answer, or one ``fieldkit.eval.is_refusal`` recognises."""
-    return not text or bool(is_refusal(text))
+    """No answer, or a decline (``fieldkit.rag._correctness.is_decline``)."""
+    return is_decline(text)
 
 
 def answer_verdict(call: dict[str, Any]) -> str:
-    """A call record's verdict: ``ok``/``MISS`` (a gold answer present or not),
-    ``refused``/``ANSWERED`` for an out-of-corpus question (refusing is right), ``failed`` for
-    an error, ``-`` for an in-corpus question without gold answers."""
+    """A call record's verdict (``fieldkit.rag._correctness``): ``right``, ``wrong``,
+    ``copied`` or ``refused`` (right for an out-of-corpus question); ``failed`` for an error,
+    ``-`` when nothing was graded (no generator, or an in-corpus question without gold)."""
     if not call.get("success"):
         return "failed"
-    if "correct" in call:
-        return "ok" if call["correct"] else "MISS"
-    if not call.get("in_corpus"):
-        return "refused" if _is_refusal(call.get("answer")) else "ANSWERED"
-    return "-"
+    return str(call.get("verdict", "-"))
 
 
 def run_rag_bench(
@@ -379,8 +374,18 @@ def _ask_one(
             answer=out["answer"],
             timings_ms=out["timings_ms"],
         )
-        if q.gold:
-            call.update(gold=list(q.gold), correct=answer_contains(out["answer"], q.gold))
+        call["passage_ids"] = list(dict.fromkeys(chunk_docs))
+        if out["answer"] is not None and (q.gold or not q.in_corpus):
+            grade = grade_answer(
+                out["answer"],
+                q.gold,
+                [c.text for c in out["chunks"]],
+                q.question,
+                in_corpus=q.in_corpus,
+            )
+            call.update(verdict=grade.verdict, verdict_reason=grade.reason)
+            if q.gold:
+                call.update(gold=list(q.gold), correct=grade.verdict == "right")
         if out.get("raw") is not None:
             call["generation"] = generation_stats(out["raw"], out["timings_ms"]["generate"])
     step("ask")
@@ -438,6 +443,9 @@ def _answer_counts(pipe: Pipeline, ok: Sequence[dict[str, Any]], failures: int) 
             answers["correct"] = sum(bool(c["correct"]) for c in graded)
             answers["correct_total"] = len(graded)
             answers["correctness"] = answers["correct"] / len(graded)
+        verdicts = [c["verdict"] for c in ok if "verdict" in c]
+        if verdicts:
+            answers["verdicts"] = {v: verdicts.count(v) for v in VERDICTS}
     return answers
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fieldkit._lazy import require
+from fieldkit._status import STATUS
 from fieldkit.rag._types import DEFAULT_EMBED_DIM, DEFAULT_EMBED_MODEL, RAGError
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _load_model(path: str, device: str) -> Any:
                 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             except ImportError:  # pragma: no cover - transformers ships with sentence-transformers
                 pass
-            log.info("loading the local embedder from %s ...", path)
+            log.info("loading the local embedder from %s ...", path, extra=STATUS)
             t0 = time.perf_counter()
             model = st.SentenceTransformer(path, device=device, local_files_only=True)
             log.info("local embedder ready in %.1f s", time.perf_counter() - t0)

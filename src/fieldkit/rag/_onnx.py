@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from fieldkit._home import fieldkit_home
 from fieldkit._lazy import require
+from fieldkit._status import STATUS
 from fieldkit.rag._types import RAGError
 
 __all__ = ["OnnxEncoder", "export_onnx", "onnx_available"]
@@ -130,7 +131,7 @@ def export_onnx(model_dir: str | Path, *, root: Path | None = None) -> Path:
     with _locked(out_dir / ".lock"):
         if model.is_file():  # another process finished while we waited
             return model
-        log.info("exporting the local embedder to ONNX in %s ...", out_dir)
+        log.info("exporting the local embedder to ONNX in %s ...", out_dir, extra=STATUS)
         fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=out_dir)
         os.close(fd)
         try:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from fieldkit._atomic import replacing
 from fieldkit._lock import file_lock
+from fieldkit._status import STATUS
 from fieldkit.serve._backend import detect_backend
 
 __all__ = [
@@ -187,7 +188,12 @@ def build_llama_cpp(*, jobs: int | None = None) -> Path:
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
         log_path = work / "build.log"
-        log.info("building llama.cpp %s (one time; logs: %s)", LLAMA_CPP_PYTHON_VERSION, log_path)
+        log.info(
+            "building llama.cpp %s (one time; logs: %s)",
+            LLAMA_CPP_PYTHON_VERSION,
+            log_path,
+            extra=STATUS,
+        )
         try:
             with replacing(cache) as out:
                 out.mkdir()
