@@ -128,8 +128,13 @@ def test_malformed_seed_list_is_ignored(tmp_path: Path) -> None:
 
 
 def test_an_assertion_without_a_path_fails_instead_of_naming_the_root(tmp_path: Path) -> None:
-    for a in ({"kind": "file_exists"}, {"kind": "file_exists", "path": ""},
-              {"kind": "file_exists", "path": "./"}, {"kind": "file_not_exists", "path": "."}):  # fmt: skip
+    cases = [
+        {"kind": "file_exists"},
+        {"kind": "file_exists", "path": ""},
+        {"kind": "file_exists", "path": "./"},
+        {"kind": "file_not_exists", "path": "."},
+    ]
+    for a in cases:
         r = AssertionGrader().grade([a], tmp_path)
         assert not r.passed and r.assertions[0].detail.startswith("assertion has no path"), a
 
