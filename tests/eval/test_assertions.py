@@ -243,7 +243,7 @@ def test_missing_parent_and_file_as_dir(root: Path) -> None:
         assert one(root, {"kind": "file_not_exists", "path": path}).passed
         r = one(root, {"kind": "file_contents_contain", "path": path, "must_contain": []})
         assert r.detail == "file missing"
-    assert one(root, {"kind": "file_exists", "path": ""}).passed  # the root itself
+    assert not one(root, {"kind": "file_exists", "path": ""}).passed  # no path: not the root
 
 
 def test_string_root_accepted(root: Path) -> None:
