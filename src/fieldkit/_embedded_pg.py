@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -78,11 +79,22 @@ def _pgserver() -> Any:
 
 def data_dir_version(data_dir: str | Path | None = None) -> int | None:
     """The Postgres major version that initialised *data_dir* (None: not initialised yet)."""
-    version_file = _resolve(data_dir) / "PG_VERSION"
-    try:
-        return int(version_file.read_text().strip())
+    path = _resolve(data_dir)
+    if path.exists() and not path.is_dir():
+        raise EmbeddedPostgresError(f"{path} is not a directory (a data directory is a folder)")
+    version_file = path / "PG_VERSION"
+    try:  # non-blocking and regular files only: a FIFO named PG_VERSION must not hang us
+        fd = os.open(version_file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise EmbeddedPostgresError(f"unreadable {version_file}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise EmbeddedPostgresError(f"{version_file} is not a regular file")
+        text = fh.read(64).decode("ascii", "replace")
+    try:
+        return int(text.strip())
     except ValueError as exc:
         raise EmbeddedPostgresError(f"unreadable {version_file}: {exc}") from exc
 

@@ -166,6 +166,8 @@ def watch(
 
     from fieldkit.lineage._watch import WatchFrame, render_frame, watch_loop
 
+    if not 0 <= interval < float("inf"):
+        fail(f"--interval must be a finite number of seconds >= 0, got {interval}")
     store = open_store(path, metric, higher_is_better, table=table, salvage=salvage)
     n = 1 if once else iterations
     if as_json:

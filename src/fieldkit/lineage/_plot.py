@@ -149,7 +149,17 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
         sub += f" ({data.thinned:,} faint points thinned for legibility)"
     ax.set_title(f"{head}\n{sub}", fontsize=12, loc="left")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.85, markerscale=1.2)
+    _literal_text(fig)
     return fig
+
+
+def _literal_text(fig: Any) -> None:
+    """Every label drawn as written: ``$…$`` in a hypothesis or a name is text, not mathtext
+    (which rejects unknown macros such as ``$\\undefinedmacro$`` when the figure is saved)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
 
 
 def _annotate(ax: Any, data: ProgressData) -> None:
