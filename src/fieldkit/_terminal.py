@@ -20,8 +20,14 @@ _UNSAFE_KEEP_LINES = re.compile(
 )
 
 
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte kept by surrogateescape
         return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF:
