@@ -154,7 +154,7 @@ class RestTracking:
         try:
             found = self._call("GET", "experiments/get-by-name", {"experiment_name": name})
         except RestError as exc:
-            if exc.code != "RESOURCE_DOES_NOT_EXIST" and exc.status != 404:
+            if exc.code != "RESOURCE_DOES_NOT_EXIST":  # a 404 web page is not "no experiment"
                 raise
         else:
             exp_id = found.get("experiment", {}).get("experiment_id")
