@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -81,11 +82,22 @@ def _pgserver() -> Any:
 
 def data_dir_version(data_dir: str | Path | None = None) -> int | None:
     """The Postgres major version that initialised *data_dir* (None: not initialised yet)."""
-    version_file = _resolve(data_dir) / "PG_VERSION"
-    try:
-        return int(version_file.read_text().strip())
+    path = _resolve(data_dir)
+    if path.exists() and not path.is_dir():
+        raise EmbeddedPostgresError(f"{path} is not a directory (a data directory is a folder)")
+    version_file = path / "PG_VERSION"
+    try:  # non-blocking and regular files only: a FIFO named PG_VERSION must not hang us
+        fd = os.open(version_file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise EmbeddedPostgresError(f"unreadable {version_file}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise EmbeddedPostgresError(f"{version_file} is not a regular file")
+        text = fh.read(64).decode("ascii", "replace")
+    try:
+        return int(text.strip())
     except ValueError as exc:
         raise EmbeddedPostgresError(f"unreadable {version_file}: {exc}") from exc
 
@@ -99,15 +111,78 @@ def _log_tail(path: Path) -> str:
     return f"\n--- last lines of {path / 'log'} ---\n{tail}" if tail else ""
 
 
+def _proc_state(pid: int) -> str | None:
+    """The kernel's one-letter state of *pid* (``R``, ``S``, ``Z`` …), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    _, _, rest = stat.rpartition(b")")  # the command name may itself hold ")"
+    fields = rest.split()
+    return fields[0].decode("ascii", "replace") if fields else None
+
+
+def _dead_pid(pid: int) -> bool:
+    """Whether *pid* has exited: gone, or a zombie nobody reaped (reaped here when it is our
+    child). A zombie answers ``kill(pid, 0)`` and looks "running" to psutil, but it is dead."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, run by another user (the package's pgserver user)
+        pass
+    return _proc_state(pid) in ("Z", "X")
+
+
 def is_alive(server: Any) -> bool:
-    """Whether *server*'s postmaster process is still running (a cheap, local check)."""
+    """Whether *server*'s postmaster process is still running (a cheap, local check).
+
+    A killed postmaster that nothing reaped (fieldkit as PID 1 in a container, a subreaper
+    that never waits) is a zombie: dead, so the caller restarts the server."""
     info = getattr(server, "_postmaster_info", None)
     if info is None:
         return False
     try:
-        return bool(info.is_running())
+        if not info.is_running():
+            return False
     except Exception:  # psutil races with a dying process
         return False
+    pid = getattr(info, "pid", None)
+    return not (isinstance(pid, int) and _dead_pid(pid))
+
+
+def _drop_stale_lock_files(path: Path) -> None:
+    """Remove ``postmaster.pid`` and the socket lock files when the process they name is dead
+    (a zombie included): Postgres refuses to start while that pid answers ``kill(pid, 0)``,
+    which a zombie does."""
+    pid_file = path / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not _dead_pid(pid):
+        return
+    log.info("removing the lock files of dead postmaster %d in %s", pid, path)
+    socket_dir = Path(lines[4]) if len(lines) > 4 and lines[4].strip() else None
+    if socket_dir is not None and socket_dir.is_dir():
+        for lock in socket_dir.glob(".s.PGSQL.*.lock"):
+            try:
+                owner = int(lock.read_text().split("\n", 1)[0])
+            except (OSError, ValueError):
+                continue
+            if owner == pid:
+                with contextlib.suppress(FileNotFoundError):
+                    lock.with_suffix("").unlink()  # the socket itself
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
 
 
 def _extension_sql() -> str:
@@ -165,6 +240,7 @@ def _restart(server: Any, path: Path) -> None:
     for _ in range(3):  # a killed postmaster's children take a moment to let go of shared memory
         try:
             with server._lock:
+                _drop_stale_lock_files(path)
                 server.ensure_postgres_running()
             server.psql(_extension_sql())
             return

@@ -151,7 +151,7 @@ def test_task_dict_seeds_and_ids(root: Path) -> None:
     g = AssertionGrader().grade(task, root, seed_files={"a.txt": "nope"})
     assert [a.detail for a in g.assertions[:2]] == ["", "contents diverged from seed"]
     empty = AssertionGrader().grade({"task_id": "e"}, root)
-    assert (empty.passed, empty.n_total, empty.task_id) == (True, 0, "e")
+    assert (empty.passed, empty.n_total, empty.task_id) == (False, 1, "e")  # nothing verified
 
 
 # -- confinement -----------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_missing_parent_and_file_as_dir(root: Path) -> None:
         assert one(root, {"kind": "file_not_exists", "path": path}).passed
         r = one(root, {"kind": "file_contents_contain", "path": path, "must_contain": []})
         assert r.detail == "file missing"
-    assert one(root, {"kind": "file_exists", "path": ""}).passed  # the root itself
+    assert not one(root, {"kind": "file_exists", "path": ""}).passed  # no path: not the root
 
 
 def test_string_root_accepted(root: Path) -> None:

@@ -122,3 +122,22 @@ def test_malformed_seed_list_is_ignored(tmp_path: Path) -> None:
         "workspace_seed": {"files": 5},
     }
     assert AssertionGrader().grade(task, tmp_path).passed
+
+
+def test_an_assertion_without_a_path_fails_instead_of_naming_the_root(tmp_path: Path) -> None:
+    cases = [
+        {"kind": "file_exists"},
+        {"kind": "file_exists", "path": ""},
+        {"kind": "file_exists", "path": "./"},
+        {"kind": "file_not_exists", "path": "."},
+    ]
+    for a in cases:
+        r = AssertionGrader().grade([a], tmp_path)
+        assert not r.passed and r.assertions[0].detail.startswith("assertion has no path"), a
+
+
+def test_a_task_with_no_assertions_fails_saying_so(tmp_path: Path) -> None:
+    for task in ({"task_id": "t"}, {"task_id": "t", "verifiable_assertions": []}, []):
+        r = AssertionGrader().grade(task, tmp_path)
+        assert not r.passed and r.n_total == 1 and r.n_passed == 0
+        assert r.assertions[0].detail == "task has no verifiable_assertions"

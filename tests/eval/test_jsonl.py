@@ -31,3 +31,17 @@ def test_invalid_utf8_is_replaced(tmp_path: Path) -> None:
     p.write_bytes(b'{"t": "ok"}\n{"t": "caf\xe9"}\n')
     rows = [r for _, r in iter_jsonl_objects(p)]
     assert rows == [{"t": "ok"}, {"t": "caf\ufffd"}]
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path) -> None:
+    from fieldkit.eval import MatchedBaseComparison
+
+    rows = [{"task_id": f"t{i}", "final_grade": {"passed": i == 0}} for i in range(5)]
+    text = "\ufeff" + "".join(json.dumps(r) + "\n" for r in rows)
+    p = tmp_path / "bom.jsonl"
+    p.write_text(text, encoding="utf-8")
+    stats = JsonlStats()
+    assert [r for _, r in iter_jsonl_objects(p, stats)] == rows and stats.n_skipped == 0
+    for source in (p, str(p), text):  # a path, a path string, JSONL text
+        got = MatchedBaseComparison().stats(source)
+        assert (got.n, got.n_passed) == (5, 1)  # pass@1 0.2, not 0.0 of 4

@@ -17,8 +17,9 @@ import yaml
 
 
 class FakeHub:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, *, echo_auth: bool = False) -> None:
         self.status = status
+        self.echo_auth = echo_auth  # a refusal quotes the Authorization header back
         self.requests: list[tuple[str, str, str | None]] = []
         self.created: dict[str, Any] = {}
         self.files: dict[str, bytes] = {}
@@ -45,7 +46,8 @@ class FakeHub:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 hub.requests.append(("POST", self.path, self.headers.get("authorization")))
                 if hub.status != 200:
-                    self._reply(hub.status, {"error": "Invalid credentials in Authorization"})
+                    said = self.headers.get("authorization") if hub.echo_auth else "Authorization"
+                    self._reply(hub.status, {"error": f"Invalid credentials in {said}"})
                 elif self.path == "/api/repos/create":
                     hub.created = json.loads(raw)
                     name = f"{hub.created.get('organization')}/{hub.created['name']}"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fieldkit.cli._app import echo_json, echo_json_line, fail
+from fieldkit.cli._app import check_seconds, echo_json, echo_json_line, fail
 from fieldkit.cli._lineage import HigherOpt, MetricOpt, lineage_app
 
 if TYPE_CHECKING:
@@ -166,6 +163,8 @@ def watch(
 
     from fieldkit.lineage.views import WatchFrame, render_frame, watch_loop
 
+    if not 0 <= interval < float("inf"):
+        fail(f"--interval must be a finite number of seconds >= 0, got {interval}")
     store = open_store(path, metric, higher_is_better, table=table, salvage=salvage)
     n = 1 if once else iterations
     if as_json:
@@ -208,15 +207,34 @@ def export(
     metric: MetricOpt = None,
     table: TableOpt = "fieldkit_lineage",
     salvage: SalvageOpt = False,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout",
+            help="Seconds an HTTP tracking server has for each request, in all.",
+        ),
+    ] = 30.0,
+    max_reply_mb: Annotated[
+        float,
+        typer.Option("--max-reply-mb", help="Largest reply accepted from an HTTP tracking server."),
+    ] = 64.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Export every trial to MLflow as a run (nested under its parent); re-running updates."""
     from fieldkit._lazy import MissingExtraError
 
+    check_seconds("--request-timeout", request_timeout)
+    if not 0 < max_reply_mb < float("inf"):
+        fail(f"--max-reply-mb must be a positive number, got {max_reply_mb}")
     store = open_store(path, metric, False, table=table, salvage=salvage)
     typer.echo(f"exporting {len(store):,} trials to {mlflow_uri} …", err=True)
     try:
-        result = store.export_mlflow(mlflow_uri, experiment=experiment)
+        result = store.export_mlflow(
+            mlflow_uri,
+            experiment=experiment,
+            request_timeout=request_timeout,
+            max_response_bytes=max(1, int(max_reply_mb * 1024 * 1024)),
+        )
     except (ValueError, OSError, MissingExtraError) as exc:
         fail(str(exc))
     info = result.to_dict()

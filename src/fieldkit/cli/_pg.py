@@ -26,6 +26,8 @@ def upgrade(data_dir: Annotated[Path | None, _DIR] = None) -> None:
     )
 
     path = data_dir or default_data_dir()
+    if path.exists() and not path.is_dir():  # a file or a FIFO: nothing to upgrade, never read
+        fail(f"{path} is not a directory; give the Postgres data directory (a folder)")
     try:
         before = data_dir_version(path)
         if before is None:

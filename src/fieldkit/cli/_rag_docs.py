@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from fieldkit._terminal import printable
 from fieldkit.cli._app import app, check_seconds, check_url, echo_json, fail
 from fieldkit.cli._rag_modes import ModeOpt
 
@@ -72,7 +73,14 @@ def _cite(rank: int, chunk: Chunk) -> str:
         if src.heading:
             where += " › " + " › ".join(src.heading[-2:])
     # the generator's prompt names passages by chunk id, so "Sources: [id]" resolves here
-    return f"[{rank}] {where} [id {chunk.id}]\n    {_snippet(chunk.text)}"
+    return f"[{rank}] {printable(where)} [id {chunk.id}]\n    {printable(_snippet(chunk.text))}"
+
+
+def _check_query(what: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        fail(f"the {what} is not valid UTF-8 (byte {printable(text[exc.start])} at {exc.start})")
 
 
 def _check_k(k: int) -> None:
@@ -98,7 +106,7 @@ _THREADS = typer.Option(
 
 @rag_app.command("ingest")
 def rag_ingest(
-    paths: list[Path] = typer.Argument(..., help="Files and folders to ingest."),
+    paths: list[str] = typer.Argument(..., help="Files and folders to ingest."),
     table: str = typer.Option("fieldkit_docs", "--table", help=_TABLE_HELP),
     glob: list[str] = typer.Option(
         [], "--glob", help="Only files matching this pattern (repeatable), e.g. '*.md'."
@@ -113,6 +121,12 @@ def rag_ingest(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    follow_symlinks: bool = typer.Option(
+        False,
+        "--follow-symlinks",
+        help="Also read symlinks that point outside the given files and folders (default: "
+        "skipped with a warning).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally."""
@@ -124,10 +138,13 @@ def rag_ingest(
         parse_table_name(table)
     except RAGError as exc:
         fail(str(exc))
-    missing = [str(p) for p in paths if not p.exists()]
+    if any(p == "" for p in paths):  # Path("") is ".": never the cwd by accident
+        fail("an empty path was given; name a file or folder (use . for this folder)")
+    roots = [Path(p) for p in paths]
+    missing = [str(p) for p in roots if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    odd = [str(p) for p in paths if not (p.is_file() or p.is_dir())]
+    odd = [str(p) for p in roots if not (p.is_file() or p.is_dir())]
     if odd:  # a FIFO or device would block or mean nothing as a document
         fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:
@@ -136,7 +153,12 @@ def rag_ingest(
     try:
         with pipe:
             summary = pipe.ingest_paths(
-                paths, glob=glob, label=label, chunk_tokens=chunk_tokens, progress=None
+                roots,
+                glob=glob,
+                label=label,
+                chunk_tokens=chunk_tokens,
+                progress=None,
+                follow_symlinks=follow_symlinks,
             )
     except (RAGError, ValueError) as exc:
         fail(str(exc), code=1)
@@ -151,7 +173,7 @@ def rag_ingest(
         f"in {s.seconds:.1f} s"
     )
     for path, reason in s.warnings:
-        typer.echo(f"warning: {_display_path(path)}: {reason}", err=True)
+        typer.echo(f"warning: {printable(_display_path(path))}: {printable(reason)}", err=True)
 
 
 @rag_app.command("search")
@@ -169,6 +191,7 @@ def rag_search(
     from fieldkit.rag import RAGError
 
     _check_k(k)
+    _check_query("query", query)
     pipe = _pipeline(table, dsn, device, threads)
     try:
         with pipe:
@@ -221,6 +244,7 @@ def rag_ask(
     from fieldkit.rag import RAGError
 
     _check_k(k)
+    _check_query("question", question)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
@@ -266,7 +290,7 @@ def rag_ask(
         echo_json(payload)
         return
     if result["answer"] is not None:
-        typer.echo(result["answer"])
+        typer.echo(printable(result["answer"], keep_newlines=True))
     else:
         typer.echo("(no generator: the passages below are the retrieved sources)")
     typer.echo("")

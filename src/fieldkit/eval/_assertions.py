@@ -50,7 +50,8 @@ class AssertionResult:
 
 @dataclass(frozen=True, slots=True)
 class GradeResult:
-    """All assertions of one task; ``passed`` is the AND of them (an empty list passes)."""
+    """All assertions of one task; ``passed`` is the AND of them. A task with no assertions
+    fails (one result saying so): nothing verified is not a pass."""
 
     task_id: str
     passed: bool
@@ -288,7 +289,10 @@ class AssertionGrader:
         for k, v in (seed_files or {}).items():
             seeds[_norm_rel(str(k))] = v
         root = Path(os.path.realpath(post_state_root))
-        if isinstance(assertions, list | tuple):
+        if isinstance(assertions, list | tuple) and not assertions:
+            # nothing to verify is not a pass: a task without checks would grade as solved
+            results = [AssertionResult("", "", False, "task has no verifiable_assertions")]
+        elif isinstance(assertions, list | tuple):
             results = [self._one(a, root, seeds) for a in assertions]
         else:
             got = type(assertions).__name__
@@ -314,6 +318,9 @@ class AssertionGrader:
         shown = rel if isinstance(rel, str) else str(rel)
         if kind not in ASSERTION_KINDS:
             return AssertionResult(kind, shown, False, f"unknown kind: {kind}")
+        if isinstance(rel, str) and posixpath.normpath(rel.replace("\\", "/") or ".") == ".":
+            # "" or "." would name post_state_root itself, which always exists
+            return AssertionResult(kind, shown, False, "assertion has no path (give a file path)")
         try:
             target = _confine(root, rel)
         except _Escape as exc:

@@ -188,7 +188,7 @@ def _iter_rows(rows: Any, stats: JsonlStats) -> Iterable[Mapping[str, Any]]:
         if not looks_like_text or _is_file(p):
             yield from (r for _ln, r in iter_jsonl_objects(p, stats))
             return
-        for line in rows.splitlines():
+        for line in rows.removeprefix("\ufeff").splitlines():  # a BOM would hide row 1
             line = line.strip()
             if not line:
                 continue

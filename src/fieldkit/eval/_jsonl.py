@@ -30,10 +30,11 @@ def iter_jsonl_objects(
     """Yield ``(line_number, object)`` for every line holding a JSON object.
 
     Blank lines are ignored; undecodable lines and JSON values that are not objects are counted in
-    ``stats.n_skipped``. The file is read lazily as UTF-8 (undecodable bytes replaced).
+    ``stats.n_skipped``. The file is read lazily as UTF-8 (undecodable bytes replaced); a
+    leading byte-order mark is dropped, so the first row is read like the others.
     """
     st = stats if stats is not None else JsonlStats()
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
             st.n_lines += 1
             line = line.strip()

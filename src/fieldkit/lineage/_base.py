@@ -250,16 +250,31 @@ class LineageBase:
             self, out=out, x_axis=x_axis, annotate=annotate, max_points=max_points, title=title
         )
 
-    def export_mlflow(self, tracking_uri: str, *, experiment: str | None = None) -> Any:
+    def export_mlflow(
+        self,
+        tracking_uri: str,
+        *,
+        experiment: str | None = None,
+        request_timeout: float = 30.0,
+        max_response_bytes: int = 64 * 1024 * 1024,
+    ) -> Any:
         """Mirror the log into MLflow (needs ``fieldkit[mlflow]``): one run per trial, nested
         under its parent's run, found again by exp_id so re-exporting never duplicates.
 
         *experiment* defaults to the log's directory (or table) name. Returns an
-        ``ExportResult``; ``ExportError`` (a ``ValueError``) if the store is unreachable.
+        ``ExportResult``; ``ExportError`` (a ``ValueError``) if the store is unreachable, or
+        an HTTP request takes more than ``request_timeout`` s in all or its reply more than
+        ``max_response_bytes``.
         """
         from fieldkit.lineage._mlflow import export_store
 
-        return export_store(self, tracking_uri, experiment=experiment)
+        return export_store(
+            self,
+            tracking_uri,
+            experiment=experiment,
+            request_timeout=request_timeout,
+            max_response_bytes=max_response_bytes,
+        )
 
     def write_derived(
         self,

@@ -99,9 +99,10 @@ class LineageIndex:
     _unranked: list[int] = field(default_factory=list)
 
     def metric(self, trial: Trial) -> float | None:
-        """The trial's task metric (NaN counts as missing: it can never rank)."""
+        """The trial's task metric; NaN and ±inf count as missing: they never rank, so a
+        diverged trial (``-inf`` loss) is never called the best."""
         value = trial.metric(self.metric_field)
-        if value is None or math.isnan(value):
+        if value is None or not math.isfinite(value):
             return None
         return value
 

@@ -11,25 +11,31 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
+import re
 import socket
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 from fieldkit._lazy import require
 from fieldkit.lineage._index import norm_id
 from fieldkit.lineage._labels import FailureLabel
+from fieldkit.lineage._mlflow_rest import RestError, RestTracking, RunRecord
 from fieldkit.lineage._trial import FLOAT_FIELDS, Trial, parse_float
 
-__all__ = ["ExportError", "ExportResult", "desired_run", "export_store", "export_trials"]
+__all__ = [
+    "ExportError",
+    "ExportResult",
+    "desired_run",
+    "export_store",
+    "export_trials",
+    "mlflow_key",
+]
 
 EXP_TAG = "fieldkit.exp_id"
-_T = TypeVar("_T")
 _TEXT_LIMIT = 5000  # under MLflow's param (6000) and tag (8000) value limits
 _BATCH = 900  # log_batch takes at most 1000 entities per call
 _FAILED = {FailureLabel.CRASH, FailureLabel.PREFLIGHT_CRASH}
@@ -109,7 +115,7 @@ def _metrics(t: Trial) -> dict[str, float]:
         except ValueError:
             continue
         if value is not None and math.isfinite(value):
-            out[name] = value
+            out[mlflow_key(name)] = value
     return out
 
 
@@ -159,37 +165,83 @@ def _check_reachable(uri: str, timeout: float) -> None:
         raise ExportError(f"MLflow tracking URI {uri} is unreachable: {exc}") from None
 
 
-_ENV_LOCK = threading.Lock()
+_KEY_BAD = re.compile(r"[^\w./\- ]")  # MLflow accepts letters, digits, _ - . / and space
+_KEY_MAX = 250
 
 
-@contextlib.contextmanager
-def _http_deadline(tracking_uri: str, timeout: float) -> Iterator[None]:
-    """Bound each MLflow HTTP request to *timeout* s with one retry (MLflow's defaults, 120 s
-    and 7 retries with backoff, can wait ~20 minutes on a server that never answers).
-
-    MLflow's tracking client reads these limits only from the environment, so for an http(s)
-    URI they are set for the export's duration (one export at a time) and removed afterwards;
-    a value the user set wins, and a file or database URI leaves the environment untouched."""
-    if urlparse(tracking_uri).scheme not in ("http", "https"):
-        yield
-        return
-    wanted = {
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    }
-    with _ENV_LOCK:
-        added = {k: v for k, v in wanted.items() if k not in os.environ}
-        os.environ.update(added)
-        try:
-            yield
-        finally:
-            for k in added:
-                os.environ.pop(k, None)
+def mlflow_key(name: str) -> str:
+    """*name* as a metric or param key MLflow accepts: other characters become ``_``, no
+    leading ``/`` or ``..`` part, at most 250 characters (a column such as ``acc@1`` would
+    otherwise fail every export the same way)."""
+    key = _KEY_BAD.sub("_", name).lstrip("/")
+    key = "/".join("_." if part == ".." else part for part in key.split("/"))
+    return (key or "_")[:_KEY_MAX]
 
 
-def _chunks(items: Sequence[_T], n: int) -> Iterable[Sequence[_T]]:
+class _ClientTracking:
+    """MLflow's own client, for non-HTTP stores (a local SQLite file or folder)."""
+
+    def __init__(self, uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+
+    def close(self) -> None:
+        pass
+
+    def experiment_id(self, name: str) -> str:
+        exp = self.client.get_experiment_by_name(name)
+        return str(exp.experiment_id if exp is not None else self.client.create_experiment(name))
+
+    def search(self, exp_id: str, token: str | None) -> tuple[list[RunRecord], str | None]:
+        page = self.client.search_runs(
+            [exp_id], max_results=5000, page_token=token, order_by=["attributes.start_time ASC"]
+        )
+        runs = [
+            RunRecord(
+                r.info.run_id,
+                r.info.status,
+                r.info.start_time,
+                r.info.end_time,
+                dict(r.data.tags),
+                dict(r.data.params),
+                dict(r.data.metrics),
+            )
+            for r in page
+        ]
+        return runs, page.token or None
+
+    def create_run(self, exp_id: str, start_ms: int | None, tags: dict[str, str]) -> str:
+        return str(self.client.create_run(exp_id, start_time=start_ms, tags=tags).info.run_id)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: list[tuple[str, float, int, int]],
+        params: list[tuple[str, str]],
+        tags: list[tuple[str, str]],
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(*m) for m in metrics],
+            params=[Param(*p) for p in params],
+            tags=[RunTag(*t) for t in tags],
+        )
+
+    def set_terminated(self, run_id: str, status: str, end_ms: int | None) -> None:
+        self.client.set_terminated(run_id, status=status, end_time=end_ms)
+
+
+def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PAGES = 10_000
 
 
 def export_trials(
@@ -199,15 +251,37 @@ def export_trials(
     experiment: str,
     source: str = "",
     connect_timeout: float = 5.0,
-    request_timeout: float = 30.0,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> ExportResult:
     """Make *experiment* at *tracking_uri* hold one run per trial (last row of an id wins).
 
-    Raises ``ExportError`` if the store is unreachable, rejects a call, or an HTTP request gets
-    no answer within *request_timeout* seconds (one retry).
+    Against an HTTP server each request must complete within *request_timeout* seconds in
+    total and its reply stay under *max_response_bytes*; listing runs stops after *max_pages*
+    pages or a repeated page token. Raises ``ExportError`` when the store is unreachable,
+    rejects a call, or breaks one of those bounds. Runs this export created are never left
+    ``RUNNING``: a failed export marks them ``FAILED`` and the next export repairs them.
     """
-    with _http_deadline(tracking_uri, request_timeout):
-        return _export(trials, tracking_uri, experiment, source, connect_timeout)
+    if not 0 < request_timeout < math.inf:
+        raise ValueError(
+            f"request_timeout must be a positive number of seconds, got {request_timeout}"
+        )
+    if max_response_bytes <= 0 or max_pages <= 0:
+        raise ValueError("max_response_bytes and max_pages must be positive")
+    return _export(
+        trials, tracking_uri, experiment, source, connect_timeout,
+        request_timeout, max_response_bytes, max_pages,
+    )  # fmt: skip
+
+
+def _open(uri: str, request_timeout: float, max_response_bytes: int) -> Any:
+    if urlparse(uri).scheme in ("http", "https"):
+        return RestTracking(
+            uri, request_timeout=request_timeout, max_response_bytes=max_response_bytes
+        )
+    require("mlflow", "mlflow", purpose="exporting lineage to MLflow")
+    return _ClientTracking(uri)
 
 
 def _export(
@@ -216,37 +290,41 @@ def _export(
     experiment: str,
     source: str,
     connect_timeout: float,
+    request_timeout: float,
+    max_response_bytes: int,
+    max_pages: int,
 ) -> ExportResult:
-    require("mlflow", "mlflow", purpose="exporting lineage to MLflow")
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
     _check_reachable(tracking_uri, connect_timeout)
     latest: dict[str, Trial] = {}
     for t in trials:
         latest[norm_id(t.exp_id)] = t  # dict order = first appearance, value = last row
     try:  # opening a store can fail in many ways (bad path, driver, schema): all are "can't"
-        client = MlflowClient(tracking_uri=tracking_uri)
-        exp = client.get_experiment_by_name(experiment)
-        exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
-    except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
+        tracking = _open(tracking_uri, request_timeout, max_response_bytes)
+        exp_id = tracking.experiment_id(experiment)
+    except ExportError:
+        raise
+    except RestError as exc:
+        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
     except Exception as exc:
+        if type(exc).__name__ == "MlflowException":
+            raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
         raise ExportError(
             f"cannot open MLflow tracking store {tracking_uri}: {_brief(exc)}"
         ) from None
+    created: set[str] = set()
+    unfinished: dict[str, str] = {}  # run id -> exp id, for runs this export left RUNNING
     try:
         result = ExportResult(experiment_id=exp_id)
-        existing = _existing_runs(client, exp_id)
-        created: set[str] = set()
+        existing = _existing_runs(tracking, exp_id, max_pages)
         # Pass 1: a run for every trial, so each child can name its parent's run id.
         for key, t in latest.items():
             if key in existing:
                 continue
             want = desired_run(t, None, source)
-            run = client.create_run(exp_id, start_time=want.start_ms, tags=want.tags)
+            run_id = tracking.create_run(exp_id, want.start_ms, want.tags)
+            unfinished[run_id] = key
             existing[key] = (
-                run.info.run_id,
+                run_id,
                 RunState(want.name, dict(want.tags), {}, {}, "RUNNING", want.start_ms, None),
             )
             created.add(key)
@@ -258,87 +336,101 @@ def _export(
             result.runs[key] = run_id
             parent = norm_id(t.parent_exp) if t.parent_exp else ""
             parent_run = run_ids.get(parent) if parent and parent != key else None
-            changed = _sync_run(client, run_id, have, desired_run(t, parent_run, source), result)
+            want = desired_run(t, parent_run, source)
+            tags = [(k, v) for k, v in want.tags.items() if have.tags.get(k) != v]
+            params = []
+            for k, v in want.params.items():
+                if k not in have.params:
+                    params.append(("p", k, v))
+                elif have.params[k] != v:
+                    result.params_kept += 1
+            ts = want.start_ms or 0
+            # MLflow's latest value is the largest (step, timestamp, value): a changed value is
+            # logged at a later timestamp so it wins even when it is smaller than the old one.
+            later = max(ts, int(time.time() * 1000))
+            metrics = [
+                ("m", k, v, later if k in have.metrics else ts, 0)
+                for k, v in want.metrics.items()
+                if have.metrics.get(k) != v
+            ]
+            entities: list[Any] = [*metrics, *params, *[("t", k, v) for k, v in tags]]
+            for part in _chunks(entities, _BATCH):
+                tracking.log_batch(
+                    run_id,
+                    [e[1:] for e in part if e[0] == "m"],
+                    [e[1:] for e in part if e[0] == "p"],
+                    [e[1:] for e in part if e[0] == "t"],
+                )
+            # no timestamp in the log: MLflow stamps its own end time, which is then kept
+            status_changed = have.status != want.status or (
+                want.end_ms is not None and have.end_ms != want.end_ms
+            )
+            if status_changed:
+                tracking.set_terminated(run_id, want.status, want.end_ms)
+            unfinished.pop(run_id, None)
             if key in created:
                 continue
-            if changed:
+            if entities or status_changed:
                 result.updated += 1
             else:
                 result.unchanged += 1
-    except MlflowException as exc:
-        raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
-    except OSError as exc:
+    except Exception as exc:
+        if not isinstance(exc, (RestError, OSError)) and type(exc).__name__ != "MlflowException":
+            raise
+        _mark_failed(tracking, unfinished)
         raise ExportError(f"MLflow at {tracking_uri}: {_brief(exc)}") from None
+    finally:
+        tracking.close()
     return result
 
 
-def _sync_run(
-    client: Any, run_id: str, have: RunState, want: RunState, result: ExportResult
-) -> bool:
-    """Write to run *run_id* only what differs between *have* (the store) and *want*; whether
-    anything was written. A param that changed is kept as it was (MLflow params are immutable)
-    and counted in ``result.params_kept``."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    tags = [RunTag(k, v) for k, v in want.tags.items() if have.tags.get(k) != v]
-    params = []
-    for k, v in want.params.items():
-        if k not in have.params:
-            params.append(Param(k, v))
-        elif have.params[k] != v:
-            result.params_kept += 1
-    ts = want.start_ms or 0
-    # MLflow's latest value is the largest (step, timestamp, value): a changed value is
-    # logged at a later timestamp so it wins even when it is smaller than the old one.
-    later = max(ts, int(time.time() * 1000))
-    metrics = [
-        Metric(k, v, later if k in have.metrics else ts, 0)
-        for k, v in want.metrics.items()
-        if have.metrics.get(k) != v
-    ]
-    entities: list[Any] = [*metrics, *params, *tags]
-    for part in _chunks(entities, _BATCH):
-        client.log_batch(
-            run_id,
-            metrics=[e for e in part if isinstance(e, Metric)],
-            params=[e for e in part if isinstance(e, Param)],
-            tags=[e for e in part if isinstance(e, RunTag)],
-        )
-    status_changed = have.status != want.status or have.end_ms != want.end_ms
-    if status_changed:
-        client.set_terminated(run_id, status=want.status, end_time=want.end_ms)
-    return bool(entities) or status_changed
+def _mark_failed(tracking: Any, unfinished: dict[str, str]) -> None:
+    """Best effort: runs this export created but did not finish are FAILED, not RUNNING."""
+    for run_id in unfinished:
+        with contextlib.suppress(Exception):
+            tracking.set_terminated(run_id, "FAILED", int(time.time() * 1000))
 
 
-def _existing_runs(client: Any, exp_id: str) -> dict[str, tuple[str, RunState]]:
-    """Runs of the experiment carrying an exp_id tag (the oldest wins if one is duplicated)."""
+def _existing_runs(tracking: Any, exp_id: str, max_pages: int) -> dict[str, tuple[str, RunState]]:
+    """Runs of the experiment carrying an exp_id tag (the oldest wins if one is duplicated).
+
+    Bounded: an empty page ends the listing, a page token seen before or more than
+    *max_pages* pages is an error (a server that always returns a token would loop forever)."""
     found: dict[str, tuple[str, RunState]] = {}
     token: str | None = None
-    while True:
-        page = client.search_runs(
-            [exp_id], max_results=5000, page_token=token, order_by=["attributes.start_time ASC"]
-        )
-        for run in page:
-            key = run.data.tags.get(EXP_TAG)
+    tokens: set[str] = set()
+    for _ in range(max_pages):
+        runs, token = tracking.search(exp_id, token)
+        for run in runs:
+            key = run.tags.get(EXP_TAG)
             if key is None or key in found:
                 continue
-            tags = dict(run.data.tags)
             state = RunState(
-                tags.get("mlflow.runName", ""),
-                tags,
-                dict(run.data.params),
-                dict(run.data.metrics),
-                run.info.status,
-                run.info.start_time,
-                run.info.end_time,
+                run.tags.get("mlflow.runName", ""),
+                dict(run.tags),
+                dict(run.params),
+                dict(run.metrics),
+                run.status,
+                run.start_ms,
+                run.end_ms,
             )
-            found[key] = (run.info.run_id, state)
-        token = page.token
-        if not token:
+            found[key] = (run.run_id, state)
+        if not token or not runs:
             return found
+        if token in tokens:
+            raise RestError(f"runs/search returned page token {_brief(token, 40)!r} twice")
+        tokens.add(token)
+    raise RestError(f"runs/search returned more than max_pages={max_pages:,} pages")
 
 
-def export_store(store: Any, tracking_uri: str, *, experiment: str | None = None) -> ExportResult:
+def export_store(
+    store: Any,
+    tracking_uri: str,
+    *,
+    experiment: str | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> ExportResult:
     """Export every trial of a lineage store; the experiment defaults to the log's name."""
     where = str(store._where())
     if experiment is None:
@@ -349,4 +441,11 @@ def export_store(store: Any, tracking_uri: str, *, experiment: str | None = None
     trials = store.all_trials()
     if not trials:
         raise ValueError(f"{where} has no trials: nothing to export")
-    return export_trials(trials, tracking_uri, experiment=experiment, source=where)
+    return export_trials(
+        trials,
+        tracking_uri,
+        experiment=experiment,
+        source=where,
+        request_timeout=request_timeout,
+        max_response_bytes=max_response_bytes,
+    )

@@ -116,7 +116,7 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
     # The frontier: a step line through the running best, run on to the last trial.
     if data.steps:
         xs = [p.x for p in data.steps]
-        ys = [p.y for p in data.steps]
+        ys = [_clip(p.y or 0.0, data.ylim)[0] for p in data.steps]
         last_x = max([xs[-1]] + [p.x for p in data.faint] + [p.x for p in data.no_metric])
         xs.append(last_x)
         ys.append(ys[-1])
@@ -136,7 +136,7 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
         )  # fmt: skip
     if data.best is not None and data.best.y is not None:
         ax.scatter(
-            _x(data, [data.best.x]), [data.best.y], s=260, marker="*", c=_BEST,
+            _x(data, [data.best.x]), [_clip(data.best.y, data.ylim)[0]], s=260, marker="*", c=_BEST,
             edgecolors="black", linewidths=0.8, zorder=5,
             label=f"best: exp_{data.best.exp_id} ({data.best.y:.6g})",
         )  # fmt: skip
@@ -155,7 +155,17 @@ def draw_progress(data: ProgressData, *, title: str | None = None) -> Any:
         sub += f" ({data.thinned:,} faint points thinned for legibility)"
     ax.set_title(f"{head}\n{sub}", fontsize=12, loc="left")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.85, markerscale=1.2)
+    _literal_text(fig)
     return fig
+
+
+def _literal_text(fig: Any) -> None:
+    """Every label drawn as written: ``$…$`` in a hypothesis or a name is text, not mathtext
+    (which rejects unknown macros such as ``$\\undefinedmacro$`` when the figure is saved)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
 
 
 def _annotate(ax: Any, data: ProgressData) -> None:
@@ -169,14 +179,15 @@ def _annotate(ax: Any, data: ProgressData) -> None:
         [p.x for p in data.faint] + [p.x for p in data.keeps] + [p.x for p in data.no_metric]
     )
     anchors = [
-        (p.x, p.y or 0.0, (len(s) + 2) * char_w)
+        (p.x, _clip(p.y or 0.0, data.ylim)[0], (len(s) + 2) * char_w)
         for p, s in zip(data.annotated, labels, strict=True)
     ]
     anchors_with_edge = [*anchors, (right, anchors[0][1], 0.0)]
     span = data.ylim[1] - data.ylim[0]
-    steps = [(p.x, p.y or 0.0) for p in data.steps] + [(right, (data.steps[-1].y or 0.0))]
+    steps = [(p.x, _clip(p.y or 0.0, data.ylim)[0]) for p in data.steps]
+    steps.append((right, steps[-1][1]))
     obstacles = [(a[0], b[0], a[1]) for a, b in itertools.pairwise(steps)]
-    obstacles += [(p.x, p.x, p.y or 0.0) for p in data.keeps]
+    obstacles += [(p.x, p.x, _clip(p.y or 0.0, data.ylim)[0]) for p in data.keeps]
     spots = place_labels(
         anchors_with_edge,
         data.ylim,
@@ -185,8 +196,9 @@ def _annotate(ax: Any, data: ProgressData) -> None:
         obstacles=obstacles,
     )[:-1]
     for p, label, (tx, ty) in zip(data.annotated, labels, spots, strict=True):
+        py = _clip(p.y or 0.0, data.ylim)[0]
         ax.annotate(
-            label, xy=(_x(data, [p.x])[0], p.y), xytext=(_x(data, [tx])[0], ty),
+            label, xy=(_x(data, [p.x])[0], py), xytext=(_x(data, [tx])[0], ty),
             fontsize=7.5, color="#0b3d1d", ha="left", va="center",
             arrowprops={"arrowstyle": "-", "color": _KEEP, "alpha": 0.6, "linewidth": 0.7,
                         "shrinkA": 0, "shrinkB": 3},

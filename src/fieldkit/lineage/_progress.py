@@ -148,6 +148,13 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[i]
 
 
+_Y_MAX = 1e300
+
+
+def _bounded(v: float) -> float:
+    return min(_Y_MAX, max(-_Y_MAX, v))
+
+
 def y_limits(
     keep_values: Sequence[float], other_values: Sequence[float], *, lower_is_better: bool
 ) -> tuple[float, float] | None:
@@ -157,8 +164,10 @@ def y_limits(
     that is further) are left outside; they are drawn clipped to the edge. ``None`` if there
     is nothing finite to show.
     """
-    keeps = sorted(v for v in keep_values if math.isfinite(v))
-    others = sorted(v for v in other_values if math.isfinite(v))
+    # Values beyond ±1e300 (1e308 is finite) would overflow the span and the plot's own
+    # transforms: the range stops there and such points are drawn at its edge.
+    keeps = sorted(_bounded(v) for v in keep_values if math.isfinite(v))
+    others = sorted(_bounded(v) for v in other_values if math.isfinite(v))
     if not keeps and not others:
         return None
     if lower_is_better:

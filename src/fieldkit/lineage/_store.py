@@ -35,6 +35,7 @@ from fieldkit.lineage._tsv import (
     ends_inside_quotes,
     first_record,
     salvage_short_row,
+    split_records,
 )
 
 try:  # POSIX; on other platforms the store still imports and reads (appends are unlocked).
@@ -251,9 +252,33 @@ class LineageStore(LineageBase):
             for _ in records:  # no header yet: only blank lines, nothing to build
                 pass
         consumed = stream.consumed
+        if (
+            consumed < len(data)
+            and self.header is not None
+            and self._whole_last_row(data, consumed)
+        ):
+            consumed = len(data)
         self._mark.advance(data[:consumed], st)
         self._lines += data.count(b"\n", 0, consumed)
         self._note_torn(len(data) - consumed)
+
+    def _whole_last_row(self, data: bytes, start: int) -> bool:
+        """Index the unterminated last line ``data[start:]`` when it is one complete row of the
+        header's width (a file whose last line lacks ``\n``, as ``csv`` reads it); False for a
+        torn one (an open quote, missing cells), which stays unread and reported.
+
+        Writers append whole rows under the exclusive lock, so a reader never sees a row in
+        flight; the next append ends this line before writing its own."""
+        assert self.header is not None
+        tail = data[start:]
+        records, used = split_records(tail + b"\n", first_line=self._lines + 1)
+        if used != len(tail) + 1 or len(records) != 1 or len(records[0][1]) != len(self.header):
+            return False
+        bad = self._index_records(records)
+        report_malformed(self._where(), bad, strict=self.strict)
+        self.malformed_rows.extend(bad)
+        self.skipped_rows += len(bad)
+        return True
 
     def _take_header(self, cells: list[str]) -> None:
         """Adopt the first record as the header (``ValueError`` if this is no trial log)."""

@@ -7,6 +7,7 @@ the view and a refresh costs what was appended, not the size of the log.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,8 +170,8 @@ def watch_loop(
 
     ``emit`` gets every frame. Between refreshes no lock is held and no file is open.
     """
-    if interval < 0:
-        raise ValueError(f"interval must be >= 0, got {interval}")
+    if not 0 <= interval < math.inf:  # inf and nan would make time.sleep raise, not wait
+        raise ValueError(f"interval must be a finite number of seconds >= 0, got {interval}")
     if iterations is not None and iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")
     done = 0

@@ -8,6 +8,8 @@ Dry run by default: a push only lists and logs what it would upload, needing nei
 from __future__ import annotations
 
 import os
+import stat
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,6 +23,7 @@ from fieldkit.publish._errors import HFAuthError, HFHubNotAvailable, PublishErro
 __all__ = ["HFHubAdapter", "PublishResult"]
 
 _HUB_URL = "https://huggingface.co"
+_FORBIDDEN_FOLDERS = frozenset({".git", ".cache"})  # refused by the Hub's commit API
 _URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
 
@@ -119,14 +122,73 @@ class HFHubAdapter:
             or None
         )
 
-    def _staged(self) -> list[str]:
+    def _scan(self) -> tuple[list[str], list[str]]:
+        """(regular files, refused entries) under the staging folder, relative, sorted.
+
+        Symlinks are never followed (a folder upload would send the linked target's bytes);
+        a symlink, FIFO, socket or device is refused, named with what it is, and so is a file
+        under ``.git/`` or ``.cache/`` (the Hub refuses those)."""
+        files: list[str] = []
+        refused: list[str] = []
         if not self.staging_dir.is_dir():
-            return []
-        return sorted(
-            p.relative_to(self.staging_dir).as_posix()
-            for p in self.staging_dir.rglob("*")
-            if p.is_file() and not p.is_symlink()
-        )
+            return files, refused
+        for dirpath, dirnames, filenames in os.walk(self.staging_dir, followlinks=False):
+            base = Path(dirpath)
+            for name in [*dirnames, *filenames]:
+                path = base / name
+                rel = path.relative_to(self.staging_dir).as_posix()
+                mode = path.lstat().st_mode
+                if stat.S_ISLNK(mode):
+                    refused.append(f"{rel} (symlink)")
+                elif stat.S_ISREG(mode):
+                    if _FORBIDDEN_FOLDERS.intersection(rel.split("/")[:-1]):
+                        refused.append(f"{rel} (the Hub accepts no files under .git/ or .cache/)")
+                    else:
+                        files.append(rel)
+                elif not stat.S_ISDIR(mode):
+                    refused.append(f"{rel} (not a regular file)")
+        return sorted(files), sorted(refused)
+
+    def _staged(self) -> list[str]:
+        """Every regular file a push sends; PublishError when the folder holds anything else."""
+        files, refused = self._scan()
+        if refused:
+            raise PublishError(
+                f"staging folder {str(self.staging_dir)!r} holds entries a push will not "
+                f"send: {', '.join(refused)}; only regular files are published (remove them)"
+            )
+        return files
+
+    def _upload(
+        self,
+        api: Any,
+        hub: Any,
+        repo_id: str,
+        repo_type: str,
+        files: list[str],
+        commit_message: str,
+    ) -> None:
+        """Commit exactly *files*, each opened without following a symlink and checked to be a
+        regular file, so what is sent is what the dry run listed."""
+        with ExitStack() as stack:
+            operations = []
+            for rel in files:
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                try:
+                    fd = os.open(self.staging_dir / rel, flags)
+                except OSError as exc:
+                    raise PublishError(f"cannot open staged file {rel!r}: {exc}") from None
+                fh = stack.enter_context(os.fdopen(fd, "rb"))
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise PublishError(f"staged file {rel!r} is no longer a regular file")
+                os.set_blocking(fd, True)
+                operations.append(hub.CommitOperationAdd(path_in_repo=rel, path_or_fileobj=fh))
+            api.create_commit(
+                repo_id=repo_id,
+                repo_type=repo_type,
+                operations=operations,
+                commit_message=commit_message,
+            )
 
     def push_folder(
         self,
@@ -138,9 +200,11 @@ class HFHubAdapter:
     ) -> PublishResult:
         """Upload every regular file under ``staging_dir`` to ``repo_id(repo_name)``.
 
-        Dry run: log the call and return the file list. Live: create the repo if needed (its
-        visibility is set only on creation) and upload; a 401/403 becomes ``HFAuthError``.
-        ``hf_url`` is the repo's page.
+        Dry run: log the call and return the file list — exactly the files a live push sends.
+        A symlink, FIFO, socket or device in the folder is refused (``PublishError``) in both
+        modes. Live: create the repo if needed (its visibility is set only on creation) and
+        commit those files; a 401/403 becomes ``HFAuthError``, which never quotes the Hub's
+        reply. ``hf_url`` is the repo's page.
         """
         repo_id = self.repo_id(repo_name)
         files = self._staged()
@@ -167,17 +231,18 @@ class HFHubAdapter:
         api = hub.HfApi(endpoint=self.endpoint, token=self._resolve_token())
         try:
             api.create_repo(repo_id=repo_id, repo_type=repo_type, private=private, exist_ok=True)
-            api.upload_folder(
-                folder_path=str(self.staging_dir),
-                repo_id=repo_id,
-                repo_type=repo_type,
-                commit_message=commit_message,
-            )
+            self._upload(api, hub, repo_id, repo_type, files, commit_message)
+        except PublishError:
+            raise
         except Exception as exc:
             if _is_auth_error(exc):
+                # The server's reply is not quoted: a Hub (or proxy) may echo the token in it.
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                what = f"HTTP {status}" if status else type(exc).__name__
                 raise HFAuthError(
-                    f"the Hub refused the push to {repo_id}: {exc}; set HF_TOKEN or pass token="
-                ) from exc
+                    f"the Hub refused the push to {repo_id} ({what}: not authorised); set "
+                    "HF_TOKEN or pass token= with write access to that namespace"
+                ) from PublishError(f"{what} from the Hub (reply withheld: it may echo the token)")
             raise
         base = (self.endpoint or _HUB_URL).rstrip("/")
         url = f"{base}/{_URL_PREFIX.get(repo_type, '')}{repo_id}"

@@ -158,10 +158,15 @@ def bundled_model_path() -> Path:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``mps`` on Apple silicon, else ``cpu``."""
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``mps`` on Apple silicon, else ``cpu``.
+
+    An explicit ``cuda``/``cuda:N``/``mps`` that torch cannot use is refused here (ValueError),
+    not when the first batch is embedded."""
     if device != "auto":
         if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps; got {device!r}")
+        if device != "cpu":
+            _check_device_available(device)
         return device
     import torch
 
@@ -171,6 +176,24 @@ def resolve_device(device: str) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def _check_device_available(device: str) -> None:
+    import torch
+
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError("device mps is not available on this machine; use --device cpu")
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device} requested but torch sees no CUDA GPU (torch "
+            f"{torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); use --device cpu"
+        )
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise ValueError(f"device {device}: no such GPU (torch sees {torch.cuda.device_count()})")
 
 
 def default_threads() -> int:

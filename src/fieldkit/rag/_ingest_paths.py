@@ -9,11 +9,10 @@ are reported in the summary and leave what is stored untouched.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fieldkit._lazy import MissingExtraError
 from fieldkit._progress import progress_bar
 from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
+from fieldkit.rag._discover import read_confined, walk
 from fieldkit.rag._embedders import embedder_name
 from fieldkit.rag._ids import chunk_ids
 from fieldkit.rag._parsers import ParseError, kind_of, parse_bytes
@@ -35,7 +35,6 @@ __all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestSummary", "doc_id_for", "ingest_path
 
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
-_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 
 
 @dataclass
@@ -64,73 +63,6 @@ def doc_id_for(path: str) -> int:
     """A stable document id for an absolute path (63-bit-safe for 10,000 chunks per file)."""
     digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "big") % _DOC_ID_SPACE or 1
-
-
-def _matches(rel: str, globs: Sequence[str]) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in globs)
-
-
-def walk(
-    roots: Sequence[Path],
-    *,
-    globs: Sequence[str] = (),
-    warn: Callable[[str, str], None],
-    ignored: Callable[[], None] = lambda: None,
-) -> Iterator[Path]:
-    """Files under ``roots`` (absolute), each once, hidden and vendored folders skipped.
-
-    Symlinked folders are followed once (a loop is reported, not followed). Without ``globs``
-    only files of a known kind are yielded; with them, files whose relative path or name
-    matches one of the patterns.
-    """
-    seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[str] = set()
-
-    def wanted(path: Path, rel: str) -> bool:
-        if globs:
-            return _matches(rel, globs)
-        return kind_of(path) is not None
-
-    for root in roots:
-        if root.is_file():
-            key = str(root)
-            if key not in seen_files:
-                seen_files.add(key)
-                yield root
-            continue
-        if not root.is_dir():
-            warn(str(root), "not a file or folder" if root.exists() else "no such file or folder")
-            continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=None):
-            try:
-                st = os.stat(dirpath)
-            except OSError as exc:
-                warn(dirpath, f"cannot read folder: {exc.strerror or exc}")
-                dirnames[:] = []
-                continue
-            ident = (st.st_dev, st.st_ino)
-            if ident in seen_dirs:
-                warn(dirpath, "symlink loop or repeated folder: skipped")
-                dirnames[:] = []
-                continue
-            seen_dirs.add(ident)
-            dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS
-            )
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                path = Path(dirpath, name)
-                rel = path.relative_to(root).as_posix()
-                if not wanted(path, rel):
-                    ignored()
-                    continue
-                key = str(path)
-                if key in seen_files:
-                    continue
-                seen_files.add(key)
-                yield path
 
 
 @dataclass
@@ -179,10 +111,13 @@ def ingest_paths(
     chunk_tokens: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: bool | Callable[[IngestSummary], None] | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestSummary:
     """See ``Pipeline.ingest_paths``."""
     t0 = time.perf_counter()
     globs = [glob] if isinstance(glob, str) else list(glob)
+    if any(os.fspath(p) == "" for p in paths):  # abspath("") is the current folder
+        raise ValueError("an empty path was given; name a file or folder")
     roots = [Path(os.path.abspath(os.fspath(p))) for p in paths]
     if not roots:
         raise ValueError("give at least one file or folder")
@@ -263,13 +198,15 @@ def ingest_paths(
         bar.update(summary, t0)
 
     try:
-        for path in walk(roots, globs=globs, warn=warn, ignored=count_ignored):
+        for path in walk(
+            roots, globs=globs, warn=warn, ignored=count_ignored, follow_symlinks=follow_symlinks
+        ):
             key = str(path)
             seen.add(key)
             summary.files += 1
             if summary.files % 200 == 0:
                 bar.update(summary, t0)
-            item = _read(path, key, records, name, max_file_bytes, warn)
+            item = _read(path, key, records, name, max_file_bytes, warn, roots, follow_symlinks)
             if item is None:
                 continue
             if isinstance(item, str):  # "unchanged"
@@ -332,6 +269,8 @@ def _read(
     embedder: str,
     max_bytes: int,
     warn: Callable[[str, str], None],
+    roots: Sequence[Path],
+    follow_symlinks: bool,
 ) -> tuple[str, int, bytes] | str | None:
     """(sha256, size, bytes), ``"unchanged"``, or None after a warning."""
     try:
@@ -339,8 +278,7 @@ def _read(
         if size > max_bytes:
             warn(key, f"too large ({size:,} bytes > {max_bytes:,}); skipped")
             return None
-        with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+        data = read_confined(path, roots, max_bytes, follow_symlinks=follow_symlinks)
     except OSError as exc:
         warn(key, f"cannot read: {exc.strerror or exc}")
         return None

@@ -37,6 +37,7 @@ from fieldkit.rag._types import (
     Chunk,
     Document,
     RAGError,
+    _utf8_text,
     coerce_document,
 )
 
@@ -431,6 +432,7 @@ class Pipeline:
         chunk_tokens: int | None = None,
         max_file_bytes: int | None = None,
         progress: bool | Callable[[IngestSummary], None] | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestSummary:
         """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally.
 
@@ -441,6 +443,8 @@ class Pipeline:
         cannot be ingested are listed in ``IngestSummary.warnings``; the rest is ingested and
         nothing stored is lost. A table built with another embedder or dimension is refused.
         ``glob``: patterns such as ``"*.md"`` (default: every supported file type).
+        Nothing outside ``paths`` is read: a symlink resolving outside them is skipped with a
+        warning unless ``follow_symlinks``; FIFOs, sockets and devices are skipped.
         """
         from fieldkit.rag._ingest_paths import DEFAULT_MAX_FILE_BYTES, ingest_paths
 
@@ -455,6 +459,7 @@ class Pipeline:
             chunk_tokens=chunk_tokens,
             max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES,
             progress=progress,
+            follow_symlinks=follow_symlinks,
         )
         self._has_sources = None
         return summary
@@ -549,6 +554,7 @@ class Pipeline:
     ) -> tuple[list[Chunk], float, float]:
         """(chunks, embed ms, database ms)."""
         _check_mode(mode)
+        _utf8_text("the query", query)
         labels = _labels(label)
         if top_k <= 0:
             return [], 0.0, 0.0

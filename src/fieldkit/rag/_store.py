@@ -184,7 +184,17 @@ class Store:
         """(pool, connection): a short wait, then a probe of the server, then the full wait."""
         from psycopg_pool import PoolTimeout
 
-        pool = self._get_pool()
+        try:
+            pool = self._get_pool()
+        except RAGError:
+            if self.revive is None or self._closed:
+                raise
+            # the embedded server may have died after the pool was dropped: restart, retry once
+            try:
+                self.dsn = self.revive()
+            except Exception as exc:
+                raise RAGError(str(exc)) from exc
+            pool = self._get_pool()
         try:
             return pool, pool.getconn(timeout=_PROBE_S)
         except PoolTimeout:
