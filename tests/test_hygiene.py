@@ -48,8 +48,6 @@ SRC = ROOT / "src" / "fieldkit"
 # Spots owned by work in flight elsewhere, each to be dropped from these lists once fixed there.
 # (path relative to src/fieldkit, imported module)
 _PENDING_PRIVATE_IMPORTS = {
-    ("rag/_bench.py", "fieldkit.eval._metrics"),  # percentile: use fieldkit._stats
-    ("rag/_bench.py", "fieldkit.eval._refusal"),  # is_refusal: public in fieldkit.eval
     ("servebench/_metrics.py", "fieldkit.eval._metrics"),  # percentile: use fieldkit._stats
     ("servebench/_run.py", "fieldkit.nim._tokens"),  # estimate_tokens: public in fieldkit.nim
 }

@@ -17,8 +17,7 @@ from typing import Any
 
 import httpx
 
-from fieldkit.nim._deadline import bounded, transport
-from fieldkit.nim._exchange import Deadline
+from fieldkit.nim.deadline import Deadline, bounded, transport
 
 __all__ = ["RestError", "RestTracking", "RunRecord"]
 

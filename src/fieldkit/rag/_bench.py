@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fieldkit.eval._metrics import percentile as sorted_percentile
+from fieldkit._stats import percentile as sorted_percentile
 from fieldkit.rag._correctness import VERDICTS, grade_answer, is_decline
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._store import DimensionMismatchError

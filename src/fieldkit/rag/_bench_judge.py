@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fieldkit.eval._judge import Judge, JudgeError
+from fieldkit.eval import Judge, JudgeError
 
 __all__ = ["JUDGE_PASS", "judge_answers"]
 

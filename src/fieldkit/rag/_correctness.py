@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from fieldkit.eval._refusal import is_refusal
+from fieldkit.eval import is_refusal
 
 __all__ = [
     "COPIED_SHARE",
