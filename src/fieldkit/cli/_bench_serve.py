@@ -9,17 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import typer
 
-from fieldkit.cli._app import bench_app, fail
+from fieldkit.cli._app import bench_app, check_url, fail
 
 if TYPE_CHECKING:
-    from fieldkit.servebench import LoadPoint, ServeBenchResult
+    from fieldkit.servebench import ServeBenchResult
 
 
 def _loads(option: str, text: str, *, integer: bool) -> list[float]:
@@ -37,97 +36,39 @@ def _loads(option: str, text: str, *, integer: bool) -> list[float]:
     return out
 
 
-def _fmt(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
-
-
-def render_point(point: LoadPoint) -> str:
-    """One load point as text: a latency table (ms) and a line of throughputs and errors."""
-    from io import StringIO
-
-    from rich.console import Console
-    from rich.table import Table
-
-    s = point.summary
-    buf = StringIO()
-    console = Console(file=buf, width=110, force_terminal=False, color_system=None)
-    mark = "  [PARTIAL]" if point.partial else ""
-    title = (
-        f"{point.mode}={point.load:g}: {s['completed']}/{s['requests']} ok in "
-        f"{s['duration_s']:.2f} s{mark}"
-    )
-    table = Table(title=title, title_justify="left")
-    table.add_column("ms")
-    for key in ("mean", "median", "p90", "p95", "p99"):
-        table.add_column(key, justify="right")
-    for name, key in (
-        ("TTFT", "ttft_ms"),
-        ("TPOT", "tpot_ms"),
-        ("ITL", "itl_ms"),
-        ("E2E", "e2e_ms"),
-    ):
-        stats = s[key]
-        table.add_row(name, *(_fmt(stats[k]) for k in ("mean", "median", "p90", "p95", "p99")))
-    console.print(table)
-    console.print(
-        f"throughput: {s['request_throughput']:.2f} req/s, {s['output_throughput']:.1f} output "
-        f"tok/s, {s['total_token_throughput']:.1f} total tok/s "
-        f"(tokens: {s['token_source'] or 'none'})"
-    )
-    if s.get("slos"):
-        console.print(
-            f"goodput: {s['goodput']:.2f} req/s ({s['good_requests']}/{s['requests']} within "
-            f"{', '.join(f'{k}≤{v:g}ms' for k, v in s['slos'].items())}) → "
-            f"{'meets' if point.meets_slos else 'misses'} the SLOs"
-        )
-    if s["errors"]:
-        console.print("errors: " + ", ".join(f"{k}×{n}" for k, n in s["errors"].items()))
-        detail = next((r.error_detail for r in point.records if r.error_detail), None)
-        if detail:
-            console.print(f"  first error: {' '.join(detail.split())[:200]}")
-    if point.server:
-        view = {k: v for k, v in point.server.items() if v is not None and k != "server"}
-        shown = ", ".join(
-            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in view.items()
-        )
-        console.print(f"server's view ({point.server['server']} /metrics): {shown}")
-    if point.generator_cpu_ms_per_request is not None:
-        console.print(
-            f"load generator: {point.generator_cpu_ms_per_request:.2f} ms CPU per request"
-        )
-    if point.note:
-        console.print(f"note: {point.note}")
-    return buf.getvalue()
-
-
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
-    """``(on_point, on_request)`` callbacks drawing a progress bar on stderr (no-ops if off)."""
-    if not enabled:
-        yield None, None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def _bars(
+    enabled: bool,
+) -> Iterator[tuple[Callable[[str, int], None], Callable[[object], None]]]:
+    """``(on_point, on_request)``: one progress bar per load point (shown on a terminal only)."""
+    from fieldkit._progress import Bar, progress_bar
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task: list[Any] = []
+    current: list[Bar] = []
+    with contextlib.ExitStack() as stack:
 
         def on_point(label: str, n: int) -> None:
-            if task:
-                bar.remove_task(task.pop())
-            task.append(bar.add_task(label, total=n))
+            stack.close()  # the previous point's bar goes away
+            bar = progress_bar(label, n, enabled=None if enabled else False)
+            current[:] = [stack.enter_context(bar)]
 
-        def on_request(_: Any) -> None:
-            if task:
-                bar.advance(task[0])
+        def on_request(_: object) -> None:
+            if current:
+                current[0].advance()
 
         yield on_point, on_request
+
+
+def _percentiles(text: str) -> list[float]:
+    out: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip())
+        except ValueError:
+            fail(f"--percentiles takes comma-separated numbers such as 50,90,99; got {part!r}")
+        if not 0 <= value <= 100:
+            fail(f"--percentiles values must be within [0, 100]; got {part!r}")
+        out.append(value)
+    return sorted(set(out))
 
 
 @bench_app.command("serve")
@@ -213,7 +154,20 @@ def bench_serve(
         "(needs fieldkit[plot]).",
         show_default=False,
     ),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds one request may take."),
+    timeout: float = typer.Option(
+        300.0,
+        "--timeout",
+        help="Seconds one request may take as a whole (connect, send, the full streamed reply).",
+    ),
+    max_consecutive_errors: int = typer.Option(
+        3,
+        "--max-consecutive-errors",
+        help="End a load point after this many timeouts or connection failures in a row "
+        "(0: never); the run is then partial and exits 1.",
+    ),
+    percentiles: str = typer.Option(
+        "50,90,95,99", "--percentiles", help="Latency percentiles to report, e.g. 50,90,99,99.9."
+    ),
     metrics: bool = typer.Option(
         True, "--metrics/--no-metrics", help="Read the server's /metrics before/after each point."
     ),
@@ -243,10 +197,9 @@ def bench_serve(
         synthetic_prompts,
     )
 
-    if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            fail(f"--base-url must be an http(s) URL such as http://host:8000/v1, got {base_url!r}")
+    check_url("--base-url", base_url)
+    if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+        fail("--api-key must be printable ASCII (it is sent as an HTTP header)")
     try:
         slos = parse_slos(slo)
     except SLOError as exc:
@@ -259,6 +212,8 @@ def bench_serve(
         fail("--raw needs --json")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
+    if plot is not None and not plot.absolute().parent.is_dir():
+        fail(f"--plot: the folder {str(plot.absolute().parent)!r} does not exist")
     if plot is not None:
         from fieldkit._lazy import MissingExtraError, require
 
@@ -268,8 +223,11 @@ def bench_serve(
             fail(str(exc))
     if not (burstiness > 0 and math.isfinite(burstiness)):
         fail(f"--burstiness must be a positive number, got {burstiness}")
-    if not timeout > 0:  # also refuses nan
-        fail(f"--timeout must be positive seconds, got {timeout}")
+    if not 0 < timeout < math.inf:  # also refuses nan
+        fail(f"--timeout must be positive seconds (finite), got {timeout}")
+    if max_consecutive_errors < 0:
+        fail(f"--max-consecutive-errors must be >= 0, got {max_consecutive_errors}")
+    pcts = _percentiles(percentiles)
     if max_concurrency is not None and max_concurrency < 1:
         fail(f"--max-concurrency must be at least 1, got {max_concurrency}")
     if threads is not None and threads < 1:
@@ -335,12 +293,14 @@ def bench_serve(
                 attainment=attainment,
                 max_load=max_load,
                 scrape_metrics=metrics,
+                max_consecutive_errors=max_consecutive_errors,
+                percentiles=pcts,
             )
         except ServeBenchError as exc:
             fail(str(exc))
         from fieldkit.servebench import run_serve_bench
 
-        with _progress(progress) as (on_point, on_request):
+        with _bars(progress) as (on_point, on_request):
             try:
                 result = run_serve_bench(cfg, on_point=on_point, on_request=on_request)
             except ServeBenchError as exc:
@@ -349,10 +309,22 @@ def bench_serve(
     if plot is not None and result.points:
         from fieldkit.servebench import plot_sweep
 
-        written = plot_sweep(result.points, plot, title=f"{model} @ {base_url}")
+        workload = (
+            f"{dataset.name}"
+            if dataset is not None
+            else f"synthetic {input_len} → {output_len} tokens"
+        )
+        title = f"{model}: {workload}, {num_requests} requests per point"
+        try:
+            written = plot_sweep(result.points, plot, title=title)
+        except OSError as exc:
+            fail(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"plot: {written}", err=True)
     if result.partial:
         fail(f"the run stopped early ({result.aborted}); the results above are partial", code=1)
+    if result.failed_points:
+        names = ", ".join(p.label for p in result.failed_points)
+        fail(f"every request failed at {names}", code=1)
 
 
 def _start_local(
@@ -371,11 +343,15 @@ def _start_local(
 
 
 def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
+    from fieldkit.servebench import render_point, render_sweep
+
     if as_json:
         for point in result.points:
             record = {"model": result.config["model"], "base_url": result.config["base_url"]}
             record.update(point.to_json(raw=raw))
             typer.echo(json.dumps(record, default=str))
+            for w in point.warnings:
+                typer.echo(f"warning: {point.label}: {w}", err=True)
         if result.find_max is not None:
             typer.echo(json.dumps({"find_max": result.find_max}))
         return
@@ -383,6 +359,8 @@ def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
     typer.echo(f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point)")
     for point in result.points:
         typer.echo(render_point(point), nl=False)
+    if len(result.points) > 1:
+        typer.echo(render_sweep(result.points), nl=False)
     if result.find_max is not None:
         fm = result.find_max
         best = "none (even the first load missed)" if fm["best"] is None else f"{fm['best']:g}"

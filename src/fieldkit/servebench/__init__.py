@@ -8,11 +8,22 @@ metric definitions (see docs/api/bench-serve.md).
 from __future__ import annotations
 
 from fieldkit.servebench._arrivals import arrival_offsets
+from fieldkit.servebench._latency import LATENCIES, LatencyMetric
 from fieldkit.servebench._loadgen import Target
-from fieldkit.servebench._metrics import STAT_KEYS, RequestRecord, latency_stats, summarize_point
+from fieldkit.servebench._metrics import (
+    DEFAULT_PERCENTILES,
+    STAT_KEYS,
+    LatencyStats,
+    PointMetrics,
+    RequestRecord,
+    latency_stats,
+    point_metrics,
+    summarize_point,
+)
 from fieldkit.servebench._overhead import measure_overhead
 from fieldkit.servebench._plot import plot_sweep
 from fieldkit.servebench._prometheus import parse_prometheus, server_view
+from fieldkit.servebench._render import render_point, render_sweep
 from fieldkit.servebench._run import (
     LoadPoint,
     ServeBenchConfig,
@@ -26,9 +37,14 @@ from fieldkit.servebench._slo import SLOError, SLOs, parse_slos
 from fieldkit.servebench._workload import Prompt, WorkloadError, load_jsonl, synthetic_prompts
 
 __all__ = [
+    "DEFAULT_PERCENTILES",
+    "LATENCIES",
     "STAT_KEYS",
+    "LatencyMetric",
+    "LatencyStats",
     "LoadPoint",
     "MaxSearch",
+    "PointMetrics",
     "Prompt",
     "RequestRecord",
     "SLOError",
@@ -45,6 +61,9 @@ __all__ = [
     "parse_prometheus",
     "parse_slos",
     "plot_sweep",
+    "point_metrics",
+    "render_point",
+    "render_sweep",
     "run_serve_bench",
     "served_models",
     "server_view",

@@ -8,7 +8,9 @@ Synthetic prompts are random common English words, about one token each for BPE 
 from __future__ import annotations
 
 import json
+import os
 import random
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,12 +99,16 @@ def _messages(obj: Any, where: str) -> tuple[dict[str, Any], ...]:
 def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
     """Prompts from a JSONL file: each line a string, a chat ``messages`` list, or an object
     with ``messages`` / ``prompt`` / ``text`` (and optionally its own ``max_tokens``).
-    Blank lines are skipped; any other malformed line raises :class:`WorkloadError`."""
+    Blank lines are skipped; any other malformed line (too deeply nested, a number too long to
+    convert) raises :class:`WorkloadError`. Only a regular file is read: a FIFO or device is
+    refused instead of blocking."""
     if max_tokens < 1:
         raise WorkloadError(f"max_tokens must be at least 1, got {max_tokens}")
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            raise WorkloadError(f"{p} is not a regular file")
+        raw = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
     out: list[Prompt] = []
@@ -114,6 +120,10 @@ def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise WorkloadError(f"{where}: JSON nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise WorkloadError(f"{where}: unreadable JSON ({exc})") from None
         limit = max_tokens
         if isinstance(obj, dict) and "max_tokens" in obj:
             limit = obj["max_tokens"]
