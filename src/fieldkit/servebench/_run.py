@@ -42,7 +42,8 @@ __all__ = [
 Mode = Literal["concurrency", "rate"]
 
 AUX_TIMEOUT_S = 10.0
-"""Whole-call bound on each ``/models``, ``/metrics``, ``/tokenize`` and template request."""
+"""Default whole-call bound on each ``/models``, ``/metrics``, ``/tokenize`` and template
+request (``ServeBenchConfig.aux_timeout_s``)."""
 MAX_SCHEDULE_S = 86400.0
 """An open-loop point whose arrival schedule would span more than this is refused."""
 
@@ -76,9 +77,14 @@ class ServeBenchConfig:
     scrape_metrics: bool = True
     max_consecutive_errors: int = 3
     percentiles: Sequence[float] = DEFAULT_PERCENTILES
+    aux_timeout_s: float = AUX_TIMEOUT_S
 
     def __post_init__(self) -> None:
         t = self.target
+        if not 0 < self.aux_timeout_s < math.inf:
+            raise ServeBenchError(
+                f"the auxiliary request timeout must be positive seconds, got {self.aux_timeout_s}"
+            )
         if not 0 < t.timeout_s < math.inf:
             raise ServeBenchError(f"--timeout must be positive seconds (finite), got {t.timeout_s}")
         if t.api_key is not None and not (t.api_key.isascii() and t.api_key.isprintable()):
@@ -214,14 +220,14 @@ class _Runner:
     async def preflight(self) -> None:
         t = self.cfg.target
         try:
-            async with asyncio.timeout(AUX_TIMEOUT_S):
+            async with asyncio.timeout(self.cfg.aux_timeout_s):
                 resp = await self.client.get(
                     t.base_url.rstrip("/") + "/models", headers=t.headers()
                 )
                 await resp.aread()
         except TimeoutError:
             raise ServeBenchError(
-                f"{t.base_url}/models gave no answer within {AUX_TIMEOUT_S:g} s"
+                f"{t.base_url}/models gave no answer within {self.cfg.aux_timeout_s:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise ServeBenchError(
@@ -265,7 +271,7 @@ class _Runner:
         resp: httpx.Response | None = None
         for _ in range(2):  # a pooled connection the server closed fails once: try again
             try:
-                async with asyncio.timeout(AUX_TIMEOUT_S):
+                async with asyncio.timeout(self.cfg.aux_timeout_s):
                     resp = await self.client.get(self.cfg.target.root + "/metrics")
                 break
             except TimeoutError:
@@ -354,7 +360,7 @@ class _Runner:
         t = self.cfg.target
         for _ in range(2):  # a pooled connection the server closed fails once: try again
             try:
-                async with asyncio.timeout(AUX_TIMEOUT_S):
+                async with asyncio.timeout(self.cfg.aux_timeout_s):
                     resp = await self.client.post(t.root + path, json=body, headers=t.headers())
                 return resp.json() if resp.status_code == 200 else None
             except httpx.HTTPError:

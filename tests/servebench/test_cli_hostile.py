@@ -1,0 +1,156 @@
+"""`bench serve` with hostile files, URLs and keys: one `error:` line and exit 2 before any load
+is sent; a point where every request failed exits 1."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from fieldkit.testing import NIMSimulator
+from tests.servebench._scripted import Out, ScriptedServer
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return CliRunner()
+
+
+def _base(url: str) -> list[str]:
+    return ["bench", "serve", "--base-url", url, "--no-progress", "-n", "2", "--no-metrics"]
+
+
+def _error_line(result: Any) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return str(lines[0])
+
+
+def test_dataset_fifo_is_refused_not_read(runner: CliRunner, tmp_path: Path) -> None:
+    fifo = tmp_path / "prompts.jsonl"
+    os.mkfifo(fifo)
+    box: list[Any] = []
+    t = threading.Thread(
+        target=lambda: box.append(
+            runner.invoke(app, [*_base("http://127.0.0.1:9/v1"), "--dataset", str(fifo)])
+        ),
+        daemon=True,
+    )
+    t.start()
+    t.join(30)
+    if t.is_alive():  # unblock the reader so the thread ends, then fail
+        with open(fifo, "w"):
+            pass
+        pytest.fail("--dataset blocked on a FIFO")
+    (result,) = box
+    assert result.exit_code == 2
+    assert "not a regular file" in _error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('{"prompt": "hi", "max_tokens": ' + "9" * 5000 + "}", "unreadable JSON"),
+        ("\ufeff", None),  # a BOM alone is not a prompt
+    ],
+)
+def test_hostile_dataset_lines(
+    runner: CliRunner, tmp_path: Path, line: str, words: str | None
+) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text(line + "\n", encoding="utf-8")
+    result = runner.invoke(app, [*_base("http://127.0.0.1:9/v1"), "--dataset", str(data)])
+    assert result.exit_code == 2
+    msg = _error_line(result)
+    if words:
+        assert words in msg and "d.jsonl:1" in msg
+
+
+def test_bom_does_not_lose_the_first_row(tmp_path: Path) -> None:
+    from fieldkit.servebench import load_jsonl
+
+    data = tmp_path / "d.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"prompt": "one"}\n{"prompt": "two"}\n')
+    assert [p.messages[0]["content"] for p in load_jsonl(data, max_tokens=4)] == ["one", "two"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--base-url", "http://[::1"], "--base-url is not a valid URL"),
+        (["--base-url", "http://127.0.0.1:99999/v1"], "--base-url is not a valid URL"),
+        (["--api-key", "clé-secrète"], "--api-key must be printable ASCII"),
+        (["--rate", "1e-300"], "--rate 1e-300 would spread 2 requests"),
+        (["--timeout", "inf"], "--timeout must be positive seconds"),
+        (["--max-consecutive-errors", "-1"], "--max-consecutive-errors must be >= 0"),
+        (["--percentiles", "50,101"], "--percentiles values must be within [0, 100]"),
+    ],
+)
+def test_bad_flags_are_one_error_line(
+    runner: CliRunner, simulator: NIMSimulator, extra: list[str], words: str
+) -> None:
+    result = runner.invoke(app, [*_base(simulator.base_url), *extra])
+    assert result.exit_code == 2, result.output
+    assert words in _error_line(result)
+    assert simulator.requests_to("/chat/completions") == []
+
+
+def test_plot_into_a_missing_folder_fails_before_the_run(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    plot = tmp_path / "no" / "such" / "plot.svg"
+    result = runner.invoke(app, [*_base(simulator.base_url), "--plot", str(plot)])
+    assert result.exit_code == 2
+    assert "does not exist" in _error_line(result)
+    assert simulator.requests_to("/chat/completions") == []
+
+
+def test_a_point_where_every_request_failed_exits_1(runner: CliRunner) -> None:
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        if n == 1:
+            out.complete(2)
+            return
+        out.start(500, "application/json")
+        out.raw(b'{"error": "overloaded"}')
+        out.end()
+
+    with ScriptedServer(reply) as server:
+        result = runner.invoke(app, [*_base(server.base_url), "--json"])
+    assert result.exit_code == 1
+    assert "every request failed at concurrency=1" in result.stderr
+    assert '"failed": 2' in result.stdout
+
+
+def test_frozen_server_exits_1_as_partial(runner: CliRunner) -> None:
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        out.complete(2) if n <= 2 else out.hang()
+
+    with ScriptedServer(reply) as server:
+        args = [*_base(server.base_url), "-n", "10", "--timeout", "0.3"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "partial" in result.stderr and "[PARTIAL]" in result.stdout
+
+
+def test_plot_has_the_workload_in_its_title(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    plot = tmp_path / "p.svg"
+    args = [*_base(simulator.base_url), "-c", "1,2", "--slo", "ttft=2s", "--plot", str(plot)]
+    result = runner.invoke(app, [*args, "--input-len", "8", "--output-len", "3"])
+    assert result.exit_code == 0, result.output
+    svg = plot.read_text()
+    assert "synthetic 8 → 3 tokens" in svg and "SLO 2000 ms" in svg
+    assert "fewer than 100 requests" in svg
+    assert "sweep" in result.stdout and "goodput" in result.stdout
