@@ -154,3 +154,22 @@ def test_plot_has_the_workload_in_its_title(
     assert "synthetic 8 → 3 tokens" in svg and "SLO 2000 ms" in svg
     assert "fewer than 100 requests" in svg
     assert "sweep" in result.stdout and "goodput" in result.stdout
+
+
+def test_csv_has_one_row_per_point(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    import csv
+
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    out = tmp_path / "points.csv"
+    args = [*_base(simulator.base_url), "-c", "1,2", "--csv", str(out), "--percentiles", "50,99.9"]
+    result = runner.invoke(app, [*args, "--output-len", "3"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["mode"], r["load"], r["completed"]) for r in rows] == [
+        ("concurrency", "1.0", "2"),
+        ("concurrency", "2.0", "2"),
+    ]
+    assert float(rows[0]["ttft_ms_p99.9"]) >= 0 and rows[0]["output_tokens"] == "6"
+    assert "p99.9" in result.stdout

@@ -147,6 +147,12 @@ def bench_serve(
     max_load: float = typer.Option(64, "--max-load", help="Upper bound for --find-max."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per load point on stdout."),
     raw: bool = typer.Option(False, "--raw", help="With --json: include every request's timings."),
+    csv_path: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Also write one CSV row per load point to this file.",
+        show_default=False,
+    ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -212,8 +218,9 @@ def bench_serve(
         fail("--raw needs --json")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
-    if plot is not None and not plot.absolute().parent.is_dir():
-        fail(f"--plot: the folder {str(plot.absolute().parent)!r} does not exist")
+    for option, out in (("--plot", plot), ("--csv", csv_path)):
+        if out is not None and not out.absolute().parent.is_dir():
+            fail(f"{option}: the folder {str(out.absolute().parent)!r} does not exist")
     if plot is not None:
         from fieldkit._lazy import MissingExtraError, require
 
@@ -306,6 +313,15 @@ def bench_serve(
             except ServeBenchError as exc:
                 fail(str(exc))
     _render(result, as_json=as_json, raw=raw)
+    if csv_path is not None and result.points:
+        from fieldkit._atomic import atomic_write_text
+        from fieldkit.servebench import points_csv
+
+        try:
+            atomic_write_text(csv_path, points_csv(result.points))
+        except OSError as exc:
+            fail(f"--csv: cannot write {str(csv_path)!r}: {exc.strerror or exc}", code=1)
+        typer.echo(f"csv: {csv_path}", err=True)
     if plot is not None and result.points:
         from fieldkit.servebench import plot_sweep
 

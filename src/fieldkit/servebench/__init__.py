@@ -8,6 +8,7 @@ metric definitions (see docs/api/bench-serve.md).
 from __future__ import annotations
 
 from fieldkit.servebench._arrivals import arrival_offsets
+from fieldkit.servebench._csv import points_csv
 from fieldkit.servebench._latency import LATENCIES, LatencyMetric
 from fieldkit.servebench._loadgen import Target
 from fieldkit.servebench._metrics import (
@@ -62,6 +63,7 @@ __all__ = [
     "parse_slos",
     "plot_sweep",
     "point_metrics",
+    "points_csv",
     "render_point",
     "render_sweep",
     "run_serve_bench",
