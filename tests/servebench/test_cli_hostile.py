@@ -167,9 +167,31 @@ def test_csv_has_one_row_per_point(
     result = runner.invoke(app, [*args, "--output-len", "3"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
-    assert [(r["mode"], r["load"], r["completed"]) for r in rows] == [
-        ("concurrency", "1.0", "2"),
-        ("concurrency", "2.0", "2"),
+    assert [(r["repeat"], r["mode"], r["load"], r["completed"]) for r in rows] == [
+        ("1", "concurrency", "1.0", "2"),
+        ("1", "concurrency", "2.0", "2"),
     ]
     assert float(rows[0]["ttft_ms_p99.9"]) >= 0 and rows[0]["output_tokens"] == "6"
     assert "p99.9" in result.stdout
+
+
+def test_repeat_reports_a_confidence_interval_per_load(
+    runner: CliRunner, simulator: NIMSimulator
+) -> None:
+    import json
+
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    args = [*_base(simulator.base_url), "-c", "1,2", "--repeat", "3", "--json"]
+    result = runner.invoke(app, [*args, "--output-len", "3"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r.get("repeat") for r in records[:-1]] == [1, 1, 2, 2, 3, 3]
+    (summary,) = [r["repeat_summary"] for r in records if "repeat_summary" in r]
+    assert [s["load"] for s in summary] == [{"concurrency": 1}, {"concurrency": 2}]
+    assert summary[0]["repeats"] == 3
+    assert summary[0]["request_throughput"]["n"] == 3
+    assert summary[0]["request_throughput"]["ci95"] >= 0
+    # Each repeat sent its own prompts: 3 repeats × 2 points × 2 requests, all distinct.
+    sent = [r.json["messages"][0]["content"] for r in simulator.requests_to("/chat/completions")]
+    measured = [t for t in sent if not t.startswith("Warm-up")]
+    assert len(measured) == 12 and len(set(measured)) == 12

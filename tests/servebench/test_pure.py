@@ -384,3 +384,16 @@ def test_point_metrics_typed_record_and_custom_percentiles() -> None:
     }
     assert j["goodput"] is None and "slos" not in j
     assert summarize_point(recs, 5.0) == point_metrics(recs, 5.0).to_json()
+
+
+def test_t_interval_matches_students_t() -> None:
+    from fieldkit.servebench import t_interval
+
+    e = t_interval([1.40, 2.10])
+    assert e.mean == pytest.approx(1.75) and e.n == 2
+    # t(0.975, df=1) = 12.706; sd = 0.495: the half-width dwarfs the mean with two repeats.
+    assert e.half_width == pytest.approx(12.706 * statistics.stdev([1.4, 2.1]) / math.sqrt(2))
+    assert t_interval([3.0]).half_width is None
+    assert t_interval([2.0] * 5).half_width == 0.0
+    with pytest.raises(ValueError):
+        t_interval([])

@@ -7,6 +7,7 @@ Parses flags, calls :mod:`fieldkit.servebench`, renders tables / JSON lines / a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -111,6 +112,12 @@ def bench_serve(
         None, "--max-concurrency", help="With --rate: most requests in flight.", show_default=False
     ),
     num_requests: int = typer.Option(32, "--num-requests", "-n", help="Requests per load point."),
+    repeat: int = typer.Option(
+        1,
+        "--repeat",
+        help="Run the sweep this many times (fresh prompts each time) and report each "
+        "figure's mean and 95 % confidence interval.",
+    ),
     warmup: int = typer.Option(
         1, "--warmup", help="Warm-up requests before measuring (≥1 is sent)."
     ),
@@ -214,6 +221,10 @@ def bench_serve(
         fail(f"--num-requests must be at least 1, got {num_requests}")
     if warmup < 0:
         fail(f"--warmup must be >= 0, got {warmup}")
+    if repeat < 1:
+        fail(f"--repeat must be at least 1, got {repeat}")
+    if repeat > 1 and find_max:
+        fail("--repeat does not combine with --find-max")
     if raw and not as_json:
         fail("--raw needs --json")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
@@ -250,7 +261,7 @@ def bench_serve(
             prompts = load_jsonl(dataset, max_tokens=output_len)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
-            points = 16 if find_max else len(loads)
+            points = (16 if find_max else len(loads)) * repeat
             prompts = synthetic_prompts(
                 num_requests * points, input_len, output_len, range_ratio=range_ratio, seed=seed
             )
@@ -307,22 +318,43 @@ def bench_serve(
             fail(str(exc))
         from fieldkit.servebench import run_serve_bench
 
+        results: list[ServeBenchResult] = []
+        per_repeat = len(prompts) // repeat if dataset is None else len(prompts)
         with _bars(progress) as (on_point, on_request):
-            try:
-                result = run_serve_bench(cfg, on_point=on_point, on_request=on_request)
-            except ServeBenchError as exc:
-                fail(str(exc))
-    _render(result, as_json=as_json, raw=raw)
-    if csv_path is not None and result.points:
+            for r in range(repeat):
+                run_cfg = cfg
+                if dataset is None and repeat > 1:
+                    chunk = prompts[r * per_repeat : (r + 1) * per_repeat]
+                    run_cfg = dataclasses.replace(cfg, prompts=chunk)
+                try:
+                    results.append(
+                        run_serve_bench(run_cfg, on_point=on_point, on_request=on_request)
+                    )
+                except ServeBenchError as exc:
+                    fail(str(exc))
+                if results[-1].partial:
+                    break
+    for r, result in enumerate(results, 1):
+        _render(result, as_json=as_json, raw=raw, repeat=r if repeat > 1 else None)
+    if repeat > 1:
+        from fieldkit.servebench import render_repeats, summarize_repeats
+
+        summaries = summarize_repeats([res.points for res in results])
+        if as_json:
+            typer.echo(json.dumps({"repeat_summary": [s.to_json() for s in summaries]}))
+        else:
+            typer.echo(render_repeats(summaries), nl=False)
+    runs = [res.points for res in results]
+    if csv_path is not None and any(runs):
         from fieldkit._atomic import atomic_write_text
         from fieldkit.servebench import points_csv
 
         try:
-            atomic_write_text(csv_path, points_csv(result.points))
+            atomic_write_text(csv_path, points_csv(runs))
         except OSError as exc:
             fail(f"--csv: cannot write {str(csv_path)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"csv: {csv_path}", err=True)
-    if plot is not None and result.points:
+    if plot is not None and results[0].points:
         from fieldkit.servebench import plot_sweep
 
         workload = (
@@ -331,15 +363,19 @@ def bench_serve(
             else f"synthetic {input_len} → {output_len} tokens"
         )
         title = f"{model}: {workload}, {num_requests} requests per point"
+        if repeat > 1:
+            title += f" (repeat 1 of {len(results)})"
         try:
-            written = plot_sweep(result.points, plot, title=title)
+            written = plot_sweep(results[0].points, plot, title=title)
         except OSError as exc:
             fail(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"plot: {written}", err=True)
+    result = results[-1]
+    failed = [p for res in results for p in res.failed_points]
     if result.partial:
         fail(f"the run stopped early ({result.aborted}); the results above are partial", code=1)
-    if result.failed_points:
-        names = ", ".join(p.label for p in result.failed_points)
+    if failed:
+        names = ", ".join(p.label for p in failed)
         fail(f"every request failed at {names}", code=1)
 
 
@@ -358,12 +394,19 @@ def _start_local(
     return server.base_url, server.model
 
 
-def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
+def _render(
+    result: ServeBenchResult, *, as_json: bool, raw: bool, repeat: int | None = None
+) -> None:
     from fieldkit.servebench import render_point, render_sweep
 
     if as_json:
         for point in result.points:
-            record = {"model": result.config["model"], "base_url": result.config["base_url"]}
+            record: dict[str, object] = {
+                "model": result.config["model"],
+                "base_url": result.config["base_url"],
+            }
+            if repeat is not None:
+                record["repeat"] = repeat
             record.update(point.to_json(raw=raw))
             typer.echo(json.dumps(record, default=str))
             for w in point.warnings:
@@ -372,7 +415,10 @@ def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
             typer.echo(json.dumps({"find_max": result.find_max}))
         return
     cfg = result.config
-    typer.echo(f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point)")
+    rep = f", repeat {repeat}" if repeat is not None else ""
+    typer.echo(
+        f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point{rep})"
+    )
     for point in result.points:
         typer.echo(render_point(point), nl=False)
     if len(result.points) > 1:

@@ -24,7 +24,8 @@ from fieldkit.servebench._metrics import (
 from fieldkit.servebench._overhead import measure_overhead
 from fieldkit.servebench._plot import plot_sweep
 from fieldkit.servebench._prometheus import parse_prometheus, server_view
-from fieldkit.servebench._render import render_point, render_sweep
+from fieldkit.servebench._render import render_point, render_repeats, render_sweep
+from fieldkit.servebench._repeat import Estimate, RepeatSummary, summarize_repeats, t_interval
 from fieldkit.servebench._run import (
     LoadPoint,
     ServeBenchConfig,
@@ -41,12 +42,14 @@ __all__ = [
     "DEFAULT_PERCENTILES",
     "LATENCIES",
     "STAT_KEYS",
+    "Estimate",
     "LatencyMetric",
     "LatencyStats",
     "LoadPoint",
     "MaxSearch",
     "PointMetrics",
     "Prompt",
+    "RepeatSummary",
     "RequestRecord",
     "SLOError",
     "SLOs",
@@ -65,10 +68,13 @@ __all__ = [
     "point_metrics",
     "points_csv",
     "render_point",
+    "render_repeats",
     "render_sweep",
     "run_serve_bench",
     "served_models",
     "server_view",
     "summarize_point",
+    "summarize_repeats",
     "synthetic_prompts",
+    "t_interval",
 ]

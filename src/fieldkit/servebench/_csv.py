@@ -42,19 +42,21 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def points_csv(points: Sequence[LoadPoint]) -> str:
-    """CSV text (header + one row per point): mode, load, the scalar metrics, each latency's
-    statistics (``<metric>_ms_<stat>``), meets_slos, partial and the error kinds."""
-    stat_keys = points[0].metrics.latency["ttft"].keys() if points else ()
-    header = ["mode", "load", *_SCALARS]
+def points_csv(runs: Sequence[Sequence[LoadPoint]]) -> str:
+    """CSV text (header + one row per point of each repeat): repeat (from 1), mode, load, the
+    scalar metrics, each latency's statistics (``<metric>_ms_<stat>``), meets_slos, partial
+    and the error kinds."""
+    first = next((pts[0] for pts in runs if pts), None)
+    stat_keys = first.metrics.latency["ttft"].keys() if first is not None else ()
+    header = ["repeat", "mode", "load", *_SCALARS]
     header += [f"{m.key}_{k}" for m in LATENCIES for k in stat_keys]
     header += ["meets_slos", "partial", "errors"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
-    for p in points:
+    for rep, p in ((r, p) for r, pts in enumerate(runs, 1) for p in pts):
         j = p.metrics.to_json()
-        row = [p.mode, _cell(p.load), *(_cell(j.get(k)) for k in _SCALARS)]
+        row = [str(rep), p.mode, _cell(p.load), *(_cell(j.get(k)) for k in _SCALARS)]
         row += [_cell(p.metrics.stat(m.name, k)) for m in LATENCIES for k in stat_keys]
         errors = ";".join(f"{k}={n}" for k, n in p.metrics.errors.items())
         row += [_cell(p.meets_slos), _cell(p.partial), errors]

@@ -11,9 +11,10 @@ from fieldkit.servebench._latency import LATENCIES
 from fieldkit.servebench._metrics import PointMetrics
 
 if TYPE_CHECKING:
+    from fieldkit.servebench._repeat import RepeatSummary
     from fieldkit.servebench._run import LoadPoint
 
-__all__ = ["LOW_SAMPLE", "render_point", "render_sweep"]
+__all__ = ["LOW_SAMPLE", "render_point", "render_repeats", "render_sweep"]
 
 LOW_SAMPLE = 100
 """Below this many samples a p99 (or any tail percentile) is marked: it is near the maximum."""
@@ -127,3 +128,26 @@ def _tail(m: PointMetrics, metric: str) -> float | None:
     """The highest percentile computed (p99 by default)."""
     keys = m.latency[metric].keys()
     return m.stat(metric, keys[-1]) if len(keys) > 1 else None
+
+
+def render_repeats(summaries: Sequence[RepeatSummary]) -> str:
+    """One row per load: each figure as ``mean ± 95 % CI half-width`` across repeats."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fieldkit.servebench._repeat import REPEAT_FIGURES
+
+    buf = StringIO()
+    console = Console(file=buf, width=160, force_terminal=False, color_system=None)
+    table = Table(title="across repeats: mean ± 95 % CI", title_justify="left")
+    table.add_column("load", justify="right")
+    table.add_column("n", justify="right")
+    names = [n for n, _, _ in REPEAT_FIGURES if any(n in s.figures for s in summaries)]
+    for name in names:
+        table.add_column(name.replace("_", " "), justify="right")
+    for s in summaries:
+        n = max((e.n for e in s.figures.values()), default=0)
+        cells = [str(s.figures[k]) if k in s.figures else "—" for k in names]
+        table.add_row(f"{s.mode}={s.load:g}", str(n), *cells)
+    console.print(table)
+    return buf.getvalue()
