@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import httpx
 
-from fieldkit.nim._tokens import estimate_tokens
+from fieldkit.nim import estimate_tokens
 from fieldkit.servebench._loadgen import PointRun, Target, run_concurrency, run_rate, send_one
 from fieldkit.servebench._metrics import (
     DEFAULT_PERCENTILES,
