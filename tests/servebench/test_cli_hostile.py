@@ -195,3 +195,21 @@ def test_repeat_reports_a_confidence_interval_per_load(
     sent = [r.json["messages"][0]["content"] for r in simulator.requests_to("/chat/completions")]
     measured = [t for t in sent if not t.startswith("Warm-up")]
     assert len(measured) == 12 and len(set(measured)) == 12
+
+
+def test_shared_prefix_workload_sends_groups_of_questions(
+    runner: CliRunner, simulator: NIMSimulator
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=2)
+    args = [*_base(simulator.base_url), "-n", "6", "--shared-prefix", "2x3", "--prefix-len", "20"]
+    result = runner.invoke(app, [*args, "--input-len", "5", "--output-len", "2"])
+    assert result.exit_code == 0, result.output
+    bodies = [r.json for r in simulator.requests_to("/chat/completions")]
+    measured = [b["messages"] for b in bodies if b["messages"][0]["role"] == "system"]
+    assert len(measured) == 6
+    systems = [m[0]["content"] for m in measured]
+    assert len(set(systems)) == 2 and all(systems.count(s) == 3 for s in set(systems))
+    assert len({m[1]["content"] for m in measured}) == 6
+    assert all(len(s.split()) == 22 for s in systems)  # "Context N:" + 20 words
+    bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", "2by3"])
+    assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)

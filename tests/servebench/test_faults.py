@@ -261,3 +261,21 @@ def test_prefix_cache_hit_rate_from_the_servers_metrics() -> None:
         (point,) = _bounded(lambda: run_serve_bench(cfg)).points
     assert point.server is not None
     assert point.server["prefix_cache_hit_rate"] == pytest.approx(0.75)
+
+
+def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> None:
+    scrapes = iter(
+        [
+            "llamacpp:prompt_tokens_total 0\nllamacpp:prompt_tokens_cached_total 0\n",
+            "llamacpp:prompt_tokens_total 1213\nllamacpp:prompt_tokens_cached_total 771\n",
+        ]
+    )
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        out.complete(2)
+
+    with ScriptedServer(reply, metrics=lambda: next(scrapes)) as server:
+        cfg = _cfg(server, num_requests=2, scrape_metrics=True)
+        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
+    assert point.server is not None and point.server["server"] == "llama.cpp"
+    assert point.server["prefix_cache_hit_rate"] == pytest.approx(771 / 1984)

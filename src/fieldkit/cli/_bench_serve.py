@@ -59,6 +59,13 @@ def _bars(
         yield on_point, on_request
 
 
+def _groups(text: str) -> tuple[int, int]:
+    groups, sep, questions = text.lower().partition("x")
+    if not sep or not groups.strip().isdigit() or not questions.strip().isdigit():
+        fail(f"--shared-prefix takes GROUPSxQUESTIONS such as 4x8; got {text!r}")
+    return int(groups), int(questions)
+
+
 def _percentiles(text: str) -> list[float]:
     out: list[float] = []
     for part in text.split(","):
@@ -128,6 +135,16 @@ def bench_serve(
     output_len: int = typer.Option(64, "--output-len", help="Output tokens asked per request."),
     range_ratio: float = typer.Option(
         0.0, "--range-ratio", help="Draw lengths uniformly from L·(1±ratio) instead of fixed."
+    ),
+    shared_prefix: str | None = typer.Option(
+        None,
+        "--shared-prefix",
+        help="GROUPSxQUESTIONS: that many distinct system prompts of --prefix-len words, each "
+        "with that many distinct --input-len questions (exercises the prefix cache).",
+        show_default=False,
+    ),
+    prefix_len: int = typer.Option(
+        256, "--prefix-len", help="With --shared-prefix: system prompt length (words)."
     ),
     dataset: Path | None = typer.Option(
         None,
@@ -207,6 +224,7 @@ def bench_serve(
         WorkloadError,
         load_jsonl,
         parse_slos,
+        shared_prefix_prompts,
         synthetic_prompts,
     )
 
@@ -256,8 +274,15 @@ def bench_serve(
         if rate is not None
         else _loads("--concurrency", concurrency, integer=True)
     )
+    if shared_prefix is not None and dataset is not None:
+        fail("--shared-prefix and --dataset exclude each other")
     try:
-        if dataset is not None:
+        if shared_prefix is not None:
+            groups, questions = _groups(shared_prefix)
+            prompts = shared_prefix_prompts(
+                groups, questions, prefix_len, input_len, output_len, seed=seed
+            )
+        elif dataset is not None:
             prompts = load_jsonl(dataset, max_tokens=output_len)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
@@ -319,11 +344,12 @@ def bench_serve(
         from fieldkit.servebench import run_serve_bench
 
         results: list[ServeBenchResult] = []
-        per_repeat = len(prompts) // repeat if dataset is None else len(prompts)
+        synthetic = dataset is None and shared_prefix is None
+        per_repeat = len(prompts) // repeat if synthetic else len(prompts)
         with _bars(progress) as (on_point, on_request):
             for r in range(repeat):
                 run_cfg = cfg
-                if dataset is None and repeat > 1:
+                if synthetic and repeat > 1:
                     chunk = prompts[r * per_repeat : (r + 1) * per_repeat]
                     run_cfg = dataclasses.replace(cfg, prompts=chunk)
                 try:
@@ -357,11 +383,12 @@ def bench_serve(
     if plot is not None and results[0].points:
         from fieldkit.servebench import plot_sweep
 
-        workload = (
-            f"{dataset.name}"
-            if dataset is not None
-            else f"synthetic {input_len} → {output_len} tokens"
-        )
+        if dataset is not None:
+            workload = dataset.name
+        elif shared_prefix is not None:
+            workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
+        else:
+            workload = f"synthetic {input_len} → {output_len} tokens"
         title = f"{model}: {workload}, {num_requests} requests per point"
         if repeat > 1:
             title += f" (repeat 1 of {len(results)})"

@@ -36,7 +36,13 @@ from fieldkit.servebench._run import (
 )
 from fieldkit.servebench._search import MaxSearch
 from fieldkit.servebench._slo import SLOError, SLOs, parse_slos
-from fieldkit.servebench._workload import Prompt, WorkloadError, load_jsonl, synthetic_prompts
+from fieldkit.servebench._workload import (
+    Prompt,
+    WorkloadError,
+    load_jsonl,
+    shared_prefix_prompts,
+    synthetic_prompts,
+)
 
 __all__ = [
     "DEFAULT_PERCENTILES",
@@ -73,6 +79,7 @@ __all__ = [
     "run_serve_bench",
     "served_models",
     "server_view",
+    "shared_prefix_prompts",
     "summarize_point",
     "summarize_repeats",
     "synthetic_prompts",

@@ -102,11 +102,15 @@ def server_view(
         gen_s = _delta(before, after, "llamacpp:tokens_predicted_seconds_total")
         prompt = _delta(before, after, "llamacpp:prompt_tokens_total")
         prompt_s = _delta(before, after, "llamacpp:prompt_seconds_total")
+        cached = _delta(before, after, "llamacpp:prompt_tokens_cached_total")
+        # prompt_tokens counts the tokens evaluated; cached ones were reused from a slot's cache.
+        seen = (prompt or 0.0) + (cached or 0.0)
         return {
             "server": "llama.cpp",
             "prompt_tokens": prompt,
             "generation_tokens": gen,
-            "prompt_tokens_cached": _delta(before, after, "llamacpp:prompt_tokens_cached_total"),
+            "prompt_tokens_cached": cached,
+            "prefix_cache_hit_rate": cached / seen if cached is not None and seen else None,
             "decode_calls": _delta(before, after, "llamacpp:n_decode_total"),
             "prompt_tokens_per_s": prompt / prompt_s if prompt and prompt_s else None,
             "generation_tokens_per_s": gen / gen_s if gen and gen_s else None,

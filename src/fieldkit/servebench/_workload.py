@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Prompt", "WorkloadError", "load_jsonl", "synthetic_prompts"]
+__all__ = ["Prompt", "WorkloadError", "load_jsonl", "shared_prefix_prompts", "synthetic_prompts"]
 
 _VOCABULARY = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
@@ -73,6 +73,39 @@ def synthetic_prompts(
                 words,
             )
         )
+    return out
+
+
+def shared_prefix_prompts(
+    groups: int,
+    questions: int,
+    prefix_len: int,
+    question_len: int,
+    output_len: int,
+    *,
+    seed: int = 0,
+) -> list[Prompt]:
+    """*groups* distinct system prompts of *prefix_len* words, each followed by *questions*
+    distinct user questions of *question_len* words, in a seeded random order: a workload that
+    a server's prefix cache can serve (``groups × questions`` prompts)."""
+    if groups < 1 or questions < 1:
+        raise WorkloadError("a shared-prefix workload needs at least 1 group and 1 question")
+    if prefix_len < 1 or question_len < 1 or output_len < 1:
+        raise WorkloadError("prefix, question and output lengths must be at least 1 token")
+    rng = random.Random(seed)
+    out: list[Prompt] = []
+    for g in range(groups):
+        system = f"Context {g}: " + " ".join(rng.choice(_WORDS) for _ in range(prefix_len))
+        for _ in range(questions):
+            question = " ".join(rng.choice(_WORDS) for _ in range(question_len))
+            out.append(
+                Prompt(
+                    ({"role": "system", "content": system}, {"role": "user", "content": question}),
+                    output_len,
+                    prefix_len + question_len,
+                )
+            )
+    rng.shuffle(out)
     return out
 
 
