@@ -213,3 +213,34 @@ def test_shared_prefix_workload_sends_groups_of_questions(
     assert all(len(s.split()) == 22 for s in systems)  # "Context N:" + 20 words
     bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", "2by3"])
     assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)
+
+
+def test_sharegpt_file_gives_first_human_turn_and_reply_length(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    import json
+
+    convs = [
+        {"conversations": [{"from": "human", "value": "Name a colour."},
+                           {"from": "gpt", "value": "x" * 40}]},
+        {"conversations": [{"from": "gpt", "value": "no human first"}]},
+        {"conversations": [{"from": "human", "value": "Count to three."},
+                           {"from": "gpt", "value": "one two three"},
+                           {"from": "human", "value": "again"}]},
+    ]  # fmt: skip
+    data = tmp_path / "sg.json"
+    data.write_text(json.dumps(convs))
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=2)
+    result = runner.invoke(app, [*_base(simulator.base_url), "--sharegpt", str(data)])
+    assert result.exit_code == 0, result.output
+    bodies = [r.json for r in simulator.requests_to("/chat/completions")][-2:]
+    assert [b["messages"][0]["content"] for b in bodies] == ["Name a colour.", "Count to three."]
+    assert [b["max_tokens"] for b in bodies] == [10, 4]  # 40 and 13 characters, ~4 a token
+    both = runner.invoke(
+        app, [*_base(simulator.base_url), "--sharegpt", str(data), "--dataset", str(data)]
+    )
+    assert both.exit_code == 2 and "exclude each other" in _error_line(both)
+    empty = tmp_path / "e.json"
+    empty.write_text("[]")
+    none = runner.invoke(app, [*_base(simulator.base_url), "--sharegpt", str(empty)])
+    assert none.exit_code == 2 and "no ShareGPT conversations" in _error_line(none)

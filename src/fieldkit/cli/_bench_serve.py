@@ -146,6 +146,13 @@ def bench_serve(
     prefix_len: int = typer.Option(
         256, "--prefix-len", help="With --shared-prefix: system prompt length (words)."
     ),
+    sharegpt: Path | None = typer.Option(
+        None,
+        "--sharegpt",
+        help="ShareGPT-format file (JSON list or JSONL of 'conversations'): first human turn "
+        "as the prompt, the reply's length as max_tokens.",
+        show_default=False,
+    ),
     dataset: Path | None = typer.Option(
         None,
         "--dataset",
@@ -223,6 +230,7 @@ def bench_serve(
         Target,
         WorkloadError,
         load_jsonl,
+        load_sharegpt,
         parse_slos,
         shared_prefix_prompts,
         synthetic_prompts,
@@ -274,8 +282,17 @@ def bench_serve(
         if rate is not None
         else _loads("--concurrency", concurrency, integer=True)
     )
-    if shared_prefix is not None and dataset is not None:
-        fail("--shared-prefix and --dataset exclude each other")
+    sources = [
+        o
+        for o, v in (
+            ("--shared-prefix", shared_prefix),
+            ("--dataset", dataset),
+            ("--sharegpt", sharegpt),
+        )
+        if v is not None
+    ]
+    if len(sources) > 1:
+        fail(f"{' and '.join(sources)} exclude each other")
     try:
         if shared_prefix is not None:
             groups, questions = _groups(shared_prefix)
@@ -284,6 +301,8 @@ def bench_serve(
             )
         elif dataset is not None:
             prompts = load_jsonl(dataset, max_tokens=output_len)
+        elif sharegpt is not None:
+            prompts = load_sharegpt(sharegpt)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
             points = (16 if find_max else len(loads)) * repeat
@@ -344,7 +363,7 @@ def bench_serve(
         from fieldkit.servebench import run_serve_bench
 
         results: list[ServeBenchResult] = []
-        synthetic = dataset is None and shared_prefix is None
+        synthetic = not sources
         per_repeat = len(prompts) // repeat if synthetic else len(prompts)
         with _bars(progress) as (on_point, on_request):
             for r in range(repeat):
@@ -385,6 +404,8 @@ def bench_serve(
 
         if dataset is not None:
             workload = dataset.name
+        elif sharegpt is not None:
+            workload = f"ShareGPT {sharegpt.name}"
         elif shared_prefix is not None:
             workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
         else:

@@ -40,6 +40,7 @@ from fieldkit.servebench._workload import (
     Prompt,
     WorkloadError,
     load_jsonl,
+    load_sharegpt,
     shared_prefix_prompts,
     synthetic_prompts,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "arrival_offsets",
     "latency_stats",
     "load_jsonl",
+    "load_sharegpt",
     "measure_overhead",
     "parse_prometheus",
     "parse_slos",

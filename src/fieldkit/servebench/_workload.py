@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Prompt", "WorkloadError", "load_jsonl", "shared_prefix_prompts", "synthetic_prompts"]
+__all__ = [
+    "Prompt",
+    "WorkloadError",
+    "load_jsonl",
+    "load_sharegpt",
+    "shared_prefix_prompts",
+    "synthetic_prompts",
+]
+
+_MAX_REPLY_TOKENS = 4096
 
 _VOCABULARY = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
@@ -129,6 +138,67 @@ def _messages(obj: Any, where: str) -> tuple[dict[str, Any], ...]:
     raise WorkloadError(f"{where}: expected a string, a message list or an object")
 
 
+def _read_regular(p: Path) -> str:
+    try:
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            raise WorkloadError(f"{p} is not a regular file")
+        return p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise WorkloadError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise WorkloadError(f"{where}: unreadable JSON ({exc})") from None
+
+
+def load_sharegpt(path: str | Path, *, limit: int | None = None) -> list[Prompt]:
+    """Prompts from a ShareGPT-format file (a JSON list, or JSONL, of objects with
+    ``conversations``: ``[{"from": "human", "value": …}, {"from": "gpt", "value": …}, …]``).
+
+    Each conversation gives one prompt: its first human turn, asking for as many tokens as the
+    reply that follows it (estimated at 4 characters a token, 1 to 4096), as vLLM's ShareGPT
+    dataset does. Conversations without a human turn followed by a reply are skipped.
+    """
+    from fieldkit.nim import estimate_tokens
+
+    p = Path(path)
+    raw = _read_regular(p)
+    stripped = raw.lstrip()
+    if stripped.startswith("["):
+        data = _json(raw, str(p))
+        rows = data if isinstance(data, list) else []
+    else:
+        rows = [
+            _json(line, f"{p}:{n}") for n, line in enumerate(raw.splitlines(), 1) if line.strip()
+        ]
+    out: list[Prompt] = []
+    for row in rows:
+        turns = row.get("conversations") if isinstance(row, dict) else None
+        if not isinstance(turns, list) or len(turns) < 2:
+            continue
+        first, reply = turns[0], turns[1]
+        if not (isinstance(first, dict) and isinstance(reply, dict)):
+            continue
+        if first.get("from") not in ("human", "user") or not isinstance(first.get("value"), str):
+            continue
+        if not isinstance(reply.get("value"), str) or not first["value"].strip():
+            continue
+        tokens = min(max(estimate_tokens(reply["value"]), 1), _MAX_REPLY_TOKENS)
+        out.append(Prompt(({"role": "user", "content": first["value"]},), tokens))
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise WorkloadError(f"{p}: no ShareGPT conversations (human turn then reply)")
+    return out
+
+
 def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
     """Prompts from a JSONL file: each line a string, a chat ``messages`` list, or an object
     with ``messages`` / ``prompt`` / ``text`` (and optionally its own ``max_tokens``).
@@ -138,25 +208,13 @@ def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
     if max_tokens < 1:
         raise WorkloadError(f"max_tokens must be at least 1, got {max_tokens}")
     p = Path(path)
-    try:
-        if not stat.S_ISREG(os.stat(p).st_mode):
-            raise WorkloadError(f"{p} is not a regular file")
-        raw = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    raw = _read_regular(p)
     out: list[Prompt] = []
     for lineno, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{p}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
-        except RecursionError:
-            raise WorkloadError(f"{where}: JSON nested too deeply") from None
-        except ValueError as exc:  # e.g. an integer of more digits than Python converts
-            raise WorkloadError(f"{where}: unreadable JSON ({exc})") from None
+        obj = _json(line, where)
         limit = max_tokens
         if isinstance(obj, dict) and "max_tokens" in obj:
             limit = obj["max_tokens"]
