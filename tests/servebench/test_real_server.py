@@ -116,3 +116,17 @@ def test_tokenizer_endpoint_counts_when_usage_is_missing(metrics_server: LocalSe
             assert rec.input_token_source == "tokenizer"
             assert rec.input_tokens == usage_counts[rec.index]
             assert rec.input_tokens_estimated is not None
+
+
+def test_completions_endpoint_on_the_real_server(metrics_server: LocalServer) -> None:
+    assert metrics_server.model is not None
+    target = Target(metrics_server.base_url, metrics_server.model, endpoint="completions")
+    cfg = ServeBenchConfig(
+        target, synthetic_prompts(2, 8, 6, seed=5), num_requests=2, scrape_metrics=False
+    )
+    (point,) = run_serve_bench(cfg).points
+    assert point.metrics.completed == 2 and point.metrics.errors == {}
+    for rec in point.records:
+        assert rec.ttft is not None and rec.output_tokens == 6  # ignore_eos honoured
+        assert rec.input_tokens is not None and rec.input_tokens < 20  # no chat template
+    assert point.warnings == []

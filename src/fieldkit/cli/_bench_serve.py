@@ -101,6 +101,11 @@ def bench_serve(
         help="Bearer token, if the server needs one.",
         show_default=False,
     ),
+    endpoint: str = typer.Option(
+        "chat",
+        "--endpoint",
+        help="chat (/chat/completions) or completions (/completions, the prompt sent raw).",
+    ),
     concurrency: str = typer.Option(
         "1", "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
     ),
@@ -237,6 +242,8 @@ def bench_serve(
     )
 
     check_url("--base-url", base_url)
+    if endpoint not in ("chat", "completions"):
+        fail(f"--endpoint must be chat or completions, got {endpoint!r}")
     if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
         fail("--api-key must be printable ASCII (it is sent as an HTTP header)")
     try:
@@ -341,7 +348,14 @@ def bench_serve(
             model = ids[0]
         try:
             cfg = ServeBenchConfig(
-                Target(base_url, model, api_key, ignore_eos=ignore_eos, timeout_s=timeout),
+                Target(
+                    base_url,
+                    model,
+                    api_key,
+                    ignore_eos=ignore_eos,
+                    timeout_s=timeout,
+                    endpoint="chat" if endpoint == "chat" else "completions",
+                ),
                 prompts,
                 mode=mode,  # type: ignore[arg-type]
                 loads=loads,

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -36,7 +36,9 @@ Progress = Callable[[RequestRecord], None]
 class Target:
     """Where to send: the OpenAI-compatible root (``…/v1``), model id, optional API key, and
     whether to ask for ``ignore_eos`` (llama.cpp, vLLM, SGLang honour it). ``timeout_s`` bounds
-    each request as a whole — connect, send and the full streamed reply.
+    each request as a whole — connect, send and the full streamed reply. ``endpoint`` is
+    ``"chat"`` (``/chat/completions``, messages) or ``"completions"`` (``/completions``, the
+    messages' contents joined by newlines as one raw prompt).
     """
 
     base_url: str
@@ -44,6 +46,12 @@ class Target:
     api_key: str | None = None
     ignore_eos: bool = True
     timeout_s: float = 300.0
+    endpoint: Literal["chat", "completions"] = "chat"
+
+    @property
+    def url(self) -> str:
+        path = "/chat/completions" if self.endpoint == "chat" else "/completions"
+        return self.base_url.rstrip("/") + path
 
     @property
     def root(self) -> str:
@@ -53,13 +61,18 @@ class Target:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def payload(self, prompt: Prompt) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": list(prompt.messages),
-            "max_tokens": prompt.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        body: dict[str, Any] = {"model": self.model}
+        if self.endpoint == "chat":
+            body["messages"] = list(prompt.messages)
+        else:
+            body["prompt"] = prompt.text
+        body.update(
+            {
+                "max_tokens": prompt.max_tokens,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        )
         if self.ignore_eos:
             body["ignore_eos"] = True
         return body
@@ -129,7 +142,7 @@ async def _attempt(
 async def _exchange(
     client: httpx.AsyncClient, target: Target, prompt: Prompt, rec: RequestRecord, t0: float
 ) -> None:
-    url = target.base_url.rstrip("/") + "/chat/completions"
+    url = target.url
     pieces: list[str] = []
     usage: dict[str, Any] | None = None
     last: float | None = None

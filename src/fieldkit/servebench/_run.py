@@ -394,7 +394,11 @@ class _Runner:
     async def _templated_tokens(self, prompt: Prompt) -> int | None:
         """Prompt tokens with the chat template applied (llama-server's ``/apply-template``
         then ``/tokenize``), or ``None`` where the server offers no such endpoint."""
-        if self.template is False or self.tokenizer is False:
+        if self.tokenizer is False:
+            return None
+        if self.cfg.target.endpoint == "completions":  # sent as is: no template to apply
+            return await self._tokenize(prompt.text, special=True)
+        if self.template is False:
             return None
         data = await self._post("/apply-template", {"messages": list(prompt.messages)})
         text = data.get("prompt") if isinstance(data, dict) else None
@@ -414,8 +418,7 @@ class _Runner:
             if not rec.ok:
                 continue
             prompt = prompts[rec.index]
-            prompt_text = "\n".join(str(m.get("content", "")) for m in prompt.messages)
-            rec.input_tokens_estimated = estimate_tokens(prompt_text)
+            rec.input_tokens_estimated = estimate_tokens(prompt.text)
             if rec.token_source is None:
                 out = await self._tokenize(rec.text)
                 if out is not None and out >= rec.chunks:
@@ -490,6 +493,7 @@ def _describe(cfg: ServeBenchConfig) -> dict[str, Any]:
         "max_concurrency": cfg.max_concurrency,
         "seed": cfg.seed,
         "ignore_eos": cfg.target.ignore_eos,
+        "endpoint": cfg.target.endpoint,
         "slos_ms": dict(cfg.slos.limits_ms),
         "find_max": cfg.find_max,
         "timeout_s": cfg.target.timeout_s,

@@ -52,6 +52,11 @@ class Prompt:
     max_tokens: int
     input_len: int | None = None
 
+    @property
+    def text(self) -> str:
+        """The messages' contents joined by newlines (the raw prompt of ``/completions``)."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
+
 
 def _lengths(rng: random.Random, mean: int, ratio: float) -> int:
     if ratio <= 0:
