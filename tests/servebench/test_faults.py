@@ -279,3 +279,62 @@ def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> N
         (point,) = _bounded(lambda: run_serve_bench(cfg)).points
     assert point.server is not None and point.server["server"] == "llama.cpp"
     assert point.server["prefix_cache_hit_rate"] == pytest.approx(771 / 1984)
+
+
+def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
+    import json
+    import time
+
+    from fieldkit.servebench import load_trace
+
+    trace = tmp_path / "trace.jsonl"
+    rows = [
+        {"timestamp": 1000, "input_length": 3, "output_length": 2},
+        {"timestamp": 1600, "prompt": "second", "output_length": 3},
+        {"timestamp": 1300, "messages": [{"role": "user", "content": "between"}]},
+    ]
+    trace.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    prompts = load_trace(trace, max_tokens=4)
+    assert [p.at for p in prompts] == [0.0, 0.3, 0.6]
+    assert [p.max_tokens for p in prompts] == [2, 4, 3]
+    assert prompts[1].messages[0]["content"] == "between"
+    assert len(prompts[0].messages[0]["content"].split()) == 3
+
+    sent: list[float] = []
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        sent.append(time.monotonic())
+        out.complete(body["max_tokens"])
+
+    with ScriptedServer(reply) as server:
+        cfg = ServeBenchConfig(
+            Target(server.base_url, MODEL),
+            prompts,
+            mode="trace",
+            loads=(1.0, 2.0),
+            num_requests=3,
+            scrape_metrics=False,
+        )
+        result = _bounded(lambda: run_serve_bench(cfg))
+    assert [p.label for p in result.points] == ["trace=1", "trace=2"]
+    assert all(p.metrics.completed == 3 for p in result.points)
+    # Lower bounds only: each request left no earlier than its (scaled) time in the trace.
+    for point, speed in zip(result.points, (1.0, 2.0), strict=True):
+        offsets = sorted(r.sent for r in point.records)
+        assert offsets[1] - offsets[0] >= 0.3 / speed - 0.01
+        assert offsets[2] - offsets[0] >= 0.6 / speed - 0.01
+
+
+def test_bad_trace_lines_are_named(tmp_path: Any) -> None:
+    from fieldkit.servebench import WorkloadError, load_trace
+
+    trace = tmp_path / "t.jsonl"
+    for line, words in (
+        ('{"prompt": "x"}', "no timestamp"),
+        ('{"timestamp": -5, "prompt": "x"}', "non-negative"),
+        ('{"timestamp": 1}', "needs a prompt or an input_length"),
+        ('{"timestamp": 1, "input_length": 1e300}', "input_length"),
+    ):
+        trace.write_text(line + "\n")
+        with pytest.raises(WorkloadError, match=words):
+            load_trace(trace, max_tokens=4)

@@ -151,6 +151,16 @@ def bench_serve(
     prefix_len: int = typer.Option(
         256, "--prefix-len", help="With --shared-prefix: system prompt length (words)."
     ),
+    trace: Path | None = typer.Option(
+        None,
+        "--trace",
+        help="Replay a JSONL trace in time: per line a timestamp (ms) and a prompt or "
+        "input_length, optional output_length. All its requests form one point.",
+        show_default=False,
+    ),
+    trace_speed: str = typer.Option(
+        "1", "--trace-speed", help="With --trace: replay speeds, e.g. 1,2 (2 = twice as fast)."
+    ),
     sharegpt: Path | None = typer.Option(
         None,
         "--sharegpt",
@@ -236,6 +246,7 @@ def bench_serve(
         WorkloadError,
         load_jsonl,
         load_sharegpt,
+        load_trace,
         parse_slos,
         shared_prefix_prompts,
         synthetic_prompts,
@@ -283,21 +294,25 @@ def bench_serve(
         fail(f"--max-concurrency must be at least 1, got {max_concurrency}")
     if threads is not None and threads < 1:
         fail(f"--threads must be at least 1, got {threads}")
-    mode = "rate" if rate is not None else "concurrency"
-    loads = (
-        _loads("--rate", rate, integer=False)
-        if rate is not None
-        else _loads("--concurrency", concurrency, integer=True)
-    )
+    mode = "trace" if trace is not None else "rate" if rate is not None else "concurrency"
+    if trace is not None:
+        loads = _loads("--trace-speed", trace_speed, integer=False)
+    elif rate is not None:
+        loads = _loads("--rate", rate, integer=False)
+    else:
+        loads = _loads("--concurrency", concurrency, integer=True)
     sources = [
         o
         for o, v in (
             ("--shared-prefix", shared_prefix),
             ("--dataset", dataset),
             ("--sharegpt", sharegpt),
+            ("--trace", trace),
         )
         if v is not None
     ]
+    if trace is not None and (rate is not None or find_max):
+        fail("--trace replays its own send times: it excludes --rate and --find-max")
     if len(sources) > 1:
         fail(f"{' and '.join(sources)} exclude each other")
     try:
@@ -310,6 +325,8 @@ def bench_serve(
             prompts = load_jsonl(dataset, max_tokens=output_len)
         elif sharegpt is not None:
             prompts = load_sharegpt(sharegpt)
+        elif trace is not None:
+            prompts = load_trace(trace, max_tokens=output_len, seed=seed)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
             points = (16 if find_max else len(loads)) * repeat
@@ -359,7 +376,7 @@ def bench_serve(
                 prompts,
                 mode=mode,  # type: ignore[arg-type]
                 loads=loads,
-                num_requests=num_requests,
+                num_requests=len(prompts) if trace is not None else num_requests,
                 warmup=warmup,
                 burstiness=burstiness,
                 max_concurrency=max_concurrency,
@@ -420,6 +437,8 @@ def bench_serve(
             workload = dataset.name
         elif sharegpt is not None:
             workload = f"ShareGPT {sharegpt.name}"
+        elif trace is not None:
+            workload = f"trace {trace.name}"
         elif shared_prefix is not None:
             workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
         else:

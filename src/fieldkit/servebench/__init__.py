@@ -41,6 +41,7 @@ from fieldkit.servebench._workload import (
     WorkloadError,
     load_jsonl,
     load_sharegpt,
+    load_trace,
     shared_prefix_prompts,
     synthetic_prompts,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "latency_stats",
     "load_jsonl",
     "load_sharegpt",
+    "load_trace",
     "measure_overhead",
     "parse_prometheus",
     "parse_slos",

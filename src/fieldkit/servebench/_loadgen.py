@@ -304,10 +304,13 @@ async def run_rate(
     max_concurrency: int | None = None,
     progress: Progress | None = None,
     max_consecutive_errors: int = 3,
+    offsets: Sequence[float] | None = None,
 ) -> PointRun:
-    """Open loop: send at gamma/Poisson arrival times (see ``arrival_offsets``); no new request
-    is sent once *max_consecutive_errors* dead-server failures happened in a row."""
-    offsets = arrival_offsets(len(prompts), rate, burstiness=burstiness, seed=seed)
+    """Open loop: send at gamma/Poisson arrival times (see ``arrival_offsets``), or at the given
+    *offsets* (seconds from the start, a trace replay); no new request is sent once
+    *max_consecutive_errors* dead-server failures happened in a row."""
+    if offsets is None:
+        offsets = arrival_offsets(len(prompts), rate, burstiness=burstiness, seed=seed)
     records = [RequestRecord(i, 0.0) for i in range(len(prompts))]
     gate = asyncio.Semaphore(max_concurrency) if max_concurrency else None
     streak = ErrorStreak(max_consecutive_errors)

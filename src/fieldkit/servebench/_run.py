@@ -39,7 +39,7 @@ __all__ = [
     "served_models",
 ]
 
-Mode = Literal["concurrency", "rate"]
+Mode = Literal["concurrency", "rate", "trace"]
 
 AUX_TIMEOUT_S = 10.0
 """Default whole-call bound on each ``/models``, ``/metrics``, ``/tokenize`` and template
@@ -109,6 +109,15 @@ class ServeBenchConfig:
             if not v > 0 or (self.mode == "concurrency" and (v != int(v) or math.isinf(v))):
                 what = "a positive integer" if self.mode == "concurrency" else "positive"
                 raise ServeBenchError(f"each {self.mode} must be {what}, got {v:g}")
+            if self.mode == "trace":
+                if any(p.at is None for p in self.prompts):
+                    raise ServeBenchError("a trace replay needs a send time on every prompt")
+                span = max(p.at or 0.0 for p in self.prompts) / v
+                if span > MAX_SCHEDULE_S:
+                    raise ServeBenchError(
+                        f"the trace at speed {v:g} would span {span:.3g} s; one point may span "
+                        f"at most {MAX_SCHEDULE_S:g} s"
+                    )
             if self.mode == "rate" and self.num_requests / v > MAX_SCHEDULE_S:
                 raise ServeBenchError(
                     f"--rate {v:g} would spread {self.num_requests} requests over "
@@ -165,7 +174,7 @@ class LoadPoint:
 
     def to_json(self, *, raw: bool = False) -> dict[str, Any]:
         # Standard JSON has no Infinity: an all-at-once rate is written as the string "inf".
-        value: float | int | str = self.load if self.mode == "rate" else int(self.load)
+        value: float | int | str = self.load if self.mode != "concurrency" else int(self.load)
         if isinstance(value, float) and math.isinf(value):
             value = "inf"
         load: dict[str, Any] = {self.mode: value}
@@ -304,16 +313,21 @@ class _Runner:
                 max_consecutive_errors=cfg.max_consecutive_errors,
             )
         else:
+            offsets = None
+            if cfg.mode == "trace":  # load is the replay speed: 2 = twice as fast
+                first = prompts[0].at or 0.0
+                offsets = [max((p.at or 0.0) - first, 0.0) / load for p in prompts]
             run = await run_rate(
                 self.client,
                 cfg.target,
                 prompts,
-                load,
+                load if cfg.mode == "rate" else math.inf,
                 burstiness=cfg.burstiness,
                 seed=cfg.seed,
                 max_concurrency=cfg.max_concurrency,
                 progress=self.on_request,
                 max_consecutive_errors=cfg.max_consecutive_errors,
+                offsets=offsets,
             )
         after = await self._scrape() if before is not None else None
         await self._count_tokens(run.records, prompts)
@@ -437,7 +451,7 @@ async def _run(
     on_request: Callable[[RequestRecord], None] | None,
     started: list[ServeBenchResult] | None = None,
 ) -> ServeBenchResult:
-    if cfg.mode == "rate":
+    if cfg.mode != "concurrency":
         width = cfg.max_concurrency or cfg.num_requests
     else:
         width = int(max(cfg.loads or (1,)))

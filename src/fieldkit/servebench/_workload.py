@@ -20,6 +20,7 @@ __all__ = [
     "WorkloadError",
     "load_jsonl",
     "load_sharegpt",
+    "load_trace",
     "shared_prefix_prompts",
     "synthetic_prompts",
 ]
@@ -51,6 +52,7 @@ class Prompt:
     messages: tuple[dict[str, Any], ...]
     max_tokens: int
     input_len: int | None = None
+    at: float | None = None
 
     @property
     def text(self) -> str:
@@ -202,6 +204,59 @@ def load_sharegpt(path: str | Path, *, limit: int | None = None) -> list[Prompt]
     if not out:
         raise WorkloadError(f"{p}: no ShareGPT conversations (human turn then reply)")
     return out
+
+
+def _number(obj: dict[str, Any], key: str, where: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise WorkloadError(f"{where}: {key} must be a non-negative number")
+    if value == float("inf"):
+        raise WorkloadError(f"{where}: {key} must be finite")
+    return float(value)
+
+
+def load_trace(path: str | Path, *, max_tokens: int, seed: int = 0) -> list[Prompt]:
+    """A request trace to replay in time: JSONL, one request per line with ``timestamp`` (ms
+    from the trace's start, as Mooncake/AIPerf traces) and either a prompt (``messages`` /
+    ``prompt`` / ``text``) or ``input_length`` (that many synthetic words), and optionally
+    ``output_length`` / ``max_tokens``. Prompts come back in send order, ``at`` in seconds
+    from the first request."""
+    p = Path(path)
+    raw = _read_regular(p)
+    rng = random.Random(seed)
+    rows: list[tuple[float, Prompt]] = []
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{p}:{lineno}"
+        obj = _json(line, where)
+        if not isinstance(obj, dict):
+            raise WorkloadError(f"{where}: expected an object with a timestamp")
+        ts = _number(obj, "timestamp", where)
+        if ts is None:
+            raise WorkloadError(f"{where}: no timestamp (ms)")
+        out_len = _number(obj, "output_length", where) or _number(obj, "max_tokens", where)
+        limit = int(out_len) if out_len else max_tokens
+        if limit < 1 or limit > 1_000_000:
+            raise WorkloadError(f"{where}: output length must be within [1, 1000000]")
+        if any(k in obj for k in ("messages", "prompt", "text", "input")):
+            messages = _messages(obj, where)
+        else:
+            n = _number(obj, "input_length", where)
+            if not n or n > 1_000_000:
+                raise WorkloadError(f"{where}: needs a prompt or an input_length in [1, 1000000]")
+            words = " ".join(rng.choice(_WORDS) for _ in range(int(n)))
+            messages = ({"role": "user", "content": words},)
+        rows.append((ts, Prompt(messages, limit)))
+    if not rows:
+        raise WorkloadError(f"{p}: no requests")
+    rows.sort(key=lambda r: r[0])
+    start = rows[0][0]
+    return [
+        Prompt(pr.messages, pr.max_tokens, pr.input_len, (ts - start) / 1000.0) for ts, pr in rows
+    ]
 
 
 def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
