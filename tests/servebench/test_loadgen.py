@@ -257,3 +257,13 @@ def test_interrupt_keeps_the_finished_points() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "interrupted", "[1]", "4"]
+
+
+def test_steady_state_counts_only_the_steady_window(simulator: NIMSimulator) -> None:
+    simulator.set_token_timing(ttft_s=0.02, itl_s=0.01, tokens=3)
+    cfg = _cfg(simulator, loads=(2,), num_requests=10, steady_state=True)
+    (point,) = run_serve_bench(cfg).points
+    w = point.steady_window
+    assert w is not None and 2 <= w["requests"] < 10
+    assert point.metrics.requests == w["requests"] and len(point.records) == 10
+    assert point.to_json()["steady_window"] == w

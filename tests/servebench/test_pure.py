@@ -397,3 +397,16 @@ def test_t_interval_matches_students_t() -> None:
     assert t_interval([2.0] * 5).half_width == 0.0
     with pytest.raises(ValueError):
         t_interval([])
+
+
+def test_steady_state_drops_ramp_up_and_drain() -> None:
+    from fieldkit.servebench import steady_state
+
+    # Closed loop, 2 workers, each request 1 s: sends at 0,0,1,1,2,2,3,3 — ends at 1,1,…,4,4.
+    recs = [RequestRecord(i, float(i // 2), 0.1, 1.0, [], 5, 5, "usage") for i in range(8)]
+    got = steady_state(recs)
+    assert got is not None
+    kept, duration, (start, stop) = got
+    assert (start, stop, duration) == (1.0, 3.0, 2.0)
+    assert [r.index for r in kept] == [2, 3, 4, 5]  # sent at 1–2 s, done by the last send (3 s)
+    assert steady_state(recs[:2]) is None and steady_state([]) is None

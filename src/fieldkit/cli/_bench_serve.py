@@ -217,6 +217,12 @@ def bench_serve(
         help="End a load point after this many timeouts or connection failures in a row "
         "(0: never); the run is then partial and exits 1.",
     ),
+    steady: bool = typer.Option(
+        False,
+        "--steady-state",
+        help="Count only requests sent after the first completion and finished before the "
+        "last send (drops ramp-up and drain).",
+    ),
     percentiles: str = typer.Option(
         "50,90,95,99", "--percentiles", help="Latency percentiles to report, e.g. 50,90,99,99.9."
     ),
@@ -388,6 +394,7 @@ def bench_serve(
                 scrape_metrics=metrics,
                 max_consecutive_errors=max_consecutive_errors,
                 percentiles=pcts,
+                steady_state=steady,
             )
         except ServeBenchError as exc:
             fail(str(exc))

@@ -19,6 +19,7 @@ from fieldkit.servebench._metrics import (
     RequestRecord,
     latency_stats,
     point_metrics,
+    steady_state,
     summarize_point,
 )
 from fieldkit.servebench._overhead import measure_overhead
@@ -84,6 +85,7 @@ __all__ = [
     "served_models",
     "server_view",
     "shared_prefix_prompts",
+    "steady_state",
     "summarize_point",
     "summarize_repeats",
     "synthetic_prompts",

@@ -28,6 +28,7 @@ __all__ = [
     "latency_stats",
     "percentile_key",
     "point_metrics",
+    "steady_state",
     "summarize_point",
 ]
 
@@ -284,3 +285,22 @@ def summarize_point(
 ) -> dict[str, Any]:
     """:func:`point_metrics` as the JSON object ``bench serve --json`` prints per point."""
     return point_metrics(records, duration_s, slos, percentiles).to_json()
+
+
+def steady_state(
+    records: Sequence[RequestRecord],
+) -> tuple[list[RequestRecord], float, tuple[float, float]] | None:
+    """The requests of the steady part of a point: sent at or after the first completion
+    (ramp-up over) and finished by the last send (drain not begun); with the window's length
+    and bounds in seconds. ``None`` when fewer than two requests fall inside."""
+    if not records:
+        return None
+
+    def end(r: RequestRecord) -> float:
+        return r.sent + (r.e2e or 0.0)
+
+    start, stop = min(end(r) for r in records), max(r.sent for r in records)
+    inside = [r for r in records if r.sent >= start and end(r) <= stop]
+    if len(inside) < 2 or stop <= start:
+        return None
+    return inside, stop - start, (start, stop)

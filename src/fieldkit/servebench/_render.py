@@ -82,6 +82,12 @@ def render_point(point: LoadPoint) -> str:
         console.print(
             f"load generator: {point.generator_cpu_ms_per_request:.2f} ms CPU per request"
         )
+    if point.steady_window is not None:
+        win = point.steady_window
+        console.print(
+            f"steady state: {win['requests']} of {len(point.records)} requests, "
+            f"{win['start_s']:.2f}–{win['end_s']:.2f} s (ramp-up and drain dropped)"
+        )
     if point.note:
         console.print(f"note: {point.note}")
     for w in point.warnings:

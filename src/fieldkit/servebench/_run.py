@@ -24,6 +24,7 @@ from fieldkit.servebench._metrics import (
     PointMetrics,
     RequestRecord,
     point_metrics,
+    steady_state,
 )
 from fieldkit.servebench._prometheus import parse_prometheus, server_view
 from fieldkit.servebench._search import MaxSearch
@@ -78,6 +79,7 @@ class ServeBenchConfig:
     max_consecutive_errors: int = 3
     percentiles: Sequence[float] = DEFAULT_PERCENTILES
     aux_timeout_s: float = AUX_TIMEOUT_S
+    steady_state: bool = False
 
     def __post_init__(self) -> None:
         t = self.target
@@ -157,6 +159,7 @@ class LoadPoint:
     note: str | None = None
     meets_slos: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    steady_window: dict[str, Any] | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -186,6 +189,7 @@ class LoadPoint:
             "partial": self.partial,
             "note": self.note,
             "warnings": list(self.warnings),
+            "steady_window": self.steady_window,
         }
         if self.meets_slos is not None:
             out["meets_slos"] = self.meets_slos
@@ -331,7 +335,17 @@ class _Runner:
             )
         after = await self._scrape() if before is not None else None
         await self._count_tokens(run.records, prompts)
-        metrics = point_metrics(run.records, run.duration_s, cfg.slos, cfg.percentiles)
+        kept, duration = run.records, run.duration_s
+        steady_note: str | None = None
+        window: dict[str, Any] | None = None
+        if cfg.steady_state:
+            steady = steady_state(run.records)
+            if steady is None:
+                steady_note = "too few requests inside a steady window: every request is counted"
+            else:
+                kept, duration, (a, b) = steady
+                window = {"start_s": a, "end_s": b, "requests": len(kept)}
+        metrics = point_metrics(kept, duration, cfg.slos, cfg.percentiles)
         n = len(run.records)
         meets = None
         if cfg.slos:
@@ -346,7 +360,8 @@ class _Runner:
             partial=run.aborted is not None or n < len(prompts),
             note=run.aborted,
             meets_slos=meets,
-            warnings=self._warnings(run.records, metrics),
+            warnings=self._warnings(kept, metrics) + ([steady_note] if steady_note else []),
+            steady_window=window,
         )
 
     def _warnings(self, records: Sequence[RequestRecord], m: PointMetrics) -> list[str]:
@@ -513,6 +528,7 @@ def _describe(cfg: ServeBenchConfig) -> dict[str, Any]:
         "timeout_s": cfg.target.timeout_s,
         "max_consecutive_errors": cfg.max_consecutive_errors,
         "percentiles": list(cfg.percentiles),
+        "steady_state": cfg.steady_state,
     }
 
 
