@@ -171,6 +171,11 @@ class ScriptedServer:
         elif path == "/tokenize" and self.tokenize is not None:
             text = json.loads(body).get("content", "")
             _plain(h, 200, json.dumps(self.tokenize(text)).encode(), "application/json")
+        elif path == "/v1/rerank":
+            docs = json.loads(body).get("documents", [])
+            results = [{"index": i, "relevance_score": 1.0 / (i + 1)} for i in range(len(docs))]
+            reply = {"results": results, "usage": {"prompt_tokens": 7}}
+            _plain(h, 200, json.dumps(reply).encode(), "application/json")
         elif path == "/v1/chat/completions":
             with self.lock:
                 self.chats += 1

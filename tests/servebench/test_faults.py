@@ -338,3 +338,24 @@ def test_bad_trace_lines_are_named(tmp_path: Any) -> None:
         trace.write_text(line + "\n")
         with pytest.raises(WorkloadError, match=words):
             load_trace(trace, max_tokens=4)
+
+
+def test_rerank_endpoint_sends_query_and_passages() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        out.complete(2)
+
+    with ScriptedServer(reply) as server:
+        target = Target(server.base_url, MODEL, endpoint="rerank")
+        words = " ".join(f"w{i}" for i in range(20))
+        cfg = ServeBenchConfig(
+            target, [Prompt(({"role": "user", "content": words},), 4)], num_requests=2,
+            scrape_metrics=False,
+        )  # fmt: skip
+        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
+        seen.extend(target.payload(p) for p in cfg.prompts)
+    assert point.metrics.completed == 2 and point.metrics.input_tokens == 14
+    assert seen[0]["query"] == "w0 w1 w2 w3 w4 w5 w6 w7"
+    assert [len(d.split()) for d in seen[0]["documents"]] == [5, 5, 5, 5]
+    assert server.paths.count("/v1/rerank") == 3  # warm-up + 2

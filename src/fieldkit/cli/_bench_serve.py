@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -57,6 +57,14 @@ def _bars(
                 current[0].advance()
 
         yield on_point, on_request
+
+
+_ENDPOINTS: dict[str, Literal["chat", "completions", "embeddings", "rerank"]] = {
+    "chat": "chat",
+    "completions": "completions",
+    "embeddings": "embeddings",
+    "rerank": "rerank",
+}
 
 
 def _groups(text: str) -> tuple[int, int]:
@@ -104,7 +112,8 @@ def bench_serve(
     endpoint: str = typer.Option(
         "chat",
         "--endpoint",
-        help="chat (/chat/completions) or completions (/completions, the prompt sent raw).",
+        help="chat (/chat/completions), completions (/completions, the prompt sent raw), "
+        "embeddings (/embeddings) or rerank (/rerank).",
     ),
     concurrency: str = typer.Option(
         "1", "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
@@ -259,8 +268,8 @@ def bench_serve(
     )
 
     check_url("--base-url", base_url)
-    if endpoint not in ("chat", "completions"):
-        fail(f"--endpoint must be chat or completions, got {endpoint!r}")
+    if endpoint not in _ENDPOINTS:
+        fail(f"--endpoint must be one of {', '.join(_ENDPOINTS)}, got {endpoint!r}")
     if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
         fail("--api-key must be printable ASCII (it is sent as an HTTP header)")
     try:
@@ -377,7 +386,7 @@ def bench_serve(
                     api_key,
                     ignore_eos=ignore_eos,
                     timeout_s=timeout,
-                    endpoint="chat" if endpoint == "chat" else "completions",
+                    endpoint=_ENDPOINTS[endpoint],
                 ),
                 prompts,
                 mode=mode,  # type: ignore[arg-type]

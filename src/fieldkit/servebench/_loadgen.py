@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ __all__ = ["ErrorStreak", "PointRun", "Target", "run_concurrency", "run_rate", "
 
 # Failures that say the server is not answering at all (as opposed to refusing one request).
 _DEAD_KINDS = frozenset({"timeout", "connect", "disconnected"})
+_PATHS = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+    "rerank": "/rerank",
+}
+MAX_REPLY_BYTES = 64 << 20
+"""Largest non-streamed reply read (embeddings, rerank); a larger one fails as ``bad_reply``."""
 DRAIN_S = 0.5
 # A chat template adds tokens to the prompt: allowance before a prompt count is implausible.
 _TEMPLATE_TOKENS = 4096
@@ -37,8 +46,10 @@ class Target:
     """Where to send: the OpenAI-compatible root (``…/v1``), model id, optional API key, and
     whether to ask for ``ignore_eos`` (llama.cpp, vLLM, SGLang honour it). ``timeout_s`` bounds
     each request as a whole — connect, send and the full streamed reply. ``endpoint`` is
-    ``"chat"`` (``/chat/completions``, messages) or ``"completions"`` (``/completions``, the
-    messages' contents joined by newlines as one raw prompt).
+    ``"chat"`` (``/chat/completions``, messages), ``"completions"`` (``/completions``, the
+    messages' contents joined by newlines as one raw prompt), ``"embeddings"`` (``/embeddings``
+    of that text) or ``"rerank"`` (``/rerank``: its first 8 words as the query, the text cut in
+    4 passages as the documents); the last two are not streamed and have no output tokens.
     """
 
     base_url: str
@@ -46,12 +57,16 @@ class Target:
     api_key: str | None = None
     ignore_eos: bool = True
     timeout_s: float = 300.0
-    endpoint: Literal["chat", "completions"] = "chat"
+    endpoint: Literal["chat", "completions", "embeddings", "rerank"] = "chat"
+
+    @property
+    def generates(self) -> bool:
+        """Whether the endpoint streams generated tokens (chat, completions)."""
+        return self.endpoint in ("chat", "completions")
 
     @property
     def url(self) -> str:
-        path = "/chat/completions" if self.endpoint == "chat" else "/completions"
-        return self.base_url.rstrip("/") + path
+        return self.base_url.rstrip("/") + _PATHS[self.endpoint]
 
     @property
     def root(self) -> str:
@@ -61,6 +76,13 @@ class Target:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def payload(self, prompt: Prompt) -> dict[str, Any]:
+        if self.endpoint == "embeddings":
+            return {"model": self.model, "input": prompt.text}
+        if self.endpoint == "rerank":
+            words = prompt.text.split()
+            size = max(1, -(-len(words) // 4))
+            docs = [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+            return {"model": self.model, "query": " ".join(words[:8]), "documents": docs}
         body: dict[str, Any] = {"model": self.model}
         if self.endpoint == "chat":
             body["messages"] = list(prompt.messages)
@@ -109,7 +131,7 @@ async def send_one(
     (``Server disconnected without sending a response``); that send is retried once on a fresh
     connection with the clock restarted, as the request never reached the server's handler.
     """
-    rec.max_tokens = prompt.max_tokens
+    rec.max_tokens = prompt.max_tokens if target.generates else None
     await _attempt(client, target, prompt, rec, origin)
     if rec.error == "disconnected" and rec.ttft is None and _stale(rec.error_detail):
         rec.error = rec.error_detail = None
@@ -130,7 +152,10 @@ async def _attempt(
     rec.ttft, rec.itl, rec.chunks = None, [], 0
     try:
         async with asyncio.timeout(target.timeout_s):
-            await _exchange(client, target, prompt, rec, t0)
+            if target.generates:
+                await _exchange(client, target, prompt, rec, t0)
+            else:
+                await _exchange_once(client, target, prompt, rec, t0)
     except TimeoutError:
         rec.error = "timeout"
         rec.error_detail = f"no complete reply within --timeout {target.timeout_s:g} s"
@@ -194,6 +219,45 @@ async def _exchange(
         rec.error = "no_content"
     if usage is not None:
         _take_usage(rec, usage, prompt)
+
+
+async def _exchange_once(
+    client: httpx.AsyncClient, target: Target, prompt: Prompt, rec: RequestRecord, t0: float
+) -> None:
+    """One non-streamed request (embeddings, rerank): E2E is the whole reply; the reply must
+    carry a non-empty ``data`` (embeddings) or ``results`` (rerank) list."""
+    async with client.stream(
+        "POST", target.url, json=target.payload(prompt), headers=target.headers()
+    ) as resp:
+        if resp.status_code != 200:
+            rec.error, rec.error_detail = (
+                f"http_{resp.status_code}",
+                ((await _head(resp)).decode("utf-8", "replace")),
+            )
+            return
+        body = b""
+        async for data in resp.aiter_bytes():
+            body += data
+            if len(body) > MAX_REPLY_BYTES:
+                rec.error = "bad_reply"
+                rec.error_detail = f"a reply larger than {MAX_REPLY_BYTES} bytes"
+                return
+    rec.e2e = time.perf_counter() - t0
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        rec.error, rec.error_detail = "bad_reply", "the reply is not JSON"
+        return
+    key = "data" if target.endpoint == "embeddings" else "results"
+    items = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(items, list) or not items:
+        rec.error, rec.error_detail = "bad_reply", f"the reply has no {key!r} list"
+        return
+    usage = obj.get("usage")
+    p = _count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
+    if p is not None and 0 <= p <= len(prompt.text.encode()) + _TEMPLATE_TOKENS:
+        rec.input_tokens, rec.input_token_source = p, "usage"
+    rec.output_tokens = 0
 
 
 async def _drain(lines: AsyncIterator[str]) -> None:

@@ -425,7 +425,7 @@ class _Runner:
         then ``/tokenize``), or ``None`` where the server offers no such endpoint."""
         if self.tokenizer is False:
             return None
-        if self.cfg.target.endpoint == "completions":  # sent as is: no template to apply
+        if self.cfg.target.endpoint != "chat":  # sent as is: no template to apply
             return await self._tokenize(prompt.text, special=True)
         if self.template is False:
             return None
@@ -443,12 +443,13 @@ class _Runner:
         """Fill counts the server's ``usage`` did not give. Output: the server's tokenizer,
         else an estimate. Input: only the server's count of the templated prompt goes in
         ``input_tokens``; the client's estimate always goes in ``input_tokens_estimated``."""
+        generates = self.cfg.target.generates
         for rec in records:
             if not rec.ok:
                 continue
             prompt = prompts[rec.index]
             rec.input_tokens_estimated = estimate_tokens(prompt.text)
-            if rec.token_source is None:
+            if generates and rec.token_source is None:
                 out = await self._tokenize(rec.text)
                 if out is not None and out >= rec.chunks:
                     rec.output_tokens, rec.token_source = out, "tokenizer"
