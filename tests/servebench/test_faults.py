@@ -359,3 +359,54 @@ def test_rerank_endpoint_sends_query_and_passages() -> None:
     assert seen[0]["query"] == "w0 w1 w2 w3 w4 w5 w6 w7"
     assert [len(d.split()) for d in seen[0]["documents"]] == [5, 5, 5, 5]
     assert server.paths.count("/v1/rerank") == 3  # warm-up + 2
+
+
+def test_multi_turn_history_grows_with_the_servers_replies() -> None:
+    from fieldkit.servebench import multi_turn_prompts
+
+    bodies: list[list[dict[str, Any]]] = []
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        bodies.append(body["messages"])
+        text = f"reply{n}"
+        out.token(text)
+        out.usage(5, 1)
+        out.done()
+        out.end()
+
+    prompts = multi_turn_prompts(2, 3, 4, 1, seed=1)
+    with ScriptedServer(reply) as server:
+        cfg = ServeBenchConfig(
+            Target(server.base_url, MODEL), prompts, loads=(2,), num_requests=6,
+            scrape_metrics=False,
+        )  # fmt: skip
+        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
+    assert point.metrics.completed == 6
+    measured = bodies[1:]  # after the warm-up
+    assert sorted(len(m) for m in measured) == [1, 1, 3, 3, 5, 5]
+    for m in measured:
+        for k in range(1, len(m), 2):  # every assistant turn is a reply the server really sent
+            assert m[k]["role"] == "assistant" and m[k]["content"].startswith("reply")
+    by_conv = {p.conversation for p in prompts}
+    assert by_conv == {0, 1}
+
+
+def test_a_failed_turn_breaks_the_rest_of_its_conversation() -> None:
+    from fieldkit.servebench import multi_turn_prompts
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        if len(body["messages"]) == 3:  # every second turn fails
+            out.start(500, "application/json")
+            out.raw(b"{}")
+            out.end()
+            return
+        out.complete(1)
+
+    with ScriptedServer(reply) as server:
+        cfg = ServeBenchConfig(
+            Target(server.base_url, MODEL), multi_turn_prompts(1, 3, 4, 1), loads=(1,),
+            num_requests=3, scrape_metrics=False,
+        )  # fmt: skip
+        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
+    assert point.metrics.errors == {"conversation_broken": 1, "http_500": 1}
+    assert point.metrics.completed == 1 and server.chats == 3  # warm-up + 2 turns sent

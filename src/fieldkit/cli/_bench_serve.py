@@ -67,11 +67,13 @@ _ENDPOINTS: dict[str, Literal["chat", "completions", "embeddings", "rerank"]] = 
 }
 
 
-def _groups(text: str) -> tuple[int, int]:
-    groups, sep, questions = text.lower().partition("x")
-    if not sep or not groups.strip().isdigit() or not questions.strip().isdigit():
-        fail(f"--shared-prefix takes GROUPSxQUESTIONS such as 4x8; got {text!r}")
-    return int(groups), int(questions)
+def _groups(text: str, option: str, shape: str) -> tuple[int, int]:
+    a, sep, b = text.lower().partition("x")
+    if not sep or not a.strip().isdigit() or not b.strip().isdigit():
+        fail(f"{option} takes {shape} such as 4x8; got {text!r}")
+    if len(a.strip()) > 6 or len(b.strip()) > 6:
+        fail(f"{option}: at most 999999 of each, got {text!r}")
+    return int(a), int(b)
 
 
 def _percentiles(text: str) -> list[float]:
@@ -155,6 +157,13 @@ def bench_serve(
         "--shared-prefix",
         help="GROUPSxQUESTIONS: that many distinct system prompts of --prefix-len words, each "
         "with that many distinct --input-len questions (exercises the prefix cache).",
+        show_default=False,
+    ),
+    multi_turn: str | None = typer.Option(
+        None,
+        "--multi-turn",
+        help="CONVERSATIONSxTURNS per point: each turn an --input-len message sent with the "
+        "history so far (earlier turns and the server's replies). Closed loop only.",
         show_default=False,
     ),
     prefix_len: int = typer.Option(
@@ -262,6 +271,7 @@ def bench_serve(
         load_jsonl,
         load_sharegpt,
         load_trace,
+        multi_turn_prompts,
         parse_slos,
         shared_prefix_prompts,
         synthetic_prompts,
@@ -323,16 +333,19 @@ def bench_serve(
             ("--dataset", dataset),
             ("--sharegpt", sharegpt),
             ("--trace", trace),
+            ("--multi-turn", multi_turn),
         )
         if v is not None
     ]
+    if multi_turn is not None and rate is not None:
+        fail("--multi-turn runs in closed loop: it excludes --rate")
     if trace is not None and (rate is not None or find_max):
         fail("--trace replays its own send times: it excludes --rate and --find-max")
     if len(sources) > 1:
         fail(f"{' and '.join(sources)} exclude each other")
     try:
         if shared_prefix is not None:
-            groups, questions = _groups(shared_prefix)
+            groups, questions = _groups(shared_prefix, "--shared-prefix", "GROUPSxQUESTIONS")
             prompts = shared_prefix_prompts(
                 groups, questions, prefix_len, input_len, output_len, seed=seed
             )
@@ -342,6 +355,11 @@ def bench_serve(
             prompts = load_sharegpt(sharegpt)
         elif trace is not None:
             prompts = load_trace(trace, max_tokens=output_len, seed=seed)
+        elif multi_turn is not None:
+            convs, turns = _groups(multi_turn, "--multi-turn", "CONVERSATIONSxTURNS")
+            num_requests = convs * turns
+            points = (16 if find_max else len(loads)) * repeat
+            prompts = multi_turn_prompts(convs * points, turns, input_len, output_len, seed=seed)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
             points = (16 if find_max else len(loads)) * repeat
@@ -410,7 +428,7 @@ def bench_serve(
         from fieldkit.servebench import run_serve_bench
 
         results: list[ServeBenchResult] = []
-        synthetic = not sources
+        synthetic = not sources or multi_turn is not None
         per_repeat = len(prompts) // repeat if synthetic else len(prompts)
         with _bars(progress) as (on_point, on_request):
             for r in range(repeat):
@@ -455,6 +473,8 @@ def bench_serve(
             workload = f"ShareGPT {sharegpt.name}"
         elif trace is not None:
             workload = f"trace {trace.name}"
+        elif multi_turn is not None:
+            workload = f"multi-turn {multi_turn} ({input_len} words a turn → {output_len})"
         elif shared_prefix is not None:
             workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
         else:

@@ -43,6 +43,7 @@ from fieldkit.servebench._workload import (
     load_jsonl,
     load_sharegpt,
     load_trace,
+    multi_turn_prompts,
     shared_prefix_prompts,
     synthetic_prompts,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "load_sharegpt",
     "load_trace",
     "measure_overhead",
+    "multi_turn_prompts",
     "parse_prometheus",
     "parse_slos",
     "plot_sweep",

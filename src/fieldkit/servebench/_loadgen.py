@@ -335,26 +335,50 @@ async def run_concurrency(
     max_consecutive_errors: int = 3,
 ) -> PointRun:
     """Closed loop: *concurrency* workers send *prompts* back to back; no new request is sent
-    once *max_consecutive_errors* dead-server failures happened in a row."""
+    once *max_consecutive_errors* dead-server failures happened in a row.
+
+    Prompts of one ``conversation`` are one unit of work: its turns go in order, each sent with
+    the earlier turns and the server's actual replies as history; after a failed turn the rest
+    of that conversation is recorded as ``conversation_broken``, not sent.
+    """
     records = [RequestRecord(i, 0.0) for i in range(len(prompts))]
-    queue = iter(range(len(prompts)))
+    units: dict[object, list[int]] = {}
+    for i, p in enumerate(prompts):
+        units.setdefault(("c", p.conversation) if p.conversation is not None else i, []).append(i)
+    queue = iter(list(units.values()))
+    sent_prompts = list(prompts)
     streak = ErrorStreak(max_consecutive_errors)
     origin = time.perf_counter()
     cpu0 = time.thread_time()
 
     async def worker() -> None:
-        for i in queue:
-            if streak.note:
-                return
-            rec = await send_one(client, target, prompts[i], records[i], origin)
-            streak.record(rec)
-            if progress is not None:
-                progress(rec)
+        for unit in queue:
+            history: list[dict[str, Any]] = []
+            for k, i in enumerate(unit):
+                if streak.note:
+                    return
+                prompt = prompts[i]
+                if len(unit) > 1:
+                    prompt = Prompt((*history, *prompt.messages), prompt.max_tokens)
+                    sent_prompts[i] = prompt
+                rec = await send_one(client, target, prompt, records[i], origin)
+                streak.record(rec)
+                if progress is not None:
+                    progress(rec)
+                if not rec.ok:
+                    for j in unit[k + 1 :]:
+                        records[j].error = "conversation_broken"
+                        records[j].error_detail = f"turn {k + 1} of this conversation failed"
+                        records[j].sent = rec.sent
+                    break
+                history = [*prompt.messages, {"role": "assistant", "content": rec.text}]
 
-    # More workers than requests would only idle: one per request at most.
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prompts))))))
+    # More workers than units of work would only idle: one per unit at most.
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(units))))))
     sent = [r for r in records if r.e2e is not None or r.error is not None]
-    return PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    run = PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    run.extra["sent_prompts"] = sent_prompts
+    return run
 
 
 async def run_rate(

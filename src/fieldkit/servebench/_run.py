@@ -126,6 +126,8 @@ class ServeBenchConfig:
                     f"{self.num_requests / v:.3g} s; one point may span at most "
                     f"{MAX_SCHEDULE_S:g} s"
                 )
+        if self.mode != "concurrency" and any(p.conversation is not None for p in self.prompts):
+            raise ServeBenchError("multi-turn conversations run in closed loop (--concurrency)")
         if self.find_max and not self.slos:
             raise ServeBenchError("--find-max needs at least one --slo")
         if self.find_max:
@@ -334,7 +336,7 @@ class _Runner:
                 offsets=offsets,
             )
         after = await self._scrape() if before is not None else None
-        await self._count_tokens(run.records, prompts)
+        await self._count_tokens(run.records, run.extra.get("sent_prompts", prompts))
         kept, duration = run.records, run.duration_s
         steady_note: str | None = None
         window: dict[str, Any] | None = None

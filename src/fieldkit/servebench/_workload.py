@@ -21,6 +21,7 @@ __all__ = [
     "load_jsonl",
     "load_sharegpt",
     "load_trace",
+    "multi_turn_prompts",
     "shared_prefix_prompts",
     "synthetic_prompts",
 ]
@@ -53,6 +54,7 @@ class Prompt:
     max_tokens: int
     input_len: int | None = None
     at: float | None = None
+    conversation: int | None = None
 
     @property
     def text(self) -> str:
@@ -89,6 +91,31 @@ def synthetic_prompts(
                 words,
             )
         )
+    return out
+
+
+def multi_turn_prompts(
+    conversations: int,
+    turns: int,
+    input_len: int,
+    output_len: int,
+    *,
+    seed: int = 0,
+    first_conversation: int = 0,
+) -> list[Prompt]:
+    """*conversations* × *turns* user messages of *input_len* words, each turn tagged with its
+    conversation: the load generator sends a conversation's turns in order, each with the
+    history so far (earlier messages and the server's replies), so the prompt grows per turn."""
+    if conversations < 1 or turns < 1:
+        raise WorkloadError("a multi-turn workload needs at least 1 conversation and 1 turn")
+    if input_len < 1 or output_len < 1:
+        raise WorkloadError("input and output lengths must be at least 1 token")
+    rng = random.Random(seed)
+    out: list[Prompt] = []
+    for c in range(first_conversation, first_conversation + conversations):
+        for _ in range(turns):
+            text = " ".join(rng.choice(_WORDS) for _ in range(input_len))
+            out.append(Prompt(({"role": "user", "content": text},), output_len, input_len, None, c))
     return out
 
 
