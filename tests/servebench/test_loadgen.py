@@ -257,3 +257,35 @@ def test_interrupt_keeps_the_finished_points() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "interrupted", "[1]", "4"]
+
+
+def test_steady_state_counts_only_the_steady_window(simulator: NIMSimulator) -> None:
+    simulator.set_token_timing(ttft_s=0.02, itl_s=0.01, tokens=3)
+    cfg = _cfg(simulator, loads=(2,), num_requests=10, steady_state=True)
+    (point,) = run_serve_bench(cfg).points
+    w = point.steady_window
+    assert w is not None and 2 <= w["requests"] < 10
+    assert point.metrics.requests == w["requests"] and len(point.records) == 10
+    assert point.to_json()["steady_window"] == w
+
+
+def test_embeddings_endpoint_on_the_same_load_generator(simulator: NIMSimulator) -> None:
+    prompts = [
+        Prompt(({"role": "user", "content": f"passage {i} about things"},), 8) for i in range(4)
+    ]
+    cfg = ServeBenchConfig(
+        Target(simulator.base_url, MODEL, endpoint="embeddings"),
+        prompts,
+        loads=(2,),
+        num_requests=4,
+        scrape_metrics=False,
+    )
+    (point,) = run_serve_bench(cfg).points
+    m = point.metrics
+    assert m.completed == 4 and m.errors == {} and point.warnings == []
+    assert m.stat("e2e", "median") is not None and m.stat("ttft", "median") is None
+    assert m.output_tokens == 0 and m.short_outputs == 0
+    assert m.request_throughput > 0 and m.total_token_throughput > 0
+    bodies = [r.json for r in simulator.requests_to("/embeddings")]
+    assert bodies[-1] == {"model": MODEL, "input": bodies[-1]["input"]}
+    assert bodies[-1]["input"].startswith("passage ")

@@ -312,3 +312,102 @@ def test_empty_or_missing_jsonl(tmp_path: Path) -> None:
         load_jsonl(tmp_path / "e.jsonl", max_tokens=4)
     with pytest.raises(WorkloadError, match="cannot read"):
         load_jsonl(tmp_path / "missing.jsonl", max_tokens=4)
+
+
+# --- SSE line splitting, typed metrics --------------------------------------------------------
+
+
+async def _aiter(parts: list[bytes]):  # type: ignore[no-untyped-def]
+    for p in parts:
+        yield p
+
+
+def _lines(parts: list[bytes], cap: int = 1 << 20) -> list[str]:
+    import asyncio
+
+    from fieldkit.servebench._sse import iter_lines
+
+    async def collect() -> list[str]:
+        return [line async for line in iter_lines(_aiter(parts), cap)]
+
+    return asyncio.run(collect())
+
+
+@given(
+    st.lists(st.text(alphabet="ab: \r{}", max_size=20), max_size=8),
+    st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=8),
+)
+def test_iter_lines_splits_like_str_split_whatever_the_chunking(
+    lines: list[str], cuts: list[int]
+) -> None:
+    data = "\n".join(lines).encode()
+    parts, i, k = [], 0, 0
+    while i < len(data):
+        step = cuts[k % len(cuts)]
+        parts.append(data[i : i + step])
+        i, k = i + step, k + 1
+    raw = data.decode().split("\n")
+    if raw and raw[-1] == "":  # a trailing newline ends the last line; it starts no new one
+        raw.pop()
+    expected = [ln.removesuffix("\r") for ln in raw]
+    assert _lines(parts) == expected
+
+
+def test_iter_lines_refuses_a_line_over_the_cap() -> None:
+    from fieldkit.servebench._sse import LineTooLong
+
+    assert _lines([b"data: x\n", b"y" * 10 + b"\n"], cap=10) == ["data: x", "y" * 10]
+    with pytest.raises(LineTooLong):
+        _lines([b"y" * 6, b"y" * 6], cap=10)
+    with pytest.raises(LineTooLong):
+        _lines([b"ok\n" + b"y" * 11 + b"\nmore"], cap=10)
+
+
+def test_nested_sse_payload_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_data_line("data: " + "[" * 100_000)
+
+
+def test_point_metrics_typed_record_and_custom_percentiles() -> None:
+    from fieldkit.servebench import LATENCIES, point_metrics
+
+    recs = [_rec(i, 0.1 * (i + 1), 1.0, 5, [0.1] * 4) for i in range(10)]
+    m = point_metrics(recs, 5.0, None, (50, 99.9))
+    assert m.latency["ttft"].keys() == ("mean", "median", "p99.9")
+    assert m.stat("ttft", "median") == pytest.approx(550.0)
+    assert m.latency["ttft"].count == 10 and m.latency["itl"].count == 40
+    j = m.to_json()
+    assert [k for k in j if k.endswith("_ms")] == [lm.key for lm in LATENCIES]
+    assert j["ttft_ms"] == {
+        "mean": pytest.approx(550.0),
+        "median": pytest.approx(550.0),
+        "p99.9": pytest.approx(999.1),
+    }
+    assert j["goodput"] is None and "slos" not in j
+    assert summarize_point(recs, 5.0) == point_metrics(recs, 5.0).to_json()
+
+
+def test_t_interval_matches_students_t() -> None:
+    from fieldkit.servebench import t_interval
+
+    e = t_interval([1.40, 2.10])
+    assert e.mean == pytest.approx(1.75) and e.n == 2
+    # t(0.975, df=1) = 12.706; sd = 0.495: the half-width dwarfs the mean with two repeats.
+    assert e.half_width == pytest.approx(12.706 * statistics.stdev([1.4, 2.1]) / math.sqrt(2))
+    assert t_interval([3.0]).half_width is None
+    assert t_interval([2.0] * 5).half_width == 0.0
+    with pytest.raises(ValueError):
+        t_interval([])
+
+
+def test_steady_state_drops_ramp_up_and_drain() -> None:
+    from fieldkit.servebench import steady_state
+
+    # Closed loop, 2 workers, each request 1 s: sends at 0,0,1,1,2,2,3,3 — ends at 1,1,…,4,4.
+    recs = [RequestRecord(i, float(i // 2), 0.1, 1.0, [], 5, 5, "usage") for i in range(8)]
+    got = steady_state(recs)
+    assert got is not None
+    kept, duration, (start, stop) = got
+    assert (start, stop, duration) == (1.0, 3.0, 2.0)
+    assert [r.index for r in kept] == [2, 3, 4, 5]  # sent at 1–2 s, done by the last send (3 s)
+    assert steady_state(recs[:2]) is None and steady_state([]) is None

@@ -87,9 +87,19 @@ class _NoUsageTarget(Target):
 
 def test_tokenizer_endpoint_counts_when_usage_is_missing(metrics_server: LocalServer) -> None:
     assert metrics_server.model is not None
+    prompts = synthetic_prompts(2, 8, 5, seed=3)
+    with_usage = ServeBenchConfig(
+        Target(metrics_server.base_url, metrics_server.model),
+        prompts,
+        num_requests=2,
+        scrape_metrics=False,
+    )
+    (reference,) = run_serve_bench(with_usage).points
+    assert all(r.input_token_source == "usage" for r in reference.records)
+    usage_counts = {r.index: r.input_tokens for r in reference.records}
     cfg = ServeBenchConfig(
         _NoUsageTarget(metrics_server.base_url, metrics_server.model),
-        synthetic_prompts(2, 8, 5, seed=3),
+        prompts,
         num_requests=2,
         scrape_metrics=False,
     )
@@ -102,4 +112,21 @@ def test_tokenizer_endpoint_counts_when_usage_is_missing(metrics_server: LocalSe
             assert rec.token_source == "tokenizer"
             # The reply re-tokenized by the server: 5 here (±1 for merges across tokens).
             assert 4 <= (rec.output_tokens or 0) <= 6
-            assert rec.input_tokens == 8  # 8 common words, one token each, no chat template
+            # The prompt with its chat template applied, as the server's usage counts it.
+            assert rec.input_token_source == "tokenizer"
+            assert rec.input_tokens == usage_counts[rec.index]
+            assert rec.input_tokens_estimated is not None
+
+
+def test_completions_endpoint_on_the_real_server(metrics_server: LocalServer) -> None:
+    assert metrics_server.model is not None
+    target = Target(metrics_server.base_url, metrics_server.model, endpoint="completions")
+    cfg = ServeBenchConfig(
+        target, synthetic_prompts(2, 8, 6, seed=5), num_requests=2, scrape_metrics=False
+    )
+    (point,) = run_serve_bench(cfg).points
+    assert point.metrics.completed == 2 and point.metrics.errors == {}
+    for rec in point.records:
+        assert rec.ttft is not None and rec.output_tokens == 6  # ignore_eos honoured
+        assert rec.input_tokens is not None and rec.input_tokens < 20  # no chat template
+    assert point.warnings == []

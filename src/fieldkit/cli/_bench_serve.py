@@ -7,19 +7,18 @@ Parses flags, calls :mod:`fieldkit.servebench`, renders tables / JSON lines / a 
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from fieldkit.cli._app import bench_app, fail
+from fieldkit.cli._app import bench_app, check_url, echo_json_line, fail
 
 if TYPE_CHECKING:
-    from fieldkit.servebench import LoadPoint, ServeBenchResult
+    from fieldkit.servebench import ServeBenchResult
 
 
 def _loads(option: str, text: str, *, integer: bool) -> list[float]:
@@ -37,97 +36,56 @@ def _loads(option: str, text: str, *, integer: bool) -> list[float]:
     return out
 
 
-def _fmt(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
-
-
-def render_point(point: LoadPoint) -> str:
-    """One load point as text: a latency table (ms) and a line of throughputs and errors."""
-    from io import StringIO
-
-    from rich.console import Console
-    from rich.table import Table
-
-    s = point.summary
-    buf = StringIO()
-    console = Console(file=buf, width=110, force_terminal=False, color_system=None)
-    mark = "  [PARTIAL]" if point.partial else ""
-    title = (
-        f"{point.mode}={point.load:g}: {s['completed']}/{s['requests']} ok in "
-        f"{s['duration_s']:.2f} s{mark}"
-    )
-    table = Table(title=title, title_justify="left")
-    table.add_column("ms")
-    for key in ("mean", "median", "p90", "p95", "p99"):
-        table.add_column(key, justify="right")
-    for name, key in (
-        ("TTFT", "ttft_ms"),
-        ("TPOT", "tpot_ms"),
-        ("ITL", "itl_ms"),
-        ("E2E", "e2e_ms"),
-    ):
-        stats = s[key]
-        table.add_row(name, *(_fmt(stats[k]) for k in ("mean", "median", "p90", "p95", "p99")))
-    console.print(table)
-    console.print(
-        f"throughput: {s['request_throughput']:.2f} req/s, {s['output_throughput']:.1f} output "
-        f"tok/s, {s['total_token_throughput']:.1f} total tok/s "
-        f"(tokens: {s['token_source'] or 'none'})"
-    )
-    if s.get("slos"):
-        console.print(
-            f"goodput: {s['goodput']:.2f} req/s ({s['good_requests']}/{s['requests']} within "
-            f"{', '.join(f'{k}≤{v:g}ms' for k, v in s['slos'].items())}) → "
-            f"{'meets' if point.meets_slos else 'misses'} the SLOs"
-        )
-    if s["errors"]:
-        console.print("errors: " + ", ".join(f"{k}×{n}" for k, n in s["errors"].items()))
-        detail = next((r.error_detail for r in point.records if r.error_detail), None)
-        if detail:
-            console.print(f"  first error: {' '.join(detail.split())[:200]}")
-    if point.server:
-        view = {k: v for k, v in point.server.items() if v is not None and k != "server"}
-        shown = ", ".join(
-            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in view.items()
-        )
-        console.print(f"server's view ({point.server['server']} /metrics): {shown}")
-    if point.generator_cpu_ms_per_request is not None:
-        console.print(
-            f"load generator: {point.generator_cpu_ms_per_request:.2f} ms CPU per request"
-        )
-    if point.note:
-        console.print(f"note: {point.note}")
-    return buf.getvalue()
-
-
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[tuple[Any, Any]]:
-    """``(on_point, on_request)`` callbacks drawing a progress bar on stderr (no-ops if off)."""
-    if not enabled:
-        yield None, None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def _bars(
+    enabled: bool,
+) -> Iterator[tuple[Callable[[str, int], None], Callable[[object], None]]]:
+    """``(on_point, on_request)``: one progress bar per load point (shown on a terminal only)."""
+    from fieldkit._progress import Bar, progress_bar
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task: list[Any] = []
+    current: list[Bar] = []
+    with contextlib.ExitStack() as stack:
 
         def on_point(label: str, n: int) -> None:
-            if task:
-                bar.remove_task(task.pop())
-            task.append(bar.add_task(label, total=n))
+            stack.close()  # the previous point's bar goes away
+            bar = progress_bar(label, n, enabled=None if enabled else False)
+            current[:] = [stack.enter_context(bar)]
 
-        def on_request(_: Any) -> None:
-            if task:
-                bar.advance(task[0])
+        def on_request(_: object) -> None:
+            if current:
+                current[0].advance()
 
         yield on_point, on_request
+
+
+_ENDPOINTS: dict[str, Literal["chat", "completions", "embeddings", "rerank"]] = {
+    "chat": "chat",
+    "completions": "completions",
+    "embeddings": "embeddings",
+    "rerank": "rerank",
+}
+
+
+def _groups(text: str, option: str, shape: str) -> tuple[int, int]:
+    a, sep, b = text.lower().partition("x")
+    if not sep or not a.strip().isdigit() or not b.strip().isdigit():
+        fail(f"{option} takes {shape} such as 4x8; got {text!r}")
+    if len(a.strip()) > 6 or len(b.strip()) > 6:
+        fail(f"{option}: at most 999999 of each, got {text!r}")
+    return int(a), int(b)
+
+
+def _percentiles(text: str) -> list[float]:
+    out: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip())
+        except ValueError:
+            fail(f"--percentiles takes comma-separated numbers such as 50,90,99; got {part!r}")
+        if not 0 <= value <= 100:
+            fail(f"--percentiles values must be within [0, 100]; got {part!r}")
+        out.append(value)
+    return sorted(set(out))
 
 
 @bench_app.command("serve")
@@ -152,6 +110,12 @@ def bench_serve(
         help="Bearer token, if the server needs one.",
         show_default=False,
     ),
+    endpoint: str = typer.Option(
+        "chat",
+        "--endpoint",
+        help="chat (/chat/completions), completions (/completions, the prompt sent raw), "
+        "embeddings (/embeddings) or rerank (/rerank).",
+    ),
     concurrency: str = typer.Option(
         "1", "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
     ),
@@ -170,6 +134,12 @@ def bench_serve(
         None, "--max-concurrency", help="With --rate: most requests in flight.", show_default=False
     ),
     num_requests: int = typer.Option(32, "--num-requests", "-n", help="Requests per load point."),
+    repeat: int = typer.Option(
+        1,
+        "--repeat",
+        help="Run the sweep this many times (fresh prompts each time) and report each "
+        "figure's mean and 95 % confidence interval.",
+    ),
     warmup: int = typer.Option(
         1, "--warmup", help="Warm-up requests before measuring (≥1 is sent)."
     ),
@@ -180,6 +150,40 @@ def bench_serve(
     output_len: int = typer.Option(64, "--output-len", help="Output tokens asked per request."),
     range_ratio: float = typer.Option(
         0.0, "--range-ratio", help="Draw lengths uniformly from L·(1±ratio) instead of fixed."
+    ),
+    shared_prefix: str | None = typer.Option(
+        None,
+        "--shared-prefix",
+        help="GROUPSxQUESTIONS: that many distinct system prompts of --prefix-len words, each "
+        "with that many distinct --input-len questions (exercises the prefix cache).",
+        show_default=False,
+    ),
+    multi_turn: str | None = typer.Option(
+        None,
+        "--multi-turn",
+        help="CONVERSATIONSxTURNS per point: each turn an --input-len message sent with the "
+        "history so far (earlier turns and the server's replies). Closed loop only.",
+        show_default=False,
+    ),
+    prefix_len: int = typer.Option(
+        256, "--prefix-len", help="With --shared-prefix: system prompt length (words)."
+    ),
+    trace: Path | None = typer.Option(
+        None,
+        "--trace",
+        help="Replay a JSONL trace in time: per line a timestamp (ms) and a prompt or "
+        "input_length, optional output_length. All its requests form one point.",
+        show_default=False,
+    ),
+    trace_speed: str = typer.Option(
+        "1", "--trace-speed", help="With --trace: replay speeds, e.g. 1,2 (2 = twice as fast)."
+    ),
+    sharegpt: Path | None = typer.Option(
+        None,
+        "--sharegpt",
+        help="ShareGPT-format file (JSON list or JSONL of 'conversations'): first human turn "
+        "as the prompt, the reply's length as max_tokens.",
+        show_default=False,
     ),
     dataset: Path | None = typer.Option(
         None,
@@ -206,6 +210,12 @@ def bench_serve(
     max_load: float = typer.Option(64, "--max-load", help="Upper bound for --find-max."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per load point on stdout."),
     raw: bool = typer.Option(False, "--raw", help="With --json: include every request's timings."),
+    csv_path: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="Also write one CSV row per load point to this file.",
+        show_default=False,
+    ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -213,7 +223,26 @@ def bench_serve(
         "(needs fieldkit[plot]).",
         show_default=False,
     ),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds one request may take."),
+    timeout: float = typer.Option(
+        300.0,
+        "--timeout",
+        help="Seconds one request may take as a whole (connect, send, the full streamed reply).",
+    ),
+    max_consecutive_errors: int = typer.Option(
+        3,
+        "--max-consecutive-errors",
+        help="End a load point after this many timeouts or connection failures in a row "
+        "(0: never); the run is then partial and exits 1.",
+    ),
+    steady: bool = typer.Option(
+        False,
+        "--steady-state",
+        help="Count only requests sent after the first completion and finished before the "
+        "last send (drops ramp-up and drain).",
+    ),
+    percentiles: str = typer.Option(
+        "50,90,95,99", "--percentiles", help="Latency percentiles to report, e.g. 50,90,99,99.9."
+    ),
     metrics: bool = typer.Option(
         True, "--metrics/--no-metrics", help="Read the server's /metrics before/after each point."
     ),
@@ -239,14 +268,19 @@ def bench_serve(
         Target,
         WorkloadError,
         load_jsonl,
+        load_sharegpt,
+        load_trace,
+        multi_turn_prompts,
         parse_slos,
+        shared_prefix_prompts,
         synthetic_prompts,
     )
 
-    if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            fail(f"--base-url must be an http(s) URL such as http://host:8000/v1, got {base_url!r}")
+    check_url("--base-url", base_url)
+    if endpoint not in _ENDPOINTS:
+        fail(f"--endpoint must be one of {', '.join(_ENDPOINTS)}, got {endpoint!r}")
+    if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+        fail("--api-key must be printable ASCII (it is sent as an HTTP header)")
     try:
         slos = parse_slos(slo)
     except SLOError as exc:
@@ -255,10 +289,17 @@ def bench_serve(
         fail(f"--num-requests must be at least 1, got {num_requests}")
     if warmup < 0:
         fail(f"--warmup must be >= 0, got {warmup}")
+    if repeat < 1:
+        fail(f"--repeat must be at least 1, got {repeat}")
+    if repeat > 1 and find_max:
+        fail("--repeat does not combine with --find-max")
     if raw and not as_json:
         fail("--raw needs --json")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
+    for option, out in (("--plot", plot), ("--csv", csv_path)):
+        if out is not None and not out.absolute().parent.is_dir():
+            fail(f"{option}: the folder {str(out.absolute().parent)!r} does not exist")
     if plot is not None:
         from fieldkit._lazy import MissingExtraError, require
 
@@ -268,24 +309,59 @@ def bench_serve(
             fail(str(exc))
     if not (burstiness > 0 and math.isfinite(burstiness)):
         fail(f"--burstiness must be a positive number, got {burstiness}")
-    if not timeout > 0:  # also refuses nan
-        fail(f"--timeout must be positive seconds, got {timeout}")
+    if not 0 < timeout < math.inf:  # also refuses nan
+        fail(f"--timeout must be positive seconds (finite), got {timeout}")
+    if max_consecutive_errors < 0:
+        fail(f"--max-consecutive-errors must be >= 0, got {max_consecutive_errors}")
+    pcts = _percentiles(percentiles)
     if max_concurrency is not None and max_concurrency < 1:
         fail(f"--max-concurrency must be at least 1, got {max_concurrency}")
     if threads is not None and threads < 1:
         fail(f"--threads must be at least 1, got {threads}")
-    mode = "rate" if rate is not None else "concurrency"
-    loads = (
-        _loads("--rate", rate, integer=False)
-        if rate is not None
-        else _loads("--concurrency", concurrency, integer=True)
-    )
+    mode = "trace" if trace is not None else "rate" if rate is not None else "concurrency"
+    if trace is not None:
+        loads = _loads("--trace-speed", trace_speed, integer=False)
+    elif rate is not None:
+        loads = _loads("--rate", rate, integer=False)
+    else:
+        loads = _loads("--concurrency", concurrency, integer=True)
+    sources = [
+        o
+        for o, v in (
+            ("--shared-prefix", shared_prefix),
+            ("--dataset", dataset),
+            ("--sharegpt", sharegpt),
+            ("--trace", trace),
+            ("--multi-turn", multi_turn),
+        )
+        if v is not None
+    ]
+    if multi_turn is not None and rate is not None:
+        fail("--multi-turn runs in closed loop: it excludes --rate")
+    if trace is not None and (rate is not None or find_max):
+        fail("--trace replays its own send times: it excludes --rate and --find-max")
+    if len(sources) > 1:
+        fail(f"{' and '.join(sources)} exclude each other")
     try:
-        if dataset is not None:
+        if shared_prefix is not None:
+            groups, questions = _groups(shared_prefix, "--shared-prefix", "GROUPSxQUESTIONS")
+            prompts = shared_prefix_prompts(
+                groups, questions, prefix_len, input_len, output_len, seed=seed
+            )
+        elif dataset is not None:
             prompts = load_jsonl(dataset, max_tokens=output_len)
+        elif sharegpt is not None:
+            prompts = load_sharegpt(sharegpt)
+        elif trace is not None:
+            prompts = load_trace(trace, max_tokens=output_len, seed=seed)
+        elif multi_turn is not None:
+            convs, turns = _groups(multi_turn, "--multi-turn", "CONVERSATIONSxTURNS")
+            num_requests = convs * turns
+            points = (16 if find_max else len(loads)) * repeat
+            prompts = multi_turn_prompts(convs * points, turns, input_len, output_len, seed=seed)
         else:
             # Distinct prompts for every point: no point hits another's prompt cache.
-            points = 16 if find_max else len(loads)
+            points = (16 if find_max else len(loads)) * repeat
             prompts = synthetic_prompts(
                 num_requests * points, input_len, output_len, range_ratio=range_ratio, seed=seed
             )
@@ -321,11 +397,18 @@ def bench_serve(
             model = ids[0]
         try:
             cfg = ServeBenchConfig(
-                Target(base_url, model, api_key, ignore_eos=ignore_eos, timeout_s=timeout),
+                Target(
+                    base_url,
+                    model,
+                    api_key,
+                    ignore_eos=ignore_eos,
+                    timeout_s=timeout,
+                    endpoint=_ENDPOINTS[endpoint],
+                ),
                 prompts,
                 mode=mode,  # type: ignore[arg-type]
                 loads=loads,
-                num_requests=num_requests,
+                num_requests=len(prompts) if trace is not None else num_requests,
                 warmup=warmup,
                 burstiness=burstiness,
                 max_concurrency=max_concurrency,
@@ -335,24 +418,81 @@ def bench_serve(
                 attainment=attainment,
                 max_load=max_load,
                 scrape_metrics=metrics,
+                max_consecutive_errors=max_consecutive_errors,
+                percentiles=pcts,
+                steady_state=steady,
             )
         except ServeBenchError as exc:
             fail(str(exc))
         from fieldkit.servebench import run_serve_bench
 
-        with _progress(progress) as (on_point, on_request):
-            try:
-                result = run_serve_bench(cfg, on_point=on_point, on_request=on_request)
-            except ServeBenchError as exc:
-                fail(str(exc))
-    _render(result, as_json=as_json, raw=raw)
-    if plot is not None and result.points:
+        results: list[ServeBenchResult] = []
+        synthetic = not sources or multi_turn is not None
+        per_repeat = len(prompts) // repeat if synthetic else len(prompts)
+        with _bars(progress) as (on_point, on_request):
+            for r in range(repeat):
+                run_cfg = cfg
+                if synthetic and repeat > 1:
+                    chunk = prompts[r * per_repeat : (r + 1) * per_repeat]
+                    run_cfg = dataclasses.replace(cfg, prompts=chunk)
+                try:
+                    results.append(
+                        run_serve_bench(run_cfg, on_point=on_point, on_request=on_request)
+                    )
+                except ServeBenchError as exc:
+                    fail(str(exc))
+                if results[-1].partial:
+                    break
+    for r, result in enumerate(results, 1):
+        _render(result, as_json=as_json, raw=raw, repeat=r if repeat > 1 else None)
+    if repeat > 1:
+        from fieldkit.servebench import render_repeats, summarize_repeats
+
+        summaries = summarize_repeats([res.points for res in results])
+        if as_json:
+            echo_json_line({"repeat_summary": [s.to_json() for s in summaries]})
+        else:
+            typer.echo(render_repeats(summaries), nl=False)
+    runs = [res.points for res in results]
+    if csv_path is not None and any(runs):
+        from fieldkit._atomic import atomic_write_text
+        from fieldkit.servebench import points_csv
+
+        try:
+            atomic_write_text(csv_path, points_csv(runs))
+        except OSError as exc:
+            fail(f"--csv: cannot write {str(csv_path)!r}: {exc.strerror or exc}", code=1)
+        typer.echo(f"csv: {csv_path}", err=True)
+    if plot is not None and results[0].points:
         from fieldkit.servebench import plot_sweep
 
-        written = plot_sweep(result.points, plot, title=f"{model} @ {base_url}")
+        if dataset is not None:
+            workload = dataset.name
+        elif sharegpt is not None:
+            workload = f"ShareGPT {sharegpt.name}"
+        elif trace is not None:
+            workload = f"trace {trace.name}"
+        elif multi_turn is not None:
+            workload = f"multi-turn {multi_turn} ({input_len} words a turn → {output_len})"
+        elif shared_prefix is not None:
+            workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
+        else:
+            workload = f"synthetic {input_len} → {output_len} tokens"
+        title = f"{model}: {workload}, {num_requests} requests per point"
+        if repeat > 1:
+            title += f" (repeat 1 of {len(results)})"
+        try:
+            written = plot_sweep(results[0].points, plot, title=title)
+        except OSError as exc:
+            fail(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"plot: {written}", err=True)
+    result = results[-1]
+    failed = [p for res in results for p in res.failed_points]
     if result.partial:
         fail(f"the run stopped early ({result.aborted}); the results above are partial", code=1)
+    if failed:
+        names = ", ".join(p.label for p in failed)
+        fail(f"every request failed at {names}", code=1)
 
 
 def _start_local(
@@ -370,19 +510,35 @@ def _start_local(
     return server.base_url, server.model
 
 
-def _render(result: ServeBenchResult, *, as_json: bool, raw: bool) -> None:
+def _render(
+    result: ServeBenchResult, *, as_json: bool, raw: bool, repeat: int | None = None
+) -> None:
+    from fieldkit.servebench import render_point, render_sweep
+
     if as_json:
         for point in result.points:
-            record = {"model": result.config["model"], "base_url": result.config["base_url"]}
+            record: dict[str, object] = {
+                "model": result.config["model"],
+                "base_url": result.config["base_url"],
+            }
+            if repeat is not None:
+                record["repeat"] = repeat
             record.update(point.to_json(raw=raw))
-            typer.echo(json.dumps(record, default=str))
+            echo_json_line(record)
+            for w in point.warnings:
+                typer.echo(f"warning: {point.label}: {w}", err=True)
         if result.find_max is not None:
-            typer.echo(json.dumps({"find_max": result.find_max}))
+            echo_json_line({"find_max": result.find_max})
         return
     cfg = result.config
-    typer.echo(f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point)")
+    rep = f", repeat {repeat}" if repeat is not None else ""
+    typer.echo(
+        f"{cfg['model']} at {cfg['base_url']} ({cfg['num_requests']} requests per point{rep})"
+    )
     for point in result.points:
         typer.echo(render_point(point), nl=False)
+    if len(result.points) > 1:
+        typer.echo(render_sweep(result.points), nl=False)
     if result.find_max is not None:
         fm = result.find_max
         best = "none (even the first load missed)" if fm["best"] is None else f"{fm['best']:g}"

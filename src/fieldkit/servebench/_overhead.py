@@ -37,14 +37,14 @@ def measure_overhead(
         )
         result = asyncio.run(_run(cfg, None, None))
     point = result.points[0]
-    s = point.summary
+    m = point.metrics
     return {
-        "requests": s["requests"],
+        "requests": m.requests,
         "concurrency": concurrency,
         "tokens_per_request": tokens,
         "itl_s": itl_s,
-        "achieved_rps": s["request_throughput"],
-        "wall_ms_per_request": (s["e2e_ms"]["mean"] or 0.0),
+        "achieved_rps": m.request_throughput,
+        "wall_ms_per_request": m.stat("e2e", "mean") or 0.0,
         "generator_cpu_ms_per_request": point.generator_cpu_ms_per_request,
         "generator_cpu_ms_per_chunk": (
             point.generator_cpu_ms_per_request / tokens
@@ -56,5 +56,5 @@ def measure_overhead(
             if point.generator_cpu_ms_per_request
             else None
         ),
-        "failed": s["failed"],
+        "failed": m.failed,
     }

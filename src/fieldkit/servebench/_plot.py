@@ -1,12 +1,18 @@
-"""Latency vs throughput across a sweep, as PNG or SVG (matplotlib, the ``plot`` extra)."""
+"""Latency vs throughput across a sweep, as PNG or SVG (matplotlib, the ``plot`` extra).
+
+Drawn on a ``matplotlib.figure.Figure`` of its own: no pyplot state and no backend switch, so
+the caller's matplotlib setup is left as it was.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fieldkit._lazy import require
+from fieldkit.servebench._latency import LATENCIES
+from fieldkit.servebench._render import LOW_SAMPLE
 
 if TYPE_CHECKING:
     from fieldkit.servebench._run import LoadPoint
@@ -15,33 +21,71 @@ __all__ = ["plot_sweep"]
 
 
 def plot_sweep(points: Sequence[LoadPoint], path: str | Path, *, title: str = "") -> Path:
-    """Write TTFT, TPOT and E2E (median and p99) against output-token throughput, one marker per
-    load point labelled with its load; the file type follows the suffix (``.png``/``.svg``)."""
+    """Write TTFT, TPOT and E2E (median and the highest percentile) against output-token
+    throughput, one marker per load point labelled with its load, with each SLO as a dashed
+    line; a fourth panel shows req/s, goodput and failed requests per point. A tail marker
+    resting on fewer than 100 requests is drawn hollow. The file type follows the suffix."""
     out = Path(path)
     if out.suffix.lower() not in (".png", ".svg"):
         raise ValueError(f"the plot file must end in .png or .svg, got {out.name!r}")
-    mpl = require("matplotlib", "plot", purpose="bench serve --plot")
-    mpl.use("Agg")
-    plt = require("matplotlib.pyplot", "plot", purpose="bench serve --plot")
-    pts = [p for p in points if p.summary["completed"]]
-    xs = [p.summary["output_throughput"] for p in pts]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
-    for ax, key, name in zip(
-        axes, ("ttft_ms", "tpot_ms", "e2e_ms"), ("TTFT", "TPOT", "E2E"), strict=True
-    ):
-        for stat, style in (("median", "o-"), ("p99", "s--")):
-            ys = [p.summary[key][stat] for p in pts]
-            ax.plot(xs, ys, style, label=f"{name} {stat}")
-        for p, x, y in zip(pts, xs, [p.summary[key]["median"] for p in pts], strict=True):
+    figure_mod = require("matplotlib.figure", "plot", purpose="bench serve --plot")
+    fig: Any = figure_mod.Figure(figsize=(13, 8), layout="constrained")
+    axes = fig.subplots(2, 2).flatten()
+    pts = [p for p in points if p.metrics.completed]
+    xs = [p.metrics.output_throughput for p in pts]
+    low = any(p.metrics.completed < LOW_SAMPLE for p in pts)
+    for ax, lm in zip(axes[:3], [m for m in LATENCIES if m.name != "itl"], strict=True):
+        tail = pts[0].metrics.latency[lm.name].keys()[-1] if pts else "p99"
+        med = [p.metrics.stat(lm.name, "median") for p in pts]
+        ax.plot(xs, med, "o-", label=f"{lm.label} median")
+        ys = [p.metrics.stat(lm.name, tail) for p in pts]
+        ax.plot(xs, ys, "--", color="C1", label=f"{lm.label} {tail}")
+        for p, x, y in zip(pts, xs, ys, strict=True):
+            if y is not None:
+                hollow = p.metrics.completed < LOW_SAMPLE
+                ax.plot([x], [y], "s", color="C1", fillstyle="none" if hollow else "full")
+        for p, x, y in zip(pts, xs, med, strict=True):
             if y is not None:
                 ax.annotate(f"{p.load:g}", (x, y), textcoords="offset points", xytext=(4, 4))
+        limit = pts[0].metrics.slos.get(lm.name) if pts and pts[0].metrics.slos else None
+        if limit is not None:
+            ax.axhline(limit, color="red", linestyle=":", label=f"SLO {limit:g} ms")
         ax.set_xlabel("output tokens/s")
-        ax.set_ylabel(f"{name} (ms)")
+        ax.set_ylabel(f"{lm.label} (ms)")
         ax.grid(True, alpha=0.3)
         ax.legend()
-    if pts:
-        fig.suptitle(title or f"latency vs throughput ({pts[0].mode} sweep)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ax = axes[3]
+    labels = [f"{p.load:g}" for p in points]
+    pos = list(range(len(points)))
+    ax.bar(
+        [i - 0.2 for i in pos], [p.metrics.request_throughput for p in points], 0.4, label="req/s"
+    )
+    if any(p.metrics.goodput is not None for p in points):
+        ax.bar(
+            [i + 0.2 for i in pos],
+            [p.metrics.goodput or 0.0 for p in points],
+            0.4,
+            label="goodput (req/s within SLOs)",
+        )
+    for i, p in enumerate(points):
+        verdict = "" if p.meets_slos is None else ("pass" if p.meets_slos else "FAIL")
+        failed = f"{p.metrics.failed} failed" if p.metrics.failed else ""
+        text = " ".join(t for t in (verdict, failed, "partial" if p.partial else "") if t)
+        if text:
+            ax.annotate(
+                text,
+                (i, p.metrics.request_throughput),
+                textcoords="offset points",
+                xytext=(0, 4),
+                ha="center",
+                fontsize=8,
+            )
+    ax.set_xticks(pos, labels)
+    ax.set_xlabel(points[0].mode if points else "load")
+    ax.set_ylabel("requests/s")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    note = f"\nhollow markers: tail percentile of fewer than {LOW_SAMPLE} requests" if low else ""
+    fig.suptitle((title or "latency vs throughput") + note)
     fig.savefig(out)
-    plt.close(fig)
     return out

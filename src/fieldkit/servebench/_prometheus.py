@@ -49,6 +49,18 @@ def _delta(before: Mapping[str, float], after: Mapping[str, float], name: str) -
     return after[name] - before.get(name, 0.0)
 
 
+def _ratio(
+    before: Mapping[str, float], after: Mapping[str, float], hits: str, queries: str
+) -> float | None:
+    """vLLM's prefix-cache hits / queries over the interval (either the ``vllm:`` or the older
+    ``vllm:gpu_`` spelling), ``None`` when not exposed or nothing was queried."""
+    for prefix in ("vllm:", "vllm:gpu_"):
+        h, q = _delta(before, after, prefix + hits), _delta(before, after, prefix + queries)
+        if h is not None and q:
+            return h / q
+    return None
+
+
 def _hist_mean_ms(
     before: Mapping[str, float], after: Mapping[str, float], base: str
 ) -> float | None:
@@ -81,17 +93,24 @@ def server_view(
             "itl_mean_ms": _hist_mean_ms(before, after, "vllm:inter_token_latency_seconds"),
             "e2e_mean_ms": _hist_mean_ms(before, after, "vllm:e2e_request_latency_seconds"),
             "preemptions": _delta(before, after, "vllm:num_preemptions_total"),
+            "prefix_cache_hit_rate": _ratio(
+                before, after, "prefix_cache_hits_total", "prefix_cache_queries_total"
+            ),
         }
     if any(k.startswith("llamacpp:") for k in after):
         gen = _delta(before, after, "llamacpp:tokens_predicted_total")
         gen_s = _delta(before, after, "llamacpp:tokens_predicted_seconds_total")
         prompt = _delta(before, after, "llamacpp:prompt_tokens_total")
         prompt_s = _delta(before, after, "llamacpp:prompt_seconds_total")
+        cached = _delta(before, after, "llamacpp:prompt_tokens_cached_total")
+        # prompt_tokens counts the tokens evaluated; cached ones were reused from a slot's cache.
+        seen = (prompt or 0.0) + (cached or 0.0)
         return {
             "server": "llama.cpp",
             "prompt_tokens": prompt,
             "generation_tokens": gen,
-            "prompt_tokens_cached": _delta(before, after, "llamacpp:prompt_tokens_cached_total"),
+            "prompt_tokens_cached": cached,
+            "prefix_cache_hit_rate": cached / seen if cached is not None and seen else None,
             "decode_calls": _delta(before, after, "llamacpp:n_decode_total"),
             "prompt_tokens_per_s": prompt / prompt_s if prompt and prompt_s else None,
             "generation_tokens_per_s": gen / gen_s if gen and gen_s else None,

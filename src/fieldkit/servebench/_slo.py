@@ -11,9 +11,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from fieldkit.servebench._latency import LATENCIES
+
 __all__ = ["SLO_METRICS", "SLOError", "SLOs", "parse_slos"]
 
-SLO_METRICS: dict[str, str] = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2e": "e2e"}
+SLO_METRICS: dict[str, str] = {m.name: m.name for m in LATENCIES}
 """Accepted SLO names (``e2el`` is accepted as vLLM spells it) → the latency they bound."""
 _ALIASES = {"e2el": "e2e"}
 _UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}

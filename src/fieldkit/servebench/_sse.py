@@ -8,10 +8,42 @@ role-only opening chunk never counts as the first token.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Chunk", "parse_data_line"]
+__all__ = ["MAX_LINE_BYTES", "Chunk", "LineTooLong", "iter_lines", "parse_data_line"]
+
+MAX_LINE_BYTES = 1 << 20
+"""Longest SSE line read (1 MiB): a longer one ends the request as ``bad_stream``."""
+
+
+class LineTooLong(ValueError):
+    """An SSE line exceeded the cap; nothing more of it is buffered."""
+
+
+async def iter_lines(
+    chunks: AsyncIterator[bytes], max_line_bytes: int = MAX_LINE_BYTES
+) -> AsyncIterator[str]:
+    """Lines (without ``\r``/``\n``) of a byte stream, holding at most *max_line_bytes* of one
+    unfinished line in memory; raises :class:`LineTooLong` past that."""
+    buf = b""
+    async for data in chunks:
+        buf = buf + data if buf else data
+        if b"\n" not in data:
+            if len(buf) > max_line_bytes:
+                raise LineTooLong(f"an SSE line longer than {max_line_bytes} bytes")
+            continue
+        *lines, buf = buf.split(b"\n")
+        for raw in lines:
+            if len(raw) > max_line_bytes:
+                raise LineTooLong(f"an SSE line longer than {max_line_bytes} bytes")
+            yield raw.removesuffix(b"\r").decode("utf-8", "replace")
+        if len(buf) > max_line_bytes:
+            raise LineTooLong(f"an SSE line longer than {max_line_bytes} bytes")
+    if buf:
+        yield buf.removesuffix(b"\r").decode("utf-8", "replace")
+
 
 DONE = object()
 
@@ -46,14 +78,18 @@ def parse_data_line(line: str) -> Chunk | object | None:
     """One SSE line → a :class:`Chunk`, ``DONE`` for ``data: [DONE]``, or ``None`` for lines
     that carry no event (blank, comments, ``event:``/``id:`` fields).
 
-    Raises ``ValueError`` when a ``data:`` payload is not a JSON object.
+    Raises ``ValueError`` when a ``data:`` payload is not a JSON object (nested too deeply
+    to parse included).
     """
     if not line.startswith("data:"):
         return None
     payload = line[5:].strip()
     if payload == "[DONE]":
         return DONE
-    obj = json.loads(payload)
+    try:
+        obj = json.loads(payload)
+    except RecursionError:
+        raise ValueError("an SSE data payload is nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError("an SSE data payload is not a JSON object")
     error = obj.get("error")

@@ -8,12 +8,25 @@ Synthetic prompts are random common English words, about one token each for BPE 
 from __future__ import annotations
 
 import json
+import os
 import random
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Prompt", "WorkloadError", "load_jsonl", "synthetic_prompts"]
+__all__ = [
+    "Prompt",
+    "WorkloadError",
+    "load_jsonl",
+    "load_sharegpt",
+    "load_trace",
+    "multi_turn_prompts",
+    "shared_prefix_prompts",
+    "synthetic_prompts",
+]
+
+_MAX_REPLY_TOKENS = 4096
 
 _VOCABULARY = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
@@ -40,6 +53,13 @@ class Prompt:
     messages: tuple[dict[str, Any], ...]
     max_tokens: int
     input_len: int | None = None
+    at: float | None = None
+    conversation: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The messages' contents joined by newlines (the raw prompt of ``/completions``)."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
 def _lengths(rng: random.Random, mean: int, ratio: float) -> int:
@@ -74,6 +94,64 @@ def synthetic_prompts(
     return out
 
 
+def multi_turn_prompts(
+    conversations: int,
+    turns: int,
+    input_len: int,
+    output_len: int,
+    *,
+    seed: int = 0,
+    first_conversation: int = 0,
+) -> list[Prompt]:
+    """*conversations* × *turns* user messages of *input_len* words, each turn tagged with its
+    conversation: the load generator sends a conversation's turns in order, each with the
+    history so far (earlier messages and the server's replies), so the prompt grows per turn."""
+    if conversations < 1 or turns < 1:
+        raise WorkloadError("a multi-turn workload needs at least 1 conversation and 1 turn")
+    if input_len < 1 or output_len < 1:
+        raise WorkloadError("input and output lengths must be at least 1 token")
+    rng = random.Random(seed)
+    out: list[Prompt] = []
+    for c in range(first_conversation, first_conversation + conversations):
+        for _ in range(turns):
+            text = " ".join(rng.choice(_WORDS) for _ in range(input_len))
+            out.append(Prompt(({"role": "user", "content": text},), output_len, input_len, None, c))
+    return out
+
+
+def shared_prefix_prompts(
+    groups: int,
+    questions: int,
+    prefix_len: int,
+    question_len: int,
+    output_len: int,
+    *,
+    seed: int = 0,
+) -> list[Prompt]:
+    """*groups* distinct system prompts of *prefix_len* words, each followed by *questions*
+    distinct user questions of *question_len* words, in a seeded random order: a workload that
+    a server's prefix cache can serve (``groups × questions`` prompts)."""
+    if groups < 1 or questions < 1:
+        raise WorkloadError("a shared-prefix workload needs at least 1 group and 1 question")
+    if prefix_len < 1 or question_len < 1 or output_len < 1:
+        raise WorkloadError("prefix, question and output lengths must be at least 1 token")
+    rng = random.Random(seed)
+    out: list[Prompt] = []
+    for g in range(groups):
+        system = f"Context {g}: " + " ".join(rng.choice(_WORDS) for _ in range(prefix_len))
+        for _ in range(questions):
+            question = " ".join(rng.choice(_WORDS) for _ in range(question_len))
+            out.append(
+                Prompt(
+                    ({"role": "system", "content": system}, {"role": "user", "content": question}),
+                    output_len,
+                    prefix_len + question_len,
+                )
+            )
+    rng.shuffle(out)
+    return out
+
+
 def _messages(obj: Any, where: str) -> tuple[dict[str, Any], ...]:
     if isinstance(obj, str):
         if not obj.strip():
@@ -94,26 +172,136 @@ def _messages(obj: Any, where: str) -> tuple[dict[str, Any], ...]:
     raise WorkloadError(f"{where}: expected a string, a message list or an object")
 
 
+def _read_regular(p: Path) -> str:
+    try:
+        if not stat.S_ISREG(os.stat(p).st_mode):
+            raise WorkloadError(f"{p} is not a regular file")
+        return p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise WorkloadError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise WorkloadError(f"{where}: unreadable JSON ({exc})") from None
+
+
+def load_sharegpt(path: str | Path, *, limit: int | None = None) -> list[Prompt]:
+    """Prompts from a ShareGPT-format file (a JSON list, or JSONL, of objects with
+    ``conversations``: ``[{"from": "human", "value": …}, {"from": "gpt", "value": …}, …]``).
+
+    Each conversation gives one prompt: its first human turn, asking for as many tokens as the
+    reply that follows it (estimated at 4 characters a token, 1 to 4096), as vLLM's ShareGPT
+    dataset does. Conversations without a human turn followed by a reply are skipped.
+    """
+    from fieldkit.nim import estimate_tokens
+
+    p = Path(path)
+    raw = _read_regular(p)
+    stripped = raw.lstrip()
+    if stripped.startswith("["):
+        data = _json(raw, str(p))
+        rows = data if isinstance(data, list) else []
+    else:
+        rows = [
+            _json(line, f"{p}:{n}") for n, line in enumerate(raw.splitlines(), 1) if line.strip()
+        ]
+    out: list[Prompt] = []
+    for row in rows:
+        turns = row.get("conversations") if isinstance(row, dict) else None
+        if not isinstance(turns, list) or len(turns) < 2:
+            continue
+        first, reply = turns[0], turns[1]
+        if not (isinstance(first, dict) and isinstance(reply, dict)):
+            continue
+        if first.get("from") not in ("human", "user") or not isinstance(first.get("value"), str):
+            continue
+        if not isinstance(reply.get("value"), str) or not first["value"].strip():
+            continue
+        tokens = min(max(estimate_tokens(reply["value"]), 1), _MAX_REPLY_TOKENS)
+        out.append(Prompt(({"role": "user", "content": first["value"]},), tokens))
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise WorkloadError(f"{p}: no ShareGPT conversations (human turn then reply)")
+    return out
+
+
+def _number(obj: dict[str, Any], key: str, where: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise WorkloadError(f"{where}: {key} must be a non-negative number")
+    if value == float("inf"):
+        raise WorkloadError(f"{where}: {key} must be finite")
+    return float(value)
+
+
+def load_trace(path: str | Path, *, max_tokens: int, seed: int = 0) -> list[Prompt]:
+    """A request trace to replay in time: JSONL, one request per line with ``timestamp`` (ms
+    from the trace's start, as Mooncake/AIPerf traces) and either a prompt (``messages`` /
+    ``prompt`` / ``text``) or ``input_length`` (that many synthetic words), and optionally
+    ``output_length`` / ``max_tokens``. Prompts come back in send order, ``at`` in seconds
+    from the first request."""
+    p = Path(path)
+    raw = _read_regular(p)
+    rng = random.Random(seed)
+    rows: list[tuple[float, Prompt]] = []
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{p}:{lineno}"
+        obj = _json(line, where)
+        if not isinstance(obj, dict):
+            raise WorkloadError(f"{where}: expected an object with a timestamp")
+        ts = _number(obj, "timestamp", where)
+        if ts is None:
+            raise WorkloadError(f"{where}: no timestamp (ms)")
+        out_len = _number(obj, "output_length", where) or _number(obj, "max_tokens", where)
+        limit = int(out_len) if out_len else max_tokens
+        if limit < 1 or limit > 1_000_000:
+            raise WorkloadError(f"{where}: output length must be within [1, 1000000]")
+        if any(k in obj for k in ("messages", "prompt", "text", "input")):
+            messages = _messages(obj, where)
+        else:
+            n = _number(obj, "input_length", where)
+            if not n or n > 1_000_000:
+                raise WorkloadError(f"{where}: needs a prompt or an input_length in [1, 1000000]")
+            words = " ".join(rng.choice(_WORDS) for _ in range(int(n)))
+            messages = ({"role": "user", "content": words},)
+        rows.append((ts, Prompt(messages, limit)))
+    if not rows:
+        raise WorkloadError(f"{p}: no requests")
+    rows.sort(key=lambda r: r[0])
+    start = rows[0][0]
+    return [
+        Prompt(pr.messages, pr.max_tokens, pr.input_len, (ts - start) / 1000.0) for ts, pr in rows
+    ]
+
+
 def load_jsonl(path: str | Path, *, max_tokens: int) -> list[Prompt]:
     """Prompts from a JSONL file: each line a string, a chat ``messages`` list, or an object
     with ``messages`` / ``prompt`` / ``text`` (and optionally its own ``max_tokens``).
-    Blank lines are skipped; any other malformed line raises :class:`WorkloadError`."""
+    Blank lines are skipped; any other malformed line (too deeply nested, a number too long to
+    convert) raises :class:`WorkloadError`. Only a regular file is read: a FIFO or device is
+    refused instead of blocking."""
     if max_tokens < 1:
         raise WorkloadError(f"max_tokens must be at least 1, got {max_tokens}")
     p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
+    raw = _read_regular(p)
     out: list[Prompt] = []
     for lineno, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{p}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise WorkloadError(f"{where}: not JSON ({exc.msg})") from None
+        obj = _json(line, where)
         limit = max_tokens
         if isinstance(obj, dict) and "max_tokens" in obj:
             limit = obj["max_tokens"]
