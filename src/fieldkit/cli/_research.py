@@ -35,6 +35,9 @@ ModelOpt = Annotated[
     str | None,
     typer.Option("--model", help="Model id at a URL proposer (default: the first it lists)."),
 ]
+MaxTokensOpt = Annotated[
+    int, typer.Option("--max-tokens", help="Longest proposer reply, in tokens.", min=16)
+]
 NoNetOpt = Annotated[
     bool,
     typer.Option(
@@ -153,6 +156,7 @@ def run(
         float, typer.Option("--temperature", help="Sampling temperature.")
     ] = 0.7,
     seed: Annotated[int | None, typer.Option("--seed", help="Proposer seed.")] = None,
+    max_tokens: MaxTokensOpt = 768,
 ) -> None:
     """Run trials until --trials or --hours is reached (Ctrl-C: stop after the current one)."""
     from fieldkit.research import (
@@ -179,7 +183,9 @@ def run(
                 status(line)
             if proposer == "local":
                 status("starting the local model (fieldkit serve)")
-            with open_proposer(proposer, model=model, seed=seed, temperature=temperature) as p:
+            with open_proposer(
+                proposer, model=model, seed=seed, temperature=temperature, max_tokens=max_tokens
+            ) as p:
                 records = run_research(
                     ws,
                     p,
@@ -243,6 +249,7 @@ def ablate_cmd(
     temperature: Annotated[
         float, typer.Option("--temperature", help="Sampling temperature.")
     ] = 0.7,
+    max_tokens: MaxTokensOpt = 768,
 ) -> None:
     """Compare arms (lineage block on/off) on the same task and proposer: a table and a plot."""
     from fieldkit.lineage._tsv import encode_row
@@ -263,7 +270,12 @@ def ablate_cmd(
     folder = out if out is not None else ws.state / "ablation"
     stop = StopRequest()
     try:
-        with _ctrl_c(stop), open_proposer(proposer, model=model, temperature=temperature) as base:
+        with (
+            _ctrl_c(stop),
+            open_proposer(
+                proposer, model=model, temperature=temperature, max_tokens=max_tokens
+            ) as base,
+        ):
 
             def make(arm: str, seed: int) -> ChatProposer:
                 status(f"arm {arm}, seed {seed}")
