@@ -86,6 +86,27 @@ def _trial_ids(store: LineageStore) -> set[str]:
     return {t.exp_id for t in store.all_trials()}
 
 
+def _group_runs_trial(pgid: int, exp_id: str) -> bool:
+    """Whether a live process of group *pgid* was started for trial *exp_id* (its environment
+    has ``FIELDKIT_TRIAL``), so a recycled group id is never killed. Without ``/proc``: True."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    marker = f"FIELDKIT_TRIAL={exp_id}".encode()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[2]) != pgid:
+                continue
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                return True
+        except (OSError, IndexError, ValueError):
+            continue
+    return False
+
+
 def recover(ws: Workspace) -> list[str]:
     """Clean up after a killed loop; returns what was done (one line each).
 
@@ -95,8 +116,10 @@ def recover(ws: Workspace) -> list[str]:
     done: list[str] = []
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         info = json.loads(ws.running_path.read_text(encoding="utf-8"))
-        kill_group(int(info["pgid"]))
-        done.append(f"killed the process group of interrupted trial {info['exp_id']}")
+        pgid, exp_id = int(info["pgid"]), str(info["exp_id"])
+        if _group_runs_trial(pgid, exp_id):
+            kill_group(pgid)
+            done.append(f"killed the process group of interrupted trial {exp_id}")
     with contextlib.suppress(FileNotFoundError):
         ws.running_path.unlink()
     trials = ws.state / "trials"
