@@ -152,3 +152,14 @@ def test_init_refuses_bad_targets(tmp_path: Path) -> None:
     ):
         with pytest.raises(ResearchError, match=why):
             init_workspace(tmp_path, targets=targets, run=f"{sys.executable} a.py", metric="m")
+
+
+def test_recover_refuses_while_a_loop_holds_the_workspace(task_ws: Workspace) -> None:
+    import pytest
+
+    from fieldkit.research import ResearchError
+    from fieldkit.research._loop import _run_lock
+
+    with _run_lock(task_ws), pytest.raises(ResearchError, match="another `research run`"):
+        recover(task_ws)
+    assert recover(task_ws) == []

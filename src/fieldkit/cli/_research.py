@@ -165,7 +165,6 @@ def run(
         ResearchError,
         StopRequest,
         open_proposer,
-        recover,
         run_research,
     )
 
@@ -179,8 +178,6 @@ def run(
     stop = StopRequest()
     try:
         with _ctrl_c(stop):
-            for line in recover(ws):
-                status(line)
             if proposer == "local":
                 status("starting the local model (fieldkit serve)")
             with open_proposer(
@@ -195,6 +192,7 @@ def run(
                     stop=stop,
                     isolate_network=not allow_network,
                     on_trial=lambda r: typer.echo(_line(r)),
+                    on_note=status,
                 )
     except (Interrupted, KeyboardInterrupt):
         _interrupted()

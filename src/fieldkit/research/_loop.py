@@ -112,7 +112,13 @@ def recover(ws: Workspace) -> list[str]:
 
     Kills the process group of a trial that outlived its loop, removes left-over trial
     worktrees, and logs kept commits the trial log lacks (their row was never written).
+    Takes the workspace's run lock: ``ResearchError`` while a loop is running there.
     """
+    with _run_lock(ws):
+        return _recover(ws)
+
+
+def _recover(ws: Workspace) -> list[str]:
     done: list[str] = []
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         info = json.loads(ws.running_path.read_text(encoding="utf-8"))
@@ -394,12 +400,14 @@ def run_research(
     runner: Runner | None = None,
     isolate_network: bool = True,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[TrialRecord]:
     """Run trials until the log holds *trials* of them (the baseline not counted), *hours*
     pass, or *stop* asks; returns the records written by this call.
 
     A new call on the same workspace resumes: ``trials`` counts the log's trials, not this
     call's. ``stop.now()`` kills the running trial and raises ``Interrupted`` (not logged).
+    ``on_note`` gets one line per clean-up step done after an interrupted run.
     """
     if trials is not None and trials < 0:
         raise ValueError(f"trials must be >= 0, got {trials}")
@@ -417,7 +425,9 @@ def run_research(
     deadline = time.monotonic() + hours * 3600 if hours is not None else math.inf
     written: list[TrialRecord] = []
     with _run_lock(ws):
-        recover(ws)
+        for note in _recover(ws):
+            if on_note is not None:
+                on_note(note)
         loop = _Loop(ws, proposer, runner, lineage=lineage, on_trial=on_trial)
         first = loop.baseline()
         if first is not None:
