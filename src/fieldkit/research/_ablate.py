@@ -183,7 +183,8 @@ def plot_ablation(arms: Sequence[ArmSummary], *, metric: str, out: Path | None =
     fig = figure_cls(figsize=(7.0, 4.0))
     canvas_cls(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for summary in arms:
+    styles = ("-", "--", ":", "-.")
+    for n, summary in enumerate(arms):
         length = max((len(c) for c in summary.curves), default=0)
         xs, mean, low, high = [], [], [], []
         for i in range(length):
@@ -195,10 +196,10 @@ def plot_ablation(arms: Sequence[ArmSummary], *, metric: str, out: Path | None =
             mean.append(statistics.fmean(clean))
             low.append(min(clean))
             high.append(max(clean))
-        (line,) = ax.plot(
-            xs, mean, marker="o", ms=3, label=f"{summary.arm} (n={len(summary.curves)})"
-        )
+        label = f"{summary.arm} (n={len(summary.curves)})"
+        (line,) = ax.plot(xs, mean, styles[n % len(styles)], marker="o", ms=4, label=label)
         ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("trial (0 = baseline)")
     ax.set_ylabel(f"best {metric} so far")
     ax.set_title("lineage ablation: best so far, mean and min–max across seeds")
