@@ -145,7 +145,9 @@ def test_init_refuses_bad_targets(tmp_path: Path) -> None:
     from fieldkit.research import ResearchError, init_workspace
 
     (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "link.py").symlink_to(tmp_path / "a.py")
     for targets, why in (
+        (("link.py",), "symbolic link"),
         (("missing.py",), "is not a file"),
         (("../a.py",), "must be a path inside"),
         (("a.py", "a.py"), "listed twice"),

@@ -97,3 +97,9 @@ def test_durations_and_sizes() -> None:
             parse_duration(bad)
     with pytest.raises(ValueError, match="size"):
         parse_size("lots")
+
+
+def test_text_that_is_not_utf8_is_an_invalid_edit() -> None:
+    reply = "train.py\n<<<<<<< SEARCH\nB = 2\n=======\nB = '\ud800'\n>>>>>>> REPLACE\n"
+    with pytest.raises(EditError, match="not valid UTF-8"):
+        apply_edits(parse_edits(reply, ("train.py",)), FILES)

@@ -216,6 +216,11 @@ def apply_edits(edits: Sequence[Edit], files: Mapping[str, str]) -> dict[str, st
     changed = {p: t for p, t in out.items() if t != files[p]}
     if not changed:
         raise EditError("the edit changes nothing")
+    for path, text in changed.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EditError(f"the new {path} is not valid UTF-8 text") from None
     return changed
 
 

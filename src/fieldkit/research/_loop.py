@@ -204,6 +204,8 @@ class _Loop:
         tree.parent.mkdir(parents=True, exist_ok=True)
         git(self.ws.root, "worktree", "add", "-q", "--detach", str(tree), self.ws.branch_tip())
         for path, text in (files or {}).items():
+            if (tree / path).is_symlink():  # never write through a link to outside the tree
+                raise ResearchError(f"{path} is a symbolic link in the research branch")
             (tree / path).write_text(text, encoding="utf-8")
         tmp = tree / ".tmp"
         tmp.mkdir(exist_ok=True)

@@ -116,6 +116,8 @@ def _check_targets(root: Path, targets: tuple[str, ...]) -> tuple[str, ...]:
         norm = posixpath.normpath(target.strip())
         if not norm or norm.startswith(("/", "../")) or norm == "..":
             raise ResearchError(f"target {target!r} must be a path inside {root}")
+        if (root / norm).is_symlink():
+            raise ResearchError(f"target {norm} is a symbolic link; name the real file")
         if not (root / norm).is_file():
             raise ResearchError(f"target {norm} is not a file in {root}")
         if norm.startswith(STATE_DIR):
