@@ -20,6 +20,7 @@ PACKAGES = [
     "fieldkit.quant",
     "fieldkit.rag",
     "fieldkit.rag.bench",
+    "fieldkit.research",
     "fieldkit.serve",
     "fieldkit.testing",
     "fieldkit.training",

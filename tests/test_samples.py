@@ -28,6 +28,7 @@ def test_there_is_a_sample_per_module() -> None:
         "training",
         "publish",
         "quant",
+        "research",
     ):
         assert module in names, f"no sample for {module}"
 

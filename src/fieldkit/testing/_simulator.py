@@ -340,6 +340,7 @@ class NIMSimulator:
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._reply: behaviour.ChatReply = behaviour.default_reply
+        self._script: deque[str] = deque()
         self._timing: behaviour.TokenTiming | None = None
         self._warm_at = 0.0
         self._in_flight = 0
@@ -443,6 +444,7 @@ class NIMSimulator:
             self._requests.clear()
             self._faults.clear()
             self._reply = behaviour.default_reply
+            self._script = deque()
             self._timing = None
             self._warm_at = 0.0
             self._generation += 1
@@ -476,6 +478,34 @@ class NIMSimulator:
             raise TypeError("set_chat_reply() takes a str or a callable(request_json) -> str")
         with self._lock:
             self._reply = reply
+            self._script = deque()
+
+    def set_chat_replies(self, replies: Iterable[str], *, then: str | None = None) -> None:
+        """Replay *replies* in order, one per chat request; afterwards answer *then*, or HTTP
+        500 naming the exhausted script when *then* is None. ``pending_replies`` counts the rest."""
+        queue = deque(replies)
+        if not all(isinstance(r, str) for r in queue):
+            raise TypeError("set_chat_replies() takes an iterable of str")
+        if then is not None and not isinstance(then, str):
+            raise TypeError("then= must be a str or None")
+
+        def replay(_body: dict[str, Any]) -> str:
+            with self._lock:
+                if queue:
+                    return queue.popleft()
+            if then is None:
+                raise LookupError("the scripted chat replies are exhausted")
+            return then
+
+        with self._lock:
+            self._reply = replay
+            self._script = queue
+
+    @property
+    def pending_replies(self) -> int:
+        """Scripted chat replies not served yet (0 when none were scripted)."""
+        with self._lock:
+            return len(self._script)
 
     def set_token_timing(
         self, ttft_s: float = 0.0, itl_s: float = 0.0, tokens: int | None = None
