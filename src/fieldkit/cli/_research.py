@@ -250,7 +250,7 @@ def ablate_cmd(
     max_tokens: MaxTokensOpt = 768,
 ) -> None:
     """Compare arms (lineage block on/off) on the same task and proposer: a table and a plot."""
-    from fieldkit.lineage._tsv import encode_row
+    from fieldkit.lineage.views import encode_row
     from fieldkit.research import (
         ChatProposer,
         Interrupted,

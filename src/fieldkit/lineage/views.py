@@ -9,9 +9,11 @@ from __future__ import annotations
 from fieldkit.lineage._base import LineageBase
 from fieldkit.lineage._derived import tree_tsv
 from fieldkit.lineage._mlflow import ExportError, ExportResult
+from fieldkit.lineage._plot import save_figure
 from fieldkit.lineage._progress import Point, ProgressData, progress_data
 from fieldkit.lineage._render import one_line
 from fieldkit.lineage._trial import FLOAT_FIELDS
+from fieldkit.lineage._tsv import encode_row
 from fieldkit.lineage._watch import WatchFrame, frame_of, render_frame, watch_loop
 
 __all__ = [
@@ -22,10 +24,12 @@ __all__ = [
     "Point",
     "ProgressData",
     "WatchFrame",
+    "encode_row",
     "frame_of",
     "one_line",
     "progress_data",
     "render_frame",
+    "save_figure",
     "tree_tsv",
     "watch_loop",
 ]

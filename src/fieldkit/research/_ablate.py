@@ -17,7 +17,7 @@ from typing import Any
 
 from fieldkit._atomic import atomic_write_text
 from fieldkit.lineage import FailureLabel, Trial
-from fieldkit.lineage._tsv import encode_row
+from fieldkit.lineage.views import encode_row
 from fieldkit.research._loop import StopRequest, run_research
 from fieldkit.research._proposer import Proposer
 from fieldkit.research._workspace import STATE_DIR, Workspace, init_workspace, open_workspace
@@ -177,9 +177,14 @@ def ablate(
 
 def plot_ablation(arms: Sequence[ArmSummary], *, metric: str, out: Path | None = None) -> Any:
     """Best-so-far per arm: the mean across seeds, min–max shaded (a matplotlib ``Figure``)."""
-    from fieldkit.lineage._plot import _mpl, save_figure
+    from fieldkit._lazy import require
+    from fieldkit.lineage.views import save_figure
 
-    figure_cls, canvas_cls = _mpl()
+    require("matplotlib", "plot", purpose="ablation plots")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg as canvas_cls
+    from matplotlib.figure import Figure as figure_cls
+    from matplotlib.ticker import MaxNLocator
+
     fig = figure_cls(figsize=(7.0, 4.0))
     canvas_cls(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -199,7 +204,7 @@ def plot_ablation(arms: Sequence[ArmSummary], *, metric: str, out: Path | None =
         label = f"{summary.arm} (n={len(summary.curves)})"
         (line,) = ax.plot(xs, mean, styles[n % len(styles)], marker="o", ms=4, label=label)
         ax.fill_between(xs, low, high, alpha=0.2, color=line.get_color())
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (0 = baseline)")
     ax.set_ylabel(f"best {metric} so far")
     ax.set_title("lineage ablation: best so far, mean and min–max across seeds")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fieldkit._atomic import atomic_write_text
 from fieldkit.lineage import LineageStore, Trial
-from fieldkit.lineage._tsv import encode_row
+from fieldkit.lineage.views import encode_row
 from fieldkit.research._config import ResearchConfig
 from fieldkit.research._git import GitError, git
 
