@@ -262,8 +262,8 @@ class LocalEmbedder:
     ~15 s) and is shared by every LocalEmbedder of the process. Vectors are L2-normalised.
     ``input_type`` is accepted for protocol compatibility; MiniLM embeds queries and passages
     the same way. ``device``: ``cpu``, ``cuda``, ``mps`` or ``auto``; ``threads``: CPU threads
-    (default ``default_threads()``, the cores this process may use). Texts are encoded sorted by length, so a
-    call with many texts pads each batch only to its own longest text.
+    (default ``default_threads()``, the cores this process may use). Texts are encoded sorted
+    by length, so a call with many texts pads each batch only to its own longest text.
     """
 
     def __init__(

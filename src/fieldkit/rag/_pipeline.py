@@ -478,40 +478,6 @@ class Pipeline:
         found = tables.sources([c.id for c in chunks])
         return [dataclasses.replace(c, source=found.get(c.id)) for c in chunks]
 
-    def _bm25_search(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
-        """BM25 over the table's lexemes; the index is rebuilt when the table changed."""
-        from fieldkit.rag._lexical import Bm25Index, identifier_terms, with_identifiers
-        from fieldkit.rag._sources import (
-            fetch,
-            lexical_rows_query,
-            rows_by_id_query,
-            version_query,
-        )
-        from fieldkit.rag._store import _chunk
-
-        store = self.store
-        what = f"lexical retrieval from {store.table.qualified}"
-        row = fetch(store, version_query(store.table), (query,), what)[0]
-        version = (int(row[0]), int(row[1]))
-        index = self._bm25
-        if index is None or index.version != version:
-            rows = fetch(store, lexical_rows_query(store.table), None, what)
-            index = Bm25Index.build([with_identifiers(r) for r in rows], version)
-            self._bm25 = index
-        hits = index.search([*row[2], *identifier_terms(query)], k, labels)
-        if not hits:
-            return []
-        params: dict[str, Any] = {"ids": [cid for cid, _ in hits]}
-        if qvec is not None:
-            params["q"] = qvec
-        found = {
-            int(r[0]): _chunk(r)
-            for r in fetch(
-                store, rows_by_id_query(store.table, with_distance=qvec is not None), params, what
-            )
-        }
-        return [found[cid] for cid, _ in hits if cid in found]
-
     def _flush(self, docs: list[int], pending: list[tuple[int, int, int, str, str]]) -> int:
         rows: list[Row] = []
         # A local embedder gets the whole batch at once: it sorts texts by length, so each of
@@ -594,7 +560,7 @@ class Pipeline:
 
     def _lexical(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
         if self.lexical == "bm25":
-            return self._bm25_search(query, k, labels, qvec)
+            return self.store.bm25(query, k, labels, qvec=qvec)
         return self.store.lexical(query, k, labels, qvec=qvec)
 
     def rerank(self, query: str, chunks: Sequence[Chunk], *, top_k: int = 3) -> list[Chunk]:
