@@ -1,8 +1,8 @@
 """fieldkit.rag at daily-use size: ingest, first query in a fresh process, p50/p95 per mode.
 
-Corpus: real text, the docstrings of the Python standard library this interpreter runs on
-(every module, class and function docstring of ``sysconfig.get_paths()["stdlib"]``), one chunk
-per paragraph of at least six words, repeated with a numbered suffix when the stdlib has fewer
+Corpus: real text, the docstrings of the Python this benchmark runs on: the standard library,
+then the installed packages (module, class and function docstrings), one chunk per distinct
+paragraph of at least six words, repeated with a numbered suffix only if there are fewer
 paragraphs than the size asked for. Embeddings come from a hash embedder (bag of words hashed
 into 128 dimensions), so the store is measured, not a model.
 
@@ -79,26 +79,35 @@ class HashEmbedder:
         pass
 
 
-def stdlib_paragraphs() -> list[str]:
-    """Docstring paragraphs (≥ 6 words) of the interpreter's standard library, in path order."""
-    root = Path(sysconfig.get_paths()["stdlib"])
+def docstring_paragraphs(limit: int) -> list[str]:
+    """Up to ``limit`` distinct docstring paragraphs (≥ 6 words): the interpreter's standard
+    library first, then the installed packages (``purelib``), in path order."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    purelib = Path(sysconfig.get_paths()["purelib"])
     out: list[str] = []
-    for path in sorted(root.rglob("*.py")):
-        if "site-packages" in path.parts or "test" in path.parts:
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                doc = ast.get_docstring(node)
-                if not doc:
+    seen: set[str] = set()
+    for root in (stdlib, purelib):
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).parts
+            if "test" in rel or "tests" in rel or (root == stdlib and "site-packages" in rel):
+                continue
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (SyntaxError, UnicodeDecodeError, OSError, ValueError, RecursionError):
+                continue
+            for node in ast.walk(tree):
+                if not isinstance(
+                    node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                ):
                     continue
-                for para in re.split(r"\n\s*\n", doc):
+                doc = ast.get_docstring(node)
+                for para in re.split(r"\n\s*\n", doc or ""):
                     text = " ".join(para.split())
-                    if len(text.split()) >= 6 and "\x00" not in text:
+                    if len(text.split()) >= 6 and "\x00" not in text and text not in seen:
+                        seen.add(text)
                         out.append(text)
+                        if len(out) >= limit:
+                            return out
     return out
 
 
@@ -290,10 +299,11 @@ def _pgvector(dsn: str, texts: Sequence[str], qs: Sequence[str], n: int) -> dict
 
 def run(quick: bool) -> list[Row]:
     dsn = _dsn()
-    paragraphs = stdlib_paragraphs()
-    print(f"stdlib docstring paragraphs: {len(paragraphs)}")
+    sizes = QUICK_SIZES if quick else SIZES
+    paragraphs = docstring_paragraphs(max(sizes))
+    print(f"distinct docstring paragraphs: {len(paragraphs)}")
     rows: list[Row] = []
-    for n in QUICK_SIZES if quick else SIZES:
+    for n in sizes:
         texts = corpus(n, paragraphs)
         qs = queries(texts)
         fk = _fieldkit(dsn, texts, qs, n)

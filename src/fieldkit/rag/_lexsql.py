@@ -187,11 +187,13 @@ def bm25_query(
         if labels
         else sql.SQL("")
     )
-    k1, b = sql.Literal(BM25_K1), sql.Literal(BM25_B)
+    k1, b = sql.SQL(f"{float(BM25_K1)!r}::float8"), sql.SQL(f"{float(BM25_B)!r}::float8")
     return sql.SQL(
         "WITH qt AS (SELECT lexeme AS term FROM unnest(to_tsvector('english', %(text)s)) "
         "UNION SELECT unnest(%(idents)s::text[])), "
-        "p AS MATERIALIZED (SELECT l.term, l.id, l.tf, l.dl FROM {lex} l JOIN qt USING (term)), "
+        # = ANY(ARRAY(...)): an index scan of each term's postings, never a scan of the table
+        "p AS MATERIALIZED (SELECT term, id, tf, dl FROM {lex} "
+        "WHERE term = ANY(ARRAY(SELECT term FROM qt))), "
         "df AS (SELECT term, count(*)::float8 AS df FROM p GROUP BY term), "
         "st AS (SELECT n::float8 AS n, CASE WHEN n > 0 AND total > 0 "
         "THEN total::float8 / n ELSE 1.0 END AS avgdl FROM {stats}), "
