@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg import sql
 
 from fieldkit.rag import _lexsql, _sql
 from fieldkit.rag._ids import collision_message
@@ -335,6 +336,20 @@ class Store:
             for stmt in _lexsql.backfill(self.table):
                 conn.execute(stmt)
         self._lex_ready = True
+
+    def vacuum(self) -> None:
+        """VACUUM ANALYZE the table and its postings after a bulk load: fresh planner
+        statistics, and a visibility map that lets BM25 read postings from the index alone.
+        Skipped with a log line when the role may not (it is only an optimisation)."""
+        lex, _, _ = _lexsql.lex_tables(self.table)
+        try:
+            with psycopg.connect(
+                self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
+            ) as conn:
+                for t in (self.table, lex):
+                    conn.execute(sql.SQL("VACUUM (ANALYZE) {t}").format(t=t.ident))
+        except psycopg.Error as exc:
+            log.info("VACUUM ANALYZE of %s skipped: %s", self.table.qualified, exc)
 
     def lexical_mismatches(self) -> int:
         """How many postings (plus 1 for wrong statistics) differ from a fresh computation

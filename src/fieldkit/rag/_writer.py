@@ -55,7 +55,7 @@ class BulkWriter:
         self.embed_seconds = 0.0
         self.index_seconds = 0.0
         self.deferred = False
-        self._failed = False
+        self.bulk = False  # a load into an empty table: VACUUM ANALYZE at the end
 
     def __enter__(self) -> BulkWriter:
         if self.store.has_ann_index() is False:  # None: no table yet (the first write says so)
@@ -78,6 +78,7 @@ class BulkWriter:
         ):
             self.store.drop_ann_index()
             self.deferred = True
+            self.bulk = True
         t0 = time.perf_counter()
         rows: list[Row] = []
         step = self._step or max(len(pending), 1)
@@ -101,7 +102,8 @@ class BulkWriter:
         self.close(failed=exc_type is not None)
 
     def close(self, *, failed: bool = False) -> None:
-        """Build the deferred HNSW index. After a failed load an index error is only logged:
+        """Build the deferred HNSW index (and VACUUM ANALYZE after a bulk load into an empty
+        table). After a failed load an index error is only logged:
         the load's own error is the one to report (retrieval warns until the next ingest or
         ``ensure_schema()`` rebuilds it)."""
         if not self.deferred:
@@ -111,6 +113,7 @@ class BulkWriter:
         try:
             self.store.build_ann_index()
         except RAGError as err:
+            self.index_seconds = time.perf_counter() - t0
             if not failed:
                 raise
             log.warning(
@@ -118,5 +121,6 @@ class BulkWriter:
                 self.store.table.qualified,
                 err,
             )
-        finally:
-            self.index_seconds = time.perf_counter() - t0
+        if self.bulk and not failed:
+            self.store.vacuum()
+        self.index_seconds = time.perf_counter() - t0
