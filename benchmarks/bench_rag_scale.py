@@ -45,7 +45,7 @@ import numpy as np
 from benchmarks._table import Row
 
 DESCRIPTION = (
-    "rag at 10k/100k chunks (stdlib docstrings, hash embedder): ingest, first query in a fresh "
+    "rag at 10k/100k chunks (Python docstrings, hash embedder): ingest, first query in a fresh "
     "process, p50/p95 per mode, memory, disk; vs bm25s and plain pgvector dense"
 )
 

@@ -1,11 +1,9 @@
-"""BM25 lexical ranking over the lexemes Postgres already computed (``tsv`` column).
+"""BM25 (Lucene variant, k1=1.5, b=0.75) over the lexemes Postgres computes (``tsv`` column).
 
 Postgres's ``ts_rank``/``ts_rank_cd`` have no inverse document frequency, so a query word that
-appears in every chunk weighs as much as a rare one. ``Bm25Index`` reads each chunk's lexemes
-and term frequencies once (same English stemming and stop words as the GIN index), keeps
-per-term postings with precomputed BM25 weights (Lucene variant, k1=1.5, b=0.75) in numpy, and
-scores a query in microseconds per posting. The pipeline rebuilds it when the table's content
-version (row count, newest row version) changes.
+appears in every chunk weighs as much as a rare one. Retrieval scores BM25 in SQL over postings
+kept in Postgres (``fieldkit.rag._lexsql``); ``Bm25Index`` is the same formula in numpy over
+rows held in memory, the reference that SQL is tested against and a scorer for ad-hoc units.
 
 Postgres's parser splits identifiers at underscores (``pg_stat_activity`` → pg, stat, activ),
 so each ``a_b`` identifier is also indexed whole (``identifier_terms``): a query naming it
