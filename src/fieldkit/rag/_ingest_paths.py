@@ -255,7 +255,7 @@ def ingest_paths(
 
     writer = pipe.bulk_writer()
     try:
-        writer.__enter__()
+        writer.open()
         for path in walk(roots, globs=globs, warn=warn, ignored=count_ignored):
             key = str(path)
             seen.add(key)

@@ -58,6 +58,10 @@ class BulkWriter:
         self.bulk = False  # a load into an empty table: VACUUM ANALYZE at the end
 
     def __enter__(self) -> BulkWriter:
+        return self.open()
+
+    def open(self) -> BulkWriter:
+        """Note a table found without its HNSW index, to rebuild it in ``close``."""
         if self.store.has_ann_index() is False:  # None: no table yet (the first write says so)
             log.warning(
                 "table %s has no HNSW index (an interrupted bulk load?); this ingest rebuilds it",
