@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BM25_B", "BM25_K1", "Bm25Index", "identifier_terms", "with_identifiers"]
+__all__ = [
+    "BM25_B",
+    "BM25_K1",
+    "IDENTIFIER_MAX",
+    "Bm25Index",
+    "identifier_terms",
+    "with_identifiers",
+]
 
 BM25_K1 = 1.5
 BM25_B = 0.75
@@ -30,10 +37,15 @@ BM25_B = 0.75
 # text (the plain ``[a-z0-9]+(?:_[a-z0-9]+)+`` restarts inside every long run: quadratic).
 _IDENTIFIER = re.compile(r"(?<![a-z0-9])[a-z0-9]++(?:_[a-z0-9]++)+")
 
+# Longer identifiers are not indexed whole, as Postgres skips words over 2047 bytes: a longer
+# term would not fit a btree entry of the postings table (about 2.7 kB) and fail the write.
+IDENTIFIER_MAX = 2047
+
 
 def identifier_terms(text: str) -> Counter[str]:
-    """Underscore-joined identifiers of ``text``, lower-cased, with their counts (linear)."""
-    return Counter(_IDENTIFIER.findall(text.lower()))
+    """Underscore-joined identifiers of ``text`` up to ``IDENTIFIER_MAX`` characters,
+    lower-cased, with their counts (linear)."""
+    return Counter(t for t in _IDENTIFIER.findall(text.lower()) if len(t) <= IDENTIFIER_MAX)
 
 
 def with_identifiers(

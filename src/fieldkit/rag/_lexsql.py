@@ -16,7 +16,7 @@ import hashlib
 
 from psycopg import sql
 
-from fieldkit.rag._lexical import BM25_B, BM25_K1
+from fieldkit.rag._lexical import BM25_B, BM25_K1, IDENTIFIER_MAX
 from fieldkit.rag._sql import TableName
 
 __all__ = [
@@ -58,7 +58,8 @@ def _terms_of(rows: str) -> str:
         f"FROM {rows} r, unnest(r.tsv) l "
         "UNION ALL "
         f"SELECT r.id, m[1], 1 FROM {rows} r, "
-        f"regexp_matches(lower(r.text), '{IDENTIFIER_RE}', 'g') m"
+        f"regexp_matches(lower(r.text), '{IDENTIFIER_RE}', 'g') m "
+        f"WHERE length(m[1]) <= {int(IDENTIFIER_MAX)}"
         ") x GROUP BY id, term) y"
     )
 

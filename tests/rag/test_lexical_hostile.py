@@ -1,0 +1,53 @@
+"""The BM25 index in Postgres on hostile text: very long identifiers, characters whose
+lower case differs between Python and Postgres, quotes, NUL, empty and stop-word queries; and
+the SQL ranking against the in-memory reference on random small corpora."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import pytest
+
+from fieldkit.rag import Document, Pipeline
+from tests.rag.test_lexical_index import _agrees, _Hash, _query_terms, _reference
+
+
+@pytest.fixture
+def hpipe(make_pipe: Callable[..., Pipeline]) -> Pipeline:
+    p = make_pipe(embedder=_Hash(), write_batch=16)
+    p.ensure_schema()
+    return p
+
+
+def test_a_very_long_identifier_does_not_break_ingest(hpipe: Pipeline) -> None:
+    long_ident = "_".join(secrets.token_hex(8) for _ in range(400))  # ~6.8k chars, incompressible
+    hpipe.ingest([Document(1, f"blob {long_ident} end"), Document(2, "short_name here")])
+    _agrees(hpipe)
+    assert [c.doc_id for c in hpipe.retrieve("short_name", top_k=3, mode="lexical")] == [2]
+    assert hpipe.retrieve(long_ident, top_k=3, mode="lexical")[0].doc_id == 1
+
+
+def test_non_ascii_case_agrees_with_the_reference(hpipe: Pipeline) -> None:
+    # KELVIN SIGN lower-cases to ASCII "k" in Python; Postgres's lower() may leave it alone
+    text = "\u212a_value and \u0130_x and ÄÖ_ÜÉ plain_ok"
+    hpipe.ingest([Document(1, text), Document(2, "nothing here")])
+    _agrees(hpipe)
+    for q in ("\u212a_value", "k_value", "plain_ok", "\u0130_x"):
+        want = _reference(hpipe).search(_query_terms(hpipe, q), 5)
+        got = [c.id for c in hpipe.retrieve(q, top_k=5, mode="lexical")]
+        assert got == [cid for cid, _ in want], q
+
+
+@pytest.mark.parametrize("query", ["", "   ", "the and of", "'", "'; DROP TABLE x; --", "\\", "%s"])
+def test_empty_stop_word_and_quoted_queries(hpipe: Pipeline, query: str) -> None:
+    hpipe.ingest([Document(1, "it's the o'reilly book; DROP TABLE x; -- and %s \\ things")])
+    got = hpipe.retrieve(query, top_k=5, mode="lexical")
+    want = _reference(hpipe).search(_query_terms(hpipe, query), 5)
+    assert [c.id for c in got] == [cid for cid, _ in want]
+    assert hpipe.count() == 1
+
+
+def test_nul_in_a_query_separates_words(hpipe: Pipeline) -> None:
+    hpipe.ingest([Document(1, "some text"), Document(2, "other words")])
+    assert [c.doc_id for c in hpipe.retrieve("some\x00text", top_k=3, mode="lexical")] == [1]
