@@ -4,10 +4,13 @@ the SQL ranking against the in-memory reference on random small corpora."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fieldkit.rag import Document, Pipeline
 from tests.rag.test_lexical_index import _agrees, _Hash, _query_terms, _reference
@@ -51,3 +54,40 @@ def test_empty_stop_word_and_quoted_queries(hpipe: Pipeline, query: str) -> None
 def test_nul_in_a_query_separates_words(hpipe: Pipeline) -> None:
     hpipe.ingest([Document(1, "some text"), Document(2, "other words")])
     assert [c.doc_id for c in hpipe.retrieve("some\x00text", top_k=3, mode="lexical")] == [1]
+
+
+_WORDS = [
+    "postgres", "vector", "Vectors", "running", "runs", "the", "and", "of", "it's", "o'reilly",
+    "naïve", "café", "ÜBER", "日本語", "work_mem", "pg_stat_activity", "A_B", "x_1_y", "--",
+    "%s", "\\", "'", '"', "ß", "straße", "🙂", "1234", "v2_0",
+]  # fmt: skip
+
+_texts = st.lists(st.sampled_from(_WORDS), min_size=0, max_size=12).map(" ".join)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    corpus=st.lists(_texts, min_size=1, max_size=8),
+    queries=st.lists(_texts, min_size=1, max_size=3),
+)
+def test_sql_bm25_matches_the_reference_on_random_corpora(
+    hpipe: Pipeline, corpus: list[str], queries: list[str]
+) -> None:
+    """Scores equal to the in-memory BM25 (float32 there), order by score then id."""
+    hpipe.store.drop()
+    hpipe.ensure_schema()
+    hpipe.ingest([Document(i + 1, t or "-") for i, t in enumerate(corpus)])
+    _agrees(hpipe)
+    ref = _reference(hpipe)
+    for q in queries:
+        want = ref.search(_query_terms(hpipe, q), 5)
+        got = [c.id for c in hpipe.retrieve(q, top_k=5, mode="lexical")]
+        assert len(got) == len(want), q
+        scores = dict(want)
+        for a, b in itertools.pairwise(got):
+            assert scores[a] > scores[b] - 1e-4 and (scores[a] > scores[b] + 1e-4 or a < b), q
+        assert {cid for cid, s in want if s > want[-1][1] + 1e-4} <= set(got), q
