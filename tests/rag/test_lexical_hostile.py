@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -91,3 +92,34 @@ def test_sql_bm25_matches_the_reference_on_random_corpora(
         for a, b in itertools.pairwise(got):
             assert scores[a] > scores[b] - 1e-4 and (scores[a] > scores[b] + 1e-4 or a < b), q
         assert {cid for cid, s in want if s > want[-1][1] + 1e-4} <= set(got), q
+
+
+def test_concurrent_ingests_of_the_same_documents_keep_the_index_in_agreement(
+    make_pipe: Callable[..., Pipeline],
+) -> None:
+    """Writers replacing the same documents at once (the statistics row every write updates):
+    no deadlock or duplicate, and the postings match whichever version was written last."""
+    first = make_pipe(embedder=_Hash(), write_batch=8)
+    first.ensure_schema()
+    others = [make_pipe(embedder=_Hash(), write_batch=8) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def load(p: Pipeline, n: int) -> None:
+        try:
+            for round_ in range(3):
+                p.ingest(
+                    Document(i, f"writer {n} round {round_} doc{i} shared_term")
+                    for i in range(1, 41)
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(p, n)) for n, p in enumerate(others)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert first.count() == 40
+    _agrees(first)
+    assert len(first.retrieve("shared_term", top_k=50, mode="lexical")) == 40
