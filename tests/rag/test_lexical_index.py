@@ -293,7 +293,7 @@ def test_settings_are_validated_when_assigned(make_pipe: Callable[..., Pipeline]
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("table", "other"), ("embed_url", "http://x"), ("pgvector_dsn", "x"), ("embedder", None)],
+    [("embed_url", "http://x"), ("embed_dim", 8), ("timeout", 1.0), ("embedder", None)],
 )
 def test_construction_bound_settings_are_refused(
     make_pipe: Callable[..., Pipeline], name: str, value: object
@@ -301,6 +301,31 @@ def test_construction_bound_settings_are_refused(
     p = make_pipe(embedder=_Hash())
     with pytest.raises(AttributeError, match=f"Pipeline.{name} is fixed at construction"):
         setattr(p, name, value)
+
+
+def test_assigning_table_or_dsn_moves_the_pipeline_there(
+    make_pipe: Callable[..., Pipeline], pg_dsn: str, pg_table: str
+) -> None:
+    """As in 0.3.0, which read both at every call: the next call uses the new table."""
+    p = make_pipe(embedder=_Hash())
+    p.ensure_schema()
+    p.ingest([Document(1, "first table words")])
+    p.table = pg_table + "_b"
+    assert p.table_name == pg_table + "_b" and p.config.table == pg_table + "_b"
+    try:
+        p.ensure_schema()
+        assert p.count() == 0
+        p.ingest([Document(2, "second table words")])
+        assert [c.doc_id for c in p.retrieve("words", top_k=5, mode="lexical")] == [2]
+        p.pgvector_dsn = pg_dsn
+        p.table = pg_table
+        assert [c.doc_id for c in p.retrieve("words", top_k=5, mode="lexical")] == [1]
+    finally:
+        p.table = pg_table + "_b"
+        p.drop_table()
+    with pytest.raises(RAGError, match="table name"):
+        p.table = "bad name"
+    assert p.table == pg_table + "_b"
 
 
 def test_invalid_construction_names_the_setting() -> None:

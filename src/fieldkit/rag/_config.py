@@ -23,7 +23,7 @@ from fieldkit.rag._types import (
     DEFAULT_RERANK_MODEL,
 )
 
-__all__ = ["FIELDS", "FIXED", "FUSIONS", "LEXICAL_BACKENDS", "PipelineConfig"]
+__all__ = ["FIELDS", "FIXED", "FUSIONS", "LEXICAL_BACKENDS", "RETARGET", "PipelineConfig"]
 
 LEXICAL_BACKENDS = ("bm25", "postgres")
 FUSIONS = ("document", "chunk")
@@ -32,13 +32,11 @@ FUSIONS = ("document", "chunk")
 FIXED = frozenset(
     {
         "embed_url",
-        "pgvector_dsn",
         "rerank_url",
         "rerank_api_key",
         "embed_model",
         "embed_dim",
         "embed_api_key",
-        "table",
         "max_connections",
         "vector_storage",
         "timeout",
@@ -121,3 +119,7 @@ class PipelineConfig:
 
 
 FIELDS = frozenset(f.name for f in dataclasses.fields(PipelineConfig))
+
+# Where the chunks live: assigning one moves the pipeline to that table or database (its next
+# call opens a new store), as 0.3.0 read them at every call.
+RETARGET = frozenset({"table", "pgvector_dsn"})

@@ -21,7 +21,14 @@ import numpy as np
 
 from fieldkit._progress import Bar, progress_bar
 from fieldkit.rag import _prompt
-from fieldkit.rag._config import FIELDS, FIXED, FUSIONS, LEXICAL_BACKENDS, PipelineConfig
+from fieldkit.rag._config import (
+    FIELDS,
+    FIXED,
+    FUSIONS,
+    LEXICAL_BACKENDS,
+    RETARGET,
+    PipelineConfig,
+)
 from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
 from fieldkit.rag._ids import IdRegistry, chunk_ids
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
@@ -140,6 +147,8 @@ class Pipeline:
             config = current.with_value(name, value)
             object.__setattr__(self, "_config", config)
             value = getattr(config, name)
+            if name in RETARGET:
+                self._retarget(config)
         elif name == "embedder" and current is not None:
             raise AttributeError(
                 "Pipeline.embedder is fixed at construction; create a new Pipeline instead"
@@ -156,6 +165,16 @@ class Pipeline:
         if self.embed_dim != config.embed_dim:
             config = config.with_value("embed_dim", self.embed_dim)
         object.__setattr__(self, "_config", config)
+
+    def _retarget(self, config: PipelineConfig) -> None:
+        """Point at ``config``'s table and database: the current store is closed, the next
+        call opens one there."""
+        object.__setattr__(self, "_table", config.table_name)
+        store = self._store
+        for name in ("_store", "_sources", "_has_sources"):
+            object.__setattr__(self, name, None)
+        if store is not None:
+            store.close()
 
     @property
     def config(self) -> PipelineConfig:
