@@ -175,10 +175,11 @@ def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert default_threads() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
+    # a busy last minute must not shrink the thread count: only the affinity mask counts
     monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))
-    assert default_threads() == 1  # a saturated machine still gets one thread
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 5, 7})
+    assert default_threads() == 5
 
 
 _KILLED_CHILD = """

@@ -197,12 +197,9 @@ def _check_device_available(device: str) -> None:
 
 
 def default_threads() -> int:
-    """CPU threads for the local embedder: the cores this process may use that are idle now.
-
-    Torch's default (one thread per core) oversubscribes a busy machine, where spinning
-    threads wait on each other; the 1-minute load average estimates the busy cores. An
-    explicit ``OMP_NUM_THREADS`` wins.
-    """
+    """CPU threads for the local embedder: the cores this process may run on (its affinity
+    mask, so a ``taskset`` or container limit is honoured). An explicit ``OMP_NUM_THREADS``
+    wins. Not reduced by the load average: it lags by a minute and starved idle machines."""
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -210,11 +207,7 @@ def default_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    try:
-        busy = int(os.getloadavg()[0])
-    except OSError:  # pragma: no cover - no load average
-        busy = 0
-    return max(1, min(cores, cores - busy))
+    return max(1, cores)
 
 
 def _load_model(path: str, device: str) -> Any:
@@ -293,8 +286,8 @@ class LocalEmbedder:
     ~15 s) and is shared by every LocalEmbedder of the process. Vectors are L2-normalised.
     ``input_type`` is accepted for protocol compatibility; MiniLM embeds queries and passages
     the same way. ``device``: ``cpu``, ``cuda``, ``mps`` or ``auto``; ``threads``: CPU threads
-    (default ``default_threads()``, the idle cores). Texts are encoded sorted by length, so a
-    call with many texts pads each batch only to its own longest text.
+    (default ``default_threads()``, the cores this process may use). Texts are encoded sorted
+    by length, so a call with many texts pads each batch only to its own longest text.
     """
 
     def __init__(

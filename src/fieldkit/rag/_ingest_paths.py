@@ -151,8 +151,7 @@ def ingest_paths(
     pending: list[_Pending] = []
     pending_chunks = 0
     seen: set[str] = set()
-    flushes = 0
-    deferred = False
+    failed = True
 
     def warn(path: str, reason: str) -> None:
         summary.warnings.append((path, reason))
@@ -161,31 +160,24 @@ def ingest_paths(
         summary.ignored += 1
 
     def flush() -> None:
-        nonlocal pending, pending_chunks, flushes, deferred
+        nonlocal pending, pending_chunks
         if not pending:
             return
-        if flushes == 0 and pending_chunks >= pipe.write_batch and store.is_empty():
-            store.drop_ann_index()  # bulk load: build HNSW once at the end
-            deferred = True
-        texts = [c.text for p in pending for c in p.chunks]
-        t_embed = time.perf_counter()
-        vectors: Any = pipe._embed(texts, "passage") if texts else []
-        summary.embed_seconds += time.perf_counter() - t_embed
         rows = []
         spans = []
         files = []
-        i = 0
         for p in pending:
             ids = chunk_ids(p.doc_id, len(p.chunks))
             for idx, (cid, chunk) in enumerate(zip(ids, p.chunks, strict=True)):
-                rows.append((cid, p.doc_id, idx, label, chunk.text, vectors[i]))
+                rows.append((cid, p.doc_id, idx, label, chunk.text))
                 spans.append((cid, p.doc_id, chunk.heading, chunk.start, chunk.end))
-                i += 1
             files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
         # File rows first with an empty hash, so a run killed before the real rows are written
         # re-ingests these files next time, or removes their chunks if they are gone by then.
         sources.record([(*f[:2], "", *f[3:]) for f in files], None, embedder=name, dim=dim)
-        store.write_batch([p.doc_id for p in pending], rows)
+        embedded = writer.embed_seconds
+        writer.write([p.doc_id for p in pending], rows)
+        summary.embed_seconds += writer.embed_seconds - embedded
         sources.record(files, spans, embedder=name, dim=dim)
         for p in pending:
             if p.new:
@@ -193,11 +185,12 @@ def ingest_paths(
             else:
                 summary.updated += 1
         summary.chunks += len(rows)
-        flushes += 1
         pending, pending_chunks = [], 0
         bar.update(summary, t0)
 
+    writer = pipe.bulk_writer()
     try:
+        writer.open()
         for path in walk(
             roots, globs=globs, warn=warn, ignored=count_ignored, follow_symlinks=follow_symlinks
         ):
@@ -245,12 +238,11 @@ def ingest_paths(
         if gone:
             summary.chunks_removed = sources.remove(gone)
             summary.removed = len(gone)
+        failed = False
     finally:
         bar.close()
-        if deferred:
-            store.build_ann_index()
+        writer.close(failed=failed)
         summary.seconds = time.perf_counter() - t0
-        pipe._invalidate_lexical()
     return summary
 
 

@@ -1,11 +1,9 @@
-"""BM25 lexical ranking over the lexemes Postgres already computed (``tsv`` column).
+"""BM25 (Lucene variant, k1=1.5, b=0.75) over the lexemes Postgres computes (``tsv`` column).
 
 Postgres's ``ts_rank``/``ts_rank_cd`` have no inverse document frequency, so a query word that
-appears in every chunk weighs as much as a rare one. ``Bm25Index`` reads each chunk's lexemes
-and term frequencies once (same English stemming and stop words as the GIN index), keeps
-per-term postings with precomputed BM25 weights (Lucene variant, k1=1.5, b=0.75) in numpy, and
-scores a query in microseconds per posting. The pipeline rebuilds it when the table's content
-version (row count, newest row version) changes.
+appears in every chunk weighs as much as a rare one. Retrieval scores BM25 in SQL over postings
+kept in Postgres (``fieldkit.rag._lexsql``); ``Bm25Index`` is the same formula in numpy over
+rows held in memory, the reference that SQL is tested against and a scorer for ad-hoc units.
 
 Postgres's parser splits identifiers at underscores (``pg_stat_activity`` → pg, stat, activ),
 so each ``a_b`` identifier is also indexed whole (``identifier_terms``): a query naming it
@@ -23,7 +21,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BM25_B", "BM25_K1", "Bm25Index", "identifier_terms", "with_identifiers"]
+__all__ = [
+    "BM25_B",
+    "BM25_K1",
+    "IDENTIFIER_MAX",
+    "Bm25Index",
+    "identifier_terms",
+    "with_identifiers",
+]
 
 BM25_K1 = 1.5
 BM25_B = 0.75
@@ -32,10 +37,15 @@ BM25_B = 0.75
 # text (the plain ``[a-z0-9]+(?:_[a-z0-9]+)+`` restarts inside every long run: quadratic).
 _IDENTIFIER = re.compile(r"(?<![a-z0-9])[a-z0-9]++(?:_[a-z0-9]++)+")
 
+# Longer identifiers are not indexed whole, as Postgres skips words over 2047 bytes: a longer
+# term would not fit a btree entry of the postings table (about 2.7 kB) and fail the write.
+IDENTIFIER_MAX = 2047
+
 
 def identifier_terms(text: str) -> Counter[str]:
-    """Underscore-joined identifiers of ``text``, lower-cased, with their counts (linear)."""
-    return Counter(_IDENTIFIER.findall(text.lower()))
+    """Underscore-joined identifiers of ``text`` up to ``IDENTIFIER_MAX`` characters,
+    lower-cased, with their counts (linear)."""
+    return Counter(t for t in _IDENTIFIER.findall(text.lower()) if len(t) <= IDENTIFIER_MAX)
 
 
 def with_identifiers(

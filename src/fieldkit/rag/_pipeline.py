@@ -21,36 +21,41 @@ import numpy as np
 
 from fieldkit._progress import Bar, progress_bar
 from fieldkit.rag import _prompt
+from fieldkit.rag._config import (
+    FIELDS,
+    FIXED,
+    FUSIONS,
+    LEXICAL_BACKENDS,
+    RETARGET,
+    PipelineConfig,
+)
 from fieldkit.rag._embedders import Embedder, LocalEmbedder, NIMEmbedder
-from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
 from fieldkit.rag._ids import IdRegistry, chunk_ids
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
-from fieldkit.rag._sql import STORAGE_TYPES, TableName, parse_table_name
-from fieldkit.rag._store import Row, Store, mask_dsn
+from fieldkit.rag._retrievers import Request, retriever_for
+from fieldkit.rag._sql import TableName
+from fieldkit.rag._store import Store, mask_dsn
 from fieldkit.rag._types import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_EMBED_BATCH,
     DEFAULT_EMBED_DIM,
     DEFAULT_EMBED_MODEL,
     DEFAULT_RERANK_MODEL,
-    RETRIEVAL_MODES,
     Chunk,
     Document,
     RAGError,
     _utf8_text,
     coerce_document,
 )
+from fieldkit.rag._writer import BulkWriter, Pending
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
     from fieldkit.rag._ingest_paths import IngestSummary
-    from fieldkit.rag._lexical import Bm25Index
     from fieldkit.rag._sources import SourceTables
 
-LEXICAL_BACKENDS = ("bm25", "postgres")
-FUSIONS = ("document", "chunk")
 
-__all__ = ["NO_GENERATOR_NOTE", "Pipeline"]
+__all__ = ["FUSIONS", "LEXICAL_BACKENDS", "NO_GENERATOR_NOTE", "Pipeline"]
 
 NO_GENERATOR_NOTE = "no generator configured: answer is None; 'chunks' are the retrieved passages"
 NO_CONTEXT_NOTE = "no passages to ground an answer: the generator was not called"
@@ -73,17 +78,6 @@ def _labels(label: str | Sequence[str] | None) -> list[str] | None:
     if not all(isinstance(x, str) for x in out):
         raise TypeError("label must be a string or a sequence of strings")
     return out
-
-
-_POSITIVE_SIZES = frozenset(
-    {"embed_batch", "embed_dim", "chunk_tokens", "write_batch", "ef_search"}
-)
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in RETRIEVAL_MODES:
-        raise ValueError(f"mode must be one of {', '.join(RETRIEVAL_MODES)}; got {mode!r}")
-    return mode
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -136,45 +130,58 @@ class Pipeline:
     last_ingest: dict[str, float] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    _bm25: Bm25Index | None = field(default=None, init=False, repr=False, compare=False)
+    _config: PipelineConfig | None = field(default=None, init=False, repr=False, compare=False)
     _sources: SourceTables | None = field(default=None, init=False, repr=False, compare=False)
     _has_sources: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # The sizes are checked on every assignment (construction included), so a call never
-        # has to re-validate them.
-        if name in _POSITIVE_SIZES and (
-            isinstance(value, bool) or not isinstance(value, int) or value <= 0
-        ):
-            raise ValueError(f"{name} must be positive")
-        super().__setattr__(name, value)
+        # After construction every setting goes through the frozen configuration: a value is
+        # validated when assigned (never at the next call), and a setting bound into the store,
+        # embedder or clients at construction is refused instead of silently ignored.
+        current = self.__dict__.get("_config")
+        if name in FIELDS and isinstance(current, PipelineConfig):
+            if name in FIXED:
+                raise AttributeError(
+                    f"Pipeline.{name} is fixed at construction (it chose the store, embedder "
+                    "or HTTP clients); create a new Pipeline instead"
+                )
+            config = current.with_value(name, value)
+            object.__setattr__(self, "_config", config)
+            value = getattr(config, name)
+            if name in RETARGET:
+                self._retarget(config)
+        elif name == "embedder" and current is not None:
+            raise AttributeError(
+                "Pipeline.embedder is fixed at construction; create a new Pipeline instead"
+            )
+        object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
-        if self.max_connections <= 0:
-            raise ValueError("max_connections must be positive")
-        if self.vector_storage not in STORAGE_TYPES:
-            raise ValueError(
-                f"vector_storage must be one of {', '.join(STORAGE_TYPES)}; "
-                f"got {self.vector_storage!r}"
-            )
-        if self.lexical not in LEXICAL_BACKENDS:
-            raise ValueError(f"lexical must be one of {', '.join(LEXICAL_BACKENDS)}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
-        from fieldkit.rag._fusion import _check_weights
-
-        self.fusion_weights = tuple(_check_weights(self.fusion_weights, 2))  # type: ignore[assignment]
-        if (
-            isinstance(self.fusion_k, bool)
-            or not isinstance(self.fusion_k, int)
-            or self.fusion_k < 0
-        ):
-            raise ValueError("fusion_k must be an integer >= 0")
-        self._table = parse_table_name(self.table)
-        if self.embed_url is not None:
-            self.embed_url = self.embed_url.rstrip("/")
+        config = PipelineConfig(**{name: getattr(self, name) for name in FIELDS})
+        for name in FIELDS:  # normalised values (weights as a tuple, URL without a slash)
+            object.__setattr__(self, name, getattr(config, name))
+        self._table = config.table_name
         self.embedder = self._make_embedder()
         self._rerank_client = self._make_rerank_client()
+        if self.embed_dim != config.embed_dim:
+            config = config.with_value("embed_dim", self.embed_dim)
+        object.__setattr__(self, "_config", config)
+
+    def _retarget(self, config: PipelineConfig) -> None:
+        """Point at ``config``'s table and database: the current store is closed, the next
+        call opens one there."""
+        object.__setattr__(self, "_table", config.table_name)
+        store = self._store
+        for name in ("_store", "_sources", "_has_sources"):
+            object.__setattr__(self, name, None)
+        if store is not None:
+            store.close()
+
+    @property
+    def config(self) -> PipelineConfig:
+        """The validated settings (frozen); assigning a pipeline attribute replaces it."""
+        assert self._config is not None
+        return self._config
 
     # -- construction helpers ----------------------------------------------------------------
 
@@ -314,7 +321,6 @@ class Pipeline:
         self.store.drop()
         SourceTables(self.store).drop()
         self._has_sources = None
-        self._bm25 = None
 
     def count(self) -> int:
         """Number of chunks stored in the table."""
@@ -350,26 +356,14 @@ class Pipeline:
             budget = int(chunk_tokens)
         registry = IdRegistry()
         docs: list[int] = []
-        pending: list[tuple[int, int, int, str, str]] = []
-        written = 0
-        flushes = 0
-        deferred = False
+        pending: list[Pending] = []
         t_start = time.perf_counter()
-        store = self.store
-        if store.has_ann_index() is False:  # None: no table yet (the first write says so)
-            # A bulk load killed before its index build leaves the table without one: build
-            # it at the end of this ingest (dense search is a full scan until then).
-            log.warning(
-                "table %s has no HNSW index (an interrupted bulk load?); this ingest rebuilds it",
-                self._table.qualified,
-            )
-            deferred = True
         load = getattr(self.embedder, "load", None)
+        writer = self.bulk_writer()
         if callable(load):  # load the model before the bar appears: it must not sit at 0%
             load()
-        failed = True
         try:
-            with _progress(progress, documents) as report:
+            with writer, _progress(progress, documents) as report:
                 for raw in documents:
                     doc = coerce_document(raw)
                     if "\x00" in doc.text or "\x00" in doc.label:
@@ -384,44 +378,30 @@ class Pipeline:
                     for idx, (cid, text) in enumerate(zip(ids, pieces, strict=True)):
                         pending.append((cid, doc.id, idx, doc.label, text))
                     if len(pending) >= self.write_batch:
-                        if flushes == 0 and not deferred and store.is_empty():
-                            # A bulk load (at least one full batch) into an empty table:
-                            # build the HNSW index once at the end, not row by row.
-                            store.drop_ann_index()
-                            deferred = True
-                        n = self._flush(docs, pending)
-                        flushes += 1
-                        written += n
-                        report(n, len(docs))
+                        report(writer.write(docs, pending), len(docs))
                         docs, pending = [], []
                 if docs:
-                    n = self._flush(docs, pending)
-                    written += n
-                    report(n, len(docs))
-            failed = False
+                    report(writer.write(docs, pending), len(docs))
         finally:
-            index_s = 0.0
-            if deferred:
-                t_index = time.perf_counter()
-                try:
-                    store.build_ann_index()
-                except RAGError as exc:
-                    if not failed:
-                        raise
-                    # The ingest's own error is the one to report; the index waits for the
-                    # next ingest or ensure_schema(), and retrieval warns until then.
-                    log.warning(
-                        "could not build the HNSW index of %s after the failed ingest: %s",
-                        self._table.qualified,
-                        exc,
-                    )
-                index_s = time.perf_counter() - t_index
             self.last_ingest = {
-                "chunks": written,
+                "chunks": writer.chunks,
                 "seconds": time.perf_counter() - t_start,
-                "index_build_seconds": index_s,
+                "index_build_seconds": writer.index_seconds,
             }
-        return written
+        return writer.chunks
+
+    def bulk_writer(self) -> BulkWriter:
+        """The writer ``ingest`` and ``ingest_paths`` store chunks through (a context manager:
+        it builds a deferred HNSW index on exit)."""
+        self._check_open()
+        assert self.embedder is not None
+        return BulkWriter(
+            self.store,
+            self.embedder,
+            lambda texts: self._embed(texts, "passage"),
+            write_batch=self.write_batch,
+            embed_batch=self.embed_batch,
+        )
 
     def ingest_paths(
         self,
@@ -465,7 +445,8 @@ class Pipeline:
         return summary
 
     def _invalidate_lexical(self) -> None:
-        self._bm25 = None
+        """Kept for callers of earlier versions: the lexical index lives in Postgres and is
+        current after every write, so there is nothing to invalidate."""
 
     def _source_tables(self) -> SourceTables | None:
         """The table's file/span side tables, when it was filled from files."""
@@ -482,53 +463,6 @@ class Pipeline:
             return chunks
         found = tables.sources([c.id for c in chunks])
         return [dataclasses.replace(c, source=found.get(c.id)) for c in chunks]
-
-    def _bm25_search(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
-        """BM25 over the table's lexemes; the index is rebuilt when the table changed."""
-        from fieldkit.rag._lexical import Bm25Index, identifier_terms, with_identifiers
-        from fieldkit.rag._sources import (
-            fetch,
-            lexical_rows_query,
-            rows_by_id_query,
-            version_query,
-        )
-        from fieldkit.rag._store import _chunk
-
-        store = self.store
-        what = f"lexical retrieval from {store.table.qualified}"
-        row = fetch(store, version_query(store.table), (query,), what)[0]
-        version = (int(row[0]), int(row[1]))
-        index = self._bm25
-        if index is None or index.version != version:
-            rows = fetch(store, lexical_rows_query(store.table), None, what)
-            index = Bm25Index.build([with_identifiers(r) for r in rows], version)
-            self._bm25 = index
-        hits = index.search([*row[2], *identifier_terms(query)], k, labels)
-        if not hits:
-            return []
-        params: dict[str, Any] = {"ids": [cid for cid, _ in hits]}
-        if qvec is not None:
-            params["q"] = qvec
-        found = {
-            int(r[0]): _chunk(r)
-            for r in fetch(
-                store, rows_by_id_query(store.table, with_distance=qvec is not None), params, what
-            )
-        }
-        return [found[cid] for cid, _ in hits if cid in found]
-
-    def _flush(self, docs: list[int], pending: list[tuple[int, int, int, str, str]]) -> int:
-        rows: list[Row] = []
-        # A local embedder gets the whole batch at once: it sorts texts by length, so each of
-        # its mini-batches pads only to its own longest text. NIM requests keep embed_batch.
-        step = len(pending) if isinstance(self.embedder, LocalEmbedder) else self.embed_batch
-        for start in range(0, len(pending), max(step, 1)):
-            part = pending[start : start + max(step, 1)]
-            vectors = self._embed([p[4] for p in part], "passage")
-            for (cid, doc_id, idx, label, text), vec in zip(part, vectors, strict=True):
-                rows.append((cid, doc_id, idx, label, text, vec))
-        self.store.write_batch(docs, rows)
-        return len(rows)
 
     # -- retrieval -----------------------------------------------------------------------------
 
@@ -553,55 +487,24 @@ class Pipeline:
         self, query: str, top_k: int, mode: str, label: str | Sequence[str] | None
     ) -> tuple[list[Chunk], float, float]:
         """(chunks, embed ms, database ms)."""
-        _check_mode(mode)
+        retriever = retriever_for(mode)
         _utf8_text("the query", query)
         labels = _labels(label)
         if top_k <= 0:
             return [], 0.0, 0.0
         self._check_open()
-        embed_ms = 0.0
-        qvec = None
-        if mode != "lexical":
-            t0 = time.perf_counter()
-            qvec = self._embed([query], "query")[0]
-            embed_ms = _ms(t0)
+        assert self._config is not None
+        req = Request(
+            query,
+            top_k,
+            labels,
+            self.store,
+            self._config,
+            lambda text: self._embed([text], "query")[0],
+        )
         t0 = time.perf_counter()
-        store = self.store
-        if mode == "dense":
-            assert qvec is not None
-            chunks = store.dense(qvec, top_k, labels, ef_search=self.ef_search)
-        elif mode == "lexical":
-            chunks = self._lexical(query.replace("\x00", " "), top_k, labels, None)
-        else:
-            assert qvec is not None
-            pool = min(max(top_k * 4, 40), 1000)
-            dense = store.dense(qvec, pool, labels, ef_search=self.ef_search)
-            lexical = self._lexical(query.replace("\x00", " "), pool, labels, qvec)
-            by_id = {c.id: c for c in lexical}
-            by_id.update({c.id: c for c in dense})
-            # lexical first: it wins exact ties (a document first in one leg and second in
-            # the other), as it ranked known items better in benchmarks/bench_rag_docs.py
-            rankings = [[c.id for c in lexical], [c.id for c in dense]]
-            if self.fusion == "document":
-                doc_of = {
-                    c.id: (c.doc_id if c.doc_id is not None else -c.id) for c in by_id.values()
-                }
-                order = document_fusion(
-                    rankings, doc_of, k=self.fusion_k, limit=top_k, weights=self.fusion_weights
-                )
-            else:
-                fused = reciprocal_rank_fusion(
-                    rankings, k=self.fusion_k, limit=top_k, weights=self.fusion_weights
-                )
-                order = [cid for cid, _ in fused]
-            chunks = [by_id[cid] for cid in order]
-        chunks = self._with_sources(chunks)
-        return chunks, embed_ms, _ms(t0)
-
-    def _lexical(self, query: str, k: int, labels: list[str] | None, qvec: Any) -> list[Chunk]:
-        if self.lexical == "bm25":
-            return self._bm25_search(query, k, labels, qvec)
-        return self.store.lexical(query, k, labels, qvec=qvec)
+        chunks = self._with_sources(retriever(req))
+        return chunks, req.embed_ms, max(_ms(t0) - req.embed_ms, 0.0)
 
     def rerank(self, query: str, chunks: Sequence[Chunk], *, top_k: int = 3) -> list[Chunk]:
         """Reorder ``chunks`` with the reranker and keep ``top_k`` (each with ``rerank_score``).

@@ -8,30 +8,19 @@ file next time (chunk ids derive from the document id, so this replaces, never d
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from fieldkit.rag._sql import TableName
+from fieldkit.rag._lexsql import side_table
 from fieldkit.rag._store import Store, db_error
-from fieldkit.rag._types import RAGError, Source
+from fieldkit.rag._types import Source
 
 __all__ = ["FileRecord", "SourceTables", "side_table"]
 
 _SEP = "\x1f"  # heading-path separator inside the TEXT column (unit separator)
-
-
-def side_table(t: TableName, suffix: str) -> TableName:
-    """``<name>_<suffix>`` in the same schema, shortened with a hash to fit 63 bytes."""
-    name = f"{t.name}_{suffix}"
-    if len(name) > 63:
-        digest = hashlib.sha1(t.name.encode()).hexdigest()[:8]
-        name = f"{t.name[: 63 - len(suffix) - 10]}_{digest}_{suffix}"
-    return TableName(schema=t.schema, name=name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,42 +215,3 @@ class SourceTables:
             )
             for r in rows
         }
-
-
-def lexical_rows_query(t: TableName) -> sql.Composed:
-    """Query: every chunk's id, doc_id, label, lexemes, term frequencies and text (BM25)."""
-    return sql.SQL(
-        "SELECT id, doc_id, label, "
-        "coalesce((SELECT array_agg(l.lexeme) FROM unnest(tsv) l), '{{}}'), "
-        "coalesce((SELECT array_agg(coalesce(array_length(l.positions, 1), 1)) "
-        "FROM unnest(tsv) l), '{{}}'), text FROM {t}"
-    ).format(t=t.ident)
-
-
-def version_query(t: TableName) -> sql.Composed:
-    """Query: (row count, newest row version) and the query's lexemes (param: text)."""
-    return sql.SQL(
-        "SELECT (SELECT count(*) FROM {t}), "
-        "(SELECT coalesce(max(xmin::text::bigint), 0) FROM {t}), "
-        "(SELECT coalesce(array_agg(lexeme), '{{}}') FROM unnest(to_tsvector('english', %s)))"
-    ).format(t=t.ident)
-
-
-def rows_by_id_query(t: TableName, *, with_distance: bool) -> sql.Composed:
-    """Query: chunk rows by id (params: ids[, q]) in the store's row shape."""
-    dist = sql.SQL("embedding <=> %(q)b") if with_distance else sql.SQL("NULL::float8")
-    return sql.SQL(
-        "SELECT id, label, text, {dist} AS distance, doc_id, chunk_index FROM {t} "
-        "WHERE id = ANY(%(ids)s)"
-    ).format(t=t.ident, dist=dist)
-
-
-def fetch(store: Store, query: sql.Composed, params: Any, what: str) -> list[Any]:
-    """Run a read query on the store's pool; RAGError on failure."""
-    try:
-        with store.connection() as conn:
-            return list(conn.execute(query, params).fetchall())
-    except psycopg.Error as exc:
-        raise db_error(what, exc) from exc
-    except RAGError:
-        raise

@@ -270,13 +270,6 @@ def lexical_query(
     ).format(t=t.ident, dist=dist, where=where)
 
 
-def distances_for(t: TableName, storage: str = "vector") -> sql.Composed:
-    """Query: dense distances for specific ids (params: q, ids)."""
-    return sql.SQL("SELECT id, embedding <=> {q} FROM {t} WHERE id = ANY(%(ids)s)").format(
-        t=t.ident, q=_q(storage)
-    )
-
-
 def drop_table(t: TableName) -> sql.Composed:
     """Statement: drop the table (and its indexes) if it exists."""
     return sql.SQL("DROP TABLE IF EXISTS {t}").format(t=t.ident)

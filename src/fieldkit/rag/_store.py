@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
+from psycopg import sql
 
-from fieldkit.rag import _sql
+from fieldkit.rag import _lexsql, _sql
 from fieldkit.rag._ids import collision_message
 from fieldkit.rag._sql import STORAGE_TYPES, TableName
 from fieldkit.rag._types import Chunk, RAGError
@@ -122,6 +123,7 @@ class Store:
         self._closed = False
         self._ann_checked = False
         self._iterative: bool | None = None
+        self._lex_ready = False
         self.last_dense_scan = ""
 
     # -- connections -------------------------------------------------------------------------
@@ -291,12 +293,116 @@ class Store:
                             self.table.qualified,
                         )
                     conn.execute(stmt)
+            self._create_lexical(conn)
             self._ann_checked = True
 
     def drop(self) -> None:
-        """Drop the table and its indexes (if it exists)."""
+        """Drop the table, its indexes and its lexical index (if they exist)."""
         with _guard(f"dropping {self.table.qualified}"), self.connection(vector=False) as conn:
             conn.execute(_sql.drop_table(self.table))
+            for stmt in _lexsql.drop(self.table):
+                conn.execute(stmt)
+        self._lex_ready = False
+
+    # -- lexical index -----------------------------------------------------------------------
+
+    def _create_lexical(self, conn: psycopg.Connection[Any]) -> bool:
+        """Create and fill the BM25 postings of an existing table when missing, inside the
+        caller's transaction, holding the table's write lock (concurrent writers wait, so the
+        backfill sees every committed chunk and misses no later one). False: no table."""
+        row = conn.execute(_lexsql.exists(self.table)).fetchone()
+        if row and row[0]:
+            self._lex_ready = True
+            return True
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
+        if not {r[0] for r in conn.execute(_sql.existing_columns(self.table))} >= {"tsv", "text"}:
+            return False
+        row = conn.execute(_lexsql.exists(self.table)).fetchone()
+        if not (row and row[0]):
+            log.info("building the lexical index of %s (once)", self.table.qualified)
+            for stmt in [*_lexsql.create(self.table), *_lexsql.backfill(self.table)]:
+                conn.execute(stmt)
+        self._lex_ready = True
+        return True
+
+    def ensure_lexical(self) -> None:
+        """Give a table built before the lexical index its postings (once, in one transaction;
+        later writes keep them current). A missing table is left to the query to report."""
+        if self._lex_ready:
+            return
+        with _guard(f"indexing {self.table.qualified}"), self.connection(vector=False) as conn:
+            self._create_lexical(conn)
+
+    def rebuild_lexical(self) -> None:
+        """Recompute the lexical index from the stored chunks (for repair; never needed after
+        normal writes)."""
+        with (
+            _guard(f"re-indexing {self.table.qualified}"),
+            self.connection(vector=False) as conn,
+        ):
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
+            for stmt in [*_lexsql.drop(self.table), *_lexsql.create(self.table)]:
+                conn.execute(stmt)
+            for stmt in _lexsql.backfill(self.table):
+                conn.execute(stmt)
+        self._lex_ready = True
+
+    def vacuum(self) -> None:
+        """VACUUM ANALYZE the table and its postings after a bulk load: fresh planner
+        statistics, and a visibility map that lets BM25 read postings from the index alone.
+        Skipped with a log line when the role may not (it is only an optimisation)."""
+        lex, _, _ = _lexsql.lex_tables(self.table)
+        try:
+            with psycopg.connect(
+                self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
+            ) as conn:
+                for t in (self.table, lex):
+                    conn.execute(sql.SQL("VACUUM (ANALYZE) {t}").format(t=t.ident))
+        except psycopg.Error as exc:
+            log.info("VACUUM ANALYZE of %s skipped: %s", self.table.qualified, exc)
+
+    def lexical_mismatches(self) -> int:
+        """How many postings (plus 1 for wrong statistics) differ from a fresh computation
+        over the stored chunks: 0 when the lexical index agrees with the table."""
+        self.ensure_lexical()
+        with _guard(f"checking {self.table.qualified}"), self.connection(vector=False) as conn:
+            row = conn.execute(_lexsql.mismatches(self.table)).fetchone()
+        assert row is not None
+        return int(row[0]) + (1 if row[1] is not False else 0)
+
+    def bm25(
+        self,
+        text: str,
+        k: int,
+        labels: Sequence[str] | None = None,
+        qvec: NDArray[np.float32] | None = None,
+    ) -> list[Chunk]:
+        """The ``k`` best chunks for ``text`` by BM25 over the table's postings, best first
+        (ties by id), scored in one query. With ``qvec`` they also carry their cosine distance."""
+        from fieldkit.rag._lexical import identifier_terms
+
+        self.ensure_lexical()
+        params: dict[str, Any] = {
+            "text": text,
+            "idents": sorted(identifier_terms(text)),
+            "k": int(k),
+        }
+        if labels is not None:
+            params["labels"] = list(labels)
+        if qvec is not None:
+            params["q"] = qvec
+        query = _lexsql.bm25_query(
+            self.table,
+            labels=labels is not None,
+            with_distance=qvec is not None,
+            storage=self.storage,
+        )
+        try:
+            with self.connection(vector=qvec is not None) as conn:
+                rows = conn.execute(query, params).fetchall()
+        except psycopg.Error as exc:
+            raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
+        return [_chunk(r) for r in rows]
 
     def count(self) -> int:
         """Number of stored chunks."""
