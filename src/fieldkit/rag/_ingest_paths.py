@@ -24,6 +24,7 @@ from fieldkit._progress import progress_bar
 from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
 from fieldkit.rag._embedders import embedder_name
 from fieldkit.rag._ids import chunk_ids
+from fieldkit.rag._locate import Location, Locator
 from fieldkit.rag._parsers import ParseError, kind_of, parse_bytes
 from fieldkit.rag._sources import SourceTables
 from fieldkit.rag._types import RAGError
@@ -142,6 +143,7 @@ class _Pending:
     title: str
     chunks: list[DocChunk]
     new: bool
+    places: list[Location]
 
 
 class _Bar:
@@ -244,7 +246,10 @@ def ingest_paths(
             ids = chunk_ids(p.doc_id, len(p.chunks))
             for idx, (cid, chunk) in enumerate(zip(ids, p.chunks, strict=True)):
                 rows.append((cid, p.doc_id, idx, label, chunk.text, vectors[i]))
-                spans.append((cid, p.doc_id, chunk.heading, chunk.start, chunk.end))
+                at = p.places[idx]
+                spans.append(
+                    (cid, p.doc_id, chunk.heading, at.start, at.end, at.line, at.anchor, at.page)
+                )
                 i += 1
             files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
         # File rows first with an empty hash, so a run killed before the real rows are written
@@ -297,8 +302,12 @@ def ingest_paths(
             except RAGError as exc:
                 warn(key, str(exc))
                 continue
+            locator = Locator(doc)
+            places = [locator.locate(c.start, c.end) for c in chunks]
             pending.append(
-                _Pending(key, doc_id_for(key), sha, size, doc.title, chunks, key not in records)
+                _Pending(
+                    key, doc_id_for(key), sha, size, doc.title, chunks, key not in records, places
+                )
             )
             pending_chunks += len(chunks)
             if pending_chunks >= pipe.write_batch:
