@@ -32,7 +32,15 @@ from fieldkit.rag._types import RAGError
 if TYPE_CHECKING:
     from fieldkit.rag._pipeline import Pipeline
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestSummary", "doc_id_for", "ingest_paths", "walk"]
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "IngestInterrupted",
+    "IngestSummary",
+    "doc_id_for",
+    "ingest_paths",
+    "slow_rate_advice",
+    "walk",
+]
 
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
@@ -41,7 +49,9 @@ _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 
 @dataclass
 class IngestSummary:
-    """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested."""
+    """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested.
+    ``total_files``/``total_bytes``: what the walk found before reading; ``bytes_read``: how
+    far through it the run got."""
 
     files: int = 0
     added: int = 0
@@ -53,12 +63,47 @@ class IngestSummary:
     chunks_removed: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    total_files: int = 0
+    total_bytes: int = 0
+    bytes_read: int = 0
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "warnings"}
         out["warnings"] = [{"path": p, "reason": r} for p, r in self.warnings]
         return out
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``ingest_paths``: ``summary`` counts only what was written and kept
+    (finished batches); running the same ingest again continues where this one stopped."""
+
+    def __init__(self, summary: IngestSummary) -> None:
+        super().__init__("ingest interrupted")
+        self.summary = summary
+
+
+SLOW_CHUNKS_PER_S = 20.0
+
+
+def slow_rate_advice(summary: IngestSummary, backend: str, device: str) -> list[str]:
+    """The faster options, when embedding ran below ``SLOW_CHUNKS_PER_S`` (after at least 64
+    chunks, so a short run says nothing). ``backend``: onnx|torch|service; ``device``: cpu|…"""
+    if summary.chunks < 64 or summary.embed_seconds <= 0:
+        return []
+    rate = summary.chunks / summary.embed_seconds
+    if rate >= SLOW_CHUNKS_PER_S:
+        return []
+    out = [f"embedding ran at {rate:.1f} chunks/s; faster options:"]
+    if backend == "torch" and device == "cpu":
+        out.append("  - the ONNX backend on CPU: pip install 'fieldkit[onnx]'")
+    if device == "cpu":
+        out.append("  - a GPU: --device cuda (or mps on a Mac)")
+    out.append(
+        "  - an embedding server on a faster machine (`fieldkit serve --embeddings`, or any "
+        "OpenAI-compatible /v1/embeddings) through Pipeline(embed_url=...)"
+    )
+    return out
 
 
 def doc_id_for(path: str) -> int:
@@ -147,29 +192,47 @@ class _Pending:
 
 
 class _Bar:
-    """Files / chunks / chunks-per-second on a stderr spinner (``fieldkit._progress``) or a
-    callback."""
+    """Files x/N, chunks and chunks/s on a stderr bar over the bytes to read (so its ETA follows
+    the work, ``fieldkit._progress``), or a callback."""
 
-    def __init__(self, progress: bool | Callable[[IngestSummary], None] | None) -> None:
+    def __init__(
+        self, progress: bool | Callable[[IngestSummary], None] | None, total_bytes: int
+    ) -> None:
         self.callback = progress if callable(progress) else None
         self._stack = ExitStack()
         self.bar = self._stack.enter_context(
             progress_bar(
-                "ingest: scanning files", enabled=None if progress is None else progress is True
+                "ingest: starting",
+                max(total_bytes, 1),
+                enabled=None if progress is None else progress is True,
             )
         )
+        self._shown_bytes = 0
 
     def update(self, s: IngestSummary, t0: float) -> None:
         if self.callback is not None:
             self.callback(s)
         if self.bar.shown:
             rate = s.chunks / max(time.perf_counter() - t0, 1e-9)
+            step, self._shown_bytes = s.bytes_read - self._shown_bytes, s.bytes_read
             self.bar.advance(
-                0, description=f"ingest: {s.files} files, {s.chunks} chunks ({rate:.1f} chunks/s)"
+                step,
+                description=f"ingest: {s.files}/{s.total_files} files, {s.chunks} chunks "
+                f"({rate:.1f} chunks/s)",
             )
 
     def close(self) -> None:
         self._stack.close()
+
+
+def _sizes(files: Sequence[Path]) -> list[int]:
+    out = []
+    for path in files:
+        try:
+            out.append(path.stat().st_size)
+        except OSError:
+            out.append(0)
+    return out
 
 
 def ingest_paths(
@@ -214,18 +277,20 @@ def ingest_paths(
         limit = getattr(embedder, "max_tokens", None)
         budget = int(limit) if isinstance(limit, int) and limit > 0 else pipe.chunk_tokens
     summary = IngestSummary()
-    bar = _Bar(progress)
+    found = list(
+        walk(roots, globs=globs, warn=summary_warn(summary), ignored=summary_ignored(summary))
+    )
+    sizes = _sizes(found)
+    summary.total_files, summary.total_bytes = len(found), sum(sizes)
+    bar = _Bar(progress, summary.total_bytes)
+    bar.update(summary, t0)
     pending: list[_Pending] = []
     pending_chunks = 0
     seen: set[str] = set()
     flushes = 0
     deferred = False
 
-    def warn(path: str, reason: str) -> None:
-        summary.warnings.append((path, reason))
-
-    def count_ignored() -> None:
-        summary.ignored += 1
+    warn = summary_warn(summary)
 
     def flush() -> None:
         nonlocal pending, pending_chunks, flushes, deferred
@@ -268,11 +333,12 @@ def ingest_paths(
         bar.update(summary, t0)
 
     try:
-        for path in walk(roots, globs=globs, warn=warn, ignored=count_ignored):
+        for path, size in zip(found, sizes, strict=True):
             key = str(path)
             seen.add(key)
             summary.files += 1
-            if summary.files % 200 == 0:
+            summary.bytes_read += size
+            if summary.files % 50 == 0:
                 bar.update(summary, t0)
             item = _read(path, key, records, name, max_file_bytes, warn)
             if item is None:
@@ -317,6 +383,10 @@ def ingest_paths(
         if gone:
             summary.chunks_removed = sources.remove(gone)
             summary.removed = len(gone)
+        bar.update(summary, t0)
+    except KeyboardInterrupt as exc:
+        summary.seconds = time.perf_counter() - t0
+        raise IngestInterrupted(summary) from exc
     finally:
         bar.close()
         if deferred:
@@ -324,6 +394,24 @@ def ingest_paths(
         summary.seconds = time.perf_counter() - t0
         pipe._invalidate_lexical()
     return summary
+
+
+def summary_warn(summary: IngestSummary) -> Callable[[str, str], None]:
+    """A ``warn(path, reason)`` that records into ``summary.warnings``."""
+
+    def warn(path: str, reason: str) -> None:
+        summary.warnings.append((path, reason))
+
+    return warn
+
+
+def summary_ignored(summary: IngestSummary) -> Callable[[], None]:
+    """An ``ignored()`` that counts into ``summary.ignored``."""
+
+    def ignored() -> None:
+        summary.ignored += 1
+
+    return ignored
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:

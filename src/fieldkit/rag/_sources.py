@@ -2,7 +2,8 @@
 
 ``<table>_files``: one row per ingested file (path, document id, content hash, title, chunk
 count, embedder and dimension); ``<table>_spans``: per chunk id, the heading path, the character
-span in the source, and the source line, HTML anchor and PDF page. A file's row is written after its chunks, so a run interrupted in between re-ingests that
+span in the source, and the source line, HTML anchor and PDF page. A file's row is written
+after its chunks, so a run interrupted in between re-ingests that
 file next time (chunk ids derive from the document id, so this replaces, never duplicates).
 """
 
