@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,35 +53,38 @@ def _snippet(text: str, width: int = 160) -> str:
 
 
 def chunk_dict(rank: int, chunk: Chunk) -> dict[str, Any]:
-    """The JSON form of a ranked chunk (with its source when it came from a file)."""
-    return {
-        "rank": rank,
-        "id": chunk.id,
-        "score": chunk.score,
-        "distance": chunk.distance,
-        "label": chunk.label,
-        "source": None if chunk.source is None else chunk.source.to_dict(),
-        "text": chunk.text,
-    }
+    """The JSON form of a ranked chunk (with its source and ``uri`` when it came from a file)."""
+    from fieldkit.rag._answer import chunk_json
+
+    return chunk_json(rank, chunk)
 
 
 def _cite(rank: int, chunk: Chunk) -> str:
-    src = chunk.source
-    if src is None:
-        where = f"chunk {chunk.id}"
-    else:
-        where = _display_path(src.path)
-        if src.heading:
-            where += " › " + " › ".join(src.heading[-2:])
+    return _cite_json(rank, chunk_dict(rank, chunk))
+
+
+def _cite_json(rank: int, item: dict[str, Any]) -> str:
+    """A numbered citation (where it opens, heading, chunk id) and its snippet, from the JSON
+    form of a chunk (so answers from a running ``rag serve`` print the same)."""
+    from fieldkit._rag_client import place
+
+    src = item.get("source")
+    shown = _display_path(str(src["path"])) if isinstance(src, dict) and "path" in src else None
+    where = place(src if isinstance(src, dict) else None, int(item["id"]), shown)
+    heading = src.get("heading") if isinstance(src, dict) else None
+    if heading:
+        where += " › " + " › ".join(str(h) for h in heading[-2:])
     # the generator's prompt names passages by chunk id, so "Sources: [id]" resolves here
-    return f"[{rank}] {where} [id {chunk.id}]\n    {_snippet(chunk.text)}"
+    return f"[{rank}] {where} [id {item['id']}]\n    {_snippet(str(item.get('text', '')))}"
+
+
+# fieldkit.rag.RETRIEVAL_MODES, spelled out so a question to a running server imports no numpy
+_MODES = ("dense", "lexical", "hybrid")
 
 
 def _check_mode(mode: str, k: int) -> None:
-    from fieldkit.rag import RETRIEVAL_MODES
-
-    if mode not in RETRIEVAL_MODES:
-        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
+    if mode not in _MODES:
+        fail(f"--mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if k <= 0:
         fail("--k must be positive")
 
@@ -119,8 +124,13 @@ def rag_ingest(
     threads: int | None = _THREADS,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally."""
+    """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally.
+
+    Counts the files and bytes first, then shows files x/N, chunks, chunks/s and the time left.
+    Ctrl-C keeps every finished batch, says what was kept and exits 130; running the same
+    command again continues (finished files are unchanged and skipped)."""
     from fieldkit.rag import RAGError
+    from fieldkit.rag._ingest_paths import IngestInterrupted, slow_rate_advice
     from fieldkit.rag._sql import parse_table_name
 
     if chunk_tokens is not None and chunk_tokens <= 8:
@@ -138,15 +148,32 @@ def rag_ingest(
     if not as_json:
         typer.echo("loading the embedder and starting Postgres ...", err=True)
     pipe = _pipeline(table, dsn, device, threads)
+    embedder = pipe.embedder
     try:
         with pipe:
             summary = pipe.ingest_paths(
                 paths, glob=glob, label=label, chunk_tokens=chunk_tokens, progress=None
             )
+    except IngestInterrupted as exc:
+        s = exc.summary
+        typer.echo(
+            f"interrupted: kept {s.added + s.updated} files ({s.chunks} chunks) written to "
+            f"{table} in {s.seconds:.1f} s; {s.files} of {s.total_files} files were reached; "
+            "run the same command again to continue",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     except (RAGError, ValueError) as exc:
         fail(str(exc), code=1)
+    advice = slow_rate_advice(
+        summary,
+        str(getattr(embedder, "backend", "service")),
+        str(getattr(embedder, "device", "cpu")),
+    )
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
+        for line in advice:
+            typer.echo(line, err=True)
         return
     s = summary
     rate = s.chunks / s.seconds if s.seconds > 0 else 0.0
@@ -157,6 +184,23 @@ def rag_ingest(
     )
     for path, reason in s.warnings:
         typer.echo(f"warning: {_display_path(path)}: {reason}", err=True)
+    for line in advice:
+        typer.echo(line, err=True)
+
+
+_NO_SERVER = typer.Option(
+    False, "--no-server", help="Work in this process even when a `rag serve` is running."
+)
+
+
+def _running_server(table: str, dsn: str | None, no_server: bool) -> str | None:
+    """The URL of a running ``rag serve`` over this table and database, if any."""
+    if no_server:
+        return None
+    from fieldkit._rag_discovery import find_rag_server
+
+    info = find_rag_server(dsn)  # names are compared as Postgres folds unquoted ones
+    return info.url if info is not None and info.table == table.lower() else None
 
 
 @rag_app.command("search")
@@ -168,26 +212,67 @@ def rag_search(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Print the chunks that best match QUERY, ranked, with their sources."""
-    from fieldkit.rag import RAGError
-
+    """Print the chunks that best match QUERY, ranked, with their sources (and a ``uri`` in
+    --json). Uses a running `fieldkit rag serve` over the same table when there is one."""
     _check_mode(mode, k)
-    pipe = _pipeline(table, dsn, device, threads)
-    try:
-        with pipe:
-            chunks = pipe.retrieve(query, top_k=k, mode=mode)
-    except RAGError as exc:
-        fail(str(exc), code=1)
+    url = _running_server(table, dsn, no_server)
+    if url is not None:
+        from fieldkit._rag_client import RagClient, RagClientError
+
+        try:
+            results = RagClient(url, timeout=60.0).search(query, k=k, mode=mode)["results"]
+        except RagClientError as exc:
+            fail(str(exc), code=1)
+    else:
+        from fieldkit.rag import RAGError
+
+        pipe = _pipeline(table, dsn, device, threads)
+        try:
+            with pipe:
+                chunks = pipe.retrieve(query, top_k=k, mode=mode)
+        except RAGError as exc:
+            fail(str(exc), code=1)
+        results = [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]
     if as_json:
-        payload = {"query": query, "results": [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]}
-        typer.echo(json.dumps(payload, indent=2))
+        typer.echo(json.dumps({"query": query, "results": results}, indent=2))
         return
-    if not chunks:
+    if not results:
         typer.echo("no matching chunks (is the table ingested? see `fieldkit rag ingest`)")
-    for i, c in enumerate(chunks, 1):
-        typer.echo(_cite(i, c))
+    for i, item in enumerate(results, 1):
+        typer.echo(_cite_json(i, item))
+
+
+def _print_answer(
+    deltas: Iterator[str], final: Callable[[], dict[str, Any]], *, as_json: bool
+) -> None:
+    """Tokens as they come (not with --json), then the citations or the JSON document."""
+    if as_json:
+        for _ in deltas:
+            pass
+        typer.echo(json.dumps(final(), indent=2))
+        return
+    printed = False
+    for delta in deltas:
+        if not printed:
+            delta = delta.lstrip()
+        if delta:
+            typer.echo(delta, nl=False)
+            sys.stdout.flush()
+            printed = True
+    out = final()
+    if printed:
+        typer.echo("")
+    elif out.get("answer"):
+        typer.echo(out["answer"])
+    else:
+        typer.echo("(no generator: the passages below are the retrieved sources)")
+    typer.echo("")
+    typer.echo("sources:")
+    for i, item in enumerate(out["citations"], 1):
+        typer.echo(_cite_json(i, item))
 
 
 @rag_app.command("ask")
@@ -200,8 +285,9 @@ def rag_ask(
         None,
         "--nim-url",
         envvar="NIM_BASE_URL",
-        help="Any OpenAI-compatible chat URL (e.g. http://localhost:8000/v1). Default: a local "
-        "llama.cpp server with the bundled model, started for this question.",
+        help="Any OpenAI-compatible chat URL (e.g. http://localhost:8000/v1). Default: a running "
+        "`fieldkit serve` on port 8080, else a local llama.cpp server with the bundled model, "
+        "started for this question.",
         show_default=False,
     ),
     nim_model: str = typer.Option(
@@ -217,64 +303,79 @@ def rag_ask(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print answer and citations as JSON."),
 ) -> None:
-    """Answer QUESTION from the ingested documents, with numbered citations."""
-    from contextlib import ExitStack
+    """Answer QUESTION from the ingested documents, with numbered citations.
 
-    from fieldkit.nim import NIMClient, NIMError
-    from fieldkit.rag import RAGError
+    The answer streams as it is generated; the sources follow. A running `fieldkit rag serve`
+    over the same table answers warm (unless --nim-url names another generator)."""
+    from contextlib import ExitStack
 
     _check_mode(mode, k)
     if max_tokens <= 0:
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
     check_url("--nim-url", nim_url)
+    url = None if nim_url else _running_server(table, dsn, no_server)
+    if url is not None:
+        from fieldkit._rag_client import RagClient, RagClientError
+        from fieldkit._rag_discovery import find_rag_server
+
+        info = find_rag_server(dsn)
+        if no_generate or (info is not None and info.generator is not None):
+            client = RagClient(url, timeout=timeout)
+            options = {"k": k, "mode": mode, "max_tokens": max_tokens, "generate": not no_generate}
+            final: dict[str, Any] = {}
+
+            def server_deltas() -> Iterator[str]:
+                for event in client.ask_stream(question, **options):
+                    if "delta" in event:
+                        yield str(event["delta"])
+                    else:
+                        final.update(event)
+
+            try:
+                _print_answer(server_deltas(), lambda: final, as_json=as_json)
+            except RagClientError as exc:
+                fail(str(exc), code=1)
+            return
+    from fieldkit.cli._rag_serve import chat_generator
+    from fieldkit.nim import NIMError
+    from fieldkit.rag import RAGError
+    from fieldkit.rag._answer import answer_note, citations_json, find_passages, stream_answer
+
     pipe = _pipeline(table, dsn, device, threads)
     with ExitStack() as stack:
         stack.enter_context(pipe)
-        generator: NIMClient | None = None
-        model_name = nim_model
-        if nim_url:
-            generator = stack.enter_context(
-                NIMClient(nim_url, nim_model, timeout=timeout, max_retries=1)
+        model_name: str | None = None
+        if not no_generate:
+            pipe.generator, model_name = chat_generator(
+                stack, nim_url, nim_model, timeout, quiet=as_json
             )
-        elif not no_generate:
-            from fieldkit.serve import LocalServer, LocalServerError
-
-            if not as_json:
-                typer.echo("starting the local model server ...", err=True)
-            try:
-                server = stack.enter_context(LocalServer())
-            except LocalServerError as exc:
-                fail(f"{exc}; pass --nim-url URL or --no-generate", code=1)
-            generator = stack.enter_context(server.client(timeout=timeout, max_retries=1))
-            model_name = server.model or "local"
-        pipe.generator = generator
         try:
-            result = pipe.ask(
-                question, retrieve_k=max(k * 2, 8), rerank_k=k, mode=mode, max_tokens=max_tokens
-            )
+            passages = find_passages(pipe, question, k=k, mode=mode)
+            parts: list[str] = []
+
+            def local_deltas() -> Iterator[str]:
+                for delta in stream_answer(pipe, passages, max_tokens=max_tokens):
+                    parts.append(delta)
+                    yield delta
+
+            def local_final() -> dict[str, Any]:
+                generated = pipe.generator is not None
+                out: dict[str, Any] = {
+                    "question": question,
+                    "answer": "".join(parts).strip() if generated else None,
+                    "generator": model_name,
+                    "citations": citations_json(passages.chunks),
+                    "timings_ms": passages.timings_ms,
+                }
+                note = answer_note(pipe, passages)
+                if note:
+                    out["note"] = note
+                return out
+
+            _print_answer(local_deltas(), local_final, as_json=as_json)
         except (RAGError, NIMError) as exc:
             fail(str(exc), code=1)
-    chunks: list[Chunk] = result["chunks"]
-    if as_json:
-        payload = {
-            "question": question,
-            "answer": result["answer"],
-            "generator": None if generator is None else model_name,
-            "citations": [chunk_dict(i, c) for i, c in enumerate(chunks, 1)],
-            "timings_ms": result["timings_ms"],
-        }
-        if "note" in result:
-            payload["note"] = result["note"]
-        typer.echo(json.dumps(payload, indent=2))
-        return
-    if result["answer"] is not None:
-        typer.echo(result["answer"])
-    else:
-        typer.echo("(no generator: the passages below are the retrieved sources)")
-    typer.echo("")
-    typer.echo("sources:")
-    for i, c in enumerate(chunks, 1):
-        typer.echo(_cite(i, c))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING
 
 import typer
 
 from fieldkit.cli._app import check_url, echo_json, fail, status
-from fieldkit.cli._rag_docs import _DEVICE, _DSN, _THREADS, _TABLE_HELP, _check_mode, rag_app
+from fieldkit.cli._rag_docs import _DEVICE, _DSN, _TABLE_HELP, _THREADS, _check_mode, rag_app
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -37,8 +38,8 @@ def chat_generator(
 ) -> tuple[NIMClient, str]:
     """The chat client (closed by ``stack``) and its model: ``--nim-url``, else a running
     ``fieldkit serve``, else a local llama-server started here (stopped by ``stack``)."""
+    from fieldkit._rag_discovery import find_chat_server
     from fieldkit.nim import NIMClient
-    from fieldkit.rag._discovery import find_chat_server
 
     if nim_url:
         client = NIMClient(nim_url, nim_model, timeout=timeout, max_retries=1)
@@ -97,10 +98,10 @@ def rag_serve(
     import threading
     from contextlib import ExitStack
 
+    from fieldkit._rag_discovery import dsn_key
     from fieldkit.cli._app import check_seconds
     from fieldkit.cli._rag_docs import _pipeline
     from fieldkit.rag import RAGError
-    from fieldkit.rag._discovery import dsn_key
     from fieldkit.rag._server import RagServer
 
     _check_mode(mode, k)
@@ -116,7 +117,9 @@ def rag_serve(
         try:
             pipe = stack.enter_context(_pipeline(table, dsn, device, threads))
             if not no_generate:
-                pipe.generator, _ = chat_generator(stack, nim_url, nim_model, timeout, quiet=as_json)
+                pipe.generator, _ = chat_generator(
+                    stack, nim_url, nim_model, timeout, quiet=as_json
+                )
             server = RagServer(
                 pipe, port=port, k=k, mode=mode, max_tokens=max_tokens, dsn_key=dsn_key(dsn),
                 publish=True,
@@ -139,10 +142,8 @@ def rag_serve(
                 f"{server.warm_seconds:.1f} s; OpenAI base URL {server.url}/v1"
             )
             status("serving; `fieldkit rag ask` uses this server; press Ctrl-C to stop")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 def _list_line(t: TableInfo) -> list[str]:

@@ -21,6 +21,7 @@ from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
 from fieldkit.rag._ingest_paths import IngestSummary
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
+from fieldkit.rag._server import RagServer
 from fieldkit.rag._types import (
     CHUNKS_PER_DOC_MAX,
     DEFAULT_CHUNK_TOKENS,
@@ -58,6 +59,7 @@ __all__ = [
     "NIMEmbedder",
     "Pipeline",
     "RAGError",
+    "RagServer",
     "RetrievalMode",
     "Source",
     "document_fusion",

@@ -92,18 +92,10 @@ def citations_json(chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
 
 def place(chunk: Chunk, path: str | None = None) -> str:
     """Where a chunk can be opened, for people: ``path:120``, ``path#anchor``, ``path, page 7``
-    (``path`` overrides the stored one, e.g. made relative); ``chunk <id>`` without a source."""
-    src = chunk.source
-    if src is None:
-        return f"chunk {chunk.id}"
-    where = src.path if path is None else path
-    if src.page:
-        return f"{where}, page {src.page}"
-    if src.anchor:
-        return f"{where}#{src.anchor}"
-    if src.line:
-        return f"{where}:{src.line}"
-    return where
+    (``path`` overrides the stored one); ``chunk <id>`` without a source."""
+    from fieldkit._rag_client import place as source_place
+
+    return source_place(None if chunk.source is None else chunk.source.to_dict(), chunk.id, path)
 
 
 def sources_text(chunks: Sequence[Chunk]) -> str:

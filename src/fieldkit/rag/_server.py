@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fieldkit._rag_discovery import RagServerInfo, remove_discovery, write_discovery
 from fieldkit.rag._answer import (
     Passages,
     answer_note,
@@ -32,7 +33,6 @@ from fieldkit.rag._answer import (
     sources_text,
     stream_answer,
 )
-from fieldkit.rag._discovery import RagServerInfo, remove_discovery, write_discovery
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._types import RETRIEVAL_MODES, RAGError
 
@@ -67,9 +67,7 @@ def _question_of(messages: Any) -> str:
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
             if isinstance(content, list):
-                content = " ".join(
-                    str(p.get("text", "")) for p in content if isinstance(p, dict)
-                )
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
             if isinstance(content, str) and content.strip():
                 return content
             break
@@ -232,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # seconds to read a request: a stalled client does not hold a thread forever
     server_version = "fieldkit-rag"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -276,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes --------------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._send_json(200, self.app.health())
         elif self.path in ("/v1/models", "/models"):
@@ -290,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, f"no such endpoint: GET {self.path}")
 
-    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+    def do_POST(self) -> None:
         routes = {
             "/search": self._search,
             "/ask": self._ask,
