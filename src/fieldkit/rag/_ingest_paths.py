@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fieldkit._lazy import MissingExtraError
 from fieldkit._progress import progress_bar
 from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
@@ -44,14 +46,15 @@ __all__ = [
 
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
+_EMBED_SLICE = 256  # chunks per embed call inside a write batch
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 
 
 @dataclass
 class IngestSummary:
     """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested.
-    ``total_files``/``total_bytes``: what the walk found before reading; ``bytes_read``: how
-    far through it the run got."""
+    ``total_files``/``total_bytes``: what the walk found before reading; ``bytes_done``: the
+    bytes of the files finished (written, unchanged or skipped)."""
 
     files: int = 0
     added: int = 0
@@ -65,7 +68,7 @@ class IngestSummary:
     embed_seconds: float = 0.0
     total_files: int = 0
     total_bytes: int = 0
-    bytes_read: int = 0
+    bytes_done: int = 0
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,15 +212,20 @@ class _Bar:
         )
         self._shown_bytes = 0
 
-    def update(self, s: IngestSummary, t0: float) -> None:
-        if self.callback is not None:
+    def update(
+        self, s: IngestSummary, t0: float, *, chunks: int = 0, nbytes: int = 0, call: bool = True
+    ) -> None:
+        """Show ``s`` plus ``chunks``/``nbytes`` embedded but not yet written."""
+        if call and self.callback is not None:
             self.callback(s)
         if self.bar.shown:
-            rate = s.chunks / max(time.perf_counter() - t0, 1e-9)
-            step, self._shown_bytes = s.bytes_read - self._shown_bytes, s.bytes_read
+            done = s.chunks + chunks
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            at = s.bytes_done + nbytes
+            step, self._shown_bytes = at - self._shown_bytes, at
             self.bar.advance(
                 step,
-                description=f"ingest: {s.files}/{s.total_files} files, {s.chunks} chunks "
+                description=f"ingest: {s.files}/{s.total_files} files, {done} chunks "
                 f"({rate:.1f} chunks/s)",
             )
 
@@ -301,7 +309,16 @@ def ingest_paths(
             deferred = True
         texts = [c.text for p in pending for c in p.chunks]
         t_embed = time.perf_counter()
-        vectors: Any = pipe._embed(texts, "passage") if texts else []
+        # embedded in slices so the bar (and its time left) moves during a long batch
+        pending_bytes = sum(p.size for p in pending)
+        parts: list[Any] = []
+        for lo in range(0, len(texts), _EMBED_SLICE):
+            parts.append(pipe._embed(texts[lo : lo + _EMBED_SLICE], "passage"))
+            got = min(lo + _EMBED_SLICE, len(texts))
+            bar.update(
+                summary, t0, chunks=got, nbytes=pending_bytes * got // len(texts), call=False
+            )
+        vectors: Any = np.concatenate(parts) if parts else []
         summary.embed_seconds += time.perf_counter() - t_embed
         rows = []
         spans = []
@@ -328,6 +345,7 @@ def ingest_paths(
             else:
                 summary.updated += 1
         summary.chunks += len(rows)
+        summary.bytes_done += pending_bytes
         flushes += 1
         pending, pending_chunks = [], 0
         bar.update(summary, t0)
@@ -337,14 +355,15 @@ def ingest_paths(
             key = str(path)
             seen.add(key)
             summary.files += 1
-            summary.bytes_read += size
             if summary.files % 50 == 0:
                 bar.update(summary, t0)
             item = _read(path, key, records, name, max_file_bytes, warn)
             if item is None:
+                summary.bytes_done += size
                 continue
             if isinstance(item, str):  # "unchanged"
                 summary.unchanged += 1
+                summary.bytes_done += size
                 continue
             sha, size, data = item
             kind = kind_of(path) or "text"
@@ -353,20 +372,25 @@ def ingest_paths(
                 chunks = chunk_document(doc, budget, count)
             except ParseError as exc:
                 warn(key, str(exc))
+                summary.bytes_done += size
                 continue
             except MissingExtraError as exc:
                 warn(key, str(exc))
+                summary.bytes_done += size
                 continue
             except RecursionError:
                 warn(key, "too deeply nested to parse")
+                summary.bytes_done += size
                 continue
             if not chunks:
                 warn(key, "no text found")
+                summary.bytes_done += size
                 continue
             try:
                 chunk_ids(doc_id_for(key), len(chunks))
             except RAGError as exc:
                 warn(key, str(exc))
+                summary.bytes_done += size
                 continue
             locator = Locator(doc)
             places = [locator.locate(c.start, c.end) for c in chunks]
