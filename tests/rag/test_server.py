@@ -122,7 +122,9 @@ def test_search_and_ask_answer_with_citations_that_open(
     assert out["generator"] == "sim-model" and out["answer"]
     cite = out["citations"][0]["source"]
     assert cite["anchor"] == "sql-createindex" and cite["uri"].endswith("idx.html#sql-createindex")
-    assert "CREATE INDEX builds" in json.loads(simulator.requests[-1].body)["messages"][-1]["content"]
+    assert (
+        "CREATE INDEX builds" in json.loads(simulator.requests[-1].body)["messages"][-1]["content"]
+    )
 
     events = list(client.ask_stream("What builds an index?", mode="lexical"))
     deltas = [e["delta"] for e in events if "delta" in e]

@@ -237,7 +237,10 @@ def rag_search(
             fail(str(exc), code=1)
         results = [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]
     if as_json:
-        typer.echo(json.dumps({"query": query, "results": results}, indent=2))
+        payload: dict[str, Any] = {"query": query, "results": results}
+        if url is not None:
+            payload["server"] = url
+        typer.echo(json.dumps(payload, indent=2))
         return
     if not results:
         typer.echo("no matching chunks (is the table ingested? see `fieldkit rag ingest`)")
@@ -336,7 +339,7 @@ def rag_ask(
                         final.update(event)
 
             try:
-                _print_answer(server_deltas(), lambda: final, as_json=as_json)
+                _print_answer(server_deltas(), lambda: {**final, "server": url}, as_json=as_json)
             except RagClientError as exc:
                 fail(str(exc), code=1)
             return
