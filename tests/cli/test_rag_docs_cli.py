@@ -46,7 +46,7 @@ def test_ingest_search_ask_json(folder: Path, pg_dsn: str, pg_table: str) -> Non
     assert first["source"]["heading"] == ["Spark notes", "Memory"]
 
     res = runner.invoke(app, ["rag", "search", "unified memory", *base])
-    assert res.exit_code == 0 and "[1] " in res.stdout and "spark.md › " in res.stdout
+    assert res.exit_code == 0 and "[1] " in res.stdout and "spark.md:5 › " in res.stdout
 
     res = runner.invoke(app, ["rag", "ask", "How much memory?", *base, "--no-generate", "--json"])
     assert res.exit_code == 0, res.output

@@ -62,3 +62,12 @@ def test_slow_rate_advice_names_the_faster_options() -> None:
     assert "onnx" not in "\n".join(slow_rate_advice(slow, "onnx", "cpu")[1:2])
     assert slow_rate_advice(IngestSummary(chunks=500, embed_seconds=5.0), "torch", "cpu") == []
     assert slow_rate_advice(IngestSummary(chunks=10, embed_seconds=100.0), "torch", "cpu") == []
+
+
+def test_time_left_counts_only_the_bytes_worked_on() -> None:
+    from fieldkit.rag._ingest_paths import time_left
+
+    assert time_left(1000, 0, 0, 5.0) is None
+    assert time_left(1000, 500, 500, 5.0) is None  # only skipped files so far
+    assert time_left(1000, 600, 400, 10.0) == 20.0  # 200 bytes in 10 s, 400 to go
+    assert time_left(1000, 1000, 0, 10.0) == 0.0

@@ -41,12 +41,13 @@ __all__ = [
     "doc_id_for",
     "ingest_paths",
     "slow_rate_advice",
+    "time_left",
     "walk",
 ]
 
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
-_EMBED_SLICE = 256  # chunks per embed call inside a write batch
+_EMBED_SLICE = 64  # chunks per embed call inside a write batch
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 
 
@@ -194,23 +195,36 @@ class _Pending:
     places: list[Location]
 
 
-class _Bar:
-    """Files x/N, chunks and chunks/s on a stderr bar over the bytes to read (so its ETA follows
-    the work, ``fieldkit._progress``), or a callback."""
+def time_left(total: int, done: int, skipped: int, elapsed: float) -> float | None:
+    """Seconds until ``total`` bytes are done, at the rate of the bytes actually worked on
+    (``done - skipped``: unchanged and unreadable files take no time); None before any work."""
+    worked = done - skipped
+    if worked <= 0 or elapsed <= 0:
+        return None
+    return max(total - done, 0) * elapsed / worked
 
-    def __init__(
-        self, progress: bool | Callable[[IngestSummary], None] | None, total_bytes: int
-    ) -> None:
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--"
+    minutes, sec = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+class _Bar:
+    """Files x/N, chunks, chunks/s, share of the bytes and time left on a stderr spinner
+    (``fieldkit._progress``), or a callback with the summary."""
+
+    def __init__(self, progress: bool | Callable[[IngestSummary], None] | None) -> None:
         self.callback = progress if callable(progress) else None
         self._stack = ExitStack()
         self.bar = self._stack.enter_context(
             progress_bar(
-                "ingest: starting",
-                max(total_bytes, 1),
-                enabled=None if progress is None else progress is True,
+                "ingest: counting files", enabled=None if progress is None else progress is True
             )
         )
-        self._shown_bytes = 0
+        self.skipped = 0  # bytes of files that needed no embedding
 
     def update(
         self, s: IngestSummary, t0: float, *, chunks: int = 0, nbytes: int = 0, call: bool = True
@@ -219,14 +233,16 @@ class _Bar:
         if call and self.callback is not None:
             self.callback(s)
         if self.bar.shown:
+            elapsed = time.perf_counter() - t0
             done = s.chunks + chunks
-            rate = done / max(time.perf_counter() - t0, 1e-9)
             at = s.bytes_done + nbytes
-            step, self._shown_bytes = at - self._shown_bytes, at
+            share = 100.0 * at / s.total_bytes if s.total_bytes else 100.0
+            left = _clock(time_left(s.total_bytes, at, self.skipped, elapsed))
             self.bar.advance(
-                step,
-                description=f"ingest: {s.files}/{s.total_files} files, {done} chunks "
-                f"({rate:.1f} chunks/s)",
+                0,
+                description=f"ingest: {s.files}/{s.total_files} files, {done} chunks, "
+                f"{done / max(elapsed, 1e-9):.1f} chunks/s, {share:.0f}% of "
+                f"{s.total_bytes / 1e6:.1f} MB, {left} left",
             )
 
     def close(self) -> None:
@@ -285,12 +301,16 @@ def ingest_paths(
         limit = getattr(embedder, "max_tokens", None)
         budget = int(limit) if isinstance(limit, int) and limit > 0 else pipe.chunk_tokens
     summary = IngestSummary()
-    found = list(
-        walk(roots, globs=globs, warn=summary_warn(summary), ignored=summary_ignored(summary))
-    )
-    sizes = _sizes(found)
+    bar = _Bar(progress)
+    try:  # count first, so progress has a total and a time left
+        found = list(
+            walk(roots, globs=globs, warn=summary_warn(summary), ignored=summary_ignored(summary))
+        )
+        sizes = _sizes(found)
+    except BaseException:
+        bar.close()
+        raise
     summary.total_files, summary.total_bytes = len(found), sum(sizes)
-    bar = _Bar(progress, summary.total_bytes)
     bar.update(summary, t0)
     pending: list[_Pending] = []
     pending_chunks = 0
@@ -360,10 +380,12 @@ def ingest_paths(
             item = _read(path, key, records, name, max_file_bytes, warn)
             if item is None:
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             if isinstance(item, str):  # "unchanged"
                 summary.unchanged += 1
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             sha, size, data = item
             kind = kind_of(path) or "text"
@@ -373,24 +395,29 @@ def ingest_paths(
             except ParseError as exc:
                 warn(key, str(exc))
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             except MissingExtraError as exc:
                 warn(key, str(exc))
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             except RecursionError:
                 warn(key, "too deeply nested to parse")
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             if not chunks:
                 warn(key, "no text found")
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             try:
                 chunk_ids(doc_id_for(key), len(chunks))
             except RAGError as exc:
                 warn(key, str(exc))
                 summary.bytes_done += size
+                bar.skipped += size
                 continue
             locator = Locator(doc)
             places = [locator.locate(c.start, c.end) for c in chunks]
