@@ -18,7 +18,7 @@ from fieldkit.rag._embedders import (
     NIMEmbedder,
 )
 from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
-from fieldkit.rag._ingest_paths import IngestSummary
+from fieldkit.rag._ingest_paths import IngestInterrupted, IngestSummary
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
 from fieldkit.rag._server import RagServer
@@ -54,6 +54,7 @@ __all__ = [
     "Chunk",
     "Document",
     "Embedder",
+    "IngestInterrupted",
     "IngestSummary",
     "LocalEmbedder",
     "NIMEmbedder",
