@@ -67,7 +67,14 @@ def run(quick: bool) -> list[Row]:
     return [
         Row("embed tokens/s", total / onnx_s, total / torch_s, "tok/s", "higher", "torch", note),
         Row("embed chunks/s", len(texts) / onnx_s, len(texts) / torch_s, "1/s", "higher", "torch"),
-        Row("achieved GFLOP/s", flops / onnx_s / 1e9, flops / torch_s / 1e9, "GFLOP/s", "higher",
-            "torch", f"{flops / len(texts) / 1e9:.2f} GFLOP per text"),  # fmt: skip
+        Row(
+            "achieved GFLOP/s",
+            flops / onnx_s / 1e9,
+            flops / torch_s / 1e9,
+            "GFLOP/s",
+            "higher",
+            "torch",
+            f"{flops / len(texts) / 1e9:.2f} GFLOP per text",
+        ),
         Row("min cosine onnx vs torch", float(cos.min()), None, "", "higher"),
     ]

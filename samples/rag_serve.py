@@ -37,34 +37,38 @@ with tempfile.TemporaryDirectory() as folder:
         '<html><body><section id="create-index"><h2>CREATE INDEX</h2><p>CREATE INDEX builds '
         "an index on one or more columns of a table.</p></section></body></html>"
     )
-    with NIMSimulator() as sim, NIMClient(sim.base_url, sim.model) as chat:
-        with Pipeline(table="sample_rag_serve", generator=chat) as pipe:
-            summary = pipe.ingest_paths([folder], progress=False)
-            print(f"ingested {summary.added} files, {summary.chunks} chunks")
-            with RagServer(pipe, port=0, k=2) as server:
-                print(f"serving {server.model_id} at {server.url}")
+    with (
+        NIMSimulator() as sim,
+        NIMClient(sim.base_url, sim.model) as chat,
+        Pipeline(table="sample_rag_serve", generator=chat) as pipe,
+    ):
+        summary = pipe.ingest_paths([folder], progress=False)
+        print(f"ingested {summary.added} files, {summary.chunks} chunks")
+        with RagServer(pipe, port=0, k=2) as server:
+            print(f"serving {server.model_id} at {server.url}")
 
-                found = json.loads(post(server.url + "/search", {"query": "unified memory"}))
-                top = found["results"][0]["source"]
-                print(f"/search top hit: {top['uri'].rsplit('/', 1)[-1]} (line {top['line']})")
+            found = json.loads(post(server.url + "/search", {"query": "unified memory"}))
+            top = found["results"][0]["source"]
+            print(f"/search top hit: {top['uri'].rsplit('/', 1)[-1]} (line {top['line']})")
 
-                answer = json.loads(post(server.url + "/ask", {"question": "What builds an index?"}))
-                print("/ask answer:", answer["answer"][:70], "...")
-                for cite in answer["citations"]:
-                    print(f"  [{cite['rank']}] {cite['source']['uri'].rsplit('/', 1)[-1]}")
+            question = {"question": "What builds an index?"}
+            answer = json.loads(post(server.url + "/ask", question))
+            print("/ask answer:", answer["answer"][:70], "...")
+            for cite in answer["citations"]:
+                print(f"  [{cite['rank']}] {cite['source']['uri'].rsplit('/', 1)[-1]}")
 
-                body = {
-                    "model": server.model_id,
-                    "stream": True,
-                    "messages": [{"role": "user", "content": "How much storage is there?"}],
-                }
-                raw = post(server.url + "/v1/chat/completions", body).decode()
-                events = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
-                text = "".join(
-                    json.loads(e)["choices"][0]["delta"].get("content", "")
-                    for e in events
-                    if e != "[DONE]"
-                )
-                print(f"/v1/chat/completions streamed {len(events)} events; the reply ends:")
-                print(text.rsplit("Sources:", 1)[-1].strip().splitlines()[0])
-            pipe.drop_table()
+            body = {
+                "model": server.model_id,
+                "stream": True,
+                "messages": [{"role": "user", "content": "How much storage is there?"}],
+            }
+            raw = post(server.url + "/v1/chat/completions", body).decode()
+            events = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
+            text = "".join(
+                json.loads(e)["choices"][0]["delta"].get("content", "")
+                for e in events
+                if e != "[DONE]"
+            )
+            print(f"/v1/chat/completions streamed {len(events)} events; the reply ends:")
+            print(text.rsplit("Sources:", 1)[-1].strip().splitlines()[0])
+        pipe.drop_table()
