@@ -209,3 +209,11 @@ def test_find_chat_server(simulator: NIMSimulator) -> None:
     found = find_chat_server(simulator.base_url)
     assert found is not None and found[0] == simulator.base_url
     assert find_chat_server("http://127.0.0.1:9/v1", timeout=0.5) is None
+
+
+def test_timings_cover_retrieval_and_generation(served: Callable[..., RagServer]) -> None:
+    server = served()
+    out = RagClient(server.url, timeout=30).ask("unified memory", mode="lexical")
+    t = out["timings_ms"]
+    assert set(t) >= {"retrieve", "rerank", "first_token", "generate", "end_to_end"}
+    assert t["end_to_end"] >= t["generate"] >= t["first_token"] >= 0

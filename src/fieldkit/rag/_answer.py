@@ -20,11 +20,13 @@ __all__ = ["Passages", "chunk_json", "find_passages", "stream_answer"]
 
 @dataclass
 class Passages:
-    """The passages an answer is grounded in, best first, with retrieval timings in ms."""
+    """The passages an answer is grounded in, best first, with timings in ms (``retrieve``,
+    ``rerank``, then ``first_token``, ``generate`` and ``end_to_end`` once streamed)."""
 
     question: str
     chunks: list[Chunk]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
 
 def find_passages(pipe: Pipeline, question: str, *, k: int, mode: str) -> Passages:
@@ -34,32 +36,31 @@ def find_passages(pipe: Pipeline, question: str, *, k: int, mode: str) -> Passag
     t1 = time.perf_counter()
     ranked = pipe.rerank(question, retrieved, top_k=k) if retrieved else []
     t2 = time.perf_counter()
-    return Passages(
-        question,
-        ranked,
-        {"retrieve": (t1 - t0) * 1000.0, "rerank": (t2 - t1) * 1000.0},
-    )
+    timings = {"retrieve": (t1 - t0) * 1000.0, "rerank": (t2 - t1) * 1000.0}
+    return Passages(question, ranked, timings, t0)
 
 
 def stream_answer(
     pipe: Pipeline, passages: Passages, *, max_tokens: int, temperature: float = 0.0
 ) -> Iterator[str]:
     """The answer's text deltas as the generator produces them; nothing without a generator,
-    the refusal sentence without passages. ``timings_ms["generate"]`` is set at the end."""
+    the refusal sentence without passages. The timings are complete once it is exhausted."""
     generator = pipe.generator
-    if generator is None:
-        return
-    if not passages.chunks:
+    timings = passages.timings_ms
+    if generator is not None and not passages.chunks:
         yield REFUSAL_SENTENCE
-        return
-    t0 = time.perf_counter()
-    messages = pipe.build_messages(passages.question, passages.chunks)
-    with generator.chat_stream(messages, max_tokens=max_tokens, temperature=temperature) as stream:
-        for i, delta in enumerate(stream):
-            if i == 0:
-                passages.timings_ms["first_token"] = (time.perf_counter() - t0) * 1000.0
-            yield delta
-    passages.timings_ms["generate"] = (time.perf_counter() - t0) * 1000.0
+    elif generator is not None:
+        t0 = time.perf_counter()
+        messages = pipe.build_messages(passages.question, passages.chunks)
+        with generator.chat_stream(
+            messages, max_tokens=max_tokens, temperature=temperature
+        ) as stream:
+            for i, delta in enumerate(stream):
+                if i == 0:
+                    timings["first_token"] = (time.perf_counter() - t0) * 1000.0
+                yield delta
+        timings["generate"] = (time.perf_counter() - t0) * 1000.0
+    timings["end_to_end"] = (time.perf_counter() - passages.started) * 1000.0
 
 
 def answer_note(pipe: Pipeline, passages: Passages) -> str | None:

@@ -208,6 +208,9 @@ class RagServer:
         return passages, stream_answer(self.pipe, passages, max_tokens=max_tokens), True
 
     def final(self, passages: Passages, answer: str | None, generated: bool) -> dict[str, Any]:
+        passages.timings_ms.setdefault(
+            "end_to_end", (time.perf_counter() - passages.started) * 1000.0
+        )
         out: dict[str, Any] = {
             "question": passages.question,
             "answer": answer if generated else None,
