@@ -225,6 +225,7 @@ class _Bar:
             )
         )
         self.skipped = 0  # bytes of files that needed no embedding
+        self.shown_at = 0.0
 
     def update(
         self, s: IngestSummary, t0: float, *, chunks: int = 0, nbytes: int = 0, call: bool = True
@@ -232,6 +233,7 @@ class _Bar:
         """Show ``s`` plus ``chunks``/``nbytes`` embedded but not yet written."""
         if call and self.callback is not None:
             self.callback(s)
+        self.shown_at = time.perf_counter()
         if self.bar.shown:
             elapsed = time.perf_counter() - t0
             done = s.chunks + chunks
@@ -375,7 +377,7 @@ def ingest_paths(
             key = str(path)
             seen.add(key)
             summary.files += 1
-            if summary.files % 50 == 0:
+            if time.perf_counter() - bar.shown_at > 0.25:  # a few redraws a second, at most
                 bar.update(summary, t0)
             item = _read(path, key, records, name, max_file_bytes, warn)
             if item is None:
