@@ -124,10 +124,10 @@ def rag_serve(
                 pipe, port=port, k=k, mode=mode, max_tokens=max_tokens, dsn_key=dsn_key(dsn),
                 publish=True,
             )  # fmt: skip
+            stack.enter_context(server)  # bind first: a taken port fails before the slow part
             if not as_json:
                 status("loading the embedder and the lexical index ...")
             server.warm()
-            stack.enter_context(server)
         except RAGError as exc:
             fail(str(exc), code=1)
         except OSError as exc:
