@@ -26,11 +26,27 @@ app.add_typer(rag_app, name="rag")
 _TABLE_HELP = "Chunk table (default: fieldkit_docs)."
 
 
-def _pipeline(table: str, dsn: str | None, device: str, threads: int | None) -> Pipeline:
+def _pipeline(
+    table: str,
+    dsn: str | None,
+    device: str,
+    threads: int | None,
+    embed: tuple[str | None, str | None, int | None] = (None, None, None),
+) -> Pipeline:
+    """The pipeline for a command; ``embed`` is (--embed-url, --embed-model, --embed-dim): with a
+    URL, texts are embedded by that OpenAI-compatible server instead of the local model."""
     from fieldkit._lazy import MissingExtraError
     from fieldkit.rag import LocalEmbedder, Pipeline, RAGError
 
+    embed_url, embed_model, embed_dim = embed
     try:
+        if embed_url:
+            remote: dict[str, Any] = {"embed_url": embed_url}
+            if embed_model:
+                remote["embed_model"] = embed_model
+            if embed_dim is not None:
+                remote["embed_dim"] = embed_dim
+            return Pipeline(pgvector_dsn=dsn, table=table, **remote)
         embedder = LocalEmbedder(device=device, threads=threads)
         return Pipeline(pgvector_dsn=dsn, table=table, embedder=embedder)
     except (RAGError, ValueError) as exc:
@@ -97,6 +113,39 @@ _DSN = typer.Option(
     show_default=False,
 )
 _DEVICE = typer.Option("auto", "--device", help="Embedder device: auto|cpu|cuda|mps.")
+_EMBED_URL = typer.Option(
+    None,
+    "--embed-url",
+    help="OpenAI-compatible /v1/embeddings base URL (e.g. http://127.0.0.1:8081/v1) used "
+    "instead of the local embedder. Default: the local embedder.",
+    show_default=False,
+)
+_EMBED_MODEL = typer.Option(
+    None,
+    "--embed-model",
+    help="Embedding model id sent with --embed-url (default: nvidia/llama-nemotron-embed-1b-v2).",
+    show_default=False,
+)
+_EMBED_DIM = typer.Option(
+    None,
+    "--embed-dim",
+    help="Vector dimension the --embed-url server returns (default: 1024).",
+    show_default=False,
+)
+
+
+def _embed_options(
+    embed_url: str | None, embed_model: str | None, embed_dim: int | None
+) -> tuple[str | None, str | None, int | None]:
+    """Checked (--embed-url, --embed-model, --embed-dim); the model and dimension need a URL."""
+    check_url("--embed-url", embed_url)
+    if embed_dim is not None and embed_dim <= 0:
+        fail("--embed-dim must be positive")
+    if not embed_url and (embed_model is not None or embed_dim is not None):
+        fail("--embed-model and --embed-dim need --embed-url")
+    return embed_url, embed_model, embed_dim
+
+
 _THREADS = typer.Option(
     None,
     "--threads",
@@ -122,6 +171,9 @@ def rag_ingest(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally.
@@ -135,6 +187,7 @@ def rag_ingest(
 
     if chunk_tokens is not None and chunk_tokens <= 8:
         fail("--chunk-tokens must be more than 8")
+    embed = _embed_options(embed_url, embed_model, embed_dim)
     try:
         parse_table_name(table)
     except RAGError as exc:
@@ -147,7 +200,7 @@ def rag_ingest(
         fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:
         typer.echo("loading the embedder and starting Postgres ...", err=True)
-    pipe = _pipeline(table, dsn, device, threads)
+    pipe = _pipeline(table, dsn, device, threads, embed)
     embedder = pipe.embedder
     try:
         with pipe:
@@ -212,12 +265,16 @@ def rag_search(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
     no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Print the chunks that best match QUERY, ranked, with their sources (and a ``uri`` in
     --json). Uses a running `fieldkit rag serve` over the same table when there is one."""
     _check_mode(mode, k)
+    embed = _embed_options(embed_url, embed_model, embed_dim)
     url = _running_server(table, dsn, no_server)
     if url is not None:
         from fieldkit._rag_client import RagClient, RagClientError
@@ -229,7 +286,7 @@ def rag_search(
     else:
         from fieldkit.rag import RAGError
 
-        pipe = _pipeline(table, dsn, device, threads)
+        pipe = _pipeline(table, dsn, device, threads, embed)
         try:
             with pipe:
                 chunks = pipe.retrieve(query, top_k=k, mode=mode)
@@ -306,6 +363,9 @@ def rag_ask(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
     no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print answer and citations as JSON."),
 ) -> None:
@@ -320,6 +380,7 @@ def rag_ask(
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
     check_url("--nim-url", nim_url)
+    embed = _embed_options(embed_url, embed_model, embed_dim)
     url = None if nim_url else _running_server(table, dsn, no_server)
     if url is not None:
         from fieldkit._rag_client import RagClient, RagClientError
@@ -348,7 +409,7 @@ def rag_ask(
     from fieldkit.rag import RAGError
     from fieldkit.rag._answer import answer_note, citations_json, find_passages, stream_answer
 
-    pipe = _pipeline(table, dsn, device, threads)
+    pipe = _pipeline(table, dsn, device, threads, embed)
     with ExitStack() as stack:
         stack.enter_context(pipe)
         model_name: str | None = None

@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING
 import typer
 
 from fieldkit.cli._app import check_url, echo_json, fail, status
-from fieldkit.cli._rag_docs import _DEVICE, _DSN, _TABLE_HELP, _THREADS, _check_mode, rag_app
+from fieldkit.cli._rag_docs import (
+    _DEVICE,
+    _DSN,
+    _EMBED_DIM,
+    _EMBED_MODEL,
+    _EMBED_URL,
+    _TABLE_HELP,
+    _THREADS,
+    _check_mode,
+    _embed_options,
+    rag_app,
+)
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -88,6 +99,9 @@ def rag_serve(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON line (url, table, generator) once ready."
     ),
@@ -111,11 +125,12 @@ def rag_serve(
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
     check_url("--nim-url", nim_url)
+    embed = _embed_options(embed_url, embed_model, embed_dim)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     with ExitStack() as stack:
         try:
-            pipe = stack.enter_context(_pipeline(table, dsn, device, threads))
+            pipe = stack.enter_context(_pipeline(table, dsn, device, threads, embed))
             if not no_generate:
                 pipe.generator, _ = chat_generator(
                     stack, nim_url, nim_model, timeout, quiet=as_json

@@ -105,7 +105,7 @@ def slow_rate_advice(summary: IngestSummary, backend: str, device: str) -> list[
         out.append("  - a GPU: --device cuda (or mps on a Mac)")
     out.append(
         "  - an embedding server on a faster machine (`fieldkit serve --embeddings`, or any "
-        "OpenAI-compatible /v1/embeddings) through Pipeline(embed_url=...)"
+        "OpenAI-compatible /v1/embeddings): --embed-url URL, or Pipeline(embed_url=...)"
     )
     return out
 
