@@ -198,3 +198,16 @@ def test_list_stats_drop(pg_dsn: str, pg_table: str, tmp_path: Path) -> None:
     assert res.exit_code == 0 and f"dropped {pg_table} (1 chunks, 1 files)" in res.stdout
     res = runner.invoke(app, ["rag", "drop", pg_table, "--dsn", pg_dsn, "--yes"])
     assert res.exit_code == 1 and "no chunk table" in res.stderr
+
+
+def test_table_commands_fail_in_one_line() -> None:
+    runner = CliRunner()
+    for cmd in (["stats", "bad;name"], ["drop", "1abc", "--yes"]):
+        res = runner.invoke(app, ["rag", *cmd, "--dsn", "postgresql://127.0.0.1:1/x"])
+        assert res.exit_code == 2, res.output  # a usage error, found before connecting
+        assert res.stderr.startswith("error: invalid table name") and res.stderr.count("\n") == 1
+    # libpq adds a hint line ("Is the server running ...?"); the error stays one line
+    res = runner.invoke(app, ["rag", "list", "--dsn", "postgresql://127.0.0.1:1/x"])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("error: cannot connect to Postgres: ")
+    assert res.stderr.count("\n") == 1

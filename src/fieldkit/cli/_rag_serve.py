@@ -161,6 +161,17 @@ def rag_serve(
             threading.Event().wait()
 
 
+def _check_table(table: str) -> None:
+    """A malformed table name is a usage error (exit 2), found before connecting."""
+    from fieldkit.rag import RAGError
+    from fieldkit.rag._sql import parse_table_name
+
+    try:
+        parse_table_name(table)
+    except RAGError as exc:
+        fail(str(exc))
+
+
 def _list_line(t: TableInfo) -> list[str]:
     return [
         t.name,
@@ -212,6 +223,7 @@ def rag_stats(
     from fieldkit.rag import RAGError
     from fieldkit.rag._tables import table_stats
 
+    _check_table(table)
     try:
         info = table_stats(table, dsn)
     except RAGError as exc:
@@ -241,6 +253,7 @@ def rag_drop(
     from fieldkit.rag import RAGError
     from fieldkit.rag._tables import drop_table, table_stats
 
+    _check_table(table)
     try:
         info = table_stats(table, dsn)
     except RAGError as exc:
