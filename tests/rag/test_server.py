@@ -160,6 +160,28 @@ def test_openai_chat_completions_plain_and_streamed(served: Callable[..., RagSer
     assert "Sources:" in answer["choices"][0]["message"]["content"]
 
 
+def test_openai_nulls_mean_not_set_and_max_completion_tokens_counts(
+    served: Callable[..., RagServer], simulator: NIMSimulator
+) -> None:
+    server = served()
+    body = {
+        "model": server.model_id,
+        "messages": [{"role": "user", "content": "What builds an index?"}],
+        "max_tokens": None,
+        "max_completion_tokens": 17,
+        "stream": False,
+        "mode": None,
+    }
+    status, raw = _post(server.url + "/v1/chat/completions", body)
+    assert status == 200, raw
+    assert "Sources:" in json.loads(raw)["choices"][0]["message"]["content"]
+    sent = simulator.requests_to("/chat/completions")[-1].json
+    assert sent["max_tokens"] == 17
+    status, raw = _post(server.url + "/ask", {"question": "index?", "k": None, "max_tokens": 9})
+    assert status == 200 and len(json.loads(raw)["citations"]) == server.k
+    assert simulator.requests_to("/chat/completions")[-1].json["max_tokens"] == 9
+
+
 def test_bad_requests_are_400_naming_the_problem(served: Callable[..., RagServer]) -> None:
     server = served(generator=False)
     status, raw = _post(server.url + "/search", {"query": ""})

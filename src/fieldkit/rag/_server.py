@@ -7,8 +7,9 @@ Endpoints on 127.0.0.1 (JSON in and out; ``stream: true`` answers as server-sent
 - ``POST /ask`` ``{"question", "k"?, "mode"?, "max_tokens"?, "generate"?, "stream"?}``: the
   answer and its citations; streamed as ``{"delta"}`` events then one ``{"citations", ...}``
 - ``GET /v1/models`` and ``POST /v1/chat/completions``: OpenAI-compatible; the last user
-  message is the question, the reply ends with a ``Sources:`` block, and the response (or the
-  stream's last chunk) carries ``citations``.
+  message is the question, ``max_tokens`` or ``max_completion_tokens`` bound the answer, the
+  reply ends with a ``Sources:`` block, and the response (or the stream's last chunk) carries
+  ``citations``. An optional field sent as null counts as not sent.
 
 Retrieval runs one request at a time (the pipeline's state is shared); generation overlaps.
 """
@@ -46,7 +47,9 @@ class RequestError(ValueError):
 
 
 def _int(body: dict[str, Any], key: str, default: int, *, top: int) -> int:
-    value = body.get(key, default)
+    value = body.get(key)
+    if value is None:  # absent or null (OpenAI clients send null for "not set")
+        value = default
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= top:
         raise RequestError(f"{key} must be an integer from 1 to {top}, got {value!r}")
     return value
@@ -186,7 +189,7 @@ class RagServer:
     def search(self, body: dict[str, Any]) -> dict[str, Any]:
         query = _text(body, "query")
         k = _int(body, "k", 5, top=1000)
-        mode = body.get("mode", self.mode)
+        mode = body.get("mode") or self.mode
         if mode not in RETRIEVAL_MODES:
             raise RequestError(f"mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
         with self._lock:
@@ -198,11 +201,13 @@ class RagServer:
     ) -> tuple[Passages, Iterator[str], bool]:
         """(passages, delta iterator, whether a generator answers)."""
         k = _int(body, "k", self.k, top=100)
-        max_tokens = _int(body, "max_tokens", self.max_tokens, top=1 << 16)
-        generate = body.get("generate", True)
+        limit = _int(body, "max_completion_tokens", self.max_tokens, top=1 << 16)
+        max_tokens = _int(body, "max_tokens", limit, top=1 << 16)
+        generate = body.get("generate")
+        generate = True if generate is None else generate
         if not isinstance(generate, bool):
             raise RequestError("generate must be true or false")
-        passages = self.passages(question, k, body.get("mode", self.mode))
+        passages = self.passages(question, k, body.get("mode") or self.mode)
         if not generate or self.pipe.generator is None:
             return passages, iter(()), False
         return passages, stream_answer(self.pipe, passages, max_tokens=max_tokens), True
