@@ -211,3 +211,24 @@ def test_table_commands_fail_in_one_line() -> None:
     assert res.exit_code == 1
     assert res.stderr.startswith("error: cannot connect to Postgres: ")
     assert res.stderr.count("\n") == 1
+
+
+def test_rag_serve_on_a_taken_port_is_one_error_line(
+    home: Path, pg_dsn: str, pg_table: str
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [*FIELDKIT, "rag", "serve", "--table", pg_table, "--dsn", pg_dsn,
+             "--port", str(port), "--no-generate", "--device", "cpu"],
+            env=_env(home), capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    assert not (home / "rag-serve.json").exists()
