@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from fieldkit._rag_discovery import LOOPBACK
+
 __all__ = ["RagClient", "RagClientError", "place"]
 
 
@@ -36,7 +38,7 @@ class RagClient:
             method="POST",
         )
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout)
+            return LOOPBACK.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             message = exc.reason
             with contextlib.suppress(ValueError, KeyError, TypeError):

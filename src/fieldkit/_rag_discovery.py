@@ -23,6 +23,7 @@ from fieldkit._home import fieldkit_home
 
 __all__ = [
     "DEFAULT_CHAT_URL",
+    "LOOPBACK",
     "RagServerInfo",
     "discovery_path",
     "dsn_key",
@@ -109,10 +110,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# loopback servers are reached directly: an http_proxy in the environment must not see them
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def get_json(url: str, timeout: float) -> Any:
     """GET ``url`` and parse JSON; None on any failure (refused, timeout, not JSON)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with LOOPBACK.open(url, timeout=timeout) as resp:
             return json.loads(resp.read(1 << 20))
     except (OSError, ValueError, urllib.error.URLError):
         return None

@@ -182,6 +182,24 @@ def test_openai_nulls_mean_not_set_and_max_completion_tokens_counts(
     assert simulator.requests_to("/chat/completions")[-1].json["max_tokens"] == 9
 
 
+def test_loopback_calls_ignore_an_http_proxy(
+    served: Callable[..., RagServer], simulator: NIMSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = served(generator=False, publish=True)
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # nothing listens there
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    found = find_rag_server(None)
+    assert found is not None and found.url == server.url
+    hits = RagClient(server.url, timeout=10).search("unified memory", k=1)["results"]
+    assert [Path(h["source"]["path"]).name for h in hits] == ["spark.md"]
+    assert find_chat_server(simulator.base_url) == (
+        simulator.base_url,
+        "meta/llama-3.1-8b-instruct",
+    )
+
+
 def test_bad_requests_are_400_naming_the_problem(served: Callable[..., RagServer]) -> None:
     server = served(generator=False)
     status, raw = _post(server.url + "/search", {"query": ""})
