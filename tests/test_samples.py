@@ -13,7 +13,13 @@ import pytest
 
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "samples").glob("*.py"))
 # Measured at 18-82 s each (pytest --durations on a 2-core box): run them with -m slow.
-SLOW_SAMPLES = {"quant_smollm2.py", "rag_offline.py", "rag_docs.py", "training_lora_reference.py"}
+SLOW_SAMPLES = {
+    "quant_smollm2.py",
+    "rag_offline.py",
+    "rag_docs.py",
+    "rag_serve.py",
+    "training_lora_reference.py",
+}
 
 
 def test_there_is_a_sample_per_module() -> None:

@@ -46,7 +46,7 @@ def test_ingest_search_ask_json(folder: Path, pg_dsn: str, pg_table: str) -> Non
     assert first["source"]["heading"] == ["Spark notes", "Memory"]
 
     res = runner.invoke(app, ["rag", "search", "unified memory", *base])
-    assert res.exit_code == 0 and "[1] " in res.stdout and "spark.md › " in res.stdout
+    assert res.exit_code == 0 and "[1] " in res.stdout and "spark.md:5 › " in res.stdout
 
     res = runner.invoke(app, ["rag", "ask", "How much memory?", *base, "--no-generate", "--json"])
     assert res.exit_code == 0, res.output
@@ -141,3 +141,58 @@ def test_the_cli_mode_names_are_the_library_retrieval_modes() -> None:
     from fieldkit.rag import RETRIEVAL_MODES, RetrievalMode
 
     assert get_args(RetrievalModeName) == get_args(RetrievalMode) == RETRIEVAL_MODES
+
+
+def test_embed_url_embeds_through_a_remote_embeddings_server(
+    folder: Path, pg_dsn: str, pg_table: str, simulator: NIMSimulator
+) -> None:
+    runner = CliRunner()
+    base = ["--table", pg_table, "--dsn", pg_dsn, "--no-server"]
+    remote = ["--embed-url", simulator.base_url, "--embed-model", "sim-embed", "--embed-dim", "64"]
+    res = runner.invoke(app, ["rag", "ingest", str(folder), *base[:4], *remote, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["added"] == 2
+    sent = [r.json for r in simulator.requests_to("/embeddings")]
+    assert sent and all(b["model"] == "sim-embed" and b["dimensions"] == 64 for b in sent)
+    assert sorted(len(b["input"]) for b in sent) == [2]  # both files' chunks in one batch
+    assert {b["input_type"] for b in sent} == {"passage"}
+
+    simulator.reset()
+    res = runner.invoke(app, ["rag", "search", "unified memory", *base, *remote, "--json"])
+    assert res.exit_code == 0, res.output
+    paths = {Path(r["source"]["path"]).name for r in json.loads(res.stdout)["results"]}
+    assert paths == {"spark.md", "olympics.txt"}
+    queries = [r.json for r in simulator.requests_to("/embeddings")]
+    assert [(q["input"], q["input_type"]) for q in queries] == [(["unified memory"], "query")]
+
+    simulator.reset()
+    res = runner.invoke(
+        app, ["rag", "ask", "How much memory?", *base, *remote, "--no-generate", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["citations"]
+    assert [r.json["input"] for r in simulator.requests_to("/embeddings")] == [["How much memory?"]]
+
+    # the table remembers its embedder: a different dimension is refused in one line
+    res = runner.invoke(
+        app,
+        ["rag", "search", "memory", *base, "--embed-url", simulator.base_url, "--embed-dim", "32"],
+    )
+    assert res.exit_code == 1 and res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+
+
+def test_embed_options_are_checked_before_any_work() -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["rag", "search", "q", "--embed-url", "ftp://x"])
+    assert res.exit_code == 2 and res.stderr.startswith("error: --embed-url")
+    res = runner.invoke(app, ["rag", "ingest", ".", "--embed-dim", "64"])
+    assert (
+        res.exit_code == 2
+        and res.stderr == "error: --embed-model and --embed-dim need --embed-url\n"
+    )
+    res = runner.invoke(
+        app, ["rag", "ask", "q", "--embed-url", "http://127.0.0.1:9/v1", "--embed-dim", "0"]
+    )
+    assert res.exit_code == 2 and res.stderr == "error: --embed-dim must be positive\n"
+    res = runner.invoke(app, ["rag", "serve", "--embed-model", "m"])
+    assert res.exit_code == 2 and "need --embed-url" in res.stderr

@@ -13,6 +13,7 @@ from fieldkit.cli import (  # noqa: F401
     _pg,
     _rag,
     _rag_docs,
+    _rag_serve,
     _research,
     _serve,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +27,27 @@ app.add_typer(rag_app, name="rag")
 _TABLE_HELP = "Chunk table (default: fieldkit_docs)."
 
 
-def _pipeline(table: str, dsn: str | None, device: str, threads: int | None) -> Pipeline:
+def _pipeline(
+    table: str,
+    dsn: str | None,
+    device: str,
+    threads: int | None,
+    embed: tuple[str | None, str | None, int | None] = (None, None, None),
+) -> Pipeline:
+    """The pipeline for a command; ``embed`` is (--embed-url, --embed-model, --embed-dim): with a
+    URL, texts are embedded by that OpenAI-compatible server instead of the local model."""
     from fieldkit._lazy import MissingExtraError
     from fieldkit.rag import LocalEmbedder, Pipeline, RAGError
 
+    embed_url, embed_model, embed_dim = embed
     try:
+        if embed_url:
+            remote: dict[str, Any] = {"embed_url": embed_url}
+            if embed_model:
+                remote["embed_model"] = embed_model
+            if embed_dim is not None:
+                remote["embed_dim"] = embed_dim
+            return Pipeline(pgvector_dsn=dsn, table=table, **remote)
         embedder = LocalEmbedder(device=device, threads=threads)
         return Pipeline(pgvector_dsn=dsn, table=table, embedder=embedder)
     except (RAGError, ValueError) as exc:
@@ -52,28 +70,30 @@ def _snippet(text: str, width: int = 160) -> str:
 
 
 def chunk_dict(rank: int, chunk: Chunk) -> dict[str, Any]:
-    """The JSON form of a ranked chunk (with its source when it came from a file)."""
-    return {
-        "rank": rank,
-        "id": chunk.id,
-        "score": chunk.score,
-        "distance": chunk.distance,
-        "label": chunk.label,
-        "source": None if chunk.source is None else chunk.source.to_dict(),
-        "text": chunk.text,
-    }
+    """The JSON form of a ranked chunk (with its source and ``uri`` when it came from a file)."""
+    from fieldkit.rag.answer import chunk_json
+
+    return chunk_json(rank, chunk)
 
 
 def _cite(rank: int, chunk: Chunk) -> str:
-    src = chunk.source
-    if src is None:
-        where = f"chunk {chunk.id}"
-    else:
-        where = _display_path(src.path)
-        if src.heading:
-            where += " › " + " › ".join(src.heading[-2:])
+    return _cite_json(rank, chunk_dict(rank, chunk))
+
+
+def _cite_json(rank: int, item: dict[str, Any]) -> str:
+    """A numbered citation (where it opens, heading, chunk id) and its snippet, from the JSON
+    form of a chunk (so answers from a running ``rag serve`` print the same)."""
+    from fieldkit._rag_client import place
+
+    src = item.get("source")
+    shown = _display_path(str(src["path"])) if isinstance(src, dict) and "path" in src else None
+    where = place(src if isinstance(src, dict) else None, int(item["id"]), shown)
+    heading = src.get("heading") if isinstance(src, dict) else None
+    if heading:
+        where += " › " + " › ".join(str(h) for h in heading[-2:])
     # the generator's prompt names passages by chunk id, so "Sources: [id]" resolves here
-    return f"[{rank}] {printable(where)} [id {chunk.id}]\n    {printable(_snippet(chunk.text))}"
+    snippet = _snippet(str(item.get("text", "")))
+    return f"[{rank}] {printable(where)} [id {item['id']}]\n    {printable(snippet)}"
 
 
 def _check_query(what: str, text: str) -> None:
@@ -96,6 +116,39 @@ _DSN = typer.Option(
     show_default=False,
 )
 _DEVICE = typer.Option("auto", "--device", help="Embedder device: auto|cpu|cuda|mps.")
+_EMBED_URL = typer.Option(
+    None,
+    "--embed-url",
+    help="OpenAI-compatible /v1/embeddings base URL (e.g. http://127.0.0.1:8081/v1) used "
+    "instead of the local embedder. Default: the local embedder.",
+    show_default=False,
+)
+_EMBED_MODEL = typer.Option(
+    None,
+    "--embed-model",
+    help="Embedding model id sent with --embed-url (default: nvidia/llama-nemotron-embed-1b-v2).",
+    show_default=False,
+)
+_EMBED_DIM = typer.Option(
+    None,
+    "--embed-dim",
+    help="Vector dimension the --embed-url server returns (default: 1024).",
+    show_default=False,
+)
+
+
+def _embed_options(
+    embed_url: str | None, embed_model: str | None, embed_dim: int | None
+) -> tuple[str | None, str | None, int | None]:
+    """Checked (--embed-url, --embed-model, --embed-dim); the model and dimension need a URL."""
+    check_url("--embed-url", embed_url)
+    if embed_dim is not None and embed_dim <= 0:
+        fail("--embed-dim must be positive")
+    if not embed_url and (embed_model is not None or embed_dim is not None):
+        fail("--embed-model and --embed-dim need --embed-url")
+    return embed_url, embed_model, embed_dim
+
+
 _THREADS = typer.Option(
     None,
     "--threads",
@@ -121,6 +174,9 @@ def rag_ingest(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
     follow_symlinks: bool = typer.Option(
         False,
         "--follow-symlinks",
@@ -129,11 +185,16 @@ def rag_ingest(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally."""
-    from fieldkit.rag import RAGError, parse_table_name
+    """Ingest files and folders (Markdown, HTML, reST, text, code, PDF) incrementally.
+
+    Counts the files and bytes first, then shows files x/N, chunks, chunks/s and the time left.
+    Ctrl-C keeps every finished batch, says what was kept and exits 130; running the same
+    command again continues (finished files are unchanged and skipped)."""
+    from fieldkit.rag import IngestInterrupted, RAGError, parse_table_name, slow_rate_advice
 
     if chunk_tokens is not None and chunk_tokens <= 8:
         fail("--chunk-tokens must be more than 8")
+    embed = _embed_options(embed_url, embed_model, embed_dim)
     try:
         parse_table_name(table)
     except RAGError as exc:
@@ -149,7 +210,8 @@ def rag_ingest(
         fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:
         typer.echo("loading the embedder and starting Postgres ...", err=True)
-    pipe = _pipeline(table, dsn, device, threads)
+    pipe = _pipeline(table, dsn, device, threads, embed)
+    embedder = pipe.embedder
     try:
         with pipe:
             summary = pipe.ingest_paths(
@@ -160,10 +222,26 @@ def rag_ingest(
                 progress=None,
                 follow_symlinks=follow_symlinks,
             )
+    except IngestInterrupted as exc:
+        s = exc.summary
+        typer.echo(
+            f"interrupted: kept {s.added + s.updated} files ({s.chunks} chunks) written to "
+            f"{table} in {s.seconds:.1f} s; {s.files} of {s.total_files} files were reached; "
+            "run the same command again to continue",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     except (RAGError, ValueError) as exc:
         fail(str(exc), code=1)
+    advice = slow_rate_advice(
+        summary,
+        str(getattr(embedder, "backend", "service")),
+        str(getattr(embedder, "device", "cpu")),
+    )
     if as_json:
         echo_json(summary.to_dict())
+        for line in advice:
+            typer.echo(line, err=True)
         return
     s = summary
     rate = s.chunks / s.seconds if s.seconds > 0 else 0.0
@@ -174,6 +252,23 @@ def rag_ingest(
     )
     for path, reason in s.warnings:
         typer.echo(f"warning: {printable(_display_path(path))}: {printable(reason)}", err=True)
+    for line in advice:
+        typer.echo(line, err=True)
+
+
+_NO_SERVER = typer.Option(
+    False, "--no-server", help="Work in this process even when a `rag serve` is running."
+)
+
+
+def _running_server(table: str, dsn: str | None, no_server: bool) -> str | None:
+    """The URL of a running ``rag serve`` over this table and database, if any."""
+    if no_server:
+        return None
+    from fieldkit._rag_discovery import find_rag_server
+
+    info = find_rag_server(dsn)  # names are compared as Postgres folds unquoted ones
+    return info.url if info is not None and info.table == table.lower() else None
 
 
 @rag_app.command("search")
@@ -185,27 +280,75 @@ def rag_search(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
+    no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Print the chunks that best match QUERY, ranked, with their sources."""
-    from fieldkit.rag import RAGError
-
+    """Print the chunks that best match QUERY, ranked, with their sources (and a ``uri`` in
+    --json). Uses a running `fieldkit rag serve` over the same table when there is one."""
     _check_k(k)
     _check_query("query", query)
-    pipe = _pipeline(table, dsn, device, threads)
-    try:
-        with pipe:
-            chunks = pipe.retrieve(query, top_k=k, mode=mode)
-    except RAGError as exc:
-        fail(str(exc), code=1)
+    embed = _embed_options(embed_url, embed_model, embed_dim)
+    url = _running_server(table, dsn, no_server)
+    if url is not None:
+        from fieldkit._rag_client import RagClient, RagClientError
+
+        try:
+            results = RagClient(url, timeout=60.0).search(query, k=k, mode=mode)["results"]
+        except RagClientError as exc:
+            fail(str(exc), code=1)
+    else:
+        from fieldkit.rag import RAGError
+
+        pipe = _pipeline(table, dsn, device, threads, embed)
+        try:
+            with pipe:
+                chunks = pipe.retrieve(query, top_k=k, mode=mode)
+        except RAGError as exc:
+            fail(str(exc), code=1)
+        results = [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]
     if as_json:
-        payload = {"query": query, "results": [chunk_dict(i, c) for i, c in enumerate(chunks, 1)]}
+        payload: dict[str, Any] = {"query": query, "results": results}
+        if url is not None:
+            payload["server"] = url
         echo_json(payload)
         return
-    if not chunks:
+    if not results:
         typer.echo("no matching chunks (is the table ingested? see `fieldkit rag ingest`)")
-    for i, c in enumerate(chunks, 1):
-        typer.echo(_cite(i, c))
+    for i, item in enumerate(results, 1):
+        typer.echo(_cite_json(i, item))
+
+
+def _print_answer(
+    deltas: Iterator[str], final: Callable[[], dict[str, Any]], *, as_json: bool
+) -> None:
+    """Tokens as they come (not with --json), then the citations or the JSON document."""
+    if as_json:
+        for _ in deltas:
+            pass
+        echo_json(final())
+        return
+    printed = False
+    for delta in deltas:
+        if not printed:
+            delta = delta.lstrip()
+        if delta:
+            typer.echo(printable(delta, keep_newlines=True), nl=False)
+            sys.stdout.flush()
+            printed = True
+    out = final()
+    if printed:
+        typer.echo("")
+    elif out.get("answer"):
+        typer.echo(printable(str(out["answer"]), keep_newlines=True))
+    else:
+        typer.echo("(no generator: the passages below are the retrieved sources)")
+    typer.echo("")
+    typer.echo("sources:")
+    for i, item in enumerate(out["citations"], 1):
+        typer.echo(_cite_json(i, item))
 
 
 @rag_app.command("ask")
@@ -218,8 +361,9 @@ def rag_ask(
         None,
         "--nim-url",
         envvar="NIM_BASE_URL",
-        help="Any OpenAI-compatible chat URL (e.g. http://localhost:8000/v1). Default: a local "
-        "llama.cpp server with the bundled model, started for this question.",
+        help="Any OpenAI-compatible chat URL (e.g. http://localhost:8000/v1). Default: a running "
+        "`fieldkit serve` on port 8080, else a local llama.cpp server with the bundled model, "
+        "started for this question.",
         show_default=False,
     ),
     nim_model: str = typer.Option(
@@ -235,13 +379,17 @@ def rag_ask(
     dsn: str | None = _DSN,
     device: str = _DEVICE,
     threads: int | None = _THREADS,
+    embed_url: str | None = _EMBED_URL,
+    embed_model: str | None = _EMBED_MODEL,
+    embed_dim: int | None = _EMBED_DIM,
+    no_server: bool = _NO_SERVER,
     as_json: bool = typer.Option(False, "--json", help="Print answer and citations as JSON."),
 ) -> None:
-    """Answer QUESTION from the ingested documents, with numbered citations."""
-    from contextlib import ExitStack
+    """Answer QUESTION from the ingested documents, with numbered citations.
 
-    from fieldkit.nim import NIMClient, NIMError
-    from fieldkit.rag import RAGError
+    The answer streams as it is generated; the sources follow. A running `fieldkit rag serve`
+    over the same table answers warm (unless --nim-url names another generator)."""
+    from contextlib import ExitStack
 
     _check_k(k)
     _check_query("question", question)
@@ -249,51 +397,66 @@ def rag_ask(
         fail("--max-tokens must be positive")
     check_seconds("--timeout", timeout)
     check_url("--nim-url", nim_url)
-    pipe = _pipeline(table, dsn, device, threads)
+    embed = _embed_options(embed_url, embed_model, embed_dim)
+    url = None if nim_url else _running_server(table, dsn, no_server)
+    if url is not None:
+        from fieldkit._rag_client import RagClient, RagClientError
+        from fieldkit._rag_discovery import find_rag_server
+
+        info = find_rag_server(dsn)
+        if no_generate or (info is not None and info.generator is not None):
+            client = RagClient(url, timeout=timeout)
+            options = {"k": k, "mode": mode, "max_tokens": max_tokens, "generate": not no_generate}
+            final: dict[str, Any] = {}
+
+            def server_deltas() -> Iterator[str]:
+                for event in client.ask_stream(question, **options):
+                    if "delta" in event:
+                        yield str(event["delta"])
+                    else:
+                        final.update(event)
+
+            try:
+                _print_answer(server_deltas(), lambda: {**final, "server": url}, as_json=as_json)
+            except RagClientError as exc:
+                fail(str(exc), code=1)
+            return
+    from fieldkit.cli._rag_serve import chat_generator
+    from fieldkit.nim import NIMError
+    from fieldkit.rag import RAGError
+    from fieldkit.rag.answer import answer_note, citations_json, find_passages, stream_answer
+
+    pipe = _pipeline(table, dsn, device, threads, embed)
     with ExitStack() as stack:
         stack.enter_context(pipe)
-        generator: NIMClient | None = None
-        model_name = nim_model
-        if nim_url:
-            generator = stack.enter_context(
-                NIMClient(nim_url, nim_model, timeout=timeout, max_retries=1)
+        model_name: str | None = None
+        if not no_generate:
+            pipe.generator, model_name = chat_generator(
+                stack, nim_url, nim_model, timeout, quiet=as_json
             )
-        elif not no_generate:
-            from fieldkit.serve import LocalServer, LocalServerError
-
-            if not as_json:
-                typer.echo("starting the local model server ...", err=True)
-            try:
-                server = stack.enter_context(LocalServer())
-            except LocalServerError as exc:
-                fail(f"{exc}; pass --nim-url URL or --no-generate", code=1)
-            generator = stack.enter_context(server.client(timeout=timeout, max_retries=1))
-            model_name = server.model or "local"
-        pipe.generator = generator
         try:
-            result = pipe.ask(
-                question, retrieve_k=max(k * 2, 8), rerank_k=k, mode=mode, max_tokens=max_tokens
-            )
+            passages = find_passages(pipe, question, k=k, mode=mode)
+            parts: list[str] = []
+
+            def local_deltas() -> Iterator[str]:
+                for delta in stream_answer(pipe, passages, max_tokens=max_tokens):
+                    parts.append(delta)
+                    yield delta
+
+            def local_final() -> dict[str, Any]:
+                generated = pipe.generator is not None
+                out: dict[str, Any] = {
+                    "question": question,
+                    "answer": "".join(parts).strip() if generated else None,
+                    "generator": model_name,
+                    "citations": citations_json(passages.chunks),
+                    "timings_ms": passages.timings_ms,
+                }
+                note = answer_note(pipe, passages)
+                if note:
+                    out["note"] = note
+                return out
+
+            _print_answer(local_deltas(), local_final, as_json=as_json)
         except (RAGError, NIMError) as exc:
             fail(str(exc), code=1)
-    chunks: list[Chunk] = result["chunks"]
-    if as_json:
-        payload = {
-            "question": question,
-            "answer": result["answer"],
-            "generator": None if generator is None else model_name,
-            "citations": [chunk_dict(i, c) for i, c in enumerate(chunks, 1)],
-            "timings_ms": result["timings_ms"],
-        }
-        if "note" in result:
-            payload["note"] = result["note"]
-        echo_json(payload)
-        return
-    if result["answer"] is not None:
-        typer.echo(printable(result["answer"], keep_newlines=True))
-    else:
-        typer.echo("(no generator: the passages below are the retrieved sources)")
-    typer.echo("")
-    typer.echo("sources:")
-    for i, c in enumerate(chunks, 1):
-        typer.echo(_cite(i, c))

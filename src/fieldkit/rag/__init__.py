@@ -18,10 +18,12 @@ from fieldkit.rag._embedders import (
     NIMEmbedder,
 )
 from fieldkit.rag._fusion import document_fusion, reciprocal_rank_fusion
-from fieldkit.rag._ingest_paths import IngestSummary
+from fieldkit.rag._ingest_paths import IngestInterrupted, IngestSummary, slow_rate_advice
 from fieldkit.rag._pipeline import Pipeline
 from fieldkit.rag._prompt import DEFAULT_SYSTEM_PROMPT, REFUSAL_SENTENCE
+from fieldkit.rag._server import RagServer
 from fieldkit.rag._sql import parse_table_name
+from fieldkit.rag._tables import TableInfo, drop_table, list_tables, table_stats
 from fieldkit.rag._types import (
     CHUNKS_PER_DOC_MAX,
     DEFAULT_CHUNK_TOKENS,
@@ -54,14 +56,21 @@ __all__ = [
     "Chunk",
     "Document",
     "Embedder",
+    "IngestInterrupted",
     "IngestSummary",
     "LocalEmbedder",
     "NIMEmbedder",
     "Pipeline",
     "RAGError",
+    "RagServer",
     "RetrievalMode",
     "Source",
+    "TableInfo",
     "document_fusion",
+    "drop_table",
+    "list_tables",
     "parse_table_name",
     "reciprocal_rank_fusion",
+    "slow_rate_advice",
+    "table_stats",
 ]

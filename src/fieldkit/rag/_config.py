@@ -121,5 +121,5 @@ class PipelineConfig:
 FIELDS = frozenset(f.name for f in dataclasses.fields(PipelineConfig))
 
 # Where the chunks live: assigning one moves the pipeline to that table or database (its next
-# call opens a new store), as 0.3.0 read them at every call.
+# call opens a new store), so code that retargets a pipeline by assignment keeps working.
 RETARGET = frozenset({"table", "pgvector_dsn"})

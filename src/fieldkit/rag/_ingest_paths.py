@@ -24,6 +24,7 @@ from fieldkit.rag._chunking import DocChunk, chunk_document, estimate_tokens
 from fieldkit.rag._discover import read_confined, walk
 from fieldkit.rag._embedders import embedder_name
 from fieldkit.rag._ids import chunk_ids
+from fieldkit.rag._locate import Location, Locator
 from fieldkit.rag._parsers import ParseError, kind_of, parse_bytes
 from fieldkit.rag._sources import SourceTables
 from fieldkit.rag._types import RAGError
@@ -31,7 +32,16 @@ from fieldkit.rag._types import RAGError
 if TYPE_CHECKING:
     from fieldkit.rag._pipeline import Pipeline
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "IngestSummary", "doc_id_for", "ingest_paths", "walk"]
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "IngestInterrupted",
+    "IngestSummary",
+    "doc_id_for",
+    "ingest_paths",
+    "slow_rate_advice",
+    "time_left",
+    "walk",
+]
 
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
 _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
@@ -39,7 +49,9 @@ _DOC_ID_SPACE = 2**49  # chunk ids doc_id * 10_000 + i stay inside BIGINT
 
 @dataclass
 class IngestSummary:
-    """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested."""
+    """What an ``ingest_paths`` run did. ``warnings``: (path, reason) per file not ingested.
+    ``total_files``/``total_bytes``: what the walk found before reading; ``bytes_done``: the
+    bytes of the files finished (written, unchanged or skipped)."""
 
     files: int = 0
     added: int = 0
@@ -51,12 +63,47 @@ class IngestSummary:
     chunks_removed: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    total_files: int = 0
+    total_bytes: int = 0
+    bytes_done: int = 0
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k != "warnings"}
         out["warnings"] = [{"path": p, "reason": r} for p, r in self.warnings]
         return out
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``ingest_paths``: ``summary`` counts only what was written and kept
+    (finished batches); running the same ingest again continues where this one stopped."""
+
+    def __init__(self, summary: IngestSummary) -> None:
+        super().__init__("ingest interrupted")
+        self.summary = summary
+
+
+SLOW_CHUNKS_PER_S = 20.0
+
+
+def slow_rate_advice(summary: IngestSummary, backend: str, device: str) -> list[str]:
+    """The faster options, when embedding ran below ``SLOW_CHUNKS_PER_S`` (after at least 64
+    chunks, so a short run says nothing). ``backend``: onnx|torch|service; ``device``: cpu|…"""
+    if summary.chunks < 64 or summary.embed_seconds <= 0:
+        return []
+    rate = summary.chunks / summary.embed_seconds
+    if rate >= SLOW_CHUNKS_PER_S:
+        return []
+    out = [f"embedding ran at {rate:.1f} chunks/s; faster options:"]
+    if backend == "torch" and device == "cpu":
+        out.append("  - the ONNX backend on CPU: pip install 'fieldkit[onnx]'")
+    if device == "cpu":
+        out.append("  - a GPU: --device cuda (or mps on a Mac)")
+    out.append(
+        "  - an embedding server on a faster machine (`fieldkit serve --embeddings`, or any "
+        "OpenAI-compatible /v1/embeddings): --embed-url URL, or Pipeline(embed_url=...)"
+    )
+    return out
 
 
 def doc_id_for(path: str) -> int:
@@ -74,32 +121,73 @@ class _Pending:
     title: str
     chunks: list[DocChunk]
     new: bool
+    places: list[Location]
+
+
+def time_left(total: int, done: int, skipped: int, elapsed: float) -> float | None:
+    """Seconds until ``total`` bytes are done, at the rate of the bytes actually worked on
+    (``done - skipped``: unchanged and unreadable files take no time); None before any work."""
+    worked = done - skipped
+    if worked <= 0 or elapsed <= 0:
+        return None
+    return max(total - done, 0) * elapsed / worked
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--"
+    minutes, sec = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
 
 
 class _Bar:
-    """Files / chunks / chunks-per-second on a stderr spinner (``fieldkit._progress``) or a
-    callback."""
+    """Files x/N, chunks, chunks/s, share of the bytes and time left on a stderr spinner
+    (``fieldkit._progress``), or a callback with the summary."""
 
     def __init__(self, progress: bool | Callable[[IngestSummary], None] | None) -> None:
         self.callback = progress if callable(progress) else None
         self._stack = ExitStack()
         self.bar = self._stack.enter_context(
             progress_bar(
-                "ingest: scanning files", enabled=None if progress is None else progress is True
+                "ingest: counting files", enabled=None if progress is None else progress is True
             )
         )
+        self.skipped = 0  # bytes of files that needed no embedding
+        self.shown_at = 0.0
 
-    def update(self, s: IngestSummary, t0: float) -> None:
-        if self.callback is not None:
+    def update(
+        self, s: IngestSummary, t0: float, *, chunks: int = 0, nbytes: int = 0, call: bool = True
+    ) -> None:
+        """Show ``s`` plus ``chunks``/``nbytes`` embedded but not yet written."""
+        if call and self.callback is not None:
             self.callback(s)
+        self.shown_at = time.perf_counter()
         if self.bar.shown:
-            rate = s.chunks / max(time.perf_counter() - t0, 1e-9)
+            elapsed = time.perf_counter() - t0
+            done = s.chunks + chunks
+            at = s.bytes_done + nbytes
+            share = 100.0 * at / s.total_bytes if s.total_bytes else 100.0
+            left = _clock(time_left(s.total_bytes, at, self.skipped, elapsed))
             self.bar.advance(
-                0, description=f"ingest: {s.files} files, {s.chunks} chunks ({rate:.1f} chunks/s)"
+                0,
+                description=f"ingest: {s.files}/{s.total_files} files, {done} chunks, "
+                f"{done / max(elapsed, 1e-9):.1f} chunks/s, {share:.0f}% of "
+                f"{s.total_bytes / 1e6:.1f} MB, {left} left",
             )
 
     def close(self) -> None:
         self._stack.close()
+
+
+def _sizes(files: Sequence[Path]) -> list[int]:
+    out = []
+    for path in files:
+        try:
+            out.append(path.stat().st_size)
+        except OSError:
+            out.append(0)
+    return out
 
 
 def ingest_paths(
@@ -148,16 +236,32 @@ def ingest_paths(
         budget = int(limit) if isinstance(limit, int) and limit > 0 else pipe.chunk_tokens
     summary = IngestSummary()
     bar = _Bar(progress)
+    try:  # count first, so progress has a total and a time left
+        found = list(
+            walk(
+                roots,
+                globs=globs,
+                warn=summary_warn(summary),
+                ignored=summary_ignored(summary),
+                follow_symlinks=follow_symlinks,
+            )
+        )
+        sizes = _sizes(found)
+    except BaseException:
+        bar.close()
+        raise
+    summary.total_files, summary.total_bytes = len(found), sum(sizes)
+    bar.update(summary, t0)
     pending: list[_Pending] = []
     pending_chunks = 0
     seen: set[str] = set()
     failed = True
 
-    def warn(path: str, reason: str) -> None:
-        summary.warnings.append((path, reason))
+    warn = summary_warn(summary)
 
-    def count_ignored() -> None:
-        summary.ignored += 1
+    def skipped(size: int) -> None:
+        summary.bytes_done += size
+        bar.skipped += size
 
     def flush() -> None:
         nonlocal pending, pending_chunks
@@ -170,14 +274,23 @@ def ingest_paths(
             ids = chunk_ids(p.doc_id, len(p.chunks))
             for idx, (cid, chunk) in enumerate(zip(ids, p.chunks, strict=True)):
                 rows.append((cid, p.doc_id, idx, label, chunk.text))
-                spans.append((cid, p.doc_id, chunk.heading, chunk.start, chunk.end))
+                at = p.places[idx]
+                spans.append(
+                    (cid, p.doc_id, chunk.heading, at.start, at.end, at.line, at.anchor, at.page)
+                )
             files.append((p.path, p.doc_id, p.sha, p.size, p.title, len(p.chunks)))
+        pending_bytes = sum(p.size for p in pending)
+
+        def embedded(got: int) -> None:  # the bar (and its time left) moves during a batch
+            nbytes = pending_bytes * got // max(len(rows), 1)
+            bar.update(summary, t0, chunks=got, nbytes=nbytes, call=False)
+
         # File rows first with an empty hash, so a run killed before the real rows are written
         # re-ingests these files next time, or removes their chunks if they are gone by then.
         sources.record([(*f[:2], "", *f[3:]) for f in files], None, embedder=name, dim=dim)
-        embedded = writer.embed_seconds
-        writer.write([p.doc_id for p in pending], rows)
-        summary.embed_seconds += writer.embed_seconds - embedded
+        before = writer.embed_seconds
+        writer.write([p.doc_id for p in pending], rows, progress=embedded)
+        summary.embed_seconds += writer.embed_seconds - before
         sources.record(files, spans, embedder=name, dim=dim)
         for p in pending:
             if p.new:
@@ -185,50 +298,56 @@ def ingest_paths(
             else:
                 summary.updated += 1
         summary.chunks += len(rows)
+        summary.bytes_done += pending_bytes
         pending, pending_chunks = [], 0
         bar.update(summary, t0)
 
     writer = pipe.bulk_writer()
     try:
         writer.open()
-        for path in walk(
-            roots, globs=globs, warn=warn, ignored=count_ignored, follow_symlinks=follow_symlinks
-        ):
+        for path, size in zip(found, sizes, strict=True):
             key = str(path)
             seen.add(key)
             summary.files += 1
-            if summary.files % 200 == 0:
+            if time.perf_counter() - bar.shown_at > 0.25:  # a few redraws a second, at most
                 bar.update(summary, t0)
             item = _read(path, key, records, name, max_file_bytes, warn, roots, follow_symlinks)
             if item is None:
+                skipped(size)
                 continue
             if isinstance(item, str):  # "unchanged"
                 summary.unchanged += 1
+                skipped(size)
                 continue
             sha, size, data = item
             kind = kind_of(path) or "text"
             try:
                 doc = parse_bytes(data, kind, name=path.stem)
                 chunks = chunk_document(doc, budget, count)
-            except ParseError as exc:
+            except (ParseError, MissingExtraError) as exc:
                 warn(key, str(exc))
-                continue
-            except MissingExtraError as exc:
-                warn(key, str(exc))
+                skipped(size)
                 continue
             except RecursionError:
                 warn(key, "too deeply nested to parse")
+                skipped(size)
                 continue
             if not chunks:
                 warn(key, "no text found")
+                skipped(size)
                 continue
             try:
                 chunk_ids(doc_id_for(key), len(chunks))
             except RAGError as exc:
                 warn(key, str(exc))
+                skipped(size)
                 continue
+            locator = Locator(doc)
+            places = [locator.locate(c.start, c.end) for c in chunks]
             pending.append(
-                _Pending(key, doc_id_for(key), sha, size, doc.title, chunks, key not in records)
+                _Pending(
+                    key, doc_id_for(key), sha, size, doc.title, chunks, key not in records, places
+                )
             )
             pending_chunks += len(chunks)
             if pending_chunks >= pipe.write_batch:
@@ -238,12 +357,34 @@ def ingest_paths(
         if gone:
             summary.chunks_removed = sources.remove(gone)
             summary.removed = len(gone)
+        bar.update(summary, t0)
         failed = False
+    except KeyboardInterrupt as exc:
+        summary.seconds = time.perf_counter() - t0
+        raise IngestInterrupted(summary) from exc
     finally:
         bar.close()
         writer.close(failed=failed)
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def summary_warn(summary: IngestSummary) -> Callable[[str, str], None]:
+    """A ``warn(path, reason)`` that records into ``summary.warnings``."""
+
+    def warn(path: str, reason: str) -> None:
+        summary.warnings.append((path, reason))
+
+    return warn
+
+
+def summary_ignored(summary: IngestSummary) -> Callable[[], None]:
+    """An ``ignored()`` that counts into ``summary.ignored``."""
+
+    def ignored() -> None:
+        summary.ignored += 1
+
+    return ignored
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:

@@ -3,7 +3,8 @@
 Markdown through markdown-it-py (CommonMark, linear time), HTML through the standard library's
 ``html.parser`` (navigation, scripts and styles dropped), PDF through pypdf (extra ``docs``,
 imported only for PDFs), reStructuredText by its underlined headings, everything else as plain
-text split at blank lines. Character spans index the extracted text (``ParsedDoc.text``).
+text split at blank lines. Character spans index the extracted text (``ParsedDoc.text``);
+``ParsedDoc.marks`` map them back to the source (offset, nearest HTML ``id``, PDF page).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from fieldkit._lazy import require
 
-__all__ = ["Block", "ParseError", "ParsedDoc", "kind_of", "parse_bytes", "parse_text"]
+__all__ = ["Block", "Mark", "ParseError", "ParsedDoc", "kind_of", "parse_bytes", "parse_text"]
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
@@ -46,13 +47,32 @@ class Block:
     code: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """From ``at`` in the extracted text on: source offset ``source`` (-1: no text source, as in
+    PDF), the nearest preceding HTML ``id`` anchor and the PDF page (0: none)."""
+
+    at: int
+    source: int
+    anchor: str = ""
+    page: int = 0
+
+
 @dataclass(slots=True)
 class ParsedDoc:
-    """The extracted text of a file, its title and its blocks in reading order."""
+    """The extracted text of a file, its title and its blocks in reading order.
+
+    ``kind`` is the parser used; ``source`` the decoded file text when it differs from ``text``
+    (HTML); ``marks`` (ascending ``at``) map extracted offsets to the source. No marks: the
+    extracted text is the source itself.
+    """
 
     title: str
     text: str
     blocks: list[Block] = field(default_factory=list)
+    kind: str = "text"
+    source: str | None = None
+    marks: list[Mark] = field(default_factory=list)
 
 
 def kind_of(path: Path) -> str | None:
@@ -109,6 +129,7 @@ def parse_text(text: str, kind: str, *, name: str = "") -> ParsedDoc:
         doc = _paragraphs(text, (), code=kind == "code")
     if not doc.title:
         doc.title = name
+    doc.kind = kind
     return doc
 
 
@@ -252,6 +273,10 @@ class _HTMLText(HTMLParser):
         self._in_title = False
         self._heading: tuple[int, list[str]] | None = None
         self._pre = 0
+        self.marks: list[Mark] = []
+        self._anchor = ""  # the last id seen outside skipped content
+        self._buf_at: tuple[tuple[int, int], str] | None = None  # (line, col), anchor of _buf
+        self._line_starts = [0]
 
     @staticmethod
     def _is_chrome(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
@@ -279,6 +304,9 @@ class _HTMLText(HTMLParser):
         if tag not in _VOID and self._is_chrome(tag, attrs):
             self._skip.append(tag)
             return
+        for key, value in attrs:
+            if value and (key == "id" or (key == "name" and tag == "a")):
+                self._anchor = value
         if tag in _HEADINGS:
             self._flush()
             self._heading = (_HEADINGS[tag], [])
@@ -319,10 +347,13 @@ class _HTMLText(HTMLParser):
         if self._heading is not None:
             self._heading[1].append(data)
             return
+        if self._buf_at is None and data.strip():
+            self._buf_at = (self.getpos(), self._anchor)
         self._buf.append(data)
 
     def _flush(self, *, code: bool = False) -> None:
         raw = "".join(self._buf)
+        at, self._buf_at = self._buf_at, None
         self._buf = []
         body = raw.strip("\n") if self._pre or code else " ".join(raw.split())
         if not body.strip():
@@ -331,11 +362,19 @@ class _HTMLText(HTMLParser):
             self.parts.append("\n\n")
             self.length += 2
         start = self.length
+        if at is not None:
+            (line, col), anchor = at
+            self.marks.append(Mark(start, self.source_offset(line, col), anchor))
         self.parts.append(body)
         self.length += len(body)
         self.blocks.append(
             Block(tuple(n for _, n in self.path), body, start, self.length, bool(self._pre or code))
         )
+
+    def source_offset(self, line: int, col: int) -> int:
+        """Character offset in the fed text of ``getpos()``'s (1-based line, column)."""
+        starts = self._line_starts
+        return starts[min(line, len(starts)) - 1] + col
 
     def close(self) -> None:
         super().close()
@@ -344,10 +383,20 @@ class _HTMLText(HTMLParser):
 
 def _parse_html(text: str) -> ParsedDoc:
     parser = _HTMLText()
+    pos = text.find("\n")
+    while pos >= 0:  # line starts, so getpos() maps to source offsets
+        parser._line_starts.append(pos + 1)
+        pos = text.find("\n", pos + 1)
     parser.feed(text)
     parser.close()
     title = " ".join(parser.title.split()) or parser.h1
-    return ParsedDoc(title=title, text="".join(parser.parts), blocks=parser.blocks)
+    return ParsedDoc(
+        title=title,
+        text="".join(parser.parts),
+        blocks=parser.blocks,
+        source=text,
+        marks=parser.marks,
+    )
 
 
 def _parse_pdf(data: bytes, name: str) -> ParsedDoc:
@@ -368,6 +417,7 @@ def _parse_pdf(data: bytes, name: str) -> ParsedDoc:
         raise ParseError(f"broken PDF: {type(exc).__name__}: {exc}") from exc
     parts: list[str] = []
     blocks: list[Block] = []
+    marks: list[Mark] = []
     length = 0
     for number, page in enumerate(pages, start=1):
         page = page.replace("\x00", " ")
@@ -378,7 +428,10 @@ def _parse_pdf(data: bytes, name: str) -> ParsedDoc:
             parts.append("\n\n")
         parts.append(page)
         length = base + len(page)
+        marks.append(Mark(base, -1, page=number))
         blocks.extend(_paragraphs(page, (f"page {number}",), base=base).blocks)
     if not blocks:
         raise ParseError("PDF has no extractable text (scanned images?)")
-    return ParsedDoc(title=meta_title or name, text="".join(parts), blocks=blocks)
+    return ParsedDoc(
+        title=meta_title or name, text="".join(parts), blocks=blocks, kind="pdf", marks=marks
+    )

@@ -1,8 +1,9 @@
 """The two side tables of a chunk table that was filled from files, and their SQL.
 
 ``<table>_files``: one row per ingested file (path, document id, content hash, title, chunk
-count, embedder and dimension); ``<table>_spans``: per chunk id, the heading path and character
-span. A file's row is written after its chunks, so a run interrupted in between re-ingests that
+count, embedder and dimension); ``<table>_spans``: per chunk id, the heading path, the character
+span in the source, and the source line, HTML anchor and PDF page. A file's row is written
+after its chunks, so a run interrupted in between re-ingests that
 file next time (chunk ids derive from the document id, so this replaces, never duplicates).
 """
 
@@ -60,6 +61,10 @@ class SourceTables:
                 "CREATE TABLE IF NOT EXISTS {s} (id BIGINT PRIMARY KEY, doc_id BIGINT NOT NULL, "
                 "heading TEXT, char_start INTEGER, char_end INTEGER)"
             ).format(s=self.spans.ident),
+            sql.SQL(
+                "ALTER TABLE {s} ADD COLUMN IF NOT EXISTS line INTEGER, "
+                "ADD COLUMN IF NOT EXISTS anchor TEXT, ADD COLUMN IF NOT EXISTS page INTEGER"
+            ).format(s=self.spans.ident),
             sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {s} (doc_id)").format(
                 i=sql.Identifier(f"{self.spans.name[:50]}_doc"), s=self.spans.ident
             ),
@@ -116,7 +121,7 @@ class SourceTables:
     def record(
         self,
         files: Sequence[tuple[str, int, str, int, str, int]],
-        spans: Sequence[tuple[int, int, tuple[str, ...], int, int]] | None,
+        spans: Sequence[tuple[int, int, tuple[str, ...], int, int, int, str, int]] | None,
         *,
         embedder: str,
         dim: int,
@@ -124,7 +129,7 @@ class SourceTables:
         """In one transaction: replace the spans of these documents and upsert their file rows.
 
         ``files``: (path, doc_id, sha256, bytes, title, chunks); ``spans``: (chunk id, doc_id,
-        heading path, start, end), or None to keep the stored spans.
+        heading path, start, end, line, anchor, page), or None to keep the stored spans.
         """
         doc_ids = [f[1] for f in files]
         try:
@@ -139,11 +144,14 @@ class SourceTables:
                 if spans:
                     with cur.copy(
                         sql.SQL(
-                            "COPY {s} (id, doc_id, heading, char_start, char_end) FROM STDIN"
+                            "COPY {s} (id, doc_id, heading, char_start, char_end, line, anchor, "
+                            "page) FROM STDIN"
                         ).format(s=self.spans.ident)
                     ) as copy:
-                        for cid, did, heading, start, end in spans:
-                            copy.write_row((cid, did, _SEP.join(heading), start, end))
+                        for cid, did, heading, start, end, line, anchor, page in spans:
+                            copy.write_row(
+                                (cid, did, _SEP.join(heading), start, end, line, anchor, page)
+                            )
                 cur.executemany(
                     sql.SQL(
                         "INSERT INTO {f} (path, doc_id, sha256, bytes, title, chunks, embedder, "
@@ -198,7 +206,8 @@ class SourceTables:
             with self.store.connection(vector=False) as conn:
                 rows = conn.execute(
                     sql.SQL(
-                        "SELECT s.id, f.path, f.title, s.heading, s.char_start, s.char_end "
+                        "SELECT s.id, f.path, f.title, s.heading, s.char_start, s.char_end, "
+                        "s.line, s.anchor, s.page "
                         "FROM {s} s JOIN {f} f ON f.doc_id = s.doc_id WHERE s.id = ANY(%s)"
                     ).format(s=self.spans.ident, f=self.files.ident),
                     (list(ids),),
@@ -212,6 +221,9 @@ class SourceTables:
                 heading=tuple(h for h in (r[3] or "").split(_SEP) if h),
                 start=int(r[4] or 0),
                 end=int(r[5] or 0),
+                line=int(r[6] or 0),
+                anchor=r[7] or "",
+                page=int(r[8] or 0),
             )
             for r in rows
         }

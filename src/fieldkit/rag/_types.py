@@ -52,22 +52,39 @@ class Document:
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a chunk came from (chunks ingested from files): the file path, the document
-    title, the heading path inside it and the character span in the extracted text."""
+    title, the heading path inside it, the character span in the decoded source file (in the
+    extracted text for PDFs), the 1-based source ``line`` (0: unknown), the nearest HTML ``id``
+    ``anchor`` before it and the PDF ``page`` (0: none)."""
 
     path: str
     title: str = ""
     heading: tuple[str, ...] = ()
     start: int = 0
     end: int = 0
+    line: int = 0
+    anchor: str = ""
+    page: int = 0
+
+    @property
+    def uri(self) -> str:
+        """A ``file://`` URI that opens the place: ``…#L120``, ``….html#anchor``,
+        ``….pdf#page=7`` (no fragment when the place is unknown)."""
+        from fieldkit.rag._locate import source_uri
+
+        return source_uri(self.path, line=self.line, anchor=self.anchor, page=self.page)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
+        """JSON-friendly form (with ``uri``)."""
         return {
             "path": self.path,
             "title": self.title,
             "heading": list(self.heading),
             "start": self.start,
             "end": self.end,
+            "line": self.line,
+            "anchor": self.anchor,
+            "page": self.page,
+            "uri": self.uri,
         }
 
 

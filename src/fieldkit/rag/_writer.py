@@ -22,10 +22,11 @@ from fieldkit.rag._embedders import Embedder, LocalEmbedder
 from fieldkit.rag._store import Row, Store
 from fieldkit.rag._types import RAGError
 
-__all__ = ["BulkWriter", "Pending"]
+__all__ = ["PROGRESS_SLICE", "BulkWriter", "Pending"]
 
 log = logging.getLogger("fieldkit.rag")
 
+PROGRESS_SLICE = 64  # chunks per embedding call while someone watches the progress
 # (chunk id, document id, chunk index, label, text)
 Pending = tuple[int, int, int, str, str]
 
@@ -70,8 +71,16 @@ class BulkWriter:
             self.deferred = True
         return self
 
-    def write(self, doc_ids: Sequence[int], pending: Sequence[Pending]) -> int:
-        """Embed and store one batch: replaces the chunks of ``doc_ids`` by ``pending``."""
+    def write(
+        self,
+        doc_ids: Sequence[int],
+        pending: Sequence[Pending],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Embed and store one batch: replaces the chunks of ``doc_ids`` by ``pending``.
+        ``progress(n)`` is called with the chunks embedded so far (a watched local embedder
+        gets slices of ``PROGRESS_SLICE`` so a long batch shows movement)."""
         if not doc_ids:
             return 0
         if (
@@ -86,11 +95,15 @@ class BulkWriter:
         t0 = time.perf_counter()
         rows: list[Row] = []
         step = self._step or max(len(pending), 1)
+        if progress is not None:
+            step = min(step, PROGRESS_SLICE)
         for start in range(0, len(pending), step):
             part = pending[start : start + step]
             vectors = self._embed([p[4] for p in part])
             for (cid, doc_id, idx, label, text), vec in zip(part, vectors, strict=True):
                 rows.append((cid, doc_id, idx, label, text, vec))
+            if progress is not None:
+                progress(len(rows))
         self.embed_seconds += time.perf_counter() - t0
         self.store.write_batch(list(doc_ids), rows)
         self.batches += 1
