@@ -71,9 +71,8 @@ _ALLOWED_PROCESS_CHANGES = {
     "lineage/_mlflow.py",
     "servebench/_plot.py",  # pending: draw on an explicit Agg canvas instead of mpl.use
 }
-# CLI modules that may still format JSON themselves (pending: bench serve's JSON-lines stream;
-# bench rag's --out file).
-_PENDING_CLI_JSON = {"cli/_bench_serve.py", "cli/_rag.py"}
+# CLI modules that may still print JSON themselves (pending: bench serve's JSON-lines stream).
+_PENDING_CLI_JSON = {"cli/_bench_serve.py"}
 
 
 def _sources() -> list[Path]:
@@ -321,12 +320,46 @@ if os.environ["A"] == "1":
     assert _process_changes(text) == [5, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17]
 
 
+def _json_prints(text: str) -> list[int]:
+    """Lines of *text* calling ``json.dumps``/``json.dump`` other than to build a file's text
+    (an argument of a ``...write_text(...)`` call): those print JSON, which ``echo_json`` does."""
+    import ast
+
+    tree = ast.parse(text)
+    to_files: set[int] = set()
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if isinstance(node, ast.Call) and name.endswith("write_text"):
+            to_files.update(id(inner) for arg in node.args for inner in ast.walk(arg))
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("dumps", "dump")
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "json"
+        and id(node) not in to_files
+    )
+
+
 def test_cli_json_goes_through_echo_json() -> None:
-    dumps = re.compile(r"\bjson\.dumps?\(")
     hits = [
-        hit
+        f"{_rel(path)}:{line}"
         for path in sorted((SRC / "cli").glob("*.py"))
         if _rel(path) not in {"cli/_app.py", *_PENDING_CLI_JSON}
-        for hit in _hits([path], dumps)
+        for line in _json_prints(path.read_text(encoding="utf-8"))
     ]
     assert hits == []
+
+
+def test_the_cli_json_rule_spares_json_written_to_a_file() -> None:
+    text = (
+        "typer.echo(json.dumps(x))\n"
+        "line = json.dumps(x)\n"
+        "json.dump(x, sys.stdout)\n"
+        "atomic_write_text(path, json.dumps(x, indent=2) + '\\n')\n"
+        "path.write_text(json.dumps(x))\n"
+    )
+    assert _json_prints(text) == [1, 2, 3]
