@@ -162,13 +162,6 @@ def test_the_cross_import_rule_sees_each_form() -> None:
 
 # "compatible" must say with what: "OpenAI-compatible", "compatible with the published API".
 _BARE_COMPATIBLE = re.compile(r"(?<![\w-])compatible\b(?! with\b)", re.IGNORECASE)
-# fieldkit's own release numbers (0.3.x-0.5.x, v-prefixed versions) narrate history; the render
-# style value "0.3.0" (quoted, or named as an alias) is an API value, not history.
-_OUR_VERSIONS = re.compile(
-    r"(?<![\w.\"'`])(?<!alias )0\.[3-5]\.\d+(?![\w.\"'`])|\bv\d+\.\d+"
-    r"|\b(?:fieldkit|release|version|level)\s+0\.[3-5]\b",
-    re.IGNORECASE,
-)
 
 
 def test_src_names_what_it_is_compatible_with() -> None:
@@ -181,16 +174,67 @@ def test_src_names_what_it_is_compatible_with() -> None:
     assert hits == []
 
 
+# fieldkit's own release numbers (0.3.x-0.5.x, v0.3-v0.5) narrate history. A number after
+# another project's name ("pgvector 0.5.0") is that project's release, and the render style
+# value "0.3.0" (quoted, or named as an alias) is an API value: neither is history.
+_OUR_VERSION_NAMED = re.compile(
+    r"\bv0\.[3-5]\b|\b(?:fieldkit|release|version|level)\s+0\.[3-5]\b", re.I
+)
+_BARE_VERSION = re.compile(r"(?<![\w.\"'`])0\.[3-5]\.\d+(?![\w.\"'`])")
+_WORD_BEFORE = re.compile(r"([\w-]+)\s+$")
+_NOT_A_PROJECT = {
+    "in",
+    "since",
+    "from",
+    "before",
+    "after",
+    "until",
+    "beyond",
+    "of",
+    "to",
+    "at",
+    "by",
+    "with",
+    "as",
+    "the",
+    "and",
+    "or",
+    "than",
+    "like",
+    "unlike",
+    "on",
+    "for",
+}
+
+
+def _names_our_version(line: str) -> bool:
+    if _OUR_VERSION_NAMED.search(line):
+        return True
+    for m in _BARE_VERSION.finditer(line):
+        before = _WORD_BEFORE.search(line[: m.start()])
+        word = before.group(1).lower() if before else None
+        if word != "alias" and (word is None or word in _NOT_A_PROJECT):
+            return True
+    return False
+
+
 def test_src_carries_no_release_numbers_but_the_api_level() -> None:
     hits = [
-        hit
-        for hit in _hits(_sources(), _OUR_VERSIONS)
-        if not hit.startswith("src/fieldkit/__init__.py:") or "API_LEVEL =" not in hit
+        f"{path.relative_to(ROOT)}:{no}: {line.strip()[:100]}"
+        for path in _sources()
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _names_our_version(line) and not (_rel(path) == "__init__.py" and "API_LEVEL =" in line)
     ]
     assert hits == []
-    assert _OUR_VERSIONS.search("on the roadmap for v0.5")
-    assert _OUR_VERSIONS.search("beyond 0.3.0 the client")
-    assert not _OUR_VERSIONS.search('style="0.3.0"') and not _OUR_VERSIONS.search("pgvector 0.8")
+
+
+def test_the_release_number_rule_tells_ours_from_other_projects() -> None:
+    ours = ["on the roadmap for v0.5", "beyond 0.3.0 the client", "0.4.2 added it", "fieldkit 0.4"]
+    ours += ["as in 0.3.0, rows are kept", "(since 0.5.1)", "release 0.3 behaviour"]
+    theirs = ['style="0.3.0"', "alias 0.3.0", "pgvector 0.8", "needs pgvector 0.5.0 for HNSW"]
+    theirs += ["CUDA v12.4", "httpx 0.28.1", "llama.cpp b4567"]
+    assert [s for s in ours if not _names_our_version(s)] == []
+    assert [s for s in theirs if _names_our_version(s)] == []
 
 
 _ENVIRON_WRITES = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"}
