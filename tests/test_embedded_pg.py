@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -155,3 +156,38 @@ def test_data_dir_of_the_old_pgserver_package_keeps_rows_index_and_gets_pgvector
     check("16")
     assert upgrade_data_dir(data_dir) == 18
     check("18")
+
+
+def test_the_upgrade_work_folder_is_handed_to_pgserver_user_not_opened_to_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As root, the folder pgserver's ``pg_upgrade`` works in belongs to its system user, mode
+    0700 (never world-writable), and pgserver's module gets its own ``tempfile`` back after."""
+    import pwd
+    import stat
+    import types
+
+    from fieldkit._embedded_pg import _PGSERVER_SYSTEM_USER, _shared_work_dir
+
+    if os.geteuid() != 0:
+        pytest.skip("the work folder is handed over only when running as root")
+    try:
+        owner = pwd.getpwnam(_PGSERVER_SYSTEM_USER)
+    except KeyError:
+        pytest.skip("pgserver's system user is created on its first start as root")
+    package = types.ModuleType("probe_pgserver")
+    server_module = types.ModuleType("probe_pgserver.postgres_server")
+    server_module.tempfile = tempfile  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "probe_pgserver.postgres_server", server_module)
+    with _shared_work_dir(package):
+        made = Path(server_module.tempfile.mkdtemp())
+        beside = Path(server_module.tempfile.mkdtemp(dir=made.parent))
+    try:
+        info, other = made.stat(), beside.stat()
+        assert stat.S_IMODE(info.st_mode) == 0o700
+        assert (info.st_uid, info.st_gid) == (owner.pw_uid, owner.pw_gid)
+        assert other.st_uid == 0  # only the folder made without dir= is handed over
+        assert server_module.tempfile is tempfile
+    finally:
+        made.rmdir()
+        beside.rmdir()

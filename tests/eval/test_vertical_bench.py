@@ -487,6 +487,11 @@ def test_per_row_rubric_reaches_judge_scorers(tmp_path: Path) -> None:
     b.scorer_kwargs["rubric"] = {"claim_count": 2}  # bench-wide wins
     b.run(lambda q: "response")
     assert seen == ["Hints:\n- claim_count: 2"] * 2
+    seen.clear()  # the judge bound with functools.partial: still a judge-backed scorer
+    b.scorer = functools.partial(office_action_argument, judge=Judge())
+    b.scorer_kwargs = {}
+    b.run(lambda q: "response")
+    assert seen == ["Hints:\n- rejection_type: 103", None]
 
 
 def test_a_custom_scorer_gets_row_rubrics_only_when_asked(tmp_path: Path) -> None:

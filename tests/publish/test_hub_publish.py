@@ -452,3 +452,31 @@ def test_hardware_comes_from_the_report_never_from_the_brand(tmp_path: Path) -> 
     assert "measured on CPU: AMD EPYC 7B13 (x86_64)." in card
     assert "Spark" not in card and "GB10" not in card and "spark-tested" not in card
     assert "TBD" not in card
+
+
+def test_the_card_and_the_manifest_state_the_same_measured_facts(tmp_path: Path) -> None:
+    r = publish_quant(
+        quant_report=_report(tmp_path),
+        base_model="nvidia/Foo-30B",
+        repo_name="acme/Foo-30B-GGUF",
+        staging_dir=tmp_path / "stage",
+        artifacts_dir=tmp_path / "artifacts",
+        vertical_eval={"Q4_K_M": 0.62},
+        vertical_eval_name="FinanceBench",
+        recommended_variant="Q8_0",
+    )
+    assert r.card_path is not None and r.manifest_path is not None
+    manifest = yaml.safe_load(r.manifest_path.read_text(encoding="utf-8"))
+    card = r.card_path.read_text(encoding="utf-8")
+    front = yaml.safe_load(card[4:].split("\n---\n", 1)[0])
+    assert manifest["base_model"] == front["base_model"] == "nvidia/Foo-30B"
+    assert manifest["hf_repo"] == "acme/Foo-30B-GGUF"
+    assert "huggingface-cli download acme/Foo-30B-GGUF" in card
+    assert manifest["perplexity"] == {"Q4_K_M": 7.1, "Q8_0": 6.9}
+    assert manifest["spark_tokens_per_sec"] == {"Q4_K_M": 24.0, "Q8_0": 12.0}
+    assert manifest["sustained_load_minutes"] == 42.0
+    assert manifest["vertical_eval"] == {"Q4_K_M": 0.62}
+    assert manifest["vertical_eval_name"] == "FinanceBench"
+    assert manifest["recommended_variant"] == "Q8_0"
+    for fact in ("| Q4_K_M | 18 GB | 7.100 | 24.0 |", "42", "FinanceBench", "62.0%"):
+        assert fact in card

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldkit.rag import Document, Pipeline, RAGError
-from fieldkit.rag._bench import LATENCY_ROWS, hit_metrics, load_corpus, percentile, run_rag_bench
+from fieldkit.rag.bench import LATENCY_ROWS, hit_metrics, load_corpus, percentile, run_rag_bench
 
 
 def test_bundled_corpus_is_consistent() -> None:
@@ -127,7 +127,7 @@ def test_run_on_the_embedded_store(pipe: Pipeline) -> None:
 
 
 def test_generation_stats_from_llama_server_timings() -> None:
-    from fieldkit.rag._bench import generation_stats
+    from fieldkit.rag.bench import generation_stats
 
     raw = {
         "usage": {"completion_tokens": 11},
@@ -141,7 +141,7 @@ def test_generation_stats_from_llama_server_timings() -> None:
 
 
 def test_generation_stats_without_timings_or_usage() -> None:
-    from fieldkit.rag._bench import generation_stats
+    from fieldkit.rag.bench import generation_stats
 
     assert generation_stats({"usage": {"completion_tokens": 4}}, 100.0) == {
         "completion_tokens": 4.0,
@@ -154,7 +154,7 @@ def test_generation_stats_without_timings_or_usage() -> None:
 
 
 def test_resolve_served_model() -> None:
-    from fieldkit.rag._bench import resolve_served_model
+    from fieldkit.rag.bench import resolve_served_model
 
     assert resolve_served_model("a", ["a", "b"]) == ("a", None)
     assert resolve_served_model(None, ["x", "meta/llama-3.1-8b-instruct"]) == (

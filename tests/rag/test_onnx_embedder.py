@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fieldkit.rag import LocalEmbedder, RAGError, _onnx
-from fieldkit.rag._bench import load_corpus
 from fieldkit.rag._embedders import bundled_model_path
+from fieldkit.rag.bench import load_corpus
 
 pytest.importorskip("onnxruntime")
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldkit.rag import RAGError
-from fieldkit.rag._sql import dense_query, lexical_query, parse_table_name
+from fieldkit.rag import RAGError, parse_table_name
+from fieldkit.rag._sql import dense_query, lexical_query
 
 HOSTILE = [
     "chunks; DROP TABLE users",

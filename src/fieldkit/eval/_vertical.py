@@ -9,6 +9,7 @@ under ``concurrency=``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import time
@@ -230,6 +231,14 @@ def _answer(
     return _Answer(True, out, latency, None, accuracy, refusal)
 
 
+def _judge_backed(scorer: Callable[..., float]) -> bool:
+    """Whether *scorer* is one of ``ROW_RUBRIC_SCORERS``, also behind ``functools.partial`` (the
+    usual way to bind their ``judge=``)."""
+    while isinstance(scorer, functools.partial):
+        scorer = scorer.func
+    return scorer in ROW_RUBRIC_SCORERS
+
+
 @dataclass
 class VerticalBench:
     """A named list of ``VerticalQA`` plus the scorer (and its keywords) that grades answers."""
@@ -324,7 +333,7 @@ class VerticalBench:
         check_run_options(on_error, concurrency, executor)
         kwargs = dict(self.scorer_kwargs)
         _check_scorer_kwargs(self.scorer, kwargs)
-        wants = self.scorer in ROW_RUBRIC_SCORERS if self.row_rubric is None else self.row_rubric
+        wants = _judge_backed(self.scorer) if self.row_rubric is None else self.row_rubric
         row_rubric = wants and "rubric" not in kwargs
         bench = Bench(self.name, metrics=["accuracy", "refusal"])
         items = self.questions[:limit] if limit is not None else list(self.questions)

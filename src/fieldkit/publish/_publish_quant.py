@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE, PublisherBrand
 from fieldkit.publish._card import ModelCard
@@ -133,6 +133,30 @@ class _Release:
             k in str(self.measured_on) for k in ("GB10", "DGX Spark")
         )
 
+    def shared(self, *, base_model: str, hf_repo: str) -> _Shared:
+        """The facts the card and the manifest both state, so the two cannot disagree."""
+        return _Shared(
+            base_model=base_model,
+            hf_repo=hf_repo,
+            perplexity=self.perplexity,
+            sustained_load_minutes=self.sustained,
+            vertical_eval=self.vertical,
+            vertical_eval_name=self.vertical_name,
+            recommended_variant=self.recommended,
+        )
+
+
+class _Shared(TypedDict):
+    """Keywords ``ModelCard`` and ``ArtifactManifest`` both take, with the same values."""
+
+    base_model: str
+    hf_repo: str
+    perplexity: dict[str, float]
+    sustained_load_minutes: float | None
+    vertical_eval: dict[str, float]
+    vertical_eval_name: str | None
+    recommended_variant: str | None
+
 
 def _release(
     report: QuantReportLike,
@@ -185,10 +209,9 @@ def _staged_files(variant_files: Mapping[str, Any]) -> list[tuple[Path, str]]:
 
 def _card(
     rel: _Release,
+    shared: _Shared,
     *,
-    base_model: str,
     repo_name: str,
-    hf_repo: str,
     tags: tuple[str, ...],
     lineage: str | None,
     brand: PublisherBrand,
@@ -203,23 +226,17 @@ def _card(
         size = entry.get("size") if isinstance(entry, dict) else ""
         rows.append({"name": v, "size": size, "recommended": _default_variant_recommendation(v)})
     return ModelCard(
+        **shared,
         title=repo_name.replace("-", " ").replace("/", " / "),
-        one_liner=f"`{rel.fmt.upper()}` quantizations of `{base_model}`"
+        one_liner=f"`{rel.fmt.upper()}` quantizations of `{shared['base_model']}`"
         + (f", measured on {rel.measured_on}." if rel.measured_on else "."),
-        base_model=base_model,
         license=rel.license if rel.license is not None else "apache-2.0",
         library_name="gguf" if rel.fmt == "gguf" else "transformers",
         quant_format=rel.fmt,
         tags=tags,
         variants=tuple(rows),
-        perplexity=rel.perplexity,
         tokens_per_sec=rel.tokens_per_sec,
-        sustained_load_minutes=rel.sustained,
-        vertical_eval=rel.vertical,
-        vertical_eval_name=rel.vertical_name,
-        hf_repo=hf_repo,
         chat_format=rel.chat,
-        recommended_variant=rel.recommended,
         llama_cpp_example_prompt=rel.prompt,
         ollama_pull_handle=ollama_pull_handle,
         transformers_snippet=transformers_snippet,
@@ -236,28 +253,21 @@ def _card(
 
 def _manifest(
     rel: _Release,
+    shared: _Shared,
     *,
     repo_name: str,
-    base_model: str,
-    hf_repo: str,
     lineage_run_id: str | None,
     article_slug: str | None,
     published_at: datetime | None,
 ) -> ArtifactManifest:
     stamp = (published_at or datetime.now(UTC)).astimezone(UTC)
     return ArtifactManifest(
+        **shared,
         slug=repo_name.lower().replace("/", "-"),
         kind="quant",
         artifact_class=rel.fmt,
-        base_model=base_model,
-        hf_repo=hf_repo,
         variants=rel.variants,
-        perplexity=rel.perplexity,
         spark_tokens_per_sec=rel.tokens_per_sec,
-        sustained_load_minutes=rel.sustained,
-        vertical_eval=rel.vertical,
-        vertical_eval_name=rel.vertical_name,
-        recommended_variant=rel.recommended,
         lineage_run_id=lineage_run_id,
         model_license=rel.license,
         article=f"articles/{article_slug}/" if article_slug else None,
@@ -334,12 +344,11 @@ def publish_quant(
         _lineage_text(lineage_store, lineage_specialist) if lineage_store is not None else None
     )
     adapter = HFHubAdapter(staging_dir=staging_dir, dry_run=dry_run, token=token, org=org)
-    hf_repo = adapter.repo_id(repo_name)
+    shared = rel.shared(base_model=base_model, hf_repo=adapter.repo_id(repo_name))
     card = _card(
         rel,
-        base_model=base_model,
+        shared,
         repo_name=repo_name,
-        hf_repo=hf_repo,
         tags=tags,
         lineage=lineage,
         brand=brand,
@@ -353,9 +362,8 @@ def publish_quant(
     if artifacts_dir is not None:
         manifest = _manifest(
             rel,
+            shared,
             repo_name=repo_name,
-            base_model=base_model,
-            hf_repo=hf_repo,
             lineage_run_id=lineage_run_id,
             article_slug=article_slug,
             published_at=published_at,
