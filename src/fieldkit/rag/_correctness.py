@@ -11,10 +11,11 @@
   answer, not credited for one it can;
 - ``wrong``: anything else, including an invented answer to an out-of-corpus question.
 
-Matching is on normalised word sequences (case-folded; letters and digit runs; punctuation and
-spacing ignored), so "128GB", "128 GB" and "128-gb" all contain the gold "128 GB", while "arm"
-does not match inside "alarm". A gold string with no letters or digits (e.g. ``<=>``) is
-matched as a case-folded substring. Every step is linear in the text lengths.
+Matching is on normalised word sequences (case-folded; letters and numbers, a decimal point kept
+inside a number; other punctuation and spacing ignored), so "128GB", "128 GB" and "128-gb" all
+contain the gold "128 GB", while "arm" does not match inside "alarm" nor "5 GB" inside "3.5 GB".
+A gold string with no letters or digits (e.g. ``<=>``) is matched as a case-folded substring.
+Every step is linear in the text lengths.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ __all__ = [
     "normalise_answer",
 ]
 
-_WORDS = re.compile(r"\d+|[^\W\d_]+")
+# A decimal number ("3.5", "1.2.3") is one word: "5 GB" must not match inside "3.5 GB".
+_WORDS = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+")
 # Declines that fieldkit.eval's refusal catalogue does not list, seen from small models:
 # "the provided context passages do not contain ...", "... are not related to the question".
 _DECLINES = re.compile(
