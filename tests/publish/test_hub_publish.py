@@ -231,8 +231,8 @@ def test_publish_quant_dry_run(tmp_path: Path) -> None:
     assert r.card_path is not None and r.manifest_path is not None
     card = r.card_path.read_text(encoding="utf-8")
     for s in (
-        "## Measured",
-        "| Variant | Size | Perplexity (fieldkit sample text, ctx 128) | tok/s |",
+        "## Spark-tested",
+        "| Variant | Size | Perplexity (fieldkit sample text, ctx 128) | tok/s on Spark |",
         "taken on NVIDIA GB10 (1 GPU)",
         "Q4_K_M",
         "Q8_0",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE, PublisherBrand
-from fieldkit.publish._card import ModelCard
+from fieldkit.publish._card import ModelCard, measured_on_spark
 from fieldkit.publish._errors import PublishError
 from fieldkit.publish._hub import HFHubAdapter, PublishResult
 from fieldkit.publish._manifest import ArtifactManifest, write_artifact_manifest
@@ -117,8 +117,7 @@ def publish_quant(
     ppl_text = getattr(quant_report, "perplexity_text", None) or None
     ppl_ctx = getattr(quant_report, "perplexity_ctx", None) or None
 
-    on_spark = bool(measured_on) and any(k in str(measured_on) for k in ("GB10", "DGX Spark"))
-    tested = ("spark-tested",) if on_spark else ()
+    tested = ("spark-tested",) if measured_on_spark(measured_on) else ()
     tags = (fmt, *tested, brand.tag, f"base_model:{base_model}", *extra_tags)
     library = "gguf" if fmt == "gguf" else "transformers"
     title = repo_name.replace("-", " ").replace("/", " / ")
