@@ -436,3 +436,14 @@ def test_hardware_comes_from_the_report_never_from_the_brand(tmp_path: Path) -> 
     assert "measured on CPU: AMD EPYC 7B13 (x86_64)." in card
     assert "Spark" not in card and "GB10" not in card and "spark-tested" not in card
     assert "TBD" not in card
+
+
+def test_publish_quant_names_only_the_probed_hardware(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    report.measured_on = "NVIDIA GeForce RTX 4090\n# Injected (1 GPU)"
+    r = publish_quant(quant_report=report, base_model="nvidia/Foo-30B", repo_name="Foo-GGUF",
+                      staging_dir=tmp_path / "stage")  # fmt: skip
+    assert r.card_path is not None
+    card = r.card_path.read_text(encoding="utf-8")
+    assert "measured on NVIDIA GeForce RTX 4090 # Injected (1 GPU)." in card
+    assert "\n# Injected" not in card and "Spark" not in card and "spark-tested" not in card

@@ -113,7 +113,8 @@ def publish_quant(
     chat = _pick(chat_format, quant_report, "chat_format")
     recommended = _pick(recommended_variant, quant_report, "recommended_variant")
     prompt = _pick(llama_cpp_example_prompt, quant_report, "llama_cpp_example_prompt")
-    measured_on = getattr(quant_report, "measured_on", None) or None
+    probed = getattr(quant_report, "measured_on", None)
+    measured_on = " ".join(str(probed).split()) or None if probed else None  # one line of prose
     ppl_text = getattr(quant_report, "perplexity_text", None) or None
     ppl_ctx = getattr(quant_report, "perplexity_ctx", None) or None
 
