@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fieldkit.rag._correctness import (
@@ -182,7 +182,7 @@ def test_hostile_strings_get_a_verdict() -> None:
 
 
 _PASSAGE_WORDS = st.lists(
-    st.sampled_from(["the", "gb10", "128", "gb", "arm", "pool", "3.5", "is", "a"]),
+    st.sampled_from(["the", "gb10", "128", "gb", "arm", "pool", "3.5", "is", "a", "<=>", "->"]),
     min_size=COPY_WORDS,
     max_size=60,
 )
@@ -193,7 +193,7 @@ _PICK = st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(0, 60))
 @given(
     passages=st.lists(_PASSAGE_WORDS, min_size=1, max_size=3),
     picks=st.lists(_PICK, min_size=1, max_size=4),
-    gold=st.sampled_from(["GB10", "128 GB", "arm", "3.5", "the pool"]),
+    gold=st.sampled_from(["GB10", "128 GB", "arm", "3.5", "the pool", "<=>", "->"]),
 )
 def test_an_answer_made_only_of_copied_passage_runs_is_never_right(
     passages: list[list[str]], picks: list[tuple[int, int, int]], gold: str
@@ -201,8 +201,38 @@ def test_an_answer_made_only_of_copied_passage_runs_is_never_right(
     texts = [" ".join(p) for p in passages]
     runs = []
     for which, start, extra in picks:
-        words = passages[which % len(passages)]
-        begin = start % (len(words) - COPY_WORDS + 1)
-        runs.append(" ".join(words[begin : begin + COPY_WORDS + extra]))
+        tokens = passages[which % len(passages)]
+        # a run of the passage's tokens holding at least COPY_WORDS words (symbols are no words)
+        starts = [
+            i
+            for i in range(len(tokens))
+            if len(normalise_answer(" ".join(tokens[i:])).split()) >= COPY_WORDS
+        ]
+        assume(starts)
+        begin = starts[start % len(starts)]
+        end = begin
+        while len(normalise_answer(" ".join(tokens[begin:end])).split()) < COPY_WORDS:
+            end += 1
+        runs.append(" ".join(tokens[begin : end + extra]))
     answer = ". ".join(runs)
     assert grade_answer(answer, [gold], texts, "What is it?").verdict != "right"
+
+
+PGVECTOR = (
+    "pgvector is a PostgreSQL extension that adds a vector column type and distance operators "
+    "such as <=> for cosine distance."
+)
+
+
+def test_a_symbol_gold_inside_a_pasted_passage_is_copied_whatever_the_share() -> None:
+    own = "Here is what I found after thinking about your question for a while, in my own words "
+    own += "and at some length so that the copied share stays low, honestly: "
+    g = grade_answer(own + PGVECTOR, ["<=>"], [PGVECTOR], "Which symbol?")
+    assert g.verdict == "copied" and g.copied_share < 0.5
+    # at the edge of a pasted run it is still the passage's
+    edge = own + "adds a vector column type and distance operators such as <=>"
+    assert grade_answer(edge, ["<=>"], [PGVECTOR], "Which symbol?").verdict == "copied"
+    # said again in its own words, it counts
+    again = f"{PGVECTOR} So: ORDER BY embedding <=> the query."
+    g = grade_answer(again, ["<=>"], [PGVECTOR], "Which symbol?")
+    assert (g.verdict, g.reason) == ("right", "contains '<=>' outside copied text")
