@@ -4,6 +4,7 @@ its context, answers in its own words, invents, or refuses; the LLM judge beside
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -73,5 +74,32 @@ def test_verdict_counts_and_judge(
 
 
 def test_judge_url_is_checked(pg_dsn: str, corpus: str) -> None:
-    bad = CliRunner().invoke(app, ["bench", "rag", "--corpus", corpus, "--judge-url", "nope"])
+    args = ["bench", "rag", "--corpus", corpus, "--nim-url", "http://127.0.0.1:9/v1"]
+    bad = CliRunner().invoke(app, [*args, "--judge-url", "nope"])
     assert bad.exit_code == 2 and "--judge-url must be an http(s) URL" in bad.output
+
+
+def test_judge_options_need_what_they_grade(corpus: str) -> None:
+    alone = CliRunner().invoke(app, ["bench", "rag", "--corpus", corpus, "--judge-model", "m"])
+    assert alone.exit_code == 2 and "--judge-model needs --judge-url" in alone.output
+    no_gen = ["bench", "rag", "--corpus", corpus, "--judge-url", "http://127.0.0.1:9/v1"]
+    bad = CliRunner().invoke(app, no_gen)
+    assert bad.exit_code == 2 and "it needs a generator (--local or --nim-url)" in bad.output
+
+
+def test_an_unreachable_judge_fails_before_the_bench_runs(
+    simulator: NIMSimulator, corpus: str
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    judge = f"http://127.0.0.1:{port}/v1"
+    args = ["bench", "rag", "--corpus", corpus, "--nim-url", simulator.base_url]
+    result = CliRunner().invoke(app, [*args, "--judge-url", judge])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot list the judge server's models at {judge}")
+    assert "starting the embedded Postgres" not in result.output  # the bench never started
+    unknown = CliRunner().invoke(
+        app, [*args, "--judge-url", simulator.base_url, "--judge-model", "nope"]
+    )
+    assert unknown.exit_code == 2 and "--judge-model 'nope' is not served" in unknown.output
