@@ -4,7 +4,11 @@ its context, answers in its own words, invents, or refuses; the LLM judge beside
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +107,35 @@ def test_an_unreachable_judge_fails_before_the_bench_runs(
         app, [*args, "--judge-url", simulator.base_url, "--judge-model", "nope"]
     )
     assert unknown.exit_code == 2 and "--judge-model 'nope' is not served" in unknown.output
+
+
+def test_ctrl_c_says_how_far_the_bench_got_and_exits_130(
+    pg_dsn: str, pg_table: str, simulator: NIMSimulator, corpus: str
+) -> None:
+    asked, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def reply(body: dict[str, Any]) -> str:
+        calls.append(1)
+        if len(calls) >= 2:  # the first question is answered; hold the second
+            asked.set()
+            release.wait(60)
+        return "Use a GIN index."
+
+    simulator.set_chat_reply(reply)
+    argv = [sys.executable, "-m", "fieldkit", "bench", "rag", "--dsn", pg_dsn, "--table", pg_table]
+    argv += ["--corpus", corpus, "--nim-url", simulator.base_url]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert asked.wait(240), "the bench never asked a second question"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    last = err.splitlines()[-1]
+    assert (
+        last == "interrupted: fieldkit bench rag stopped; ingested the corpus, answered 1 question"
+    )

@@ -21,7 +21,7 @@ import typer
 
 from fieldkit._atomic import atomic_write_text
 from fieldkit._progress import progress_bar
-from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail, note_done  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
@@ -530,6 +530,19 @@ class _status:
 
 @contextmanager
 def _progress_bar(total: int) -> Iterator[Callable[[str], None]]:
-    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``)."""
+    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``);
+    it also notes how far the bench got, for the line Ctrl-C prints."""
+    asked = 0
+
+    def step(label: str) -> None:
+        nonlocal asked
+        bar.advance(description=f"bench rag: {label}")
+        asked += label == "ask"
+        note_done(
+            f"ingested the corpus, answered {asked} question{'s' * (asked != 1)}"
+            if asked
+            else "ingested the corpus"
+        )
+
     with progress_bar("bench rag: ingesting the corpus", total) as bar:
-        yield lambda label: bar.advance(description=f"bench rag: {label}")
+        yield step
