@@ -19,7 +19,7 @@ from fieldkit.eval._judge import parse_judge_output
 from fieldkit.lineage._trial import CANONICAL_HEADER
 from fieldkit.lineage._tsv import salvage_short_row, split_records
 from fieldkit.rag import Chunk
-from fieldkit.rag._correctness import is_decline
+from fieldkit.rag._correctness import grade_answer, is_decline, normalise_answer
 from fieldkit.rag._lexical import identifier_terms
 from fieldkit.rag._prompt import format_passage
 from fieldkit.testing._behaviour import split_deltas
@@ -31,7 +31,7 @@ TRIGGERS = [
     "", "not", "not available", "i", "i do", "i cannot", "the context", "passages do",
     "not related to", "no", "insufficient",
     "cannot be", "unclear", "score", '"score":', "rationale", 'rationale: "', "```", "```json",
-    "keep", "[1]", "x",
+    "keep", "[1]", "x", "1.",
 ]  # fmt: skip
 FILLERS = [" ", "\t", " \n", "a", "'", '"', "`", ":", "\\", "\u2028", "0", "."]
 ENDINGS = ["", "x", "!", "\n", '"', "1/", "keep"]
@@ -47,6 +47,8 @@ TARGETS: dict[str, Callable[[str], object]] = {
     "rag identifier terms": identifier_terms,
     "is_refusal": is_refusal,
     "rag decline": is_decline,
+    "rag answer words": normalise_answer,
+    "rag grade": lambda s: grade_answer(s, ["128 GB", "<=>"], [s], s),
     "judge parse": parse_judge_output,
     "lineage salvage": lambda s: list(salvage_short_row(CANONICAL_HEADER, ["1", "t", s])),
     "lineage split": lambda s: split_records(s.encode("utf-8", "replace") + b"\n"),

@@ -4,6 +4,11 @@ its context, answers in its own words, invents, or refuses; the LLM judge beside
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,5 +78,64 @@ def test_verdict_counts_and_judge(
 
 
 def test_judge_url_is_checked(pg_dsn: str, corpus: str) -> None:
-    bad = CliRunner().invoke(app, ["bench", "rag", "--corpus", corpus, "--judge-url", "nope"])
+    args = ["bench", "rag", "--corpus", corpus, "--nim-url", "http://127.0.0.1:9/v1"]
+    bad = CliRunner().invoke(app, [*args, "--judge-url", "nope"])
     assert bad.exit_code == 2 and "--judge-url must be an http(s) URL" in bad.output
+
+
+def test_judge_options_need_what_they_grade(corpus: str) -> None:
+    alone = CliRunner().invoke(app, ["bench", "rag", "--corpus", corpus, "--judge-model", "m"])
+    assert alone.exit_code == 2 and "--judge-model needs --judge-url" in alone.output
+    no_gen = ["bench", "rag", "--corpus", corpus, "--judge-url", "http://127.0.0.1:9/v1"]
+    bad = CliRunner().invoke(app, no_gen)
+    assert bad.exit_code == 2 and "it needs a generator (--local or --nim-url)" in bad.output
+
+
+def test_an_unreachable_judge_fails_before_the_bench_runs(
+    simulator: NIMSimulator, corpus: str
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    judge = f"http://127.0.0.1:{port}/v1"
+    args = ["bench", "rag", "--corpus", corpus, "--nim-url", simulator.base_url]
+    result = CliRunner().invoke(app, [*args, "--judge-url", judge])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot list the judge server's models at {judge}")
+    assert "starting the embedded Postgres" not in result.output  # the bench never started
+    unknown = CliRunner().invoke(
+        app, [*args, "--judge-url", simulator.base_url, "--judge-model", "nope"]
+    )
+    assert unknown.exit_code == 2 and "--judge-model 'nope' is not served" in unknown.output
+
+
+def test_ctrl_c_says_how_far_the_bench_got_and_exits_130(
+    pg_dsn: str, pg_table: str, simulator: NIMSimulator, corpus: str
+) -> None:
+    asked, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def reply(body: dict[str, Any]) -> str:
+        calls.append(1)
+        if len(calls) >= 2:  # the first question is answered; hold the second
+            asked.set()
+            release.wait(60)
+        return "Use a GIN index."
+
+    simulator.set_chat_reply(reply)
+    argv = [sys.executable, "-m", "fieldkit", "bench", "rag", "--dsn", pg_dsn, "--table", pg_table]
+    argv += ["--corpus", corpus, "--nim-url", simulator.base_url]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert asked.wait(240), "the bench never asked a second question"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    last = err.splitlines()[-1]
+    assert (
+        last == "interrupted: fieldkit bench rag stopped; ingested the corpus, answered 1 question"
+    )

@@ -59,10 +59,10 @@ def test_spark_tested_triple() -> None:
         measured_on="NVIDIA GB10 (1 GPU)",
     ).render()
     head = _head(card)
-    assert "## Measured" in head
+    assert "## Spark-tested" in head  # the probe named a GB10: the heading may say so
     assert (
-        "| Variant | Size | Perplexity (wikitext-2 raw test, ctx 512) | tok/s |\n|---|---|---|---|"
-        in head
+        "| Variant | Size | Perplexity (wikitext-2 raw test, ctx 512) | tok/s on Spark |\n"
+        "|---|---|---|---|" in head
     )
     assert "taken on NVIDIA GB10 (1 GPU) (as the measuring run's probe reported it)" in head
     assert "on NVIDIA GB10 (1 GPU), this model sustains" in head
@@ -334,3 +334,27 @@ def test_perplexity_column_names_the_text_and_context() -> None:
     )
     assert "Perplexity (wiki.test.raw) |" in header(perplexity_text="wiki.test.raw")
     assert "Perplexity (text not recorded)" in header()
+
+
+def test_spark_wording_only_when_the_probe_names_a_spark() -> None:
+    def card(measured_on: str | None) -> str:
+        return ModelCard(
+            title="T", one_liner="x", base_model="b", perplexity={"Q4_0": 9.0},
+            tokens_per_sec={"Q4_0": 10.0}, perplexity_text="wikitext-2", measured_on=measured_on,
+        ).render()  # fmt: skip
+
+    spark = card("NVIDIA GB10 (1 GPU)")
+    assert "## Spark-tested\n" in spark
+    assert "| Variant | Size | Perplexity (wikitext-2) | tok/s on Spark |\n" in spark
+    for other in (card("NVIDIA GeForce RTX 4090 (1 GPU)"), card(None)):
+        assert "## Measured\n" in other and "| Perplexity (wikitext-2) | tok/s |\n" in other
+        assert "Spark" not in other
+
+
+def test_hardware_text_cannot_start_a_markdown_block() -> None:
+    card = ModelCard(
+        title="T", one_liner="x", base_model="b", perplexity={"Q4_0": 9.0},
+        sustained_load_minutes=3.0, measured_on="GPU\n# Injected\n```",
+    ).render()  # fmt: skip
+    assert "\n# Injected" not in card
+    assert "taken on GPU # Injected ``` (as" in card and "on GPU # Injected ```, this" in card

@@ -231,8 +231,8 @@ def test_publish_quant_dry_run(tmp_path: Path) -> None:
     assert r.card_path is not None and r.manifest_path is not None
     card = r.card_path.read_text(encoding="utf-8")
     for s in (
-        "## Measured",
-        "| Variant | Size | Perplexity (fieldkit sample text, ctx 128) | tok/s |",
+        "## Spark-tested",
+        "| Variant | Size | Perplexity (fieldkit sample text, ctx 128) | tok/s on Spark |",
         "taken on NVIDIA GB10 (1 GPU)",
         "Q4_K_M",
         "Q8_0",
@@ -480,3 +480,14 @@ def test_the_card_and_the_manifest_state_the_same_measured_facts(tmp_path: Path)
     assert manifest["recommended_variant"] == "Q8_0"
     for fact in ("| Q4_K_M | 18 GB | 7.100 | 24.0 |", "42", "FinanceBench", "62.0%"):
         assert fact in card
+
+
+def test_publish_quant_names_only_the_probed_hardware(tmp_path: Path) -> None:
+    report = _report(tmp_path)
+    report.measured_on = "NVIDIA GeForce RTX 4090\n# Injected (1 GPU)"
+    r = publish_quant(quant_report=report, base_model="nvidia/Foo-30B", repo_name="Foo-GGUF",
+                      staging_dir=tmp_path / "stage")  # fmt: skip
+    assert r.card_path is not None
+    card = r.card_path.read_text(encoding="utf-8")
+    assert "measured on NVIDIA GeForce RTX 4090 # Injected (1 GPU)." in card
+    assert "\n# Injected" not in card and "Spark" not in card and "spark-tested" not in card

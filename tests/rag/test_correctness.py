@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fieldkit.rag._correctness import (
+    COPY_WORDS,
+    VERDICTS,
     answer_contains,
     copied_mask,
     grade_answer,
@@ -141,3 +143,96 @@ def test_copied_mask_marks_exactly_the_shared_runs(words: list[str], n: int) -> 
             for s in range(max(0, i - n + 1), min(i, len(words) - n) + 1)
         )
         assert copied == inside
+
+
+def test_a_number_inside_a_decimal_is_not_the_gold_number() -> None:
+    assert not answer_contains("It is 5.5 GB.", ["5 GB"])
+    assert not answer_contains("about 3.128 GB", ["128 GB"])
+    assert grade_answer("It has 3.128 GB.", ["128 GB"], [PASSAGE], Q1).verdict == "wrong"
+    assert answer_contains("It is 5.5 GB.", ["5.5 GB"])
+    assert answer_contains("Version 5. Done.", ["5"])  # a full stop is not a decimal point
+    assert normalise_answer("v1.2.3, then 8,192") == "v 1.2.3 then 8 192"
+
+
+def test_unicode_and_case_variants_of_the_gold_are_right() -> None:
+    for answer in ("１２８ＧＢ", "128\u00a0GB", "128\u2011GB", "ＧＢ１０ and 128 gB"):
+        assert grade_answer(answer, ["128 GB", "GB10"], [PASSAGE], Q1).verdict == "right", answer
+
+
+def test_a_refusal_that_states_the_gold_in_its_own_words_is_credited() -> None:
+    # The gold outside copied text is an answer, whatever hedge surrounds it ...
+    answer = "The passages do not contain it, but it is the GB10."
+    assert grade_answer(answer, ["GB10"], [PASSAGE], Q1).verdict == "right"
+    # ... and a refusal whose only gold is pasted passage text stays a refusal.
+    pasted = f"I don't know. The context says: {PASSAGE}"
+    assert grade_answer(pasted, ["GB10"], [PASSAGE], Q1).verdict == "refused"
+
+
+def test_gold_split_across_two_pasted_passages_is_copied() -> None:
+    first = "Each node reports its memory as one pool of 128"
+    second = "GB shared by the CPU and the GPU for weights"
+    answer = f"{first} {second}"
+    g = grade_answer(answer, ["128 GB"], [first, second], "How much memory?")
+    assert g.verdict == "copied" and g.copied_share == 1.0
+
+
+def test_hostile_strings_get_a_verdict() -> None:
+    for answer in ("\x00" * 1000, "\u202e" + "BG 821", "<script>128 GB</script>", "🙂" * 500):
+        assert grade_answer(answer, ["128 GB"], [PASSAGE], Q1).verdict in VERDICTS
+
+
+_PASSAGE_WORDS = st.lists(
+    st.sampled_from(["the", "gb10", "128", "gb", "arm", "pool", "3.5", "is", "a", "<=>", "->"]),
+    min_size=COPY_WORDS,
+    max_size=60,
+)
+
+_PICK = st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(0, 60))
+
+
+@given(
+    passages=st.lists(_PASSAGE_WORDS, min_size=1, max_size=3),
+    picks=st.lists(_PICK, min_size=1, max_size=4),
+    gold=st.sampled_from(["GB10", "128 GB", "arm", "3.5", "the pool", "<=>", "->"]),
+)
+def test_an_answer_made_only_of_copied_passage_runs_is_never_right(
+    passages: list[list[str]], picks: list[tuple[int, int, int]], gold: str
+) -> None:
+    texts = [" ".join(p) for p in passages]
+    runs = []
+    for which, start, extra in picks:
+        tokens = passages[which % len(passages)]
+        # a run of the passage's tokens holding at least COPY_WORDS words (symbols are no words)
+        starts = [
+            i
+            for i in range(len(tokens))
+            if len(normalise_answer(" ".join(tokens[i:])).split()) >= COPY_WORDS
+        ]
+        assume(starts)
+        begin = starts[start % len(starts)]
+        end = begin
+        while len(normalise_answer(" ".join(tokens[begin:end])).split()) < COPY_WORDS:
+            end += 1
+        runs.append(" ".join(tokens[begin : end + extra]))
+    answer = ". ".join(runs)
+    assert grade_answer(answer, [gold], texts, "What is it?").verdict != "right"
+
+
+PGVECTOR = (
+    "pgvector is a PostgreSQL extension that adds a vector column type and distance operators "
+    "such as <=> for cosine distance."
+)
+
+
+def test_a_symbol_gold_inside_a_pasted_passage_is_copied_whatever_the_share() -> None:
+    own = "Here is what I found after thinking about your question for a while, in my own words "
+    own += "and at some length so that the copied share stays low, honestly: "
+    g = grade_answer(own + PGVECTOR, ["<=>"], [PGVECTOR], "Which symbol?")
+    assert g.verdict == "copied" and g.copied_share < 0.5
+    # at the edge of a pasted run it is still the passage's
+    edge = own + "adds a vector column type and distance operators such as <=>"
+    assert grade_answer(edge, ["<=>"], [PGVECTOR], "Which symbol?").verdict == "copied"
+    # said again in its own words, it counts
+    again = f"{PGVECTOR} So: ORDER BY embedding <=> the query."
+    g = grade_answer(again, ["<=>"], [PGVECTOR], "Which symbol?")
+    assert (g.verdict, g.reason) == ("right", "contains '<=>' outside copied text")

@@ -21,7 +21,7 @@ import typer
 
 from fieldkit._atomic import atomic_write_text
 from fieldkit._progress import progress_bar
-from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail  # noqa: F401
+from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail, note_done  # noqa: F401
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
@@ -317,6 +317,10 @@ def bench_rag(
         fail("--local and --nim-url both name a generator; pass one")
     if local_model is not None and not local_model.expanduser().is_file():
         fail(f"--local-model {local_model}: no such model file")
+    if judge_model is not None and not judge_url:
+        fail("--judge-model needs --judge-url")
+    if judge_url and not (local or nim_url):
+        fail("--judge-url grades answers: it needs a generator (--local or --nim-url)")
     options = PipelineOptions(embed_url, dsn, rerank_url, embed_model, embed_dim, table)
     try:  # user errors first, before waiting for any service
         options.check()
@@ -330,6 +334,8 @@ def bench_rag(
     if out is not None:
         _check_writable(out)
     _wait_for_services(embed_url, nim_url, warm_timeout, quiet=as_json)
+    # the judge is asked for its model before the bench runs, not after it
+    judge = _judge_model(judge_url, judge_model) if judge_url else None
     with contextlib.ExitStack() as stack:
         generator, gen_note = _generator(
             stack, nim_url, nim_model, local, local_model, warm_timeout, as_json
@@ -337,16 +343,15 @@ def bench_rag(
         result = _run(options, generator, corpus, folder, k, rerank_k, mode, max_tokens, as_json)
     if gen_note:
         result.notes.append(gen_note)
-    if judge_url:
-        _judge(result, judge_url, judge_model, as_json)
+    if judge_url and judge:
+        _judge(result, judge_url, judge, as_json)
     if "smollm2-135m" in str(result.config.get("generator") or "").lower():
         result.notes.append(SMOLLM2_NOTE)
     _render(result, as_json, out)
 
 
-def _judge(result: RagBenchResult, url: str, model: str | None, quiet: bool) -> None:
-    """Grade the answers with an LLM judge (``fieldkit.rag.bench.judge_answers``)."""
-    from fieldkit.eval import Judge
+def _judge_model(url: str, model: str | None) -> str:
+    """The judge model to use: *model* if the server at *url* serves it, else its first."""
     from fieldkit.nim import NIMClient, NIMError
 
     with NIMClient(url, model or "?", max_retries=1) as probe:
@@ -358,10 +363,16 @@ def _judge(result: RagBenchResult, url: str, model: str | None, quiet: bool) -> 
         fail(f"--judge-model {model!r} is not served at {url}; it lists: {', '.join(served)}")
     if not served:
         fail(f"the judge server at {url} lists no models", code=1)
-    chosen = model or served[0]
-    _say(f"grading the answers with the judge {chosen} at {url} ...", quiet=quiet)
+    return model or served[0]
+
+
+def _judge(result: RagBenchResult, url: str, chosen: str, quiet: bool) -> None:
+    """Grade the answers with an LLM judge (``fieldkit.rag.bench.judge_answers``)."""
+    from fieldkit.eval import Judge
+    from fieldkit.nim import NIMClient
     from fieldkit.rag.bench import judge_answers
 
+    _say(f"grading the answers with the judge {chosen} at {url} ...", quiet=quiet)
     with NIMClient(url, chosen) as client:
         summary = judge_answers(result.calls, Judge.builtin(client, "correctness"))
     result.answers["judge"] = {**summary, "model": chosen, "url": url}
@@ -519,6 +530,19 @@ class _status:
 
 @contextmanager
 def _progress_bar(total: int) -> Iterator[Callable[[str], None]]:
-    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``)."""
+    """A ``step(label)`` callable driving a stderr bar on a terminal (``fieldkit._progress``);
+    it also notes how far the bench got, for the line Ctrl-C prints."""
+    asked = 0
+
+    def step(label: str) -> None:
+        nonlocal asked
+        bar.advance(description=f"bench rag: {label}")
+        asked += label == "ask"
+        note_done(
+            f"ingested the corpus, answered {asked} question{'s' * (asked != 1)}"
+            if asked
+            else "ingested the corpus"
+        )
+
     with progress_bar("bench rag: ingesting the corpus", total) as bar:
-        yield lambda label: bar.advance(description=f"bench rag: {label}")
+        yield step

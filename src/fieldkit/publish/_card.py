@@ -43,6 +43,12 @@ def _fenced(lang: str, lines: list[str]) -> list[str]:
     return [fence + lang, *lines, fence]
 
 
+def measured_on_spark(measured_on: str | None) -> bool:
+    """Whether the probe's hardware text names a DGX Spark (its GB10 chip): only then may a card
+    say "Spark-tested" or "on Spark"."""
+    return bool(measured_on) and any(k in str(measured_on) for k in ("GB10", "DGX Spark"))
+
+
 def _num(value: Any, fmt: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return _EM
@@ -137,19 +143,22 @@ class ModelCard:
             axes += f" and **{label}** accuracy"
         kind = "measurement quad" if quad else "measurement triple"
         where = (
-            f"taken on {self.measured_on} (as the measuring run's probe reported it)"
+            f"taken on {' '.join(self.measured_on.split())} (as the measuring run's probe "
+            "reported it)"
             if self.measured_on
             else "taken on hardware the measuring run did not record"
         )
+        spark = measured_on_spark(self.measured_on)
         out = [
-            "## Measured",
+            "## Spark-tested" if spark else "## Measured",
             "",
             f"This {b.word} quant ships with a {kind} {where}: {axes}. "
             "The figures below are from the actual run, not estimates.",
             "",
         ]
         if has_table:
-            header = f"| Variant | Size | {self._perplexity_label()} | tok/s |"
+            tps = "tok/s on Spark" if spark else "tok/s"
+            header = f"| Variant | Size | {self._perplexity_label()} | {tps} |"
             sep = "|---|---|---|---|"
             if quad:
                 header += f" {_cell(label)} |"
@@ -176,7 +185,7 @@ class ModelCard:
             out += [row(name, _EM) for name in extra]
             out.append("")
         if self.sustained_load_minutes is not None:
-            on = self.measured_on or "the measuring machine"
+            on = " ".join((self.measured_on or "the measuring machine").split())
             out += [
                 f"**Thermal envelope:** on {on}, this model sustains full "
                 f"throughput for **{_minutes(self.sustained_load_minutes)} min** of continuous "

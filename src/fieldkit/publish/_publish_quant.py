@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE, PublisherBrand
-from fieldkit.publish._card import ModelCard
+from fieldkit.publish._card import ModelCard, measured_on_spark
 from fieldkit.publish._errors import PublishError
 from fieldkit.publish._hub import HFHubAdapter, PublishResult
 from fieldkit.publish._manifest import ArtifactManifest, write_artifact_manifest
@@ -129,9 +129,7 @@ class _Release:
     @property
     def on_spark(self) -> bool:
         """The measurement's own probe saw a DGX Spark (never inferred from the brand)."""
-        return bool(self.measured_on) and any(
-            k in str(self.measured_on) for k in ("GB10", "DGX Spark")
-        )
+        return measured_on_spark(self.measured_on)
 
     def shared(self, *, base_model: str, hf_repo: str) -> _Shared:
         """The facts the card and the manifest both state, so the two cannot disagree."""
@@ -188,7 +186,8 @@ def _release(
 
 
 def _text_or_none(value: object) -> str | None:
-    return str(value) if value else None
+    """One line of prose (a newline in probed text must not start a heading in the card)."""
+    return " ".join(str(value).split()) or None if value else None
 
 
 def _int_or_none(value: object) -> int | None:

@@ -11,14 +11,17 @@
   answer, not credited for one it can;
 - ``wrong``: anything else, including an invented answer to an out-of-corpus question.
 
-Matching is on normalised word sequences (case-folded; letters and digit runs; punctuation and
-spacing ignored), so "128GB", "128 GB" and "128-gb" all contain the gold "128 GB", while "arm"
-does not match inside "alarm". A gold string with no letters or digits (e.g. ``<=>``) is
-matched as a case-folded substring. Every step is linear in the text lengths.
+Matching is on normalised word sequences (case-folded; letters and numbers, a decimal point kept
+inside a number; other punctuation and spacing ignored), so "128GB", "128 GB" and "128-gb" all
+contain the gold "128 GB", while "arm" does not match inside "alarm" nor "5 GB" inside "3.5 GB".
+A gold string with no letters or digits (e.g. ``<=>``) is matched as a case-folded substring,
+and counts only outside the copied runs (widened to their neighbouring words).
+Every step is linear in the text lengths.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -40,7 +43,8 @@ __all__ = [
     "normalise_answer",
 ]
 
-_WORDS = re.compile(r"\d+|[^\W\d_]+")
+# A decimal number ("3.5", "1.2.3") is one word: "5 GB" must not match inside "3.5 GB".
+_WORDS = re.compile(r"\d+(?:\.\d+)*|[^\W\d_]+")
 # Declines that fieldkit.eval's refusal catalogue does not list, seen from small models:
 # "the provided context passages do not contain ...", "... are not related to the question".
 _DECLINES = re.compile(
@@ -137,6 +141,41 @@ def _echoes_question(
     return any(len(p) == k + 1 and f" {' '.join(p)} " in q for p in (before, after))
 
 
+def _copied_spans(
+    found: Sequence[re.Match[str]], mask: Sequence[bool], end: int
+) -> list[tuple[int, int]]:
+    """Character spans of the copied word runs, each widened to the neighbouring words, so
+    the symbols between copied words (and at a run's edge) count as copied too."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(mask):
+        if not mask[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(mask) and mask[j + 1]:
+            j += 1
+        lo = found[i - 1].end() if i > 0 else 0
+        hi = found[j + 1].start() if j + 1 < len(found) else end
+        spans.append((lo, hi))
+        i = j + 1
+    return spans
+
+
+def _finds(text: str, sub: str) -> Iterable[int]:
+    """Start positions of *sub* in *text*."""
+    i = text.find(sub)
+    while i >= 0:
+        yield i
+        i = text.find(sub, i + 1)
+
+
+def _within(spans: Sequence[tuple[int, int]], start: int, size: int) -> bool:
+    """Whether ``[start, start + size)`` lies inside one of the sorted *spans*."""
+    k = bisect.bisect_right(spans, start, key=lambda span: span[0]) - 1
+    return k >= 0 and spans[k][0] <= start and start + size <= spans[k][1]
+
+
 def grade_answer(
     answer: str | None,
     gold: Iterable[str],
@@ -153,7 +192,9 @@ def grade_answer(
     if copy_words <= 0:
         raise ValueError(f"copy_words must be positive, got {copy_words}")
     text = answer or ""
-    words = _words(text)
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    found = list(_WORDS.finditer(norm))
+    words = [m.group() for m in found]
     mask = copied_mask(words, list(passages), copy_words) if words else []
     share = sum(mask) / len(words) if words else 0.0
     q_words = _words(question)
@@ -163,10 +204,12 @@ def grade_answer(
             want = _words(g)
             if not want:  # a symbol-only gold string: substring match, not word-aligned
                 raw = unicodedata.normalize("NFKC", g).casefold()
-                if g.strip() and raw in unicodedata.normalize("NFKC", text).casefold():
-                    if share < copied_share:
-                        return Grade("right", f"contains {g!r}", share)
-                    inside_copy = inside_copy or g
+                if not g.strip() or raw not in norm:
+                    continue
+                copied = _copied_spans(found, mask, len(norm))
+                if any(not _within(copied, i, len(raw)) for i in _finds(norm, raw)):
+                    return Grade("right", f"contains {g!r} outside copied text", share)
+                inside_copy = inside_copy or g
                 continue
             for start in _occurrences(words, want):
                 if any(mask[start : start + len(want)]):
