@@ -133,8 +133,8 @@ class Bm25Index:
         candidates = np.flatnonzero(scores > 0)
         if len(candidates) == 0:
             return []
-        if len(candidates) > k:
-            part = np.argpartition(-scores[candidates], k - 1)[:k]
-            candidates = candidates[part]
+        if len(candidates) > k:  # every chunk tied with the k-th stays, so ties cut by id
+            kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[scores[candidates] >= kth]
         order = sorted(candidates.tolist(), key=lambda i: (-float(scores[i]), int(self.ids[i])))
-        return [(int(self.ids[i]), float(scores[i])) for i in order]
+        return [(int(self.ids[i]), float(scores[i])) for i in order[:k]]
