@@ -159,6 +159,7 @@ def test_serve_build_is_quiet_unless_verbose(tmp_path: Path) -> None:
     assert quiet.stdout == loud.stdout == f"{cache / 'bin'}\n"
     assert quiet.stderr == ""
     assert all(f"{tool}: " in loud.stderr for tool in LLAMA_TARGETS)
+    assert "backend: " in loud.stderr
 
 
 def test_readme_lists_every_extra() -> None:

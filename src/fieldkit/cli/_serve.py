@@ -261,7 +261,8 @@ def _build(as_json: bool) -> None:
         )
         return
     typer.echo(str(found.parent))
-    status(f"backend: {backend} ({why})")
+    # said when it built; an existing build is quiet unless -v (scripts/main calls this every run)
+    (status if built else detail)(f"backend: {backend} ({why})")
     for name, path in tools.items():
         detail(f"{name}: {path}")
     if src:
