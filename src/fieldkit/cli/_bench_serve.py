@@ -217,6 +217,14 @@ def bench_serve(
         help="Also write one CSV row per load point to this file.",
         show_default=False,
     ),
+    mlflow: str | None = typer.Option(
+        None,
+        "--mlflow",
+        help="Also log each load point as a run in the experiment 'fieldkit-bench-serve' at "
+        "this MLflow tracking URI (e.g. sqlite:///mlflow.db, http://host:5000; needs "
+        "fieldkit[mlflow]).",
+        show_default=False,
+    ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -306,6 +314,13 @@ def bench_serve(
 
         try:
             require("matplotlib", "plot", purpose="--plot")
+        except MissingExtraError as exc:
+            fail(str(exc))
+    if mlflow is not None:
+        from fieldkit._lazy import MissingExtraError, require
+
+        try:
+            require("mlflow", "mlflow", purpose="--mlflow")
         except MissingExtraError as exc:
             fail(str(exc))
     if not (burstiness > 0 and math.isfinite(burstiness)):
@@ -487,6 +502,16 @@ def bench_serve(
         except OSError as exc:
             fail(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"plot: {written}", err=True)
+    if mlflow is not None and any(runs):
+        from fieldkit.servebench import MlflowLogError, log_points
+
+        try:
+            ids = log_points(runs, results[0].config, mlflow)
+        except MlflowLogError as exc:
+            fail(f"--mlflow: {exc}", code=1)
+        typer.echo(
+            f"mlflow: {len(ids)} runs in experiment fieldkit-bench-serve at {mlflow}", err=True
+        )
     result = results[-1]
     failed = [p for res in results for p in res.failed_points]
     if result.partial:

@@ -22,6 +22,13 @@ from fieldkit.servebench._metrics import (
     steady_state,
     summarize_point,
 )
+from fieldkit.servebench._mlflow import (
+    BenchRun,
+    MlflowLogError,
+    log_bench_runs,
+    log_points,
+    point_run,
+)
 from fieldkit.servebench._overhead import measure_overhead
 from fieldkit.servebench._plot import plot_sweep
 from fieldkit.servebench._prometheus import parse_prometheus, server_view
@@ -52,11 +59,13 @@ __all__ = [
     "DEFAULT_PERCENTILES",
     "LATENCIES",
     "STAT_KEYS",
+    "BenchRun",
     "Estimate",
     "LatencyMetric",
     "LatencyStats",
     "LoadPoint",
     "MaxSearch",
+    "MlflowLogError",
     "PointMetrics",
     "Prompt",
     "RepeatSummary",
@@ -73,12 +82,15 @@ __all__ = [
     "load_jsonl",
     "load_sharegpt",
     "load_trace",
+    "log_bench_runs",
+    "log_points",
     "measure_overhead",
     "multi_turn_prompts",
     "parse_prometheus",
     "parse_slos",
     "plot_sweep",
     "point_metrics",
+    "point_run",
     "points_csv",
     "render_point",
     "render_repeats",
