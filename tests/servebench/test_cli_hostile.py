@@ -244,3 +244,19 @@ def test_sharegpt_file_gives_first_human_turn_and_reply_length(
     empty.write_text("[]")
     none = runner.invoke(app, [*_base(simulator.base_url), "--sharegpt", str(empty)])
     assert none.exit_code == 2 and "no ShareGPT conversations" in _error_line(none)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-n", "600000", "-c", "1,2"],
+        ["--repeat", "100000000", "-n", "1000000"],
+        ["--input-len", "30000000", "-n", "1"],
+        ["--multi-turn", "999999x999999"],
+        ["--shared-prefix", "10x10", "--prefix-len", "100000000"],
+    ],
+)
+def test_workload_too_large_to_generate_is_refused(runner: CliRunner, extra: list[str]) -> None:
+    result = runner.invoke(app, [*_base("http://127.0.0.1:9/v1"), "--model", "m", *extra])
+    assert result.exit_code == 2
+    assert "at most" in _error_line(result)

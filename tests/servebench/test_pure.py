@@ -410,3 +410,12 @@ def test_steady_state_drops_ramp_up_and_drain() -> None:
     assert (start, stop, duration) == (1.0, 3.0, 2.0)
     assert [r.index for r in kept] == [2, 3, 4, 5]  # sent at 1–2 s, done by the last send (3 s)
     assert steady_state(recs[:2]) is None and steady_state([]) is None
+
+
+def test_generated_workloads_have_a_size_bound() -> None:
+    from fieldkit.servebench import WorkloadError, synthetic_prompts
+    from fieldkit.servebench._workload import MAX_PROMPTS
+
+    assert len(synthetic_prompts(3, 2, 1)) == 3
+    with pytest.raises(WorkloadError, match="at most 1000000"):
+        synthetic_prompts(MAX_PROMPTS + 1, 1, 1)
