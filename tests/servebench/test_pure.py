@@ -419,3 +419,13 @@ def test_generated_workloads_have_a_size_bound() -> None:
     assert len(synthetic_prompts(3, 2, 1)) == 3
     with pytest.raises(WorkloadError, match="at most 1000000"):
         synthetic_prompts(MAX_PROMPTS + 1, 1, 1)
+
+
+@pytest.mark.parametrize(("n", "t"), [(31, 2.0423), (32, 2.0395), (41, 2.0211), (61, 2.0003)])
+def test_t_interval_beyond_the_table_uses_students_t_not_the_normal(n: int, t: float) -> None:
+    """Exact 97.5 % t quantiles for df 30, 31, 40, 60: the half-width is t·s/√n, not 1.96·s/√n."""
+    from fieldkit.servebench import t_interval
+
+    values = [float(i % 2) for i in range(n)]
+    e = t_interval(values)
+    assert e.half_width == pytest.approx(t * statistics.stdev(values) / math.sqrt(n), rel=5e-4)
