@@ -74,15 +74,16 @@ def test_unreachable_tracking_server_is_one_error(tmp_path: Path) -> None:
         log_bench_runs([BenchRun("a", {}, {}, {})], f"http://127.0.0.1:{port}", experiment="e")
 
 
-def test_cli_store_that_cannot_open_is_one_error_line(
-    tmp_path: Path, simulator: NIMSimulator
+@pytest.mark.parametrize("kind", ["file-as-folder", "unknown-scheme"])
+def test_cli_store_that_cannot_open_is_refused_before_the_run(
+    tmp_path: Path, simulator: NIMSimulator, kind: str
 ) -> None:
-    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=2)
     (tmp_path / "a-file").write_text("not a folder")
-    bad = f"sqlite:///{tmp_path / 'a-file' / 'm.db'}"
+    bad = f"sqlite:///{tmp_path / 'a-file' / 'm.db'}" if kind == "file-as-folder" else "ftp://x/y"
     args = ["bench", "serve", "--base-url", simulator.base_url, "--no-progress", "-n", "2"]
     result = CliRunner().invoke(app, [*args, "--mlflow", bad])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert simulator.requests == []  # refused before any request
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith("error: --mlflow:"), result.stderr
     assert "Traceback" not in result.stderr

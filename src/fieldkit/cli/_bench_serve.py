@@ -323,6 +323,12 @@ def bench_serve(
             require("mlflow", "mlflow", purpose="--mlflow")
         except MissingExtraError as exc:
             fail(str(exc))
+        from fieldkit.servebench import MlflowLogError, check_tracking_store
+
+        try:
+            check_tracking_store(mlflow)
+        except MlflowLogError as exc:
+            fail(f"--mlflow: {exc}")
     if not (burstiness > 0 and math.isfinite(burstiness)):
         fail(f"--burstiness must be a positive number, got {burstiness}")
     if not 0 < timeout < math.inf:  # also refuses nan

@@ -25,6 +25,7 @@ from fieldkit.servebench._metrics import (
 from fieldkit.servebench._mlflow import (
     BenchRun,
     MlflowLogError,
+    check_tracking_store,
     log_bench_runs,
     log_points,
     point_run,
@@ -78,6 +79,7 @@ __all__ = [
     "Target",
     "WorkloadError",
     "arrival_offsets",
+    "check_tracking_store",
     "latency_stats",
     "load_jsonl",
     "load_sharegpt",

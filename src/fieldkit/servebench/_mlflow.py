@@ -24,7 +24,14 @@ from fieldkit.servebench._latency import LATENCIES
 if TYPE_CHECKING:
     from fieldkit.servebench._run import LoadPoint
 
-__all__ = ["BenchRun", "MlflowLogError", "log_bench_runs", "log_points", "point_run"]
+__all__ = [
+    "BenchRun",
+    "MlflowLogError",
+    "check_tracking_store",
+    "log_bench_runs",
+    "log_points",
+    "point_run",
+]
 
 _VALUE_LIMIT = 500  # far under MLflow's param value limit (6000)
 
@@ -119,17 +126,8 @@ def _check_reachable(uri: str, timeout: float) -> None:
         raise MlflowLogError(f"cannot reach MLflow at {uri}: {exc}") from None
 
 
-def log_bench_runs(
-    runs: Sequence[BenchRun],
-    tracking_uri: str,
-    *,
-    experiment: str,
-    connect_timeout: float = 5.0,
-) -> list[str]:
-    """Create one finished run per :class:`BenchRun` in *experiment* (created when missing) at
-    *tracking_uri*; returns their run ids in order. :class:`MlflowLogError` on any failure."""
+def _open(tracking_uri: str, experiment: str, connect_timeout: float) -> tuple[Any, str]:
     require("mlflow", "mlflow", purpose="logging a bench run to MLflow")
-    from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -142,6 +140,33 @@ def log_bench_runs(
         raise MlflowLogError(f"MLflow at {tracking_uri}: {_brief(exc.message)}") from None
     except Exception as exc:
         raise MlflowLogError(f"cannot open MLflow store {tracking_uri}: {_brief(exc)}") from None
+    return client, str(exp_id)
+
+
+def check_tracking_store(
+    tracking_uri: str,
+    *,
+    experiment: str = "fieldkit-bench-serve",
+    connect_timeout: float = 5.0,
+) -> None:
+    """Open *experiment* at *tracking_uri* (creating it when missing) so that a store that
+    cannot take the runs is refused before a benchmark starts; :class:`MlflowLogError` if not."""
+    _open(tracking_uri, experiment, connect_timeout)
+
+
+def log_bench_runs(
+    runs: Sequence[BenchRun],
+    tracking_uri: str,
+    *,
+    experiment: str,
+    connect_timeout: float = 5.0,
+) -> list[str]:
+    """Create one finished run per :class:`BenchRun` in *experiment* (created when missing) at
+    *tracking_uri*; returns their run ids in order. :class:`MlflowLogError` on any failure."""
+    client, exp_id = _open(tracking_uri, experiment, connect_timeout)
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+
     ids: list[str] = []
     for run in runs:
         run_id: str | None = None
