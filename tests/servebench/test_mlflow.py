@@ -87,3 +87,12 @@ def test_cli_store_that_cannot_open_is_refused_before_the_run(
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith("error: --mlflow:"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_flat_figures_keys_are_mlflow_safe_and_non_numbers_dropped() -> None:
+    from fieldkit.servebench import bench_run, flat_figures
+
+    figures = {"hit_rate": {"dense": {"hit@5": 1.0, "n": 2}}, "x": {"p50": None, "ok": True}}
+    assert flat_figures(figures) == {"hit_rate_dense_hit_5": 1.0, "hit_rate_dense_n": 2.0}
+    run = bench_run("r", {"corpus": "tiny", "k": 5, "loads": [1, 2], "t": float("nan")}, {})
+    assert run.params == {"corpus": "tiny", "k": "5"}

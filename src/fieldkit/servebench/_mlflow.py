@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BenchRun",
     "MlflowLogError",
+    "bench_run",
     "check_tracking_store",
+    "flat_figures",
     "log_bench_runs",
     "log_points",
     "point_run",
@@ -66,6 +69,42 @@ def _finite(out: dict[str, float], name: str, value: object) -> None:
         out[name] = float(value)
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]")  # MLflow's allowed key characters
+
+
+def _key(name: str) -> str:
+    return _UNSAFE.sub("_", name)[:250]
+
+
+def flat_figures(figures: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The finite numbers in nested *figures*, keyed by their path joined with ``_`` (``{"hit_rate":
+    {"dense": {"hit@5": 1.0}}}`` → ``hit_rate_dense_hit_5``); other values are left out."""
+    out: dict[str, float] = {}
+    for k, v in figures.items():
+        name = f"{prefix}_{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(flat_figures(v, name))
+        else:
+            _finite(out, _key(name), v)
+    return out
+
+
+def bench_run(
+    name: str,
+    config: Mapping[str, Any],
+    figures: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+) -> BenchRun:
+    """A :class:`BenchRun` from a bench's *config* (scalar values become params) and its nested
+    *figures* (every finite number becomes a metric, see :func:`flat_figures`)."""
+    params = {
+        _key(k): _param(v)
+        for k, v in config.items()
+        if isinstance(v, str | int) or (isinstance(v, float) and math.isfinite(v))
+    }
+    return BenchRun(name, params, flat_figures(figures), dict(tags or {}))
+
+
 def point_run(
     point: LoadPoint, config: Mapping[str, Any], *, repeat: int | None = None
 ) -> BenchRun:
@@ -97,7 +136,7 @@ def point_run(
         for key, value in m.latency[lat.name].to_json().items():
             _finite(metrics, f"{lat.key}_{key}", value)
     for kind, count in m.errors.items():
-        _finite(metrics, f"errors_{kind}", count)
+        _finite(metrics, _key(f"errors_{kind}"), count)
     _finite(metrics, "generator_cpu_ms_per_request", point.generator_cpu_ms_per_request)
     tags = {
         "fieldkit.bench": "serve",
