@@ -429,3 +429,13 @@ def test_t_interval_beyond_the_table_uses_students_t_not_the_normal(n: int, t: f
     values = [float(i % 2) for i in range(n)]
     e = t_interval(values)
     assert e.half_width == pytest.approx(t * statistics.stdev(values) / math.sqrt(n), rel=5e-4)
+
+
+def test_short_output_needs_a_count_from_the_server() -> None:
+    from fieldkit.servebench import RequestRecord
+
+    def rec(source: str) -> RequestRecord:
+        return RequestRecord(0, 0.0, output_tokens=3, max_tokens=8, token_source=source)
+
+    assert rec("usage").short_output and rec("tokenizer").short_output
+    assert not rec("estimated").short_output  # chars/4 of the text is no evidence
