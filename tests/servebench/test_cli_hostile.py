@@ -260,3 +260,28 @@ def test_workload_too_large_to_generate_is_refused(runner: CliRunner, extra: lis
     result = runner.invoke(app, [*_base("http://127.0.0.1:9/v1"), "--model", "m", *extra])
     assert result.exit_code == 2
     assert "at most" in _error_line(result)
+
+
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_output_that_is_not_a_regular_file_is_refused_before_the_run(
+    runner: CliRunner, tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / ("out.svg" if option == "--plot" else "out.csv")
+    os.mkfifo(fifo)
+    result = runner.invoke(
+        app, [*_base("http://127.0.0.1:9/v1"), "--model", "m", option, str(fifo)]
+    )
+    assert result.exit_code == 2
+    assert "not a regular file" in _error_line(result)
+    assert fifo.is_fifo()  # still the FIFO, not replaced by a plain file
+
+
+def test_output_folder_that_cannot_be_written_is_refused_before_the_run(
+    runner: CliRunner,
+) -> None:
+    if not Path("/proc/self").exists():
+        pytest.skip("no procfs")
+    args = [*_base("http://127.0.0.1:9/v1"), "--model", "m", "--csv", "/proc/out.csv"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "cannot write in '/proc'" in _error_line(result)

@@ -307,8 +307,8 @@ def bench_serve(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
     for option, out in (("--plot", plot), ("--csv", csv_path)):
-        if out is not None and not out.absolute().parent.is_dir():
-            fail(f"{option}: the folder {str(out.absolute().parent)!r} does not exist")
+        if out is not None:
+            _check_output(option, out)
     if plot is not None:
         from fieldkit._lazy import MissingExtraError, require
 
@@ -525,6 +525,23 @@ def bench_serve(
     if failed:
         names = ", ".join(p.label for p in failed)
         fail(f"every request failed at {names}", code=1)
+
+
+def _check_output(option: str, out: Path) -> None:
+    """Refuse before the run an output that could not be written, or that is not a regular file
+    (writing replaces the file: a device or FIFO there must not be swapped for a plain file)."""
+    import tempfile
+
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        fail(f"{option}: the folder {str(folder)!r} does not exist")
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        fail(f"{option}: {str(out)!r} exists and is not a regular file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{out.name}.probe"):
+            pass
+    except OSError as exc:
+        fail(f"{option}: cannot write in {str(folder)!r} ({exc.strerror or exc})")
 
 
 def _start_local(
