@@ -244,3 +244,44 @@ def test_sharegpt_file_gives_first_human_turn_and_reply_length(
     empty.write_text("[]")
     none = runner.invoke(app, [*_base(simulator.base_url), "--sharegpt", str(empty)])
     assert none.exit_code == 2 and "no ShareGPT conversations" in _error_line(none)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-n", "600000", "-c", "1,2"],
+        ["--repeat", "100000000", "-n", "1000000"],
+        ["--input-len", "30000000", "-n", "1"],
+        ["--multi-turn", "999999x999999"],
+        ["--shared-prefix", "10x10", "--prefix-len", "100000000"],
+    ],
+)
+def test_workload_too_large_to_generate_is_refused(runner: CliRunner, extra: list[str]) -> None:
+    result = runner.invoke(app, [*_base("http://127.0.0.1:9/v1"), "--model", "m", *extra])
+    assert result.exit_code == 2
+    assert "at most" in _error_line(result)
+
+
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_output_that_is_not_a_regular_file_is_refused_before_the_run(
+    runner: CliRunner, tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / ("out.svg" if option == "--plot" else "out.csv")
+    os.mkfifo(fifo)
+    result = runner.invoke(
+        app, [*_base("http://127.0.0.1:9/v1"), "--model", "m", option, str(fifo)]
+    )
+    assert result.exit_code == 2
+    assert "not a regular file" in _error_line(result)
+    assert fifo.is_fifo()  # still the FIFO, not replaced by a plain file
+
+
+def test_output_folder_that_cannot_be_written_is_refused_before_the_run(
+    runner: CliRunner,
+) -> None:
+    if not Path("/proc/self").exists():
+        pytest.skip("no procfs")
+    args = [*_base("http://127.0.0.1:9/v1"), "--model", "m", "--csv", "/proc/out.csv"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "cannot write in '/proc'" in _error_line(result)

@@ -410,3 +410,22 @@ def test_a_failed_turn_breaks_the_rest_of_its_conversation() -> None:
         (point,) = _bounded(lambda: run_serve_bench(cfg)).points
     assert point.metrics.errors == {"conversation_broken": 1, "http_500": 1}
     assert point.metrics.completed == 1 and server.chats == 3  # warm-up + 2 turns sent
+
+
+def test_stale_connection_retry_stays_within_the_request_timeout() -> None:
+    """A server that takes the request, waits, then closes without an answer looks like a stale
+    keep-alive connection: the one retry gets what is left of --timeout, not a fresh timeout."""
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        if n == 1:
+            out.complete(2)
+        else:
+            out.stop.wait(0.6)
+            out.drop()
+
+    with ScriptedServer(reply) as server:
+        cfg = _cfg(server, timeout_s=1.0, num_requests=1, max_consecutive_errors=0)
+        result = _bounded(lambda: run_serve_bench(cfg))
+    (rec,) = result.points[0].records
+    assert rec.retried
+    assert rec.error == "timeout"  # a fresh 1 s would have seen the second close instead

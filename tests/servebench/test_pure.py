@@ -411,3 +411,32 @@ def test_steady_state_drops_ramp_up_and_drain() -> None:
     assert (start, stop, duration) == (1.0, 3.0, 2.0)
     assert [r.index for r in kept] == [2, 3, 4, 5]  # sent at 1–2 s, done by the last send (3 s)
     assert steady_state(recs[:2]) is None and steady_state([]) is None
+
+
+def test_generated_workloads_have_a_size_bound() -> None:
+    from fieldkit.servebench import WorkloadError, synthetic_prompts
+    from fieldkit.servebench._workload import MAX_PROMPTS
+
+    assert len(synthetic_prompts(3, 2, 1)) == 3
+    with pytest.raises(WorkloadError, match="at most 1000000"):
+        synthetic_prompts(MAX_PROMPTS + 1, 1, 1)
+
+
+@pytest.mark.parametrize(("n", "t"), [(31, 2.0423), (32, 2.0395), (41, 2.0211), (61, 2.0003)])
+def test_t_interval_beyond_the_table_uses_students_t_not_the_normal(n: int, t: float) -> None:
+    """Exact 97.5 % t quantiles for df 30, 31, 40, 60: the half-width is t·s/√n, not 1.96·s/√n."""
+    from fieldkit.servebench import t_interval
+
+    values = [float(i % 2) for i in range(n)]
+    e = t_interval(values)
+    assert e.half_width == pytest.approx(t * statistics.stdev(values) / math.sqrt(n), rel=5e-4)
+
+
+def test_short_output_needs_a_count_from_the_server() -> None:
+    from fieldkit.servebench import RequestRecord
+
+    def rec(source: str) -> RequestRecord:
+        return RequestRecord(0, 0.0, output_tokens=3, max_tokens=8, token_source=source)
+
+    assert rec("usage").short_output and rec("tokenizer").short_output
+    assert not rec("estimated").short_output  # chars/4 of the text is no evidence

@@ -216,6 +216,14 @@ def bench_serve(
         help="Also write one CSV row per load point to this file.",
         show_default=False,
     ),
+    mlflow: str | None = typer.Option(
+        None,
+        "--mlflow",
+        help="Also log each load point as a run in the experiment 'fieldkit-bench-serve' at "
+        "this MLflow tracking URI (e.g. sqlite:///mlflow.db, http://host:5000; needs "
+        "fieldkit[mlflow]).",
+        show_default=False,
+    ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -298,8 +306,8 @@ def bench_serve(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         fail(f"--plot must name a .png or .svg file, got {plot.name!r}")
     for option, out in (("--plot", plot), ("--csv", csv_path)):
-        if out is not None and not out.absolute().parent.is_dir():
-            fail(f"{option}: the folder {str(out.absolute().parent)!r} does not exist")
+        if out is not None:
+            _check_output(option, out)
     if plot is not None:
         from fieldkit._lazy import MissingExtraError, require
 
@@ -307,6 +315,19 @@ def bench_serve(
             require("matplotlib", "plot", purpose="--plot")
         except MissingExtraError as exc:
             fail(str(exc))
+    if mlflow is not None:
+        from fieldkit._lazy import MissingExtraError, require
+
+        try:
+            require("mlflow", "mlflow", purpose="--mlflow")
+        except MissingExtraError as exc:
+            fail(str(exc))
+        from fieldkit.servebench import MlflowLogError, check_tracking_store
+
+        try:
+            check_tracking_store(mlflow)
+        except MlflowLogError as exc:
+            fail(f"--mlflow: {exc}")
     if not (burstiness > 0 and math.isfinite(burstiness)):
         fail(f"--burstiness must be a positive number, got {burstiness}")
     if not 0 < timeout < math.inf:  # also refuses nan
@@ -486,6 +507,16 @@ def bench_serve(
         except OSError as exc:
             fail(f"--plot: cannot write {str(plot)!r}: {exc.strerror or exc}", code=1)
         typer.echo(f"plot: {written}", err=True)
+    if mlflow is not None and any(runs):
+        from fieldkit.servebench import MlflowLogError, log_points
+
+        try:
+            ids = log_points(runs, results[0].config, mlflow)
+        except MlflowLogError as exc:
+            fail(f"--mlflow: {exc}", code=1)
+        typer.echo(
+            f"mlflow: {len(ids)} runs in experiment fieldkit-bench-serve at {mlflow}", err=True
+        )
     result = results[-1]
     failed = [p for res in results for p in res.failed_points]
     if result.partial:
@@ -493,6 +524,23 @@ def bench_serve(
     if failed:
         names = ", ".join(p.label for p in failed)
         fail(f"every request failed at {names}", code=1)
+
+
+def _check_output(option: str, out: Path) -> None:
+    """Refuse before the run an output that could not be written, or that is not a regular file
+    (writing replaces the file: a device or FIFO there must not be swapped for a plain file)."""
+    import tempfile
+
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        fail(f"{option}: the folder {str(folder)!r} does not exist")
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        fail(f"{option}: {str(out)!r} exists and is not a regular file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{out.name}.probe"):
+            pass
+    except OSError as exc:
+        fail(f"{option}: cannot write in {str(folder)!r} ({exc.strerror or exc})")
 
 
 def _start_local(

@@ -300,6 +300,13 @@ def bench_rag(
         help="Judge model id (default: the judge server's first model).",
         show_default=False,
     ),
+    mlflow: str | None = typer.Option(
+        None,
+        "--mlflow",
+        help="Also log the run to the experiment 'fieldkit-bench-rag' at this MLflow tracking "
+        "URI (e.g. sqlite:///mlflow.db; needs fieldkit[mlflow]).",
+        show_default=False,
+    ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
     from fieldkit.rag import RETRIEVAL_MODES, RAGError
@@ -333,6 +340,8 @@ def bench_rag(
     check_url("--judge-url", judge_url)
     if out is not None:
         _check_writable(out)
+    if mlflow is not None:
+        _mlflow_check(mlflow)
     _wait_for_services(embed_url, nim_url, warm_timeout, quiet=as_json)
     # the judge is asked for its model before the bench runs, not after it
     judge = _judge_model(judge_url, judge_model) if judge_url else None
@@ -348,6 +357,33 @@ def bench_rag(
     if "smollm2-135m" in str(result.config.get("generator") or "").lower():
         result.notes.append(SMOLLM2_NOTE)
     _render(result, as_json, out)
+    if mlflow is not None:
+        _mlflow_log(mlflow, result.to_dict())
+
+
+_RAG_EXPERIMENT = "fieldkit-bench-rag"
+
+
+def _mlflow_check(uri: str) -> None:
+    from fieldkit._lazy import MissingExtraError
+    from fieldkit.servebench import MlflowLogError, check_tracking_store
+
+    try:
+        check_tracking_store(uri, experiment=_RAG_EXPERIMENT)
+    except (MlflowLogError, MissingExtraError) as exc:
+        fail(f"--mlflow: {exc}")
+
+
+def _mlflow_log(uri: str, record: dict[str, Any]) -> None:
+    from fieldkit.servebench import MlflowLogError, bench_run, log_bench_runs
+
+    figures = {k: record[k] for k in ("ingest", "latency_ms", "hit_rate", "answers", "generation")}
+    run = bench_run("bench rag", record["config"], figures, {"fieldkit.bench": "rag"})
+    try:
+        log_bench_runs([run], uri, experiment=_RAG_EXPERIMENT)
+    except MlflowLogError as exc:
+        fail(f"--mlflow: {exc}", code=1)
+    typer.echo(f"mlflow: 1 run in experiment {_RAG_EXPERIMENT} at {uri}", err=True)
 
 
 def _judge_model(url: str, model: str | None) -> str:

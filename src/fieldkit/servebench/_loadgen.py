@@ -130,13 +130,15 @@ async def send_one(
     A pooled keep-alive connection the server closed while idle fails before any response byte
     (``Server disconnected without sending a response``); that send is retried once on a fresh
     connection with the clock restarted, as the request never reached the server's handler.
+    Both sends together stay within ``target.timeout_s``.
     """
     rec.max_tokens = prompt.max_tokens if target.generates else None
-    await _attempt(client, target, prompt, rec, origin)
+    deadline = asyncio.get_running_loop().time() + target.timeout_s
+    await _attempt(client, target, prompt, rec, origin, deadline)
     if rec.error == "disconnected" and rec.ttft is None and _stale(rec.error_detail):
         rec.error = rec.error_detail = None
         rec.retried = True
-        await _attempt(client, target, prompt, rec, origin)
+        await _attempt(client, target, prompt, rec, origin, deadline)
     return rec
 
 
@@ -145,13 +147,18 @@ def _stale(detail: str | None) -> bool:
 
 
 async def _attempt(
-    client: httpx.AsyncClient, target: Target, prompt: Prompt, rec: RequestRecord, origin: float
+    client: httpx.AsyncClient,
+    target: Target,
+    prompt: Prompt,
+    rec: RequestRecord,
+    origin: float,
+    deadline: float,
 ) -> RequestRecord:
     t0 = time.perf_counter()
     rec.sent = t0 - origin
     rec.ttft, rec.itl, rec.chunks = None, [], 0
     try:
-        async with asyncio.timeout(target.timeout_s):
+        async with asyncio.timeout_at(deadline):
             if target.generates:
                 await _exchange(client, target, prompt, rec, t0)
             else:

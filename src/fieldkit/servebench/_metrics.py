@@ -90,9 +90,11 @@ class RequestRecord:
 
     @property
     def short_output(self) -> bool:
-        """Fewer output tokens than ``max_tokens`` asked (known counts only)."""
+        """Fewer output tokens than ``max_tokens`` asked, by a count the server gave (``usage``
+        or its tokenizer): a client-side estimate is too rough to accuse the server."""
         return (
             self.ok
+            and self.token_source in ("usage", "tokenizer")
             and self.max_tokens is not None
             and self.output_tokens is not None
             and self.output_tokens < self.max_tokens

@@ -62,6 +62,24 @@ class Prompt:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
+# Generated workloads live in memory before the run: refuse sizes that could not fit.
+MAX_PROMPTS = 1_000_000
+MAX_WORDS = 20_000_000
+
+
+def _budget(prompts: int, words_each: float) -> None:
+    if prompts > MAX_PROMPTS:
+        raise WorkloadError(
+            f"{prompts} prompts asked; at most {MAX_PROMPTS} are generated per run "
+            "(lower the requests, loads or repeats)"
+        )
+    if prompts * words_each > MAX_WORDS:
+        raise WorkloadError(
+            f"about {prompts * words_each:.3g} prompt words asked; at most {MAX_WORDS} are "
+            "generated per run (shorten the prompts or lower the requests)"
+        )
+
+
 def _lengths(rng: random.Random, mean: int, ratio: float) -> int:
     if ratio <= 0:
         return mean
@@ -79,6 +97,7 @@ def synthetic_prompts(
         raise WorkloadError("input and output lengths must be at least 1 token")
     if not 0 <= range_ratio < 1:
         raise WorkloadError(f"range ratio must be within [0, 1), got {range_ratio}")
+    _budget(n, input_len * (1 + range_ratio))
     rng = random.Random(seed)
     out: list[Prompt] = []
     for _ in range(n):
@@ -110,6 +129,7 @@ def multi_turn_prompts(
         raise WorkloadError("a multi-turn workload needs at least 1 conversation and 1 turn")
     if input_len < 1 or output_len < 1:
         raise WorkloadError("input and output lengths must be at least 1 token")
+    _budget(conversations * turns, input_len)
     rng = random.Random(seed)
     out: list[Prompt] = []
     for c in range(first_conversation, first_conversation + conversations):
@@ -135,6 +155,7 @@ def shared_prefix_prompts(
         raise WorkloadError("a shared-prefix workload needs at least 1 group and 1 question")
     if prefix_len < 1 or question_len < 1 or output_len < 1:
         raise WorkloadError("prefix, question and output lengths must be at least 1 token")
+    _budget(groups * questions, question_len + prefix_len / questions)
     rng = random.Random(seed)
     out: list[Prompt] = []
     for g in range(groups):
