@@ -95,6 +95,8 @@ def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], messag
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], proc.stderr
+    # The one error line is all there is, apart from the status line of a server being started.
+    assert lines[:-1] in ([], ["starting llama-server ..."]), proc.stderr
 
 
 def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
@@ -117,4 +119,27 @@ def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 1
     assert "exited with signal 9; log kept:" in err
+    assert Path(info["log_path"]).is_file()
+
+
+def test_a_server_stopped_from_outside_keeps_its_log(tmp_path: Path) -> None:
+    """SIGTERM to llama-server (a clean exit it did not ask for): the log it names is kept."""
+    proc = subprocess.Popen(
+        _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        os.kill(info["pid"], signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert f"log kept: {info['log_path']}" in err
     assert Path(info["log_path"]).is_file()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import queue
@@ -106,8 +107,14 @@ _VERBOSITY_FLAGS = frozenset(
 
 
 def is_loopback(host: str) -> bool:
-    """Whether *host* only accepts connections from this machine."""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Whether *host* only accepts connections from this machine: ``localhost`` or a loopback
+    IP literal (``127.0.0.0/8``, ``::1``); any other name may resolve elsewhere, so it is not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def server_command(
@@ -566,9 +573,8 @@ class LocalServer:
     def stop(self) -> None:
         """Stop the server's whole process group (SIGTERM, SIGKILL after a grace); idempotent."""
         with self._lock:
-            failed = self._failed or (
-                self._proc is not None and self._proc.poll() not in (None, 0, -15)
-            )
+            # A server that ended before it was asked to (any status) keeps its log.
+            failed = self._failed or (self._proc is not None and self._proc.poll() is not None)
             self._kill()
             _LIVE.discard(self)
             if self._tmpdir is not None and not failed:
