@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 __all__ = [
@@ -119,7 +120,10 @@ def choose_backend(p: Probe) -> Backend:
         why = "FIELDKIT_LLAMA_BACKEND=metal" if p.forced else "macOS: Metal is llama.cpp's default"
         return Backend("metal", ("-DGGML_METAL=ON",), why)
     archs = cuda_architectures(p.gpus)
-    flags = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+    flags: tuple[str, ...] = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+    if p.nvcc:
+        # CMake looks for nvcc on PATH only; one found under CUDA_HOME or in the wheel is named.
+        flags += (f"-DCMAKE_CUDA_COMPILER={p.nvcc}",)
     seen = ", ".join(f"{g.name} (compute {g.compute_cap})" for g in p.gpus)
     if p.forced == "cuda":
         where = f"nvcc at {p.nvcc}" if p.nvcc else "no nvcc found: the build will fail"
@@ -140,7 +144,8 @@ def choose_backend(p: Probe) -> Backend:
 
 def find_nvcc() -> str | None:
     """``nvcc`` on PATH, under ``$CUDA_HOME``/``$CUDA_PATH``, or from the ``nvidia-cuda-nvcc``
-    wheel (its ``nvidia/cuda_nvcc/bin``)."""
+    wheel on ``sys.path`` (``nvidia/cu13/bin`` in CUDA 13+ wheels, ``nvidia/cuda_nvcc/bin`` in
+    the ``-cu12`` ones)."""
     found = shutil.which("nvcc")
     if found:
         return found
@@ -148,16 +153,17 @@ def find_nvcc() -> str | None:
         home = os.environ.get(var)
         if home and (Path(home) / "bin" / "nvcc").is_file():
             return str(Path(home) / "bin" / "nvcc")
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("nvidia.cuda_nvcc")
-    except (ImportError, ValueError):
-        spec = None
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(loc) / "bin" / "nvcc"
-        if path.is_file():
-            return str(path)
+    for entry in sys.path:
+        if not entry:
+            continue
+        base = Path(entry) / "nvidia"
+        try:
+            newest = sorted(base.glob("cu[0-9]*/bin/nvcc"), reverse=True)
+        except OSError:
+            continue
+        for path in (*newest, base / "cuda_nvcc" / "bin" / "nvcc"):
+            if path.is_file():
+                return str(path)
     return None
 
 
