@@ -143,3 +143,37 @@ def test_a_server_stopped_from_outside_keeps_its_log(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert f"log kept: {info['log_path']}" in err
     assert Path(info["log_path"]).is_file()
+
+
+def test_ctx_auto_prints_the_kv_size_the_server_allocates(tmp_path: Path) -> None:
+    """`fieldkit serve --ctx auto` on SmolLM2: the printed arithmetic gives the byte count of
+    the KV buffer llama-server then reports (same MiB, same number of cells)."""
+    proc = subprocess.Popen(
+        _fieldkit("serve", "--ctx", "auto", "--port", "0", "--threads", "1"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("serving;"):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line.strip())
+        arithmetic = next(x for x in lines if x.startswith("ctx 8192: KV f16 = 8192 cells"))
+        log_path = next(x for x in lines if "; log: " in x).split("; log: ", 1)[1]
+        log = Path(log_path).read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    kv_bytes = int(arithmetic.split(" bytes", 1)[0].rsplit(" ", 1)[1])
+    assert kv_bytes == 188_743_680
+    assert f"CPU KV buffer size = {kv_bytes / (1 << 20):8.2f} MiB" in log
+    assert "(8192 cells," in log.replace("(  ", "(").replace("( ", "(")
+    assert proc.returncode == 0
