@@ -130,6 +130,26 @@ def test_nvcc_is_found_under_cuda_home(tmp_path: Path, monkeypatch: pytest.Monke
     assert find_nvcc() == str(nvcc)
 
 
+def test_nvcc_is_found_in_the_default_toolkit_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A toolkit installed at /usr/local/cuda but not on PATH (DGX OS) is found without setup."""
+    from fieldkit.serve import _backend
+
+    nvcc = tmp_path / "usr-local-cuda" / "bin" / "nvcc"
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("#!/bin/sh\n")
+    nvcc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr("sys.path", [])
+    monkeypatch.setattr(_backend, "DEFAULT_CUDA_HOMES", (str(tmp_path / "usr-local-cuda"),))
+    assert _backend.find_nvcc() == str(nvcc)
+    monkeypatch.setattr(_backend, "DEFAULT_CUDA_HOMES", (str(tmp_path / "none"),))
+    assert _backend.find_nvcc() is None
+
+
 @pytest.mark.parametrize("layout", ["cu13/bin/nvcc", "cuda_nvcc/bin/nvcc"])
 def test_nvcc_is_found_in_the_wheel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
@@ -145,6 +165,7 @@ def test_nvcc_is_found_in_the_wheel(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.delenv("CUDA_HOME", raising=False)
     monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr("fieldkit.serve._backend.DEFAULT_CUDA_HOMES", ())
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     assert find_nvcc() == str(nvcc)
 
@@ -187,6 +208,7 @@ def test_probe_runs_the_tools_on_path(
     monkeypatch.delenv("CUDA_PATH", raising=False)
     monkeypatch.delenv("FIELDKIT_LLAMA_BACKEND", raising=False)
     monkeypatch.setattr("sys.path", [])  # no nvcc wheel is seen
+    monkeypatch.setattr("fieldkit.serve._backend.DEFAULT_CUDA_HOMES", ())
     found = probe()
     assert found.nvcc == (str(bin_dir / "nvcc") if nvcc else None)
     backend = choose_backend(found)

@@ -38,6 +38,8 @@ NVIDIA_SMI_QUERY = (
     "--format=csv,noheader,nounits",
 )
 _SMI_TIMEOUT_S = 10.0
+#: Where CUDA toolkit installers (and DGX OS) put the toolkit when it is not on PATH.
+DEFAULT_CUDA_HOMES: tuple[str, ...] = ("/usr/local/cuda",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +136,9 @@ def choose_backend(p: Probe) -> Backend:
         return Backend(
             "cpu",
             (),
-            f"{seen} found but no CUDA toolkit (nvcc); install it (e.g. `pip install "
-            "nvidia-cuda-nvcc` or the CUDA toolkit) and run `fieldkit serve --build` again",
+            f"{seen} found but no CUDA toolkit (nvcc); install NVIDIA's CUDA toolkit (or `pip "
+            "install nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cublas`: the build needs the "
+            "compiler, runtime and cuBLAS) and run `fieldkit serve --build` again",
         )
     if p.nvcc:
         return Backend("cpu", (), f"nvcc at {p.nvcc} but no NVIDIA GPU listed by nvidia-smi")
@@ -143,14 +146,14 @@ def choose_backend(p: Probe) -> Backend:
 
 
 def find_nvcc() -> str | None:
-    """``nvcc`` on PATH, under ``$CUDA_HOME``/``$CUDA_PATH``, or from the ``nvidia-cuda-nvcc``
-    wheel on ``sys.path`` (``nvidia/cu13/bin`` in CUDA 13+ wheels, ``nvidia/cuda_nvcc/bin`` in
-    the ``-cu12`` ones)."""
+    """``nvcc`` on PATH, under ``$CUDA_HOME``/``$CUDA_PATH`` or ``/usr/local/cuda``, or from
+    the ``nvidia-cuda-nvcc`` wheel on ``sys.path`` (``nvidia/cu13/bin`` in CUDA 13+ wheels,
+    ``nvidia/cuda_nvcc/bin`` in the ``-cu12`` ones)."""
     found = shutil.which("nvcc")
     if found:
         return found
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        home = os.environ.get(var)
+    homes = [os.environ.get(var) for var in ("CUDA_HOME", "CUDA_PATH")]
+    for home in [*homes, *DEFAULT_CUDA_HOMES]:
         if home and (Path(home) / "bin" / "nvcc").is_file():
             return str(Path(home) / "bin" / "nvcc")
     for entry in sys.path:
