@@ -76,6 +76,8 @@ def test_flags_and_passthrough_reach_llama_server(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--host", "0.0.0.0"], "accepts connections from other machines; set an --api-key"),
+        (["--api-key", "s\u00e9same"], "--api-key must be printable ASCII"),
+        (["--api-key", "a\nb"], "--api-key must be printable ASCII"),
         (["--ctx", "lots"], "--ctx must be a number of tokens or 'auto'"),
         (["--gpu-layers", "some"], "--gpu-layers must be 'all' or a count"),
         (["--kv-dtype", "fp4"], "--kv-dtype must be one of"),

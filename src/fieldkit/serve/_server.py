@@ -314,6 +314,9 @@ class LocalServer:
             raise ValueError(f"gpu_layers must be 'all', a count >= 0 or None, got {gpu_layers!r}")
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
+        if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+            # It travels in an HTTP header (Authorization: Bearer ...), which holds ASCII only.
+            raise ValueError("api_key must be printable ASCII (it is sent as an HTTP header)")
         if not is_loopback(host) and api_key is None:
             raise ValueError(
                 f"host {host!r} accepts connections from other machines; set an api_key too "
