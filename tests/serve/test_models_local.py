@@ -128,3 +128,24 @@ def test_serve_takes_an_ollama_name(stores: dict[str, Path], tmp_path: Path) -> 
             _out, err = proc.communicate()
     assert info.get("model") == "smollm2:135m", err
     assert info["model_path"] == str(stores["blob"])
+
+
+def test_a_fifo_named_gguf_is_skipped(stores: dict[str, Path], tmp_path: Path) -> None:
+    """A FIFO in a scanned folder would block an open() forever; the listing skips it."""
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(stores["home"].parent / "pipe.gguf")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    proc = subprocess.run(
+        [sys.executable, "-m", "fieldkit", "models", "local", "--json"],
+        env=dict(os.environ, PYTHONPATH=src),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {m["name"] for m in json.loads(proc.stdout)}
+    assert "mine" in names and "pipe" not in names
