@@ -80,6 +80,7 @@ def test_flags_and_passthrough_reach_llama_server(tmp_path: Path) -> None:
         (["--api-key", "a\nb"], "--api-key must be printable ASCII"),
         (["--ctx", "lots"], "--ctx must be a number of tokens or 'auto'"),
         (["--gpu-layers", "some"], "--gpu-layers must be 'all' or a count"),
+        (["--gpu-layers", "99999999999999999999999"], "--gpu-layers must be 'all' or a count"),
         (["--kv-dtype", "fp4"], "--kv-dtype must be one of"),
         (["--ctx", "1000000000"], "the largest context that fits is 8192"),
         (["--model", "no-such-model-here"], "no GGUF of that name in `fieldkit models local`"),

@@ -39,7 +39,7 @@ def _parse_gpu_layers(value: str | None) -> int | Literal["all"] | None:
         n = int(value)
     except ValueError:
         n = -1
-    if n < 0:
+    if not 0 <= n < 1 << 31:  # llama-server reads it as a C int
         fail(f"--gpu-layers must be 'all' or a count >= 0, got {value!r}")
     return n
 

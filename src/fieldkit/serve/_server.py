@@ -309,7 +309,11 @@ class LocalServer:
         if (
             gpu_layers is not None
             and gpu_layers != "all"
-            and (isinstance(gpu_layers, bool) or not isinstance(gpu_layers, int) or gpu_layers < 0)
+            and (
+                isinstance(gpu_layers, bool)
+                or not isinstance(gpu_layers, int)
+                or not 0 <= gpu_layers < 1 << 31
+            )
         ):
             raise ValueError(f"gpu_layers must be 'all', a count >= 0 or None, got {gpu_layers!r}")
         if api_key is not None and not api_key.strip():
