@@ -74,9 +74,13 @@ class ContextTooLarge(LocalServerError):
     """The requested context's KV cache cannot fit the memory here (raised before starting)."""
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on *host* that was free a moment ago (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
@@ -93,7 +97,7 @@ def default_threads() -> int:
 
 
 def _port_taken(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError:
@@ -369,7 +373,8 @@ class LocalServer:
         """``http://127.0.0.1:<port>/v1`` (the OpenAI-compatible root); needs ``start()``."""
         if self.port is None:
             raise LocalServerError("the server is not started; call start() or use `with`")
-        return f"http://{self.host}:{self.port}/v1"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return f"http://{host}:{self.port}/v1"
 
     @property
     def running(self) -> bool:
