@@ -102,6 +102,25 @@ def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], messag
     assert lines[:-1] in ([], ["starting llama-server ..."]), proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [("10.255.255.254", "Cannot assign requested address"), ("nosuchhost.invalid", "")],
+)
+def test_a_host_that_cannot_be_bound_is_one_error_line(tmp_path: Path, host: str, why: str) -> None:
+    proc = subprocess.run(
+        _fieldkit("serve", "--host", host, "--api-key", "k", "--port", "0"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert lines[-1].startswith(f"error: cannot listen on host '{host}': ") and why in lines[-1]
+    assert "Traceback" not in proc.stderr
+
+
 def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
     """SIGKILL the real llama-server: `fieldkit serve` exits 1 naming the signal and its log."""
     proc = subprocess.Popen(

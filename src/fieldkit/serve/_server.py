@@ -410,6 +410,12 @@ class LocalServer:
             except LlamaBuildError as exc:
                 raise LocalServerError(f"llama-server is not available: {exc}") from None
             self.model_path = model
+            try:  # an address not on this machine, or a name that does not resolve
+                free_port(self.host)
+            except OSError as exc:
+                raise LocalServerError(
+                    f"cannot listen on host {self.host!r}: {exc.strerror or exc}"
+                ) from None
             if self.requested_port and _port_taken(self.host, self.requested_port):
                 raise LocalServerError(
                     f"port {self.requested_port} on {self.host} is already in use; "
