@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,26 @@ def test_architectures() -> None:
 @pytest.mark.parametrize(
     ("gpus", "nvcc", "name", "flags"),
     [
-        (GB10, NVCC, "cuda", ("-DGGML_CUDA=ON", "-DCMAKE_CUDA_ARCHITECTURES=121a-real")),
-        (H100, NVCC, "cuda", ("-DGGML_CUDA=ON", "-DCMAKE_CUDA_ARCHITECTURES=90-real")),
+        (
+            GB10,
+            NVCC,
+            "cuda",
+            (
+                "-DGGML_CUDA=ON",
+                "-DCMAKE_CUDA_ARCHITECTURES=121a-real",
+                f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            ),
+        ),
+        (
+            H100,
+            NVCC,
+            "cuda",
+            (
+                "-DGGML_CUDA=ON",
+                "-DCMAKE_CUDA_ARCHITECTURES=90-real",
+                f"-DCMAKE_CUDA_COMPILER={NVCC}",
+            ),
+        ),
         (GB10, None, "cpu", ()),
         (NO_GPU, NVCC, "cpu", ()),
         (NO_GPU, None, "cpu", ()),
@@ -109,3 +128,91 @@ def test_nvcc_is_found_under_cuda_home(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("CUDA_PATH", raising=False)
     monkeypatch.setenv("CUDA_HOME", str(tmp_path / "cuda"))
     assert find_nvcc() == str(nvcc)
+
+
+def test_nvcc_is_found_in_the_default_toolkit_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A toolkit installed at /usr/local/cuda but not on PATH (DGX OS) is found without setup."""
+    from fieldkit.serve import _backend
+
+    nvcc = tmp_path / "usr-local-cuda" / "bin" / "nvcc"
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("#!/bin/sh\n")
+    nvcc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr("sys.path", [])
+    monkeypatch.setattr(_backend, "DEFAULT_CUDA_HOMES", (str(tmp_path / "usr-local-cuda"),))
+    assert _backend.find_nvcc() == str(nvcc)
+    monkeypatch.setattr(_backend, "DEFAULT_CUDA_HOMES", (str(tmp_path / "none"),))
+    assert _backend.find_nvcc() is None
+
+
+@pytest.mark.parametrize("layout", ["cu13/bin/nvcc", "cuda_nvcc/bin/nvcc"])
+def test_nvcc_is_found_in_the_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """``nvidia-cuda-nvcc`` 13.x installs ``nvidia/cu13/bin/nvcc``; the ``-cu12`` wheel
+    ``nvidia/cuda_nvcc/bin/nvcc``. Both are found on ``sys.path`` with nothing on PATH."""
+    from fieldkit.serve._backend import find_nvcc
+
+    nvcc = tmp_path / "site" / "nvidia" / layout
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("#!/bin/sh\n")
+    nvcc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr("fieldkit.serve._backend.DEFAULT_CUDA_HOMES", ())
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert find_nvcc() == str(nvcc)
+
+
+def _tool(folder: Path, name: str, body: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"#!/bin/sh\n{body}\n")
+    (folder / name).chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("smi", "smi_status", "nvcc", "name", "arch"),
+    [
+        ("nvidia-smi-gb10.csv", 0, True, "cuda", "121a-real"),
+        ("nvidia-smi-h100.csv", 0, True, "cuda", "90-real"),
+        ("nvidia-smi-no-gpu.txt", 9, True, "cpu", None),
+        ("nvidia-smi-gb10.csv", 0, False, "cpu", None),
+    ],
+)
+def test_probe_runs_the_tools_on_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smi: str,
+    smi_status: int,
+    nvcc: bool,
+    name: str,
+    arch: str | None,
+) -> None:
+    """The real probe: an ``nvidia-smi`` on PATH replaying a recorded output (and exit status),
+    an ``nvcc`` on PATH or none; the chosen backend and its architecture flag follow."""
+    from fieldkit.serve._backend import probe
+
+    bin_dir = tmp_path / "bin"
+    cat = shutil.which("cat")
+    _tool(bin_dir, "nvidia-smi", f"'{cat}' '{DATA / smi}'\nexit {smi_status}")
+    if nvcc:
+        _tool(bin_dir, "nvcc", "exit 0")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.delenv("FIELDKIT_LLAMA_BACKEND", raising=False)
+    monkeypatch.setattr("sys.path", [])  # no nvcc wheel is seen
+    monkeypatch.setattr("fieldkit.serve._backend.DEFAULT_CUDA_HOMES", ())
+    found = probe()
+    assert found.nvcc == (str(bin_dir / "nvcc") if nvcc else None)
+    backend = choose_backend(found)
+    assert backend.name == name
+    if arch is not None:
+        assert f"-DCMAKE_CUDA_ARCHITECTURES={arch}" in backend.cmake_flags
+        assert f"-DCMAKE_CUDA_COMPILER={bin_dir / 'nvcc'}" in backend.cmake_flags

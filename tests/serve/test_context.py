@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from fieldkit.serve import LocalServer, LocalServerError, default_model
 from fieldkit.serve._context import CTX_PAD, fit_context, kv_cache_bytes, padded_ctx
 from fieldkit.serve._gguf_shape import GGUFShapeError, read_gguf_shape
+from fieldkit.serve._server import is_loopback
 
 GIB = 1 << 30
 SHAPE = read_gguf_shape(default_model())
@@ -84,3 +85,28 @@ def test_non_loopback_host_needs_an_api_key() -> None:
         LocalServer(kv_dtype="fp4")
     with pytest.raises(ValueError, match="gpu_layers"):
         LocalServer(gpu_layers=-1)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("127.example.com", False),
+        ("127.0.0.1.nip.io", False),
+        ("myhost", False),
+    ],
+)
+def test_only_loopback_literals_skip_the_api_key(host: str, loopback: bool) -> None:
+    """A name that merely starts with "127." may resolve to any address: it needs a key."""
+    assert is_loopback(host) is loopback
+    if not loopback:
+        with pytest.raises(ValueError, match="set an api_key"):
+            LocalServer(host=host)

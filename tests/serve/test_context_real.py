@@ -59,3 +59,11 @@ def test_api_key_and_passthrough(tmp_path: Path) -> None:
         assert metrics.status_code == 200 and "llamacpp:" in metrics.text
         with server.client() as client:  # the client carries the key
             assert client.chat([{"role": "user", "content": "hi"}], max_tokens=2)["choices"]
+
+
+def test_ipv6_loopback_host(tmp_path: Path) -> None:
+    """``host="::1"`` is loopback (no key needed) and is served and reached over IPv6."""
+    with LocalServer(host="::1", ctx=512, threads=1, log_path=tmp_path / "l") as server:
+        assert server.base_url.startswith("http://[::1]:")
+        with server.client() as client:
+            assert client.chat([{"role": "user", "content": "hi"}], max_tokens=2)["choices"]

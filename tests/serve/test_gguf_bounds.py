@@ -74,3 +74,15 @@ def test_arbitrary_bytes_give_quant_error_or_dict(
     except QuantError:
         return
     assert isinstance(meta, dict)
+
+
+def test_small_outer_array_of_large_arrays_is_skipped(tmp_path: Path) -> None:
+    """Reading every key skips tables: 4 nested arrays of 100k u32 each (the outer count is
+    small) are not turned into 400k Python ints; the key after them is still read."""
+    inner = struct.pack("<IQ", 4, 100_000) + bytes(4 * 100_000)
+    value = struct.pack("<IIQ", 9, 9, 4) + inner * 4
+    small = _key(b"b") + struct.pack("<IIQ", 9, 4, 2) + struct.pack("<II", 7, 8)
+    path = tmp_path / "t.gguf"
+    path.write_bytes(_header(2) + _key(b"a") + value + small)
+    meta = read_gguf_metadata(path)
+    assert meta == {"b": [7, 8]}

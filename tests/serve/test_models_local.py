@@ -97,3 +97,55 @@ def test_cli_lists_them(stores: dict[str, Path]) -> None:
     assert "smollm2:135m" in names
     catalog = CliRunner().invoke(app, ["models"])  # the catalog listing is unchanged
     assert catalog.exit_code == 0 and "llama-3.1-8b" in catalog.stdout
+
+
+def test_serve_takes_an_ollama_name(stores: dict[str, Path], tmp_path: Path) -> None:
+    """`fieldkit serve --model smollm2:135m` serves the Ollama blob under that name."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = dict(os.environ, PYTHONPATH=src, TMPDIR=str(tmp_path))
+    args = ["--model", "smollm2:135m", "--port", "0", "--threads", "1", "--ctx", "512", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fieldkit", "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline() or "{}")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+    assert info.get("model") == "smollm2:135m", err
+    assert info["model_path"] == str(stores["blob"])
+
+
+def test_a_fifo_named_gguf_is_skipped(stores: dict[str, Path], tmp_path: Path) -> None:
+    """A FIFO in a scanned folder would block an open() forever; the listing skips it."""
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(stores["home"].parent / "pipe.gguf")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    proc = subprocess.run(
+        [sys.executable, "-m", "fieldkit", "models", "local", "--json"],
+        env=dict(os.environ, PYTHONPATH=src),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {m["name"] for m in json.loads(proc.stdout)}
+    assert "mine" in names and "pipe" not in names

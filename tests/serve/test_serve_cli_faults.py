@@ -76,8 +76,11 @@ def test_flags_and_passthrough_reach_llama_server(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--host", "0.0.0.0"], "accepts connections from other machines; set an --api-key"),
+        (["--api-key", "s\u00e9same"], "--api-key must be printable ASCII"),
+        (["--api-key", "a\nb"], "--api-key must be printable ASCII"),
         (["--ctx", "lots"], "--ctx must be a number of tokens or 'auto'"),
         (["--gpu-layers", "some"], "--gpu-layers must be 'all' or a count"),
+        (["--gpu-layers", "99999999999999999999999"], "--gpu-layers must be 'all' or a count"),
         (["--kv-dtype", "fp4"], "--kv-dtype must be one of"),
         (["--ctx", "1000000000"], "the largest context that fits is 8192"),
         (["--model", "no-such-model-here"], "no GGUF of that name in `fieldkit models local`"),
@@ -95,6 +98,27 @@ def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], messag
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], proc.stderr
+    # The one error line is all there is, apart from the status line of a server being started.
+    assert lines[:-1] in ([], ["starting llama-server ..."]), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [("10.255.255.254", "Cannot assign requested address"), ("nosuchhost.invalid", "")],
+)
+def test_a_host_that_cannot_be_bound_is_one_error_line(tmp_path: Path, host: str, why: str) -> None:
+    proc = subprocess.run(
+        _fieldkit("serve", "--host", host, "--api-key", "k", "--port", "0"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert lines[-1].startswith(f"error: cannot listen on host '{host}': ") and why in lines[-1]
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
@@ -118,3 +142,60 @@ def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "exited with signal 9; log kept:" in err
     assert Path(info["log_path"]).is_file()
+
+
+def test_a_server_stopped_from_outside_keeps_its_log(tmp_path: Path) -> None:
+    """SIGTERM to llama-server (a clean exit it did not ask for): the log it names is kept."""
+    proc = subprocess.Popen(
+        _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        os.kill(info["pid"], signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert f"log kept: {info['log_path']}" in err
+    assert Path(info["log_path"]).is_file()
+
+
+def test_ctx_auto_prints_the_kv_size_the_server_allocates(tmp_path: Path) -> None:
+    """`fieldkit serve --ctx auto` on SmolLM2: the printed arithmetic gives the byte count of
+    the KV buffer llama-server then reports (same MiB, same number of cells)."""
+    proc = subprocess.Popen(
+        _fieldkit("serve", "--ctx", "auto", "--port", "0", "--threads", "1"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("serving;"):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line.strip())
+        arithmetic = next(x for x in lines if x.startswith("ctx 8192: KV f16 = 8192 cells"))
+        log_path = next(x for x in lines if "; log: " in x).split("; log: ", 1)[1]
+        log = Path(log_path).read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    kv_bytes = int(arithmetic.split(" bytes", 1)[0].rsplit(" ", 1)[1])
+    assert kv_bytes == 188_743_680
+    assert f"CPU KV buffer size = {kv_bytes / (1 << 20):8.2f} MiB" in log
+    assert "(8192 cells," in log.replace("(  ", "(").replace("( ", "(")
+    assert proc.returncode == 0

@@ -48,7 +48,7 @@ def _parse_gpu_layers(value: str | None) -> int | Literal["all"] | None:
         n = int(value)
     except ValueError:
         n = -1
-    if n < 0:
+    if not 0 <= n < 1 << 31:  # llama-server reads it as a C int
         fail(f"--gpu-layers must be 'all' or a count >= 0, got {value!r}")
     return n
 
@@ -141,7 +141,10 @@ def serve(
     if threads is not None and threads <= 0:
         fail(f"--threads must be positive, got {threads}")
     check_seconds("--startup-timeout", startup_timeout)
-    model_path = _resolve_model(model)
+    model_path, listed_as = _resolve_model(model)
+    if listed_as is not None and not {"-a", "--alias"} & set(passthrough):
+        # Clients ask for the model by the name they chose it by, not the file (or blob) name.
+        passthrough = ["--alias", listed_as, *passthrough]
     if embeddings and model_path is None:
         from fieldkit.serve import minilm_gguf
 
@@ -203,12 +206,13 @@ def serve(
         fail(died, code=1)
 
 
-def _resolve_model(model: str | None) -> Path | None:
+def _resolve_model(model: str | None) -> tuple[Path | None, str | None]:
+    """(the GGUF path, the `models local` name it was found by, if it was not a file path)."""
     if model is None:
-        return None
+        return None, None
     path = Path(model).expanduser()
     if path.is_file():
-        return path
+        return path, None
     if path.exists():
         fail(f"--model {model}: not a file")
     from fieldkit.serve import find_local_model
@@ -216,7 +220,7 @@ def _resolve_model(model: str | None) -> Path | None:
     found = find_local_model(model)
     if found is None:
         fail(f"--model {model}: no such file, and no GGUF of that name in `fieldkit models local`")
-    return found
+    return found, model
 
 
 def _build(as_json: bool) -> None:

@@ -58,6 +58,8 @@ def file_type_name(ftype: int | None) -> str:
 _MAX_KEY = 65535
 #: Deepest array nesting read (real files use depth 1; a crafted one must not recurse forever).
 _MAX_DEPTH = 8
+#: Largest array (nested ones included) read when every key is asked for.
+_MAX_SMALL_ARRAY_BYTES = 1 << 16
 
 
 class _Corrupt(Exception):
@@ -123,7 +125,8 @@ def _read_value(fh: BinaryIO, vtype: int, limit: int, depth: int = 0) -> Any:
 
 def read_gguf_metadata(path: Path, keys: Iterable[str] | None = None) -> dict[str, Any]:
     """The values of metadata *keys* present in GGUF file *path* (others are skipped unread);
-    ``keys=None`` reads every key except arrays of more than 64 elements (tokenizer tables).
+    ``keys=None`` reads every key except arrays of more than 64 elements or 64 KiB, nested ones
+    counted whole (tokenizer tables).
 
     Raises :class:`QuantError` when *path* is not a readable GGUF (v2/v3) file, including a
     corrupt header (lengths past the end of the file, keys over 65535 bytes, arrays nested more
@@ -149,13 +152,17 @@ def read_gguf_metadata(path: Path, keys: Iterable[str] | None = None) -> dict[st
                 key = _read(fh, klen, limit)
                 (vtype,) = struct.unpack("<I", _read(fh, 4, limit))
                 if wanted is None and vtype == _ARRAY:
+                    # Only small arrays are read, counting nested ones whole: a 64-element array
+                    # of million-element arrays is a table too.
                     at = fh.tell()
                     _etype, count = _array_head(fh, limit, 0)
                     fh.seek(at)
-                    if count <= 64:
+                    _skip_value(fh, vtype, limit)
+                    if count <= 64 and fh.tell() - at <= _MAX_SMALL_ARRAY_BYTES:
+                        end = fh.tell()
+                        fh.seek(at)
                         found[key.decode("utf-8", "replace")] = _read_value(fh, vtype, limit)
-                    else:
-                        _skip_value(fh, vtype, limit)
+                        fh.seek(end)
                 elif wanted is None or key in wanted:
                     found[key.decode("utf-8", "replace")] = _read_value(fh, vtype, limit)
                 else:

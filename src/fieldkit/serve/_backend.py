@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 __all__ = [
@@ -37,6 +38,8 @@ NVIDIA_SMI_QUERY = (
     "--format=csv,noheader,nounits",
 )
 _SMI_TIMEOUT_S = 10.0
+#: Where CUDA toolkit installers (and DGX OS) put the toolkit when it is not on PATH.
+DEFAULT_CUDA_HOMES: tuple[str, ...] = ("/usr/local/cuda",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +122,10 @@ def choose_backend(p: Probe) -> Backend:
         why = "FIELDKIT_LLAMA_BACKEND=metal" if p.forced else "macOS: Metal is llama.cpp's default"
         return Backend("metal", ("-DGGML_METAL=ON",), why)
     archs = cuda_architectures(p.gpus)
-    flags = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+    flags: tuple[str, ...] = ("-DGGML_CUDA=ON", f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+    if p.nvcc:
+        # CMake looks for nvcc on PATH only; one found under CUDA_HOME or in the wheel is named.
+        flags += (f"-DCMAKE_CUDA_COMPILER={p.nvcc}",)
     seen = ", ".join(f"{g.name} (compute {g.compute_cap})" for g in p.gpus)
     if p.forced == "cuda":
         where = f"nvcc at {p.nvcc}" if p.nvcc else "no nvcc found: the build will fail"
@@ -130,8 +136,9 @@ def choose_backend(p: Probe) -> Backend:
         return Backend(
             "cpu",
             (),
-            f"{seen} found but no CUDA toolkit (nvcc); install it (e.g. `pip install "
-            "nvidia-cuda-nvcc` or the CUDA toolkit) and run `fieldkit serve --build` again",
+            f"{seen} found but no CUDA toolkit (nvcc); install NVIDIA's CUDA toolkit (or `pip "
+            "install nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cublas`: the build needs the "
+            "compiler, runtime and cuBLAS) and run `fieldkit serve --build` again",
         )
     if p.nvcc:
         return Backend("cpu", (), f"nvcc at {p.nvcc} but no NVIDIA GPU listed by nvidia-smi")
@@ -139,25 +146,27 @@ def choose_backend(p: Probe) -> Backend:
 
 
 def find_nvcc() -> str | None:
-    """``nvcc`` on PATH, under ``$CUDA_HOME``/``$CUDA_PATH``, or from the ``nvidia-cuda-nvcc``
-    wheel (its ``nvidia/cuda_nvcc/bin``)."""
+    """``nvcc`` on PATH, under ``$CUDA_HOME``/``$CUDA_PATH`` or ``/usr/local/cuda``, or from
+    the ``nvidia-cuda-nvcc`` wheel on ``sys.path`` (``nvidia/cu13/bin`` in CUDA 13+ wheels,
+    ``nvidia/cuda_nvcc/bin`` in the ``-cu12`` ones)."""
     found = shutil.which("nvcc")
     if found:
         return found
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        home = os.environ.get(var)
+    homes = [os.environ.get(var) for var in ("CUDA_HOME", "CUDA_PATH")]
+    for home in [*homes, *DEFAULT_CUDA_HOMES]:
         if home and (Path(home) / "bin" / "nvcc").is_file():
             return str(Path(home) / "bin" / "nvcc")
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("nvidia.cuda_nvcc")
-    except (ImportError, ValueError):
-        spec = None
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(loc) / "bin" / "nvcc"
-        if path.is_file():
-            return str(path)
+    for entry in sys.path:
+        if not entry:
+            continue
+        base = Path(entry) / "nvidia"
+        try:
+            newest = sorted(base.glob("cu[0-9]*/bin/nvcc"), reverse=True)
+        except OSError:
+            continue
+        for path in (*newest, base / "cuda_nvcc" / "bin" / "nvcc"):
+            if path.is_file():
+                return str(path)
     return None
 
 

@@ -58,6 +58,8 @@ def minilm_gguf(outtype: str = "f16", *, dest_dir: Path | None = None) -> Path:
             text=True,
             timeout=_CONVERT_TIMEOUT_S,
             check=False,
+            # Everything comes from the bundled folder; the Hugging Face libraries must not ask.
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
         )
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-10:])

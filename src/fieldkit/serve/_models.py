@@ -107,6 +107,8 @@ def _ollama(root: Path) -> Iterator[tuple[str, str, Path]]:
 
 
 def _describe(name: str, source: str, path: Path, memory: tuple[int, str]) -> LocalModel | None:
+    if not path.is_file():  # a FIFO or device named *.gguf would block the open below
+        return None
     try:
         with open(path, "rb") as fh:
             if fh.read(4) != b"GGUF":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import queue
@@ -72,9 +73,13 @@ class ContextTooLarge(LocalServerError):
     """The requested context's KV cache cannot fit the memory here (raised before starting)."""
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on *host* that was free a moment ago (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
@@ -91,7 +96,7 @@ def default_threads() -> int:
 
 
 def _port_taken(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError:
@@ -105,8 +110,14 @@ _VERBOSITY_FLAGS = frozenset(
 
 
 def is_loopback(host: str) -> bool:
-    """Whether *host* only accepts connections from this machine."""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Whether *host* only accepts connections from this machine: ``localhost`` or a loopback
+    IP literal (``127.0.0.0/8``, ``::1``); any other name may resolve elsewhere, so it is not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def server_command(
@@ -301,11 +312,18 @@ class LocalServer:
         if (
             gpu_layers is not None
             and gpu_layers != "all"
-            and (isinstance(gpu_layers, bool) or not isinstance(gpu_layers, int) or gpu_layers < 0)
+            and (
+                isinstance(gpu_layers, bool)
+                or not isinstance(gpu_layers, int)
+                or not 0 <= gpu_layers < 1 << 31
+            )
         ):
             raise ValueError(f"gpu_layers must be 'all', a count >= 0 or None, got {gpu_layers!r}")
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must not be empty")
+        if api_key is not None and not (api_key.isascii() and api_key.isprintable()):
+            # It travels in an HTTP header (Authorization: Bearer ...), which holds ASCII only.
+            raise ValueError("api_key must be printable ASCII (it is sent as an HTTP header)")
         if not is_loopback(host) and api_key is None:
             raise ValueError(
                 f"host {host!r} accepts connections from other machines; set an api_key too "
@@ -354,7 +372,8 @@ class LocalServer:
         """``http://127.0.0.1:<port>/v1`` (the OpenAI-compatible root); needs ``start()``."""
         if self.port is None:
             raise LocalServerError("the server is not started; call start() or use `with`")
-        return f"http://{self.host}:{self.port}/v1"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        return f"http://{host}:{self.port}/v1"
 
     @property
     def running(self) -> bool:
@@ -390,6 +409,12 @@ class LocalServer:
             except LlamaBuildError as exc:
                 raise LocalServerError(f"llama-server is not available: {exc}") from None
             self.model_path = model
+            try:  # an address not on this machine, or a name that does not resolve
+                free_port(self.host)
+            except OSError as exc:
+                raise LocalServerError(
+                    f"cannot listen on host {self.host!r}: {exc.strerror or exc}"
+                ) from None
             if self.requested_port and _port_taken(self.host, self.requested_port):
                 raise LocalServerError(
                     f"port {self.requested_port} on {self.host} is already in use; "
@@ -565,9 +590,8 @@ class LocalServer:
     def stop(self) -> None:
         """Stop the server's whole process group (SIGTERM, SIGKILL after a grace); idempotent."""
         with self._lock:
-            failed = self._failed or (
-                self._proc is not None and self._proc.poll() not in (None, 0, -15)
-            )
+            # A server that ended before it was asked to (any status) keeps its log.
+            failed = self._failed or (self._proc is not None and self._proc.poll() is not None)
             self._kill()
             _LIVE.discard(self)
             if self._tmpdir is not None and not failed:
