@@ -121,3 +121,29 @@ def test_an_auth_error_never_quotes_a_reply_that_echoes_the_token(
     seen = str(err) + repr(err) + str(err.__cause__) + repr(err.__cause__)
     assert "hf_secret_token_123" not in seen
     assert err.__cause__ is not None and err.__cause__.__cause__ is None
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_listing_sends_nothing(
+    tmp_path: Path, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staged folder is listed, then (while the repo is created) a listed folder becomes a
+    symlink to one holding a file of the same name: the push refuses instead of sending it."""
+    import huggingface_hub
+
+    a = _adapter(tmp_path, fake_hub)
+    a.stage_text("fine", "sub/notes.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text(SECRET)
+    create = huggingface_hub.HfApi.create_repo
+
+    def create_then_swap(self: huggingface_hub.HfApi, **kwargs: object) -> object:
+        made = create(self, **kwargs)  # type: ignore[arg-type]
+        os.rename(a.staging_dir / "sub", tmp_path / "sub.old")
+        os.symlink(outside, a.staging_dir / "sub")
+        return made
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_then_swap)
+    with pytest.raises(PublishError, match="cannot be sent as listed"):
+        a.push_folder(repo_name="m")
+    assert fake_hub.files == {}
