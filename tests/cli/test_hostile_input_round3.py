@@ -55,7 +55,7 @@ def test_rag_ingest_on_cuda_without_a_gpu_is_one_error_line(tmp_path: Path) -> N
     _assert_user_error(proc, "device cuda", "--device cpu")
 
 
-@pytest.mark.parametrize("interval", ["inf", "nan"])
+@pytest.mark.parametrize("interval", ["inf", "nan", "1e308", "86401"])
 def test_lineage_watch_refuses_a_non_finite_interval(tmp_path: Path, interval: str) -> None:
     _assert_user_error(
         _run("lineage", "watch", str(tmp_path), "--interval", interval), "--interval"

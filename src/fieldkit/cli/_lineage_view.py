@@ -145,7 +145,8 @@ def plot(
 def watch(
     path: StoreArg,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.0, help="Seconds between refreshes.")
+        float,
+        typer.Option("--interval", min=0.0, help="Seconds between refreshes (at most 86400)."),
     ] = 1.0,
     iterations: Annotated[
         int | None, typer.Option("--iterations", min=1, help="Stop after N refreshes.")
@@ -164,10 +165,10 @@ def watch(
     from rich.console import Console
     from rich.live import Live
 
-    from fieldkit.lineage._watch import WatchFrame, render_frame, watch_loop
+    from fieldkit.lineage._watch import MAX_INTERVAL_S, WatchFrame, render_frame, watch_loop
 
-    if not 0 <= interval < float("inf"):
-        fail(f"--interval must be a finite number of seconds >= 0, got {interval}")
+    if not 0 <= interval <= MAX_INTERVAL_S:
+        fail(f"--interval must be between 0 and {MAX_INTERVAL_S:g} seconds, got {interval}")
     store = open_store(path, metric, higher_is_better, table=table, salvage=salvage)
     n = 1 if once else iterations
     if as_json:
