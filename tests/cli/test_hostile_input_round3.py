@@ -41,6 +41,13 @@ def test_rag_ingest_refuses_an_empty_path_instead_of_the_current_folder() -> Non
     _assert_user_error(_run("rag", "ingest", "", "--json"), "empty path")
 
 
+def test_rag_ingest_names_a_missing_path_without_its_terminal_escapes(tmp_path: Path) -> None:
+    name = os.fsencode(tmp_path) + b"/gone\xe9\x1b]0;owned\x07\n.md"
+    proc = _run("rag", "ingest", name, "--json")
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    _assert_user_error(proc, "no such file or folder", "gone\\xe9\\x1b]0;owned\\x07\\n.md")
+
+
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_rag_search_and_ask_refuse_a_non_utf8_query(command: str) -> None:
     _assert_user_error(_run("rag", command, b"caf\xe9 menu"), "not valid UTF-8", "\\xe9")
