@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 import threading
 import tracemalloc
 import zlib
@@ -306,3 +308,17 @@ def test_a_redirect_is_an_error_not_a_silent_success() -> None:
                 tracking.set_terminated("run1", "FINISHED", None)
         finally:
             tracking.close()
+
+
+def test_the_cli_bounds_the_run_listing_with_max_pages(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.tsv").write_text("exp_id\tstatus\tval_bpb\n000\tbaseline\t1.0\n")
+    with _raw_server(_search_server(lambda n: f"t{n}")) as url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fieldkit", "lineage", "export", str(run), "--mlflow", url,
+             "--max-pages", "3", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "max_pages=3 pages" in proc.stderr

@@ -226,6 +226,14 @@ def export(
         float,
         typer.Option("--max-reply-mb", help="Largest reply accepted from an HTTP tracking server."),
     ] = 64.0,
+    max_pages: Annotated[
+        int,
+        typer.Option(
+            "--max-pages",
+            min=1,
+            help="Most pages of existing runs read from an HTTP tracking server (1,000 runs each).",
+        ),
+    ] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Export every trial to MLflow as a run (nested under its parent); re-running updates."""
@@ -242,6 +250,7 @@ def export(
             experiment=experiment,
             request_timeout=request_timeout,
             max_response_bytes=max(1, int(max_reply_mb * 1024 * 1024)),
+            max_pages=max_pages,
         )
     except (ValueError, OSError, MissingExtraError) as exc:
         fail(str(exc))
