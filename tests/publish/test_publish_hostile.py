@@ -147,3 +147,20 @@ def test_a_folder_swapped_for_a_symlink_after_the_listing_sends_nothing(
     with pytest.raises(PublishError, match="cannot be sent as listed"):
         a.push_folder(repo_name="m")
     assert fake_hub.files == {}
+
+
+def test_a_file_removed_while_the_folder_is_listed_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _adapter(tmp_path)
+    a.stage_text("# card", "README.md")
+    a.stage_text("x", "gone.txt")
+    listed = os.walk
+
+    def walk_then_remove(top: str | os.PathLike[str], **kwargs: bool) -> Iterator[object]:
+        for entry in listed(top, **kwargs):
+            (a.staging_dir / "gone.txt").unlink(missing_ok=True)  # removed mid-listing
+            yield entry
+
+    monkeypatch.setattr(os, "walk", walk_then_remove)
+    assert a.push_folder(repo_name="m").files_uploaded == ("README.md",)

@@ -138,7 +138,10 @@ class HFHubAdapter:
             for name in [*dirnames, *filenames]:
                 path = base / name
                 rel = path.relative_to(self.staging_dir).as_posix()
-                mode = path.lstat().st_mode
+                try:
+                    mode = path.lstat().st_mode
+                except FileNotFoundError:  # removed since the listing: nothing to send
+                    continue
                 if stat.S_ISLNK(mode):
                     refused.append(f"{rel} (symlink)")
                 elif stat.S_ISREG(mode):
