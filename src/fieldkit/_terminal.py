@@ -12,12 +12,11 @@ import re
 
 __all__ = ["printable"]
 
-# C0 controls, DEL, C1 controls, bidi embeddings/overrides/isolates, surrogates (undecodable
-# bytes held by the surrogateescape error handler, or lone surrogates)
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_KEEP_LINES = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# C0 controls, DEL, C1 controls, bidi marks/embeddings/overrides/isolates, Unicode line and
+# paragraph separators, surrogates (undecodable bytes kept by surrogateescape, lone surrogates)
+_OTHER = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_OTHER}]")
+_UNSAFE_KEEP_LINES = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}]")
 
 
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}

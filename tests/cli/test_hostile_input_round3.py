@@ -41,6 +41,13 @@ def test_rag_ingest_refuses_an_empty_path_instead_of_the_current_folder() -> Non
     _assert_user_error(_run("rag", "ingest", "", "--json"), "empty path")
 
 
+def test_rag_ingest_names_a_missing_path_without_its_terminal_escapes(tmp_path: Path) -> None:
+    name = os.fsencode(tmp_path) + b"/gone\xe9\x1b]0;owned\x07\n.md"
+    proc = _run("rag", "ingest", name, "--json")
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    _assert_user_error(proc, "no such file or folder", "gone\\xe9\\x1b]0;owned\\x07\\n.md")
+
+
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_rag_search_and_ask_refuse_a_non_utf8_query(command: str) -> None:
     _assert_user_error(_run("rag", command, b"caf\xe9 menu"), "not valid UTF-8", "\\xe9")
@@ -55,7 +62,7 @@ def test_rag_ingest_on_cuda_without_a_gpu_is_one_error_line(tmp_path: Path) -> N
     _assert_user_error(proc, "device cuda", "--device cpu")
 
 
-@pytest.mark.parametrize("interval", ["inf", "nan"])
+@pytest.mark.parametrize("interval", ["inf", "nan", "1e308", "86401"])
 def test_lineage_watch_refuses_a_non_finite_interval(tmp_path: Path, interval: str) -> None:
     _assert_user_error(
         _run("lineage", "watch", str(tmp_path), "--interval", interval), "--interval"

@@ -136,8 +136,12 @@ def test_an_assertion_without_a_path_fails_instead_of_naming_the_root(tmp_path: 
         assert not r.passed and r.assertions[0].detail.startswith("assertion has no path"), a
 
 
-def test_a_task_with_no_assertions_fails_saying_so(tmp_path: Path) -> None:
+def test_a_task_with_no_assertions_fails_saying_so_when_assertions_are_required(
+    tmp_path: Path,
+) -> None:
     for task in ({"task_id": "t"}, {"task_id": "t", "verifiable_assertions": []}, []):
-        r = AssertionGrader().grade(task, tmp_path)
+        r = AssertionGrader(require_assertions=True).grade(task, tmp_path)
         assert not r.passed and r.n_total == 1 and r.n_passed == 0
         assert r.assertions[0].detail == "task has no verifiable_assertions"
+        default = AssertionGrader().grade(task, tmp_path)  # the 0.3.0 contract
+        assert (default.passed, default.n_total, default.assertions) == (True, 0, [])

@@ -48,8 +48,8 @@ def test_a_last_row_without_a_newline_is_read_and_the_next_append_keeps_it(
         assert s.skipped_rows == 0
 
 
-def test_watch_refuses_a_non_finite_interval(tmp_path: Path) -> None:
-    for bad in (math.inf, math.nan, -1.0):
+def test_watch_refuses_a_non_finite_or_overflowing_interval(tmp_path: Path) -> None:
+    for bad in (math.inf, math.nan, -1.0, 1e308, 86_401.0):
         with pytest.raises(ValueError, match="interval"):
             watch_loop(LineageStore(tmp_path), lambda f: None, interval=bad, iterations=2)
 

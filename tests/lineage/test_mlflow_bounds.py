@@ -7,7 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import pytest
 
 from fieldkit.lineage import LineageStore, Trial
 from fieldkit.lineage._mlflow import ExportError, export_trials, mlflow_key
+from fieldkit.lineage._mlflow_rest import RestError, RestTracking
 from tests.lineage._mlflow_server import MlflowServer
 
 pytest.importorskip("mlflow")
@@ -254,3 +259,66 @@ def test_limits_are_checked(make: Callable[..., Trial]) -> None:
     for bad in (0.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="request_timeout"):
             export_trials(_trials(make), "http://127.0.0.1:9", experiment="x", request_timeout=bad)
+
+
+def _gzip_bomb(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return packer.compress(b" " * size) + packer.flush()
+
+
+def test_a_compression_bomb_is_refused_before_it_expands(make: Callable[..., Trial]) -> None:
+    """64 MiB of gzip-compressed spaces (about 64 KiB on the wire) against a 1 MiB cap: the
+    reply is refused with no more than the cap decoded, never one 64 MiB piece."""
+    bomb = _gzip_bomb(64 * 1024 * 1024)
+
+    def serve(conn: socket.socket, stop: threading.Event, request: bytes) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(bomb), bomb)
+        )
+
+    with _raw_server(serve) as url:
+        tracemalloc.start()
+        try:
+            err = _bounded(
+                lambda: export_trials(
+                    _trials(make), url, experiment="x", max_response_bytes=1024 * 1024
+                )
+            )
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert isinstance(err, ExportError)
+    assert "reply of 1,048,577+ bytes exceeds max_response_bytes=1,048,576" in str(err)
+    assert peak < 16 * 1024 * 1024
+
+
+def test_a_redirect_is_an_error_not_a_silent_success() -> None:
+    """A write answered by a redirect did not happen: it must not pass for done."""
+
+    def serve(conn: socket.socket, stop: threading.Event, request: bytes) -> None:
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: https://login.example/\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    with _raw_server(serve) as url:
+        tracking = RestTracking(url, request_timeout=5.0, max_response_bytes=1024)
+        try:
+            with pytest.raises(RestError, match=r"HTTP 302 redirect to 'https://login\.example/'"):
+                tracking.set_terminated("run1", "FINISHED", None)
+        finally:
+            tracking.close()
+
+
+def test_the_cli_bounds_the_run_listing_with_max_pages(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.tsv").write_text("exp_id\tstatus\tval_bpb\n000\tbaseline\t1.0\n")
+    with _raw_server(_search_server(lambda n: f"t{n}")) as url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fieldkit", "lineage", "export", str(run), "--mlflow", url,
+             "--max-pages", "3", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "max_pages=3 pages" in proc.stderr

@@ -121,3 +121,46 @@ def test_an_auth_error_never_quotes_a_reply_that_echoes_the_token(
     seen = str(err) + repr(err) + str(err.__cause__) + repr(err.__cause__)
     assert "hf_secret_token_123" not in seen
     assert err.__cause__ is not None and err.__cause__.__cause__ is None
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_listing_sends_nothing(
+    tmp_path: Path, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staged folder is listed, then (while the repo is created) a listed folder becomes a
+    symlink to one holding a file of the same name: the push refuses instead of sending it."""
+    import huggingface_hub
+
+    a = _adapter(tmp_path, fake_hub)
+    a.stage_text("fine", "sub/notes.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text(SECRET)
+    create = huggingface_hub.HfApi.create_repo
+
+    def create_then_swap(self: huggingface_hub.HfApi, **kwargs: object) -> object:
+        made = create(self, **kwargs)  # type: ignore[arg-type]
+        os.rename(a.staging_dir / "sub", tmp_path / "sub.old")
+        os.symlink(outside, a.staging_dir / "sub")
+        return made
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_then_swap)
+    with pytest.raises(PublishError, match="cannot be sent as listed"):
+        a.push_folder(repo_name="m")
+    assert fake_hub.files == {}
+
+
+def test_a_file_removed_while_the_folder_is_listed_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _adapter(tmp_path)
+    a.stage_text("# card", "README.md")
+    a.stage_text("x", "gone.txt")
+    listed = os.walk
+
+    def walk_then_remove(top: str | os.PathLike[str], **kwargs: bool) -> Iterator[object]:
+        for entry in listed(top, **kwargs):
+            (a.staging_dir / "gone.txt").unlink(missing_ok=True)  # removed mid-listing
+            yield entry
+
+    monkeypatch.setattr(os, "walk", walk_then_remove)
+    assert a.push_folder(repo_name="m").files_uploaded == ("README.md",)

@@ -241,3 +241,28 @@ def test_a_fifo_and_an_undecodable_name_inside_the_folder_cost_nothing_else(
 def test_an_empty_path_is_refused(make_pipe: Callable[..., Pipeline]) -> None:
     with pytest.raises(ValueError, match="empty path"):
         make_pipe().ingest_paths([""], progress=False)
+
+
+def test_a_folder_swapped_for_an_outside_symlink_while_the_file_is_opened_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``O_NOFOLLOW`` guards only the last component: a folder on the path swapped for a symlink
+    after the path was resolved is caught on the open descriptor."""
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.md").write_text("fine")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.md").write_text(SECRET)
+    resolve = os.path.realpath
+
+    def resolve_then_swap(path: str | os.PathLike[str]) -> str:
+        real = resolve(path)
+        if os.fspath(path).endswith("a.md") and not (root / "sub").is_symlink():
+            os.rename(root / "sub", root / "sub.old")  # the attacker's move, mid-call
+            os.symlink(outside, root / "sub")
+        return real
+
+    monkeypatch.setattr(os.path, "realpath", resolve_then_swap)
+    with pytest.raises(OSError, match="changed while it was opened"):
+        read_confined(root / "sub" / "a.md", [root], 1 << 20)

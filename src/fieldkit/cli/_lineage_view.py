@@ -142,7 +142,8 @@ def plot(
 def watch(
     path: StoreArg,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.0, help="Seconds between refreshes.")
+        float,
+        typer.Option("--interval", min=0.0, help="Seconds between refreshes (at most 86400)."),
     ] = 1.0,
     iterations: Annotated[
         int | None, typer.Option("--iterations", min=1, help="Stop after N refreshes.")
@@ -161,10 +162,10 @@ def watch(
     from rich.console import Console
     from rich.live import Live
 
-    from fieldkit.lineage.views import WatchFrame, render_frame, watch_loop
+    from fieldkit.lineage.views import MAX_INTERVAL_S, WatchFrame, render_frame, watch_loop
 
-    if not 0 <= interval < float("inf"):
-        fail(f"--interval must be a finite number of seconds >= 0, got {interval}")
+    if not 0 <= interval <= MAX_INTERVAL_S:
+        fail(f"--interval must be between 0 and {MAX_INTERVAL_S:g} seconds, got {interval}")
     store = open_store(path, metric, higher_is_better, table=table, salvage=salvage)
     n = 1 if once else iterations
     if as_json:
@@ -218,6 +219,14 @@ def export(
         float,
         typer.Option("--max-reply-mb", help="Largest reply accepted from an HTTP tracking server."),
     ] = 64.0,
+    max_pages: Annotated[
+        int,
+        typer.Option(
+            "--max-pages",
+            min=1,
+            help="Most pages of existing runs read from an HTTP tracking server (1,000 runs each).",
+        ),
+    ] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Export every trial to MLflow as a run (nested under its parent); re-running updates."""
@@ -234,6 +243,7 @@ def export(
             experiment=experiment,
             request_timeout=request_timeout,
             max_response_bytes=max(1, int(max_reply_mb * 1024 * 1024)),
+            max_pages=max_pages,
         )
     except (ValueError, OSError, MissingExtraError) as exc:
         fail(str(exc))

@@ -202,10 +202,10 @@ def rag_ingest(
     if any(p == "" for p in paths):  # Path("") is ".": never the cwd by accident
         fail("an empty path was given; name a file or folder (use . for this folder)")
     roots = [Path(p) for p in paths]
-    missing = [str(p) for p in roots if not p.exists()]
+    missing = [printable(str(p)) for p in roots if not p.exists()]  # names may hold escapes
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    odd = [str(p) for p in roots if not (p.is_file() or p.is_dir())]
+    odd = [printable(str(p)) for p in roots if not (p.is_file() or p.is_dir())]
     if odd:  # a FIFO or device would block or mean nothing as a document
         fail(f"not a file or folder: {', '.join(odd)}")
     if not as_json:

@@ -50,8 +50,8 @@ class AssertionResult:
 
 @dataclass(frozen=True, slots=True)
 class GradeResult:
-    """All assertions of one task; ``passed`` is the AND of them. A task with no assertions
-    fails (one result saying so): nothing verified is not a pass."""
+    """All assertions of one task; ``passed`` is the AND of them (an empty list passes, unless
+    the grader was built with ``require_assertions=True``)."""
 
     task_id: str
     passed: bool
@@ -244,10 +244,13 @@ class AssertionGrader:
     timeout fails the assertion with a clear detail); patterns are Python ``re`` syntax.
     ``max_read_bytes`` caps what is read of any one file; when a file is longer, only its start
     is checked and the result's ``detail`` says so (``file_unchanged`` compares sizes first).
+    ``require_assertions``: a task with no assertions fails with one result saying so, instead
+    of passing with ``n_total=0`` (by default an empty suite passes).
     """
 
     regex_timeout_s: float = 2.0
     max_read_bytes: int = 64 * 1024 * 1024
+    require_assertions: bool = False
 
     def __post_init__(self) -> None:
         t = self.regex_timeout_s
@@ -289,7 +292,7 @@ class AssertionGrader:
         for k, v in (seed_files or {}).items():
             seeds[_norm_rel(str(k))] = v
         root = Path(os.path.realpath(post_state_root))
-        if isinstance(assertions, list | tuple) and not assertions:
+        if isinstance(assertions, list | tuple) and not assertions and self.require_assertions:
             # nothing to verify is not a pass: a task without checks would grade as solved
             results = [AssertionResult("", "", False, "task has no verifiable_assertions")]
         elif isinstance(assertions, list | tuple):

@@ -257,6 +257,7 @@ class LineageBase:
         experiment: str | None = None,
         request_timeout: float = 30.0,
         max_response_bytes: int = 64 * 1024 * 1024,
+        max_pages: int = 10_000,
     ) -> Any:
         """Mirror the log into MLflow (needs ``fieldkit[mlflow]``): one run per trial, nested
         under its parent's run, found again by exp_id so re-exporting never duplicates.
@@ -264,7 +265,8 @@ class LineageBase:
         *experiment* defaults to the log's directory (or table) name. Returns an
         ``ExportResult``; ``ExportError`` (a ``ValueError``) if the store is unreachable, or
         an HTTP request takes more than ``request_timeout`` s in all or its reply more than
-        ``max_response_bytes``.
+        ``max_response_bytes``, or listing the experiment's runs takes more than ``max_pages``
+        pages (or repeats a page).
         """
         from fieldkit.lineage._mlflow import export_store
 
@@ -274,6 +276,7 @@ class LineageBase:
             experiment=experiment,
             request_timeout=request_timeout,
             max_response_bytes=max_response_bytes,
+            max_pages=max_pages,
         )
 
     def write_derived(

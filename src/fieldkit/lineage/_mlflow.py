@@ -430,6 +430,7 @@ def export_store(
     experiment: str | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    max_pages: int = DEFAULT_MAX_PAGES,
 ) -> ExportResult:
     """Export every trial of a lineage store; the experiment defaults to the log's name."""
     where = str(store._where())
@@ -448,4 +449,5 @@ def export_store(
         source=where,
         request_timeout=request_timeout,
         max_response_bytes=max_response_bytes,
+        max_pages=max_pages,
     )

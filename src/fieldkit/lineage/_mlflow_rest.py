@@ -4,7 +4,8 @@ MLflow's own client bounds each socket read, not a request, and reads any reply 
 server dripping a byte a second, or answering with hundreds of megabytes, holds it for
 minutes or gigabytes. Here each request has one whole-request deadline (connect, send and
 every read; ``request_timeout``) and a reply larger than ``max_response_bytes`` is refused
-while it streams in. Endpoints are MLflow's REST API 2.0.
+while it streams in, compressed or not (a compression bomb is refused before it expands);
+a redirect is an error, never followed. Endpoints are MLflow's REST API 2.0.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +94,32 @@ def _run(obj: Any) -> RunRecord:
     )
 
 
+def _decoder(endpoint: str, encoding: str) -> zlib._Decompress | None:
+    """A bounded decompressor for the reply's content encoding; None for identity."""
+    enc = encoding.strip().lower()
+    if enc in ("", "identity"):
+        return None
+    if enc in ("gzip", "x-gzip", "deflate"):
+        return zlib.decompressobj(31 if "gzip" in enc else 15)
+    raise RestError(f"{endpoint}: reply in unsupported content encoding {enc[:40]!r}")
+
+
+def _decoded(decoder: zlib._Decompress | None, raw: bytes, room: int) -> Iterator[bytes]:
+    """*raw* decoded, never more than *room* bytes in one piece, so a compression bomb is
+    refused by the reply cap before it is expanded."""
+    if decoder is None:
+        yield raw
+        return
+    try:
+        while raw:
+            out = decoder.decompress(raw, max(room, 1))
+            raw = decoder.unconsumed_tail
+            room -= len(out)
+            yield out
+    except zlib.error as exc:
+        raise RestError(f"the reply is not valid compressed data: {exc}") from None
+
+
 class RestTracking:
     """An MLflow tracking server at *uri*, one bounded request per call."""
 
@@ -98,9 +127,8 @@ class RestTracking:
         self.uri = uri.rstrip("/")
         self.request_timeout = request_timeout
         self.max_response_bytes = max_response_bytes
-        self._http = httpx.Client(
-            transport=transport(), timeout=request_timeout, headers=_auth_headers()
-        )
+        headers = {**_auth_headers(), "Accept-Encoding": "identity"}
+        self._http = httpx.Client(transport=transport(), timeout=request_timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -117,13 +145,16 @@ class RestTracking:
                     declared = _int_or_none(resp.headers.get("content-length"))
                     if declared is not None and declared > limit:
                         raise self._too_big(endpoint, declared)
+                    decoder = _decoder(endpoint, resp.headers.get("content-encoding", ""))
                     size = 0
-                    for chunk in resp.iter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise self._too_big(endpoint, size)
-                        chunks.append(chunk)
+                    for raw in resp.iter_raw():
+                        for chunk in _decoded(decoder, raw, limit - size + 1):
+                            size += len(chunk)
+                            if size > limit:
+                                raise self._too_big(endpoint, size)
+                            chunks.append(chunk)
                     status = resp.status_code
+                    location = resp.headers.get("location", "")
         except httpx.TimeoutException:
             raise RestError(f"{what} (no complete answer)") from None
         except httpx.HTTPError as exc:
@@ -133,6 +164,12 @@ class RestTracking:
             payload = json.loads(raw) if raw.strip() else {}
         except (ValueError, RecursionError):
             payload = None
+        if 300 <= status < 400:  # not followed: a write answered by a redirect is not done
+            raise RestError(
+                f"{endpoint}: HTTP {status} redirect to {location[:200]!r}; give the tracking "
+                "server's final URL",
+                status=status,
+            )
         if status >= 400:
             code = payload.get("error_code", "") if isinstance(payload, dict) else ""
             message = payload.get("message", "") if isinstance(payload, dict) else ""

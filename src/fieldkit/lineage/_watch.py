@@ -7,7 +7,6 @@ the view and a refresh costs what was appended, not the size of the log.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,6 +156,9 @@ def render_frame(frame: WatchFrame, *, width: int = 100, width_chain: int = 8) -
     return Group(head, Text(""), counts, Text(""), best, Text(""), recent)
 
 
+MAX_INTERVAL_S = 86_400.0  # a day between refreshes; far larger values overflow time.sleep
+
+
 def watch_loop(
     store: Any,
     emit: Callable[[WatchFrame], None],
@@ -170,8 +172,10 @@ def watch_loop(
 
     ``emit`` gets every frame. Between refreshes no lock is held and no file is open.
     """
-    if not 0 <= interval < math.inf:  # inf and nan would make time.sleep raise, not wait
-        raise ValueError(f"interval must be a finite number of seconds >= 0, got {interval}")
+    if not 0 <= interval <= MAX_INTERVAL_S:  # nan, inf or 1e308 make time.sleep raise
+        raise ValueError(
+            f"interval must be between 0 and {MAX_INTERVAL_S:g} seconds, got {interval}"
+        )
     if iterations is not None and iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}")
     done = 0

@@ -14,10 +14,11 @@ from fieldkit.lineage._progress import Point, ProgressData, progress_data
 from fieldkit.lineage._render import one_line
 from fieldkit.lineage._trial import FLOAT_FIELDS
 from fieldkit.lineage._tsv import encode_row
-from fieldkit.lineage._watch import WatchFrame, frame_of, render_frame, watch_loop
+from fieldkit.lineage._watch import MAX_INTERVAL_S, WatchFrame, frame_of, render_frame, watch_loop
 
 __all__ = [
     "FLOAT_FIELDS",
+    "MAX_INTERVAL_S",
     "ExportError",
     "ExportResult",
     "LineageBase",

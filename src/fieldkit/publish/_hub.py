@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._confined import open_regular_inside
 from fieldkit._files import link_or_copy
 from fieldkit._lazy import MissingExtraError, require
 from fieldkit.publish._brand import DEFAULT_BRAND, ORIONFOLD_HF_HANDLE
@@ -137,7 +138,10 @@ class HFHubAdapter:
             for name in [*dirnames, *filenames]:
                 path = base / name
                 rel = path.relative_to(self.staging_dir).as_posix()
-                mode = path.lstat().st_mode
+                try:
+                    mode = path.lstat().st_mode
+                except FileNotFoundError:  # removed since the listing: nothing to send
+                    continue
                 if stat.S_ISLNK(mode):
                     refused.append(f"{rel} (symlink)")
                 elif stat.S_ISREG(mode):
@@ -168,20 +172,24 @@ class HFHubAdapter:
         files: list[str],
         commit_message: str,
     ) -> None:
-        """Commit exactly *files*, each opened without following a symlink and checked to be a
-        regular file, so what is sent is what the dry run listed."""
+        """Commit exactly *files*, each opened without following a symlink and checked, on the
+        open descriptor, to be a regular file inside the staging folder: what is sent is what
+        the dry run listed."""
+        base = os.path.realpath(self.staging_dir).rstrip("/") + "/"
+
+        def inside(real: str) -> bool:
+            return real.startswith(base)
+
         with ExitStack() as stack:
             operations = []
             for rel in files:
-                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-                try:
-                    fd = os.open(self.staging_dir / rel, flags)
+                try:  # a folder on the path swapped for a symlink is caught on the descriptor
+                    fd = open_regular_inside(base + rel, inside)
                 except OSError as exc:
-                    raise PublishError(f"cannot open staged file {rel!r}: {exc}") from None
+                    raise PublishError(
+                        f"staged file {rel!r} cannot be sent as listed: {exc}"
+                    ) from None
                 fh = stack.enter_context(os.fdopen(fd, "rb"))
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise PublishError(f"staged file {rel!r} is no longer a regular file")
-                os.set_blocking(fd, True)
                 operations.append(hub.CommitOperationAdd(path_in_repo=rel, path_or_fileobj=fh))
             api.create_commit(
                 repo_id=repo_id,

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from fieldkit._confined import open_regular_inside
 from fieldkit.rag._parsers import kind_of
 
 __all__ = ["Confinement", "read_confined", "shown_path", "walk"]
@@ -162,16 +163,13 @@ def read_confined(
 ) -> bytes:
     """Up to ``max_bytes + 1`` bytes of the regular file *path*, re-checked at open time.
 
-    The resolved path must still lie inside a root (unless ``follow_symlinks``) and is opened
-    without following a further symlink and without blocking, so a file swapped for a symlink
-    or a FIFO after the walk is refused. Raises OSError with the reason.
+    The resolved path must lie inside a root (unless ``follow_symlinks``), before the open and
+    again on the open descriptor, so a file or a folder on its path swapped for a symlink or a
+    FIFO after the walk is refused. Raises OSError with the reason.
     """
+    jail = Confinement(roots, follow_symlinks=follow_symlinks)
     real = os.path.realpath(path)
-    if not Confinement(roots, follow_symlinks=follow_symlinks).inside(real):
+    if not jail.inside(real):
         raise OSError(f"resolves to {shown_path(real)}, outside the ingested folders")
-    fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file (FIFO, socket or device)")
-        os.set_blocking(fd, True)
+    with os.fdopen(open_regular_inside(real, jail.inside), "rb") as fh:
         return fh.read(max_bytes + 1)
