@@ -3,7 +3,8 @@
 ``fieldkit bench rag`` is the project's main job: with no flags and no services it runs fully
 offline (embedded Postgres, local embedder, no generator); ``--local`` adds a real local model
 (llama.cpp's llama-server, started and stopped by the command) as the generator;
-``--embed-url``/``--nim-url``/``--dsn`` and the compatible environment variables switch to services.
+``--embed-url``/``--nim-url``/``--dsn`` and the published API's environment variables
+(``NIM_BASE_URL``, ``PGVECTOR_DSN``, ...) switch to services.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ embedder (extra ``local``). See docs/api/rag.md.
 
 from __future__ import annotations
 
-import psycopg  # noqa: F401  (``fieldkit.rag.psycopg`` is part of the compatible surface)
+import psycopg  # noqa: F401  (``fieldkit.rag.psycopg`` is importable, as in the published API)
 
 from fieldkit.rag._embedders import (
     LOCAL_EMBED_DIM,

@@ -82,8 +82,9 @@ def as_matrix(vectors: Any, n: int, dim: int, *, what: str) -> Vectors:
 class NIMEmbedder:
     """The NIM embedding endpoint through ``fieldkit.nim.NIMClient.embed`` (its retry policy).
 
-    Sends the compatible request (``model``, ``input``, ``input_type``, ``encoding_format: float``,
-    ``truncate: END``, ``dimensions``); NIM errors become ``RAGError("embed request failed: …")``.
+    Sends the request NIM's embedding endpoint expects (``model``, ``input``, ``input_type``,
+    ``encoding_format: float``, ``truncate: END``, ``dimensions``); NIM errors become
+    ``RAGError("embed request failed: …")``.
     """
 
     def __init__(

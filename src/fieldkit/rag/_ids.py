@@ -1,4 +1,5 @@
-"""The compatible chunk-id scheme, plus the checks that make its collisions visible (pure).
+"""The published chunk-id scheme (``doc_id * 10_000 + i``), plus the checks that make its
+collisions visible (pure).
 
 A single-chunk document gets the id ``doc.id`` and chunk *i* of a multi-chunk document gets
 ``doc.id * CHUNKS_PER_DOC_MAX + i``, so document 1's first chunk and a single-chunk document
@@ -14,7 +15,8 @@ __all__ = ["BIGINT_MAX", "BIGINT_MIN", "IdRegistry", "chunk_ids", "collision_mes
 
 
 def chunk_ids(doc_id: int, n_chunks: int) -> list[int]:
-    """The ids of a document's ``n_chunks`` chunks, in the compatible numbering.
+    """The ids of a document's ``n_chunks`` chunks, in the published numbering (so ids match
+    tables written by other clients).
 
     Raises RAGError when the document has more than ``CHUNKS_PER_DOC_MAX`` chunks or an id
     would not fit a Postgres BIGINT.

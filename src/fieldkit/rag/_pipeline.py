@@ -1,6 +1,6 @@
 """``Pipeline``: ingest → retrieve (dense / lexical / hybrid) → rerank → fuse, over pgvector.
 
-The compatible fields and methods, plus embedded defaults (no DSN → embedded
+The published API's fields and methods, plus embedded defaults (no DSN → embedded
 Postgres, no ``embed_url`` → the local embedder, no generator → retrieval-only answers), a
 pooled store with COPY ingest and an HNSW index, hybrid retrieval, and per-call timings.
 """
@@ -308,9 +308,9 @@ class Pipeline:
     # -- schema and ingest ---------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the table (compatible columns plus ``doc_id``, ``chunk_index``, ``tsv``) with HNSW
-        (cosine), GIN (full text) and b-tree indexes; idempotent. An existing table of another
-        vector dimension is refused with RAGError."""
+        """Create the table (the published API's columns plus ``doc_id``, ``chunk_index``,
+        ``tsv``) with HNSW (cosine), GIN (full text) and b-tree indexes; idempotent. An existing
+        table of another vector dimension is refused with RAGError."""
         self.store.ensure_schema()
 
     def drop_table(self) -> None:
@@ -574,8 +574,8 @@ class Pipeline:
     ) -> dict[str, Any]:
         """Retrieve, rerank and answer ``query``.
 
-        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (the three compatible keys + timings
-        in ms: embed, retrieve, rerank, generate, end_to_end). With ``generator=None`` the
+        Returns ``{"answer", "chunks", "raw", "timings_ms"}`` (the published API's three keys +
+        timings in ms: embed, retrieve, rerank, generate, end_to_end). With ``generator=None`` the
         answer is None and a ``"note"`` says so; with nothing retrieved the generator is not
         called and the answer is the prompt's refusal sentence.
         """

@@ -1,6 +1,6 @@
 """The strict-context system prompt and the grounded message builder (pure).
 
-The user message layout is the compatible one: ``Context passages:`` then one
+The user message layout is the published API's: ``Context passages:`` then one
 ``[id] (label) text`` line per chunk, then ``Question: ...``. Line breaks inside a
 passage or label are folded to spaces so a passage cannot forge another ``[id]`` line or a
 ``Question:`` line.

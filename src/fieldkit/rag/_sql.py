@@ -89,7 +89,7 @@ def _q(storage: str) -> sql.Composable:
 
 
 def create_table(t: TableName, dim: int, storage: str = "vector") -> sql.Composed:
-    """Statement: the table with the compatible columns, in their order."""
+    """Statement: the table with the published API's columns, in their order."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {t} ("
         "id BIGINT PRIMARY KEY, label TEXT, text TEXT NOT NULL, "

@@ -1,4 +1,5 @@
-"""The value types, constants and error class of ``fieldkit.rag`` (compatible names and values)."""
+"""The value types, constants and error class of ``fieldkit.rag`` (the published API's names
+and values)."""
 
 from __future__ import annotations
 
