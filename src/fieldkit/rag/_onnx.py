@@ -9,24 +9,22 @@ file. Extra ``onnx`` (onnxruntime, onnx).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fieldkit._atomic import replacing
 from fieldkit._home import fieldkit_home
 from fieldkit._lazy import require
+from fieldkit._lock import file_lock
 from fieldkit._status import STATUS
 from fieldkit.rag._types import RAGError
 
@@ -60,17 +58,6 @@ def cache_dir(model_dir: Path, root: Path | None = None) -> Path:
     """Where the export of *model_dir* lives."""
     base = root if root is not None else fieldkit_home() / "onnx"
     return base / f"{model_dir.name}-{_model_digest(model_dir)}"
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _export(model_dir: Path, dest: Path) -> None:
@@ -128,20 +115,14 @@ def export_onnx(model_dir: str | Path, *, root: Path | None = None) -> Path:
     model = out_dir / "model.onnx"
     if model.is_file():
         return model
-    with _locked(out_dir / ".lock"):
+    with file_lock(out_dir / ".lock"):
         if model.is_file():  # another process finished while we waited
             return model
         log.info("exporting the local embedder to ONNX in %s ...", out_dir, extra=STATUS)
-        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=out_dir)
-        os.close(fd)
-        try:
-            _export(model_dir, Path(tmp))
+        with replacing(model) as tmp:
+            _export(model_dir, tmp)
             meta = {"source": str(model_dir), "opset": _OPSET, "version": _EXPORT_VERSION}
             (out_dir / "export.json").write_text(json.dumps(meta))
-            os.replace(tmp, model)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return model
 
 
