@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fieldkit.servebench._latency import LATENCIES
+from fieldkit.servebench._metrics import COUNT_FIELDS
 
 if TYPE_CHECKING:
     from fieldkit.servebench._run import LoadPoint
@@ -16,16 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["points_csv"]
 
 _SCALARS = (
-    "requests",
-    "completed",
-    "failed",
-    "duration_s",
-    "request_throughput",
-    "output_throughput",
-    "total_token_throughput",
-    "input_tokens",
-    "input_tokens_estimated",
-    "output_tokens",
+    *COUNT_FIELDS,
     "token_source",
     "short_outputs",
     "implausible_usage",

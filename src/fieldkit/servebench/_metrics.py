@@ -20,6 +20,7 @@ from fieldkit.servebench._latency import LATENCIES, LatencyMetric
 from fieldkit.servebench._slo import SLOs
 
 __all__ = [
+    "COUNT_FIELDS",
     "DEFAULT_PERCENTILES",
     "STAT_KEYS",
     "LatencyStats",
@@ -41,6 +42,21 @@ def percentile_key(p: float) -> str:
 
 
 STAT_KEYS: tuple[str, ...] = ("mean", *(percentile_key(p) for p in DEFAULT_PERCENTILES))
+
+# The point's counts, duration and throughputs (``PointMetrics`` fields), in the order every
+# flat export (CSV columns, MLflow metrics) lists them first.
+COUNT_FIELDS: tuple[str, ...] = (
+    "requests",
+    "completed",
+    "failed",
+    "duration_s",
+    "request_throughput",
+    "output_throughput",
+    "total_token_throughput",
+    "input_tokens",
+    "input_tokens_estimated",
+    "output_tokens",
+)
 
 
 @dataclass(slots=True)

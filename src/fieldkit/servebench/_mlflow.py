@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from fieldkit._lazy import require
 from fieldkit.servebench._latency import LATENCIES
+from fieldkit.servebench._metrics import COUNT_FIELDS
 
 if TYPE_CHECKING:
     from fieldkit.servebench._run import LoadPoint
@@ -114,16 +115,7 @@ def point_run(
     params["load"] = _param(point.load)
     metrics: dict[str, float] = {}
     for name in (
-        "requests",
-        "completed",
-        "failed",
-        "duration_s",
-        "request_throughput",
-        "output_throughput",
-        "total_token_throughput",
-        "input_tokens",
-        "input_tokens_estimated",
-        "output_tokens",
+        *COUNT_FIELDS,
         "implausible_usage",
         "short_outputs",
         "retried_stale_connection",
