@@ -136,6 +136,22 @@ def _interrupted() -> None:
     raise typer.Exit(130)
 
 
+@contextmanager
+def _guarded(stop: StopRequest) -> Iterator[None]:
+    """The block under ``_ctrl_c``; an interrupt exits 130, any error is one ``error:`` line."""
+    from fieldkit.research import Interrupted, ProposerError, ResearchError
+
+    try:
+        with _ctrl_c(stop):
+            yield
+    except (Interrupted, KeyboardInterrupt):
+        _interrupted()
+    except (ResearchError, ProposerError, ValueError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # the local model failing to start, a git error: one line
+        fail(f"{type(exc).__name__}: {exc}")
+
+
 @research_app.command("run")
 def run(
     directory: DirArg = Path("."),
@@ -160,9 +176,6 @@ def run(
 ) -> None:
     """Run trials until --trials or --hours is reached (Ctrl-C: stop after the current one)."""
     from fieldkit.research import (
-        Interrupted,
-        ProposerError,
-        ResearchError,
         StopRequest,
         open_proposer,
         run_research,
@@ -176,30 +189,23 @@ def run(
         fail(f"--hours must be a positive number, got {hours}")
     ws = _open(directory)
     stop = StopRequest()
-    try:
-        with _ctrl_c(stop):
-            if proposer == "local":
-                status("starting the local model (fieldkit serve)")
-            with open_proposer(
-                proposer, model=model, seed=seed, temperature=temperature, max_tokens=max_tokens
-            ) as p:
-                records = run_research(
-                    ws,
-                    p,
-                    trials=trials,
-                    hours=hours,
-                    lineage=not no_lineage,
-                    stop=stop,
-                    isolate_network=not allow_network,
-                    on_trial=lambda r: typer.echo(_line(r)),
-                    on_note=status,
-                )
-    except (Interrupted, KeyboardInterrupt):
-        _interrupted()
-    except (ResearchError, ProposerError, ValueError) as exc:
-        fail(str(exc))
-    except Exception as exc:  # the local model failing to start, a git error: one line
-        fail(f"{type(exc).__name__}: {exc}")
+    with _guarded(stop):
+        if proposer == "local":
+            status("starting the local model (fieldkit serve)")
+        with open_proposer(
+            proposer, model=model, seed=seed, temperature=temperature, max_tokens=max_tokens
+        ) as p:
+            records = run_research(
+                ws,
+                p,
+                trials=trials,
+                hours=hours,
+                lineage=not no_lineage,
+                stop=stop,
+                isolate_network=not allow_network,
+                on_trial=lambda r: typer.echo(_line(r)),
+                on_note=status,
+            )
     typer.echo(f"{len(records)} trial(s) written to {ws.results_path}")
 
 
@@ -253,9 +259,6 @@ def ablate_cmd(
     from fieldkit.lineage.views import encode_row
     from fieldkit.research import (
         ChatProposer,
-        Interrupted,
-        ProposerError,
-        ResearchError,
         StopRequest,
         ablate,
         open_proposer,
@@ -267,37 +270,30 @@ def ablate_cmd(
     ws = _open(directory)
     folder = out if out is not None else ws.state / "ablation"
     stop = StopRequest()
-    try:
-        with (
-            _ctrl_c(stop),
-            open_proposer(
-                proposer, model=model, temperature=temperature, max_tokens=max_tokens
-            ) as base,
-        ):
+    with (
+        _guarded(stop),
+        open_proposer(
+            proposer, model=model, temperature=temperature, max_tokens=max_tokens
+        ) as base,
+    ):
 
-            def make(arm: str, seed: int) -> ChatProposer:
-                status(f"arm {arm}, seed {seed}")
-                return ChatProposer(
-                    base.client, max_tokens=base.max_tokens, temperature=temperature, seed=seed
-                )
-
-            factory: Callable[[str, int], ChatProposer] = make
-            result = ablate(
-                ws,
-                factory,
-                out=folder,
-                arms=arm_list,
-                trials=trials,
-                seeds=seeds,
-                stop=stop,
-                isolate_network=not allow_network,
+        def make(arm: str, seed: int) -> ChatProposer:
+            status(f"arm {arm}, seed {seed}")
+            return ChatProposer(
+                base.client, max_tokens=base.max_tokens, temperature=temperature, seed=seed
             )
-    except (Interrupted, KeyboardInterrupt):
-        _interrupted()
-    except (ResearchError, ProposerError, ValueError) as exc:
-        fail(str(exc))
-    except Exception as exc:  # the local model failing to start, a git error: one line
-        fail(f"{type(exc).__name__}: {exc}")
+
+        factory: Callable[[str, int], ChatProposer] = make
+        result = ablate(
+            ws,
+            factory,
+            out=folder,
+            arms=arm_list,
+            trials=trials,
+            seeds=seeds,
+            stop=stop,
+            isolate_network=not allow_network,
+        )
     for row in result.table():
         typer.echo(encode_row(row).decode("utf-8").rstrip("\n"))
     typer.echo(f"table: {result.table_path}")
