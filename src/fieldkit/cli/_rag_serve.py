@@ -210,6 +210,17 @@ def rag_list(
         typer.echo("  ".join(cells).rstrip())
 
 
+def _table_stats(table: str, dsn: str | None) -> TableInfo:
+    """The statistics of a checked table name; a missing table or database exits 1."""
+    from fieldkit.rag import RAGError, table_stats
+
+    _check_table(table)
+    try:
+        return table_stats(table, dsn)
+    except RAGError as exc:
+        fail(str(exc), code=1)
+
+
 @rag_app.command("stats")
 def rag_stats(
     table: str = typer.Argument(..., help="The chunk table."),
@@ -217,13 +228,7 @@ def rag_stats(
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Describe one chunk table: counts, embedder, size, labels, last ingest, indexes."""
-    from fieldkit.rag import RAGError, table_stats
-
-    _check_table(table)
-    try:
-        info = table_stats(table, dsn)
-    except RAGError as exc:
-        fail(str(exc), code=1)
+    info = _table_stats(table, dsn)
     if as_json:
         echo_json(info.to_dict())
         return
@@ -246,13 +251,9 @@ def rag_drop(
     dsn: str | None = _DSN,
 ) -> None:
     """Drop a chunk table and its file records, after asking (unless --yes)."""
-    from fieldkit.rag import RAGError, drop_table, table_stats
+    from fieldkit.rag import RAGError, drop_table
 
-    _check_table(table)
-    try:
-        info = table_stats(table, dsn)
-    except RAGError as exc:
-        fail(str(exc), code=1)
+    info = _table_stats(table, dsn)
     if not yes:
         question = (
             f"drop {info.name} ({info.chunks:,} chunks, {info.files:,} files, "
