@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import psycopg
@@ -37,6 +37,14 @@ _PROBE_S = 2.0  # how long a pool wait may last before the server itself is prob
 log = logging.getLogger("fieldkit.rag")
 
 POOL_NAME = "fieldkit-rag"  # the Store's connection pools and their worker threads
+
+
+class _LexicalQuery(Protocol):
+    """A lexical query builder of ``_sql``/``_lexsql`` (``lexical_query``, ``bm25_query``)."""
+
+    def __call__(
+        self, t: TableName, *, labels: bool, with_distance: bool, storage: str = ...
+    ) -> sql.Composed: ...
 
 
 class _OwnPoolNoise(logging.Filter):
@@ -387,22 +395,7 @@ class Store:
             "idents": sorted(identifier_terms(text)),
             "k": int(k),
         }
-        if labels is not None:
-            params["labels"] = list(labels)
-        if qvec is not None:
-            params["q"] = qvec
-        query = _lexsql.bm25_query(
-            self.table,
-            labels=labels is not None,
-            with_distance=qvec is not None,
-            storage=self.storage,
-        )
-        try:
-            with self.connection(vector=qvec is not None) as conn:
-                rows = conn.execute(query, params).fetchall()
-        except psycopg.Error as exc:
-            raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
-        return [_chunk(r) for r in rows]
+        return self._text_search(_lexsql.bm25_query, params, labels, qvec, vector=qvec is not None)
 
     def count(self) -> int:
         """Number of stored chunks."""
@@ -580,18 +573,31 @@ class Store:
         With ``qvec`` the returned chunks also carry their cosine distance.
         """
         params: dict[str, Any] = {"text": text, "k": int(k)}
+        return self._text_search(_sql.lexical_query, params, labels, qvec, vector=True)
+
+    def _text_search(
+        self,
+        build: _LexicalQuery,
+        params: dict[str, Any],
+        labels: Sequence[str] | None,
+        qvec: NDArray[np.float32] | None,
+        *,
+        vector: bool,
+    ) -> list[Chunk]:
+        """Run a lexical query from *build* (``bm25_query`` or ``lexical_query``) with *params*
+        plus the optional label filter and query vector; rows become chunks."""
         if labels is not None:
             params["labels"] = list(labels)
         if qvec is not None:
             params["q"] = qvec
-        query = _sql.lexical_query(
+        query = build(
             self.table,
             labels=labels is not None,
             with_distance=qvec is not None,
             storage=self.storage,
         )
         try:
-            with self.connection() as conn:
+            with self.connection(vector=vector) as conn:
                 rows = conn.execute(query, params).fetchall()
         except psycopg.Error as exc:
             raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
