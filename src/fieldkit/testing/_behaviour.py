@@ -290,6 +290,28 @@ def split_deltas(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
+def _chunk_base(body: dict[str, Any], model: str, request_id: int) -> dict[str, Any]:
+    """The fields every ``chat.completion.chunk`` of one streamed reply shares."""
+    return {
+        "id": f"chatcmpl-sim-{request_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": str(body.get("model") or model),
+    }
+
+
+def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    """One chunk with a single choice carrying *delta*."""
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return {**base, "choices": [choice]}
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    """Whether the request asked for a final usage chunk (``stream_options.include_usage``)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 def stream_events(
     body: dict[str, Any],
     reply: str,
@@ -301,23 +323,16 @@ def stream_events(
 ) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a streamed reply (role first, finish last)."""
     text, finish = truncate_reply(reply, max_tokens)
-    base = {
-        "id": f"chatcmpl-sim-{request_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": str(body.get("model") or model),
-    }
+    base = _chunk_base(body, model, request_id)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return {**base, "choices": [choice]}
+        return _chunk(base, delta, finish_reason)
 
     yield chunk({"role": "assistant", "content": ""}, None)
     for piece in split_deltas(text):
         yield chunk({"content": piece}, None)
     yield chunk({}, finish)
-    options = body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage"):
+    if _wants_usage(body):
         yield {**base, "choices": [], "usage": usage(prompt_tokens, estimate_tokens(text))}
 
 
@@ -336,22 +351,15 @@ def timed_stream_events(
     rest ``itl_s`` apart), the finish chunk, and the usage chunk when ``include_usage`` was asked.
     """
     n = timing.tokens if timing.tokens is not None else max_tokens
-    base = {
-        "id": f"chatcmpl-sim-{request_id}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": str(body.get("model") or model),
-    }
+    base = _chunk_base(body, model, request_id)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return {**base, "choices": [choice]}
+        return _chunk(base, delta, finish_reason)
 
     out: list[tuple[float, dict[str, Any]]] = [(0.0, chunk({"role": "assistant"}, None))]
     for i in range(n):
         out.append((timing.ttft_s if i == 0 else timing.itl_s, chunk({"content": "tok "}, None)))
     out.append((0.0, chunk({}, "length")))
-    options = body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage"):
+    if _wants_usage(body):
         out.append((0.0, {**base, "choices": [], "usage": usage(prompt_tokens, n)}))
     return out
