@@ -103,6 +103,14 @@ def _check_query(what: str, text: str) -> None:
         fail(f"the {what} is not valid UTF-8 (byte {printable(text[exc.start])} at {exc.start})")
 
 
+def _check_answer_options(max_tokens: int, timeout: float, nim_url: str | None) -> None:
+    """--max-tokens, --timeout and --nim-url of the commands that generate answers."""
+    if max_tokens <= 0:
+        fail("--max-tokens must be positive")
+    check_seconds("--timeout", timeout)
+    check_url("--nim-url", nim_url)
+
+
 def _check_k(k: int) -> None:
     if k <= 0:
         fail("--k must be positive")
@@ -393,10 +401,7 @@ def rag_ask(
 
     _check_k(k)
     _check_query("question", question)
-    if max_tokens <= 0:
-        fail("--max-tokens must be positive")
-    check_seconds("--timeout", timeout)
-    check_url("--nim-url", nim_url)
+    _check_answer_options(max_tokens, timeout, nim_url)
     embed = _embed_options(embed_url, embed_model, embed_dim)
     url = None if nim_url else _running_server(table, dsn, no_server)
     if url is not None:

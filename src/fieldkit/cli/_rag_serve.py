@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from fieldkit.cli._app import check_url, echo_json, echo_json_line, fail, status
+from fieldkit.cli._app import echo_json, echo_json_line, fail, status
 from fieldkit.cli._rag_docs import (
     _DEVICE,
     _DSN,
@@ -16,6 +16,7 @@ from fieldkit.cli._rag_docs import (
     _EMBED_URL,
     _TABLE_HELP,
     _THREADS,
+    _check_answer_options,
     _check_k,
     _embed_options,
     rag_app,
@@ -113,17 +114,13 @@ def rag_serve(
     from contextlib import ExitStack
 
     from fieldkit._rag_discovery import dsn_key
-    from fieldkit.cli._app import check_seconds
     from fieldkit.cli._rag_docs import _pipeline
     from fieldkit.rag import RAGError, RagServer
 
     _check_k(k)
     if not 0 <= port <= 65535:
         fail(f"--port must be between 0 and 65535, got {port}")
-    if max_tokens <= 0:
-        fail("--max-tokens must be positive")
-    check_seconds("--timeout", timeout)
-    check_url("--nim-url", nim_url)
+    _check_answer_options(max_tokens, timeout, nim_url)
     embed = _embed_options(embed_url, embed_model, embed_dim)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
