@@ -27,7 +27,6 @@ SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\(([^)]*)\)\s*-->\s*$")
 #: Blocks marked as not runnable here, one entry per block: (page, why). Keep this list short.
 SKIPPED: list[tuple[str, str]] = [
     ("docs/api/rag.md", "needs a chat NIM, an embedding NIM and a Postgres server"),
-    ("docs/api/serve.md", "needs a GPU and a model file of yours"),
     ("docs/api/training.md", "a sketch: the model and training loop are yours"),
     ("docs/api/testing.md", "a pytest conftest.py, run by pytest"),
     ("docs/api/testing.md", "a module of yours, imported by the test below"),

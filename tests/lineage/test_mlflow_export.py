@@ -206,22 +206,19 @@ def test_a_server_that_never_answers_fails_by_the_request_timeout(
     assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ  # restored after the export
 
 
-def test_the_http_limits_touch_the_environment_only_for_http_and_only_during_the_export(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_an_export_leaves_the_environment_as_it_found_it(
+    tmp_path: Path, make: Callable[..., Trial]
 ) -> None:
-    from fieldkit.lineage._mlflow import _http_deadline
-
-    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
-    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    # HTTP stores go through fieldkit's own client (its deadline is an argument, not an
+    # environment variable); local stores through MLflow's. Neither may change os.environ.
+    trials = _store(tmp_path / "run", make).all_trials()
     before = dict(os.environ)
-    with _http_deadline(f"sqlite:///{tmp_path}/mlflow.db", 3.0):
-        assert dict(os.environ) == before  # a local store makes no HTTP requests
-    with _http_deadline("http://127.0.0.1:5000", 2.5):
-        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "3"
-        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+    export_trials(trials, f"sqlite:///{tmp_path}/mlflow.db", experiment="x")
     assert dict(os.environ) == before
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")  # the user's own value wins
-    with _http_deadline("https://mlflow.example", 2.5):
-        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
-    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "60"
-    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: the export fails fast
+    with pytest.raises(ExportError):
+        export_trials(trials, f"http://127.0.0.1:{port}", experiment="x", request_timeout=1.0)
+    assert dict(os.environ) == before

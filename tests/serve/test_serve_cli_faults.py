@@ -198,4 +198,4 @@ def test_ctx_auto_prints_the_kv_size_the_server_allocates(tmp_path: Path) -> Non
     assert kv_bytes == 188_743_680
     assert f"CPU KV buffer size = {kv_bytes / (1 << 20):8.2f} MiB" in log
     assert "(8192 cells," in log.replace("(  ", "(").replace("( ", "(")
-    assert proc.returncode == 0
+    assert proc.returncode == 130  # Ctrl-C: the server stopped, one line said so
