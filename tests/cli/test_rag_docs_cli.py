@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,9 @@ def test_embed_url_embeds_through_a_remote_embeddings_server(
     assert json.loads(res.stdout)["added"] == 2
     sent = [r.json for r in simulator.requests_to("/embeddings")]
     assert sent and all(b["model"] == "sim-embed" and b["dimensions"] == 64 for b in sent)
-    assert sorted(len(b["input"]) for b in sent) == [2]  # both files' chunks in one batch
+    # a new table: one probe of the server's vector size, then both files' chunks in one batch
+    assert [b["input"] for b in sent][0] == ["dimension probe"]
+    assert [len(b["input"]) for b in sent][1:] == [2]
     assert {b["input_type"] for b in sent} == {"passage"}
 
     simulator.reset()
@@ -196,3 +199,19 @@ def test_embed_options_are_checked_before_any_work() -> None:
     assert res.exit_code == 2 and res.stderr == "error: --embed-dim must be positive\n"
     res = runner.invoke(app, ["rag", "serve", "--embed-model", "m"])
     assert res.exit_code == 2 and "need --embed-url" in res.stderr
+
+
+def test_a_wrong_embed_dim_creates_nothing_so_the_corrected_command_works(
+    folder: Path, pg_dsn: str, pg_table: str, simulator_factory: Callable[..., NIMSimulator]
+) -> None:
+    # a server that ignores `dimensions` (as llama-server does) returns its own size
+    sim = simulator_factory(embed_dim=64, honour_dimensions=False)
+    runner = CliRunner()
+    base = ["rag", "ingest", str(folder), "--table", pg_table, "--dsn", pg_dsn]
+    remote = ["--embed-url", sim.base_url, "--embed-model", "sim-embed"]
+    res = runner.invoke(app, [*base, *remote, "--embed-dim", "32", "--json"])
+    assert res.exit_code == 1 and res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    assert "dimension 32" in res.stderr and "dimension 64" in res.stderr
+    res = runner.invoke(app, [*base, *remote, "--embed-dim", "64", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["added"] == 2
