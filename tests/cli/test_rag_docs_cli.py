@@ -156,7 +156,7 @@ def test_embed_url_embeds_through_a_remote_embeddings_server(
     sent = [r.json for r in simulator.requests_to("/embeddings")]
     assert sent and all(b["model"] == "sim-embed" and b["dimensions"] == 64 for b in sent)
     # a new table: one probe of the server's vector size, then both files' chunks in one batch
-    assert [b["input"] for b in sent][0] == ["dimension probe"]
+    assert next(b["input"] for b in sent) == ["dimension probe"]
     assert [len(b["input"]) for b in sent][1:] == [2]
     assert {b["input_type"] for b in sent} == {"passage"}
 

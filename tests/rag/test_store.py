@@ -593,3 +593,31 @@ def test_ingest_loads_the_embedder_before_reporting_progress(
     p.ensure_schema()
     p.ingest((Document(i, f"p {i}") for i in range(20)), progress=lambda n: events.append("bar"))
     assert events[0] == "load" and "bar" in events
+
+
+def test_two_loads_finishing_at_once_both_leave_one_hnsw_index(pipe: Pipeline) -> None:
+    # Two bulk loads into one empty table each drop the index and rebuild it at the end;
+    # CREATE INDEX IF NOT EXISTS alone races (a duplicate pg_class name) when both finish at once.
+    import threading
+
+    pipe.ensure_schema()
+    store = pipe.store
+
+    def build(barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        barrier.wait()
+        try:
+            store.build_ann_index()
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    for _ in range(8):
+        store.drop_ann_index()
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=build, args=(barrier, errors)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        assert store.has_ann_index() is True

@@ -416,6 +416,8 @@ class Store:
             _guard(f"dropping the index of {self.table.qualified}"),
             self.connection(vector=False) as conn,
         ):
+            # index DDL is serialised: concurrent loads may each drop and rebuild it
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             conn.execute(_sql.drop_hnsw(self.table))
 
     def build_ann_index(self) -> None:
@@ -424,6 +426,9 @@ class Store:
             _guard(f"building the index of {self.table.qualified}"),
             self.connection(vector=False) as conn,
         ):
+            # CREATE INDEX IF NOT EXISTS races with itself (a duplicate pg_class name) when two
+            # loads finish at once; under the DDL lock the second finds the index and does nothing
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             conn.execute(
                 "SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,)
             )
