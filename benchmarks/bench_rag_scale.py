@@ -284,7 +284,7 @@ def _fieldkit(dsn: str, texts: Sequence[str], qs: Sequence[str], n: int) -> dict
     t0 = time.perf_counter()
     written = pipe.ingest((Document(i + 1, t) for i, t in enumerate(texts)), progress=log)
     ingest_s = time.perf_counter() - t0
-    assert written == n, (written, n)
+    assert written >= n, (written, n)  # a paragraph over chunk_tokens is split in two
     index_s = float(pipe.last_ingest.get("index_build_seconds", 0.0))
     pipe.close()
     print(
