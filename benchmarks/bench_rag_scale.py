@@ -2,11 +2,13 @@
 
 Corpus: real text, the docstrings of the Python this benchmark runs on: the standard library,
 then the installed packages (module, class and function docstrings), one chunk per distinct
-paragraph of at least six words, repeated with a numbered suffix only if there are fewer
-paragraphs than the size asked for. Embeddings come from a hash embedder (bag of words hashed
-into 128 dimensions), so the store is measured, not a model.
+paragraph of at least six words. When there are fewer paragraphs than the size asked for, the
+list is reused whole: copy ``k`` (k = 1, 2, ...) is every paragraph again with `` (copy k)``
+appended, so each chunk text is distinct but its words repeat. Embeddings come from a hash
+embedder (bag of words hashed into 128 dimensions), so the store is measured, not a model.
 
-Per size (10k and 100k chunks; 2k and 10k with ``--quick``):
+Sizes: 10k and 100k chunks (2k and 10k with ``--quick``); ``FIELDKIT_RAG_SCALE_SIZES`` (e.g.
+``1000000`` or ``1m`` or ``10k,100k``) chooses others and overrides ``--quick``. Per size:
 - fieldkit: ``Pipeline.ingest`` wall time (HNSW and lexical postings included), the first
   hybrid and first lexical query each in a fresh ``python`` process (pipeline construction,
   connection and query; interpreter start and imports excluded, stated separately), warm
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import functools
 import json
 import os
 import re
@@ -38,15 +41,19 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks._table import Row
 
+if TYPE_CHECKING:
+    from fieldkit.rag import Pipeline
+
 DESCRIPTION = (
-    "rag at 10k/100k chunks (Python docstrings, hash embedder): ingest, first query in a fresh "
-    "process, p50/p95 per mode, memory, disk; vs bm25s and plain pgvector dense"
+    "rag at 10k/100k chunks ($FIELDKIT_RAG_SCALE_SIZES for others; Python docstrings, hash "
+    "embedder): ingest, first query in a fresh process, p50/p95 per mode, memory, disk; vs "
+    "bm25s and plain pgvector dense"
 )
 
 DIM = 128
@@ -54,6 +61,8 @@ TOP_K = 10
 N_QUERIES = 60
 SIZES = (10_000, 100_000)
 QUICK_SIZES = (2_000, 10_000)
+SIZES_ENV = "FIELDKIT_RAG_SCALE_SIZES"
+_SIZE = re.compile(r"([0-9]{1,9})([km]?)")
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
@@ -112,8 +121,41 @@ def docstring_paragraphs(limit: int) -> list[str]:
     return out
 
 
+def parse_sizes(spec: str) -> tuple[int, ...]:
+    """Chunk counts from ``"1000000"``, ``"1m"`` or ``"10k,100k"`` (k = 1,000, m = 1,000,000);
+    each between 100 and 10,000,000. Raises ValueError naming the bad part."""
+    out = []
+    for part in spec.replace(" ", "").lower().split(","):
+        m = _SIZE.fullmatch(part)
+        if m is None:
+            raise ValueError(f"{SIZES_ENV}: {part!r} is not a chunk count (e.g. 1000000, 1m, 100k)")
+        n = int(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2)]
+        if not 100 <= n <= 10_000_000:
+            raise ValueError(f"{SIZES_ENV}: {part!r} is outside 100..10,000,000 chunks")
+        out.append(n)
+    return tuple(out)
+
+
+def sizes(quick: bool) -> tuple[int, ...]:
+    """``$FIELDKIT_RAG_SCALE_SIZES`` when set, else the quick or full default sizes."""
+    spec = os.environ.get(SIZES_ENV, "").strip()
+    if spec:
+        return parse_sizes(spec)
+    return QUICK_SIZES if quick else SIZES
+
+
+def size_tag(n: int) -> str:
+    """``2k``, ``100k``, ``1M``, ``2.5M``."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g}M"
+    return f"{n / 1000:g}k"
+
+
 def corpus(n: int, paragraphs: Sequence[str]) -> list[str]:
-    """``n`` chunk texts: the paragraphs, then repeated with a copy number when short."""
+    """``n`` chunk texts: the paragraphs, then the whole list again with `` (copy k)``
+    appended (k = 1, 2, ...) until there are ``n``."""
+    if not paragraphs:
+        raise ValueError("no docstring paragraphs found to build the corpus from")
     out = list(paragraphs[:n])
     copy = 1
     while len(out) < n:
@@ -169,7 +211,7 @@ def first_query(dsn: str, table: str, mode: str, query: str) -> dict[str, float]
     from fieldkit.rag import Pipeline
 
     t0 = time.perf_counter()
-    with Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder()) as pipe:  # type: ignore[arg-type]
+    with Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder()) as pipe:
         hits = pipe.retrieve(query, top_k=TOP_K, mode=mode)
     return {
         "import_s": t0 - t_import,
@@ -208,31 +250,74 @@ def _disk_mb(dsn: str, tables: Sequence[str]) -> float:
     return total / 2**20
 
 
+class _IngestLog:
+    """Progress callback printing chunks written and the rate so far about every ``every``
+    chunks, so a long load shows where it is (and what it managed if it is stopped)."""
+
+    def __init__(self, tag: str, total: int, every: int) -> None:
+        self.tag, self.total, self.every = tag, total, every
+        self.done = 0
+        self.next = every
+        self.t0 = time.perf_counter()
+
+    def __call__(self, chunks: int) -> None:
+        self.done += chunks
+        if self.done >= self.next and self.done < self.total:
+            self.next += self.every
+            dt = time.perf_counter() - self.t0
+            print(
+                f"[{self.tag}] ingest: {self.done:,}/{self.total:,} chunks written in {dt:.0f} s "
+                f"({self.done / dt:.0f} chunks/s)",
+                flush=True,
+            )
+
+
 def _fieldkit(dsn: str, texts: Sequence[str], qs: Sequence[str], n: int) -> dict[str, Any]:
     from fieldkit.rag import Document, Pipeline
 
     table = f"scale_{n}"
-    pipe = Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder(), chunk_tokens=2000)  # type: ignore[arg-type]
+    tag = size_tag(n)
+    pipe = Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder(), chunk_tokens=2000)
     pipe.drop_table()
     pipe.ensure_schema()
+    log = _IngestLog(tag, n, every=max(n // 10, 1000))
     t0 = time.perf_counter()
-    written = pipe.ingest((Document(i + 1, t) for i, t in enumerate(texts)), progress=False)
+    written = pipe.ingest((Document(i + 1, t) for i, t in enumerate(texts)), progress=log)
     ingest_s = time.perf_counter() - t0
-    assert written == n, (written, n)
+    assert written >= n, (written, n)  # a paragraph over chunk_tokens is split in two
+    index_s = float(pipe.last_ingest.get("index_build_seconds", 0.0))
     pipe.close()
-    first = {m: _fresh(dsn, table, m, qs[0]) for m in ("hybrid", "lexical")}
-    out: dict[str, Any] = {"ingest_s": ingest_s, "first": first}
-    with Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder()) as p:  # type: ignore[arg-type]
-        for mode in ("dense", "lexical", "hybrid"):
-            lat = _timed(lambda q, m=mode: p.retrieve(q, top_k=TOP_K, mode=m), qs)
-            out[mode] = (_pct(lat, 50), _pct(lat, 95))
-        t0 = time.perf_counter()
-        p.store.rebuild_lexical()  # what a table built before the index pays once
-        out["backfill_s"] = time.perf_counter() - t0
-    out["disk_mb"] = _disk_mb(
-        dsn, [table, f"{table}_lex", f"{table}_lexstats", f"{table}_files", f"{table}_spans"]
+    print(
+        f"[{tag}] ingest done: {ingest_s:.1f} s (HNSW build and VACUUM at the end {index_s:.1f} s)",
+        flush=True,
     )
+    first = {m: _fresh(dsn, table, m, qs[0]) for m in ("hybrid", "lexical")}
+    out: dict[str, Any] = {"ingest_s": ingest_s, "index_s": index_s, "first": first}
+    with Pipeline(pgvector_dsn=dsn, table=table, embedder=HashEmbedder()) as p:
+        for mode in ("dense", "lexical", "hybrid"):
+            lat = _timed(functools.partial(_retrieve, p, mode), qs)
+            out[mode] = (_pct(lat, 50), _pct(lat, 95))
+    out["disk_mb"] = _disk_mb(dsn, _fieldkit_tables(table))
     return out
+
+
+def _retrieve(pipe: Pipeline, mode: str, query: str) -> object:
+    return pipe.retrieve(query, top_k=TOP_K, mode=mode)
+
+
+def _fieldkit_tables(table: str) -> list[str]:
+    return [table, f"{table}_lex", f"{table}_lexstats", f"{table}_files", f"{table}_spans"]
+
+
+def _backfill(dsn: str, n: int) -> float:
+    """Seconds ``Store.rebuild_lexical`` takes on the size-``n`` table: the one-off cost a
+    table built before the lexical index pays on first use."""
+    from fieldkit.rag import Pipeline
+
+    with Pipeline(pgvector_dsn=dsn, table=f"scale_{n}", embedder=HashEmbedder()) as p:
+        t0 = time.perf_counter()
+        p.store.rebuild_lexical()
+        return time.perf_counter() - t0
 
 
 def _bm25s(texts: Sequence[str], qs: Sequence[str]) -> dict[str, Any] | None:
@@ -303,64 +388,78 @@ def _pgvector(dsn: str, texts: Sequence[str], qs: Sequence[str], n: int) -> dict
 
 def run(quick: bool) -> list[Row]:
     dsn = _dsn()
-    sizes = QUICK_SIZES if quick else SIZES
-    paragraphs = docstring_paragraphs(max(sizes))
-    print(f"distinct docstring paragraphs: {len(paragraphs)}")
+    chosen = sizes(quick)
+    paragraphs = docstring_paragraphs(max(chosen))
+    print(f"distinct docstring paragraphs: {len(paragraphs):,}", flush=True)
     rows: list[Row] = []
-    for n in sizes:
+    for n in chosen:
         texts = corpus(n, paragraphs)
-        qs = queries(texts)
-        fk = _fieldkit(dsn, texts, qs, n)
-        bm = _bm25s(texts, qs)
-        pv = _pgvector(dsn, texts, qs, n)
-        tag = f"{n // 1000}k"
-        fh, fl = fk["first"]["hybrid"], fk["first"]["lexical"]
-        print(
-            f"[{tag}] fieldkit ingest {fk['ingest_s']:.1f} s, disk {fk['disk_mb']:.0f} MiB, "
-            f"lexical backfill of an existing table {fk['backfill_s']:.1f} s; "
-            f"first hybrid {fh['first_s']:.3f} s (imports {fh['import_s']:.2f} s, "
-            f"RSS {fh['rss_mb']:.0f} MiB), first lexical {fl['first_s']:.3f} s; p50/p95 ms: "
-            + ", ".join(
-                f"{m} {fk[m][0]:.1f}/{fk[m][1]:.1f}" for m in ("dense", "lexical", "hybrid")
-            )
-        )
-        if bm:
+        copies = -(-n // len(paragraphs)) - 1
+        if copies:
             print(
-                f"[{tag}] bm25s build {bm['build_s']:.1f} s, p50/p95 {bm['p50']:.1f}/"
-                f"{bm['p95']:.1f} ms, +{bm['rss_mb']:.0f} MiB RSS"
+                f"[{size_tag(n)}] corpus: {len(paragraphs):,} paragraphs + {copies} numbered copies"
             )
-        print(
-            f"[{tag}] pgvector dense: COPY+HNSW {pv['build_s']:.1f} s, p50/p95 "
-            f"{pv['p50']:.1f}/{pv['p95']:.1f} ms"
-        )
-        rows += [
-            Row(f"{tag} first hybrid query, fresh process", fh["first_s"], None, "s"),
-            Row(f"{tag} first lexical query, fresh process", fl["first_s"], None, "s"),
-            Row(
-                f"{tag} lexical p50",
-                fk["lexical"][0],
-                bm["p50"] if bm else None,
-                "ms",
-                baseline_label="bm25s",
-            ),
-            Row(
-                f"{tag} lexical p95",
-                fk["lexical"][1],
-                bm["p95"] if bm else None,
-                "ms",
-                baseline_label="bm25s",
-            ),
-            Row(f"{tag} hybrid p50", fk["hybrid"][0], None, "ms"),
-            Row(f"{tag} hybrid p95", fk["hybrid"][1], None, "ms"),
-            Row(f"{tag} dense p50", fk["dense"][0], pv["p50"], "ms", baseline_label="pgvector"),
-            Row(f"{tag} dense p95", fk["dense"][1], pv["p95"], "ms", baseline_label="pgvector"),
-            Row(
-                f"{tag} ingest (embed+COPY+HNSW+postings)",
-                fk["ingest_s"],
-                pv["build_s"],
-                "s",
-                baseline_label="pgvector COPY+HNSW",
-            ),
-            Row(f"{tag} disk (table, indexes, postings)", fk["disk_mb"], None, "MiB"),
-        ]
+        qs = queries(texts)
+        rows += _one_size(dsn, n, texts, qs)
+        del texts
     return rows
+
+
+def _one_size(dsn: str, n: int, texts: Sequence[str], qs: Sequence[str]) -> list[Row]:
+    """fieldkit first (printed as soon as measured), then the baselines, then the backfill."""
+    tag = size_tag(n)
+    fk = _fieldkit(dsn, texts, qs, n)
+    fh, fl = fk["first"]["hybrid"], fk["first"]["lexical"]
+    print(
+        f"[{tag}] fieldkit ingest {fk['ingest_s']:.1f} s, disk {fk['disk_mb']:.0f} MiB; "
+        f"first hybrid {fh['first_s']:.3f} s (imports {fh['import_s']:.2f} s, "
+        f"RSS {fh['rss_mb']:.0f} MiB), first lexical {fl['first_s']:.3f} s; p50/p95 ms: "
+        + ", ".join(f"{m} {fk[m][0]:.1f}/{fk[m][1]:.1f}" for m in ("dense", "lexical", "hybrid")),
+        flush=True,
+    )
+    bm = _bm25s(texts, qs)
+    if bm:
+        print(
+            f"[{tag}] bm25s build {bm['build_s']:.1f} s, p50/p95 {bm['p50']:.1f}/"
+            f"{bm['p95']:.1f} ms, +{bm['rss_mb']:.0f} MiB RSS",
+            flush=True,
+        )
+    pv = _pgvector(dsn, texts, qs, n)
+    print(
+        f"[{tag}] pgvector dense: COPY+HNSW {pv['build_s']:.1f} s, p50/p95 "
+        f"{pv['p50']:.1f}/{pv['p95']:.1f} ms",
+        flush=True,
+    )
+    backfill_s = _backfill(dsn, n)
+    print(f"[{tag}] lexical backfill of an existing table {backfill_s:.1f} s", flush=True)
+    return [
+        Row(f"{tag} first hybrid query, fresh process", fh["first_s"], None, "s"),
+        Row(f"{tag} first lexical query, fresh process", fl["first_s"], None, "s"),
+        Row(
+            f"{tag} lexical p50",
+            fk["lexical"][0],
+            bm["p50"] if bm else None,
+            "ms",
+            baseline_label="bm25s",
+        ),
+        Row(
+            f"{tag} lexical p95",
+            fk["lexical"][1],
+            bm["p95"] if bm else None,
+            "ms",
+            baseline_label="bm25s",
+        ),
+        Row(f"{tag} hybrid p50", fk["hybrid"][0], None, "ms"),
+        Row(f"{tag} hybrid p95", fk["hybrid"][1], None, "ms"),
+        Row(f"{tag} dense p50", fk["dense"][0], pv["p50"], "ms", baseline_label="pgvector"),
+        Row(f"{tag} dense p95", fk["dense"][1], pv["p95"], "ms", baseline_label="pgvector"),
+        Row(
+            f"{tag} ingest (embed+COPY+HNSW+postings)",
+            fk["ingest_s"],
+            pv["build_s"],
+            "s",
+            baseline_label="pgvector COPY+HNSW",
+        ),
+        Row(f"{tag} disk (table, indexes, postings)", fk["disk_mb"], None, "MiB"),
+        Row(f"{tag} lexical backfill of an existing table", backfill_s, None, "s"),
+    ]
