@@ -73,7 +73,10 @@ def test_open_loop_against_llama_server(metrics_server: LocalServer) -> None:
     )
     (point,) = run_serve_bench(cfg).points
     assert point.summary["completed"] == 3
-    assert all(r.output_tokens == 4 and len(r.itl) >= 1 for r in point.records)
+    seen = [(r.output_tokens, r.chunks, len(r.itl), r.text) for r in point.records]
+    # The server counts 4 tokens; it may send them in fewer chunks (an emoji's byte tokens
+    # arrive together), and ITL has one gap per chunk after the first.
+    assert all(n == 4 and 1 <= c <= 4 and gaps == c - 1 for n, c, gaps, _ in seen), seen
 
 
 class _NoUsageTarget(Target):
