@@ -29,6 +29,7 @@ from fieldkit.servebench._metrics import (
 from fieldkit.servebench._prometheus import parse_prometheus, server_view
 from fieldkit.servebench._search import MaxSearch
 from fieldkit.servebench._slo import SLOs
+from fieldkit.servebench._transport import lean_transport_for
 from fieldkit.servebench._workload import Prompt
 
 __all__ = [
@@ -477,7 +478,8 @@ async def _run(
         width = max(width, int(cfg.max_load))
     limits = httpx.Limits(max_connections=max(width, 1), max_keepalive_connections=max(width, 1))
     timeout = httpx.Timeout(cfg.target.timeout_s, connect=10.0)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    transport = lean_transport_for(cfg.target.base_url, max(width, 1))
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, transport=transport) as client:
         runner = _Runner(cfg, client, on_point, on_request)
         await runner.preflight()
         points: list[LoadPoint] = []

@@ -1,0 +1,253 @@
+"""The load generator's lean transport against loopback servers written here: keep-alive,
+stale connections, cut bodies, silent servers, the pool limit, and when httpx's own is used."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from fieldkit.servebench._transport import LeanTransport, lean_transport_for
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = conn.recv(65536)
+        if not more:
+            return b""
+        data += more
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
+class Loopback:
+    """A TCP server running *handle(conn, state)* per connection in a thread."""
+
+    def __init__(self, handle: Callable[[socket.socket, dict[str, int]], None]) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.state = {"open": 0, "peak": 0, "conns": 0}
+        self.lock = threading.Lock()
+        self.handle = handle
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.state["open"] += 1
+            self.state["conns"] += 1
+            self.state["peak"] = max(self.state["peak"], self.state["open"])
+        try:
+            self.handle(conn, self.state)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.state["open"] -= 1
+            conn.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/chat/completions"
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[..., Loopback]]:
+    made: list[Loopback] = []
+
+    def make(handle: Callable[[socket.socket, dict[str, int]], None]) -> Loopback:
+        made.append(Loopback(handle))
+        return made[-1]
+
+    yield make
+    for lb in made:
+        lb.sock.close()
+
+
+def _stream(url: str, transport: LeanTransport, n: int = 1, read: float = 5.0) -> list[bytes]:
+    async def go() -> list[bytes]:
+        timeout = httpx.Timeout(read, connect=2.0)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            out = []
+            for i in range(n):
+                async with client.stream("POST", url, json={"i": i}) as resp:
+                    out.append(b"".join([b async for b in resp.aiter_bytes()]))
+            return out
+
+    return asyncio.run(go())
+
+
+def _sse_reply(conn: socket.socket, events: int = 3) -> None:
+    conn.sendall(OK)
+    for i in range(events):
+        data = f'data: {{"n": {i}}}\n\n'.encode()
+        conn.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    conn.sendall(b"0\r\n\r\n")
+
+
+def test_keep_alive_reuses_one_connection(loopback: Callable[..., Loopback]) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while _read_request(conn):
+            _sse_reply(conn)
+
+    lb = loopback(handle)
+    bodies = _stream(lb.url, LeanTransport(4), n=3)
+    assert bodies == [b'data: {"n": 0}\n\ndata: {"n": 1}\n\ndata: {"n": 2}\n\n'] * 3
+    assert lb.state["conns"] == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    loopback: Callable[..., Loopback],
+) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        if _read_request(conn):
+            _sse_reply(conn)  # keep-alive promised, then closed while idle
+
+    lb = loopback(handle)
+    transport = LeanTransport(1)
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(transport=transport) as client:
+            codes = []
+            for i in range(3):
+                resp = await client.post(lb.url, json={"i": i})
+                codes.append(resp.status_code)
+                while lb.state["open"]:  # the server closes the connection while it is idle
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)  # and its FIN reaches this event loop
+            return codes
+
+    assert asyncio.run(go()) == [200, 200, 200]
+    assert lb.state["conns"] == 3
+
+
+def test_no_response_at_all_reads_as_a_stale_connection(
+    loopback: Callable[..., Loopback],
+) -> None:
+    lb = loopback(lambda conn, state: _read_request(conn) and None)
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        _stream(lb.url, LeanTransport(1))
+
+
+def test_a_body_cut_short_is_a_protocol_error(loopback: Callable[..., Loopback]) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        conn.sendall(OK + b"5\r\ndata:")
+
+    lb = loopback(handle)
+    with pytest.raises(httpx.RemoteProtocolError, match="complete message body"):
+        _stream(lb.url, LeanTransport(1))
+
+
+def test_a_malformed_reply_is_a_protocol_error(loopback: Callable[..., Loopback]) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n")
+        time.sleep(1)
+
+    lb = loopback(handle)
+    with pytest.raises(httpx.RemoteProtocolError, match="bad chunk size"):
+        _stream(lb.url, LeanTransport(1))
+
+
+def test_a_silent_server_times_out_on_the_read_timeout(
+    loopback: Callable[..., Loopback],
+) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        time.sleep(3)
+
+    lb = loopback(handle)
+    # The server would close (a protocol error) after 3 s: a ReadTimeout means 0.3 s held.
+    with pytest.raises(httpx.ReadTimeout):
+        _stream(lb.url, LeanTransport(1), read=0.3)
+
+
+def test_refused_connection_is_a_connect_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+    with pytest.raises(httpx.ConnectError):
+        _stream(f"http://127.0.0.1:{port}/v1/x", LeanTransport(1))
+
+
+def test_the_pool_limit_holds(loopback: Callable[..., Loopback]) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while _read_request(conn):
+            time.sleep(0.05)
+            _sse_reply(conn, 1)
+
+    lb = loopback(handle)
+    transport = LeanTransport(2)
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(transport=transport) as client:
+
+            async def one(i: int) -> int:
+                return (await client.post(lb.url, json={"i": i})).status_code
+
+            return await asyncio.gather(*(one(i) for i in range(6)))
+
+    assert asyncio.run(go()) == [200] * 6
+    assert lb.state["peak"] <= 2 and lb.state["conns"] == 2
+
+
+def test_request_bytes_carry_method_path_headers_and_body(
+    loopback: Callable[..., Loopback],
+) -> None:
+    seen: list[bytes] = []
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        seen.append(_read_request(conn))
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    lb = loopback(handle)
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            return await client.post(
+                lb.url + "?q=1", json={"a": "é"}, headers={"Authorization": "Bearer k"}
+            )
+
+    resp = asyncio.run(go())
+    assert resp.json() == {}
+    head, _, body = seen[0].partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /v1/chat/completions?q=1 HTTP/1.1"
+    assert b"authorization: Bearer k" in [ln.lower()[:14] + ln[14:] for ln in lines]
+    assert body == '{"a":"é"}'.encode()
+    assert f"content-length: {len(body)}".encode() in [ln.lower() for ln in lines]
+
+
+def test_https_and_environment_proxies_keep_httpx_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert lean_transport_for("https://example.org/v1", 4) is None
+    assert isinstance(lean_transport_for("http://127.0.0.1:8000/v1", 4), LeanTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    assert lean_transport_for("http://10.0.0.5:8000/v1", 4) is None
+    monkeypatch.setenv("NO_PROXY", "10.0.0.5")
+    assert isinstance(lean_transport_for("http://10.0.0.5:8000/v1", 4), LeanTransport)
