@@ -18,9 +18,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
+from fieldkit._managed import StartStop
 from fieldkit.nim import TokenCounter, estimate_tokens
 from fieldkit.testing import _behaviour as behaviour
 from fieldkit.testing._faults import Fault, as_fault
@@ -269,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class NIMSimulator:
+class NIMSimulator(StartStop):
     """An OpenAI/NIM-compatible server on ``127.0.0.1`` for tests and offline demos.
 
     Endpoints (under ``/v1``): ``GET /models``, ``GET /health/ready``, ``POST /chat/completions``
@@ -385,17 +385,6 @@ class NIMSimulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> NIMSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
