@@ -591,15 +591,9 @@ class NIMSimulator(StartStop):
             reply_source = self._reply
             request_id = self._counter
             timing = self._timing
+        facts = behaviour.ReplyFacts(self.model, prompt, max_tokens, request_id)
         if timing is not None and body.get("stream"):
-            scripted = behaviour.timed_stream_events(
-                body,
-                timing,
-                model=self.model,
-                prompt_tokens=prompt,
-                max_tokens=max_tokens,
-                request_id=request_id,
-            )
+            scripted = behaviour.timed_stream_events(body, timing, facts)
             return _Reply(200, events=_paced(scripted))
         try:
             reply = reply_source if isinstance(reply_source, str) else reply_source(body)
@@ -607,12 +601,6 @@ class NIMSimulator(StartStop):
             raise behaviour.BadRequest(f"the chat reply function raised {exc!r}", 500) from exc
         if not isinstance(reply, str):
             raise behaviour.BadRequest("the simulator's chat reply function must return a str", 500)
-        details: dict[str, Any] = {
-            "model": self.model,
-            "prompt_tokens": prompt,
-            "max_tokens": max_tokens,
-            "request_id": request_id,
-        }
         if body.get("stream"):
-            return _Reply(200, events=behaviour.stream_events(body, reply, **details))
-        return _Reply(200, behaviour.chat_response(body, reply, **details))
+            return _Reply(200, events=behaviour.stream_events(body, reply, facts))
+        return _Reply(200, behaviour.chat_response(body, reply, facts))
