@@ -15,7 +15,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -76,14 +76,7 @@ class ExportResult:
     runs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "experiment_id": self.experiment_id,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "params_kept": self.params_kept,
-            "runs": len(self.runs),
-        }
+        return {**asdict(self), "runs": len(self.runs)}
 
 
 def _text(value: str) -> str:
