@@ -13,6 +13,7 @@ from fieldkit.lineage._trial import Trial
 
 __all__ = [
     "EMPTY_PROMPT",
+    "current_best_lines",
     "fmt_delta",
     "fmt_metric",
     "one_line",
