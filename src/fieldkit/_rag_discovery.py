@@ -14,7 +14,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,7 @@ class RagServerInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the discovery file's content)."""
-        return {
-            "pid": self.pid,
-            "url": self.url,
-            "dsn_key": self.dsn_key,
-            "table": self.table,
-            "generator": self.generator,
-        }
+        return asdict(self)
 
 
 def discovery_path() -> Path:

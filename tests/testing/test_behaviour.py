@@ -83,7 +83,7 @@ def test_context_check_matches_the_nim_400() -> None:
 
 def test_chat_response_truncates_to_max_tokens() -> None:
     body = {"messages": [{"role": "user", "content": "q"}]}
-    out = b.chat_response(body, "x" * 100, model="m", prompt_tokens=5, max_tokens=3, request_id=1)
+    out = b.chat_response(body, "x" * 100, b.ReplyFacts("m", 5, 3, 1))
     choice = out["choices"][0]
     assert choice["message"]["content"] == "x" * 12 and choice["finish_reason"] == "length"
     assert out["usage"] == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
@@ -93,9 +93,7 @@ def test_chat_response_truncates_to_max_tokens() -> None:
 @settings(max_examples=100, deadline=None)
 def test_stream_deltas_reassemble_the_reply(text: str) -> None:
     assert "".join(b.split_deltas(text)) == text
-    events = list(
-        b.stream_events({}, text, model="m", prompt_tokens=1, max_tokens=10_000, request_id=1)
-    )
+    events = list(b.stream_events({}, text, b.ReplyFacts("m", 1, 10_000, 1)))
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
     assert events[-1]["choices"][0]["finish_reason"] == "stop"
     joined = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
@@ -104,9 +102,7 @@ def test_stream_deltas_reassemble_the_reply(text: str) -> None:
 
 def test_stream_usage_when_asked() -> None:
     body = {"stream_options": {"include_usage": True}}
-    events = list(
-        b.stream_events(body, "hi", model="m", prompt_tokens=3, max_tokens=9, request_id=2)
-    )
+    events = list(b.stream_events(body, "hi", b.ReplyFacts("m", 3, 9, 2)))
     assert events[-1]["choices"] == [] and events[-1]["usage"]["prompt_tokens"] == 3
 
 
@@ -119,9 +115,7 @@ def test_timed_stream_events_script_the_timing() -> None:
     from fieldkit.testing._behaviour import TokenTiming, timed_stream_events
 
     body = {"model": "m", "messages": [], "stream_options": {"include_usage": True}}
-    events = timed_stream_events(
-        body, TokenTiming(0.5, 0.1, 3), model="m", prompt_tokens=7, max_tokens=16, request_id=1
-    )
+    events = timed_stream_events(body, TokenTiming(0.5, 0.1, 3), b.ReplyFacts("m", 7, 16, 1))
     waits = [w for w, _ in events]
     assert waits == [0.0, 0.5, 0.1, 0.1, 0.0, 0.0]
     assert events[0][1]["choices"][0]["delta"] == {"role": "assistant"}
@@ -131,9 +125,7 @@ def test_timed_stream_events_script_the_timing() -> None:
         "completion_tokens": 3,
         "total_tokens": 10,
     }
-    no_usage = timed_stream_events(
-        {"model": "m"}, TokenTiming(), model="m", prompt_tokens=1, max_tokens=2, request_id=2
-    )
+    no_usage = timed_stream_events({"model": "m"}, TokenTiming(), b.ReplyFacts("m", 1, 2, 2))
     assert len(no_usage) == 1 + 2 + 1  # role, max_tokens content chunks, finish
     with pytest.raises(ValueError):
         TokenTiming(-1.0)

@@ -75,14 +75,37 @@ class StorageFormat:
         }
 
 
+_LLAMA_CPP = "llama.cpp tools/quantize/README.md, Llama-3.1-8B table"
+
+_DESCRIPTIONS: dict[str, str] = {
+    "fp32": "IEEE float32",
+    "bf16": "bfloat16",
+    "fp16": "IEEE float16",
+    "fp8": "fp8 (E4M3/E5M2); per-tensor scales are negligible",
+    "int8": "8-bit integer",
+    "int4": "bare 4-bit integer, no scales (plain int4; see int4-g128 for GPTQ/AWQ)",
+    "nf4": "bitsandbytes NormalFloat4, weight-only (block absmax not counted)",
+    "nvfp4": "NVIDIA FP4 (E2M1) + one fp8 (E4M3) scale per 16 values: 4 + 8/16 = 4.5 bits",
+    "mxfp4": "OCP MX FP4 (E2M1) + one 8-bit shared exponent (E8M0) per 32: 4.25 bits",
+    "int4-g128": (
+        "GPTQ/AWQ int4, group 128: a 16-bit scale and a packed 4-bit zero-point per 128 "
+        "values: 4 + 20/128 = 4.15625 bits"
+    ),
+    "q8_0": "GGUF Q8_0: 32 int8 + one fp16 scale per block (34 bytes / 32) = 8.5 bits",
+    "q6_k": "GGUF Q6_K: 210 bytes per 256-value super-block = 6.5625 bits",
+    "q5_k_m": f"GGUF Q5_K_M mix: 5.7036 bits per weight ({_LLAMA_CPP})",
+    "q4_k_m": f"GGUF Q4_K_M mix: 4.8944 bits per weight ({_LLAMA_CPP})",
+    "q4_0": "GGUF Q4_0: 32 4-bit values + one fp16 scale per block (18 B / 32) = 4.5 bits",
+}
+
+
 def _f(
     name: str,
     bits: Fraction | int,
     *,
     kv: bool,
-    native_as: str | None,
-    default_kv: str,
-    description: str,
+    native_as: str | None = None,
+    default_kv: str = "fp16",
     aliases: tuple[str, ...] = (),
 ) -> StorageFormat:
     exact = Fraction(bits)
@@ -93,113 +116,28 @@ def _f(
         kv,
         native_as,
         default_kv,
-        description,
+        _DESCRIPTIONS[name],
         aliases,
     )
 
 
-_LLAMA_CPP = "llama.cpp tools/quantize/README.md, Llama-3.1-8B table"
-
+# Catalog order; formats without ``native_as`` are dequantised before the matmul.
 _ALL: tuple[StorageFormat, ...] = (
-    _f("fp32", 32, kv=True, native_as="fp32", default_kv="fp32", description="IEEE float32"),
-    _f("bf16", 16, kv=True, native_as="bf16", default_kv="bf16", description="bfloat16"),
-    _f("fp16", 16, kv=True, native_as="fp16", default_kv="fp16", description="IEEE float16"),
-    _f(
-        "fp8",
-        8,
-        kv=True,
-        native_as="fp8",
-        default_kv="fp8",
-        description="fp8 (E4M3/E5M2); per-tensor scales are negligible",
-    ),
-    _f("int8", 8, kv=True, native_as="int8", default_kv="int8", description="8-bit integer"),
-    _f(
-        "int4",
-        4,
-        kv=True,
-        native_as=None,
-        default_kv="fp16",
-        description="bare 4-bit integer, no scales (plain int4; see int4-g128 for GPTQ/AWQ)",
-    ),
-    _f(
-        "nf4",
-        4,
-        kv=False,
-        native_as=None,
-        default_kv="bf16",
-        description="bitsandbytes NormalFloat4, weight-only (block absmax not counted)",
-    ),
-    _f(
-        "nvfp4",
-        Fraction(9, 2),
-        kv=True,
-        native_as="fp4",
-        default_kv="bf16",
-        description="NVIDIA FP4 (E2M1) + one fp8 (E4M3) scale per 16 values: 4 + 8/16 = 4.5 bits",
-        aliases=("fp4",),
-    ),
-    _f(
-        "mxfp4",
-        Fraction(17, 4),
-        kv=False,
-        native_as="fp4",
-        default_kv="bf16",
-        description="OCP MX FP4 (E2M1) + one 8-bit shared exponent (E8M0) per 32: 4.25 bits",
-    ),
-    _f(
-        "int4-g128",
-        Fraction(133, 32),
-        kv=False,
-        native_as=None,
-        default_kv="fp16",
-        description=(
-            "GPTQ/AWQ int4, group 128: a 16-bit scale and a packed 4-bit zero-point per 128 "
-            "values: 4 + 20/128 = 4.15625 bits"
-        ),
-        aliases=("gptq", "awq"),
-    ),
-    _f(
-        "q8_0",
-        Fraction(17, 2),
-        kv=True,
-        native_as=None,
-        default_kv="fp16",
-        description="GGUF Q8_0: 32 int8 + one fp16 scale per block (34 bytes / 32) = 8.5 bits",
-    ),
-    _f(
-        "q6_k",
-        Fraction(105, 16),
-        kv=False,
-        native_as=None,
-        default_kv="fp16",
-        description="GGUF Q6_K: 210 bytes per 256-value super-block = 6.5625 bits",
-    ),
-    _f(
-        "q5_k_m",
-        Fraction("5.7036"),
-        kv=False,
-        native_as=None,
-        default_kv="fp16",
-        description=f"GGUF Q5_K_M mix: 5.7036 bits per weight ({_LLAMA_CPP})",
-        aliases=("q5_k",),
-    ),
-    _f(
-        "q4_k_m",
-        Fraction("4.8944"),
-        kv=False,
-        native_as=None,
-        default_kv="fp16",
-        description=f"GGUF Q4_K_M mix: 4.8944 bits per weight ({_LLAMA_CPP})",
-        aliases=("q4_k",),
-    ),
-    _f(
-        "q4_0",
-        Fraction(9, 2),
-        kv=True,
-        native_as=None,
-        default_kv="fp16",
-        description="GGUF Q4_0: 32 4-bit values + one fp16 scale per block (18 B / 32) = 4.5 bits",
-    ),
+    _f("fp32", 32, kv=True, native_as="fp32", default_kv="fp32"),
+    _f("bf16", 16, kv=True, native_as="bf16", default_kv="bf16"),
+    _f("fp16", 16, kv=True, native_as="fp16", default_kv="fp16"),
+    _f("fp8", 8, kv=True, native_as="fp8", default_kv="fp8"),
+    _f("int8", 8, kv=True, native_as="int8", default_kv="int8"),
+    _f("int4", 4, kv=True),
+    _f("nf4", 4, kv=False, default_kv="bf16"),
+    _f("nvfp4", Fraction(9, 2), kv=True, native_as="fp4", default_kv="bf16", aliases=("fp4",)),
+    _f("mxfp4", Fraction(17, 4), kv=False, native_as="fp4", default_kv="bf16"),
+    _f("int4-g128", Fraction(133, 32), kv=False, aliases=("gptq", "awq")),
+    _f("q8_0", Fraction(17, 2), kv=True),
+    _f("q6_k", Fraction(105, 16), kv=False),
+    _f("q5_k_m", Fraction("5.7036"), kv=False, aliases=("q5_k",)),
+    _f("q4_k_m", Fraction("4.8944"), kv=False, aliases=("q4_k",)),
+    _f("q4_0", Fraction(9, 2), kv=True),
 )
 
 FORMATS: dict[str, StorageFormat] = {f.name: f for f in _ALL}

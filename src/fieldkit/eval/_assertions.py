@@ -18,7 +18,7 @@ import os
 import posixpath
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -60,13 +60,7 @@ class GradeResult:
     assertions: list[AssertionResult]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "passed": self.passed,
-            "n_passed": self.n_passed,
-            "n_total": self.n_total,
-            "assertions": [a.to_dict() for a in self.assertions],
-        }
+        return asdict(self)  # each assertion as AssertionResult.to_dict writes it
 
 
 def _norm_rel(rel: str) -> str:

@@ -31,14 +31,9 @@ class _Graded(Protocol):
 
 
 class _JudgeLike(Protocol):
-    def grade(
-        self,
-        *,
-        prediction: str,
-        question: str | None = None,
-        reference: str | None = None,
-        context: str | None = None,
-    ) -> _Graded: ...
+    """What the scorers call: ``Judge.grade`` with the keywords they pass."""
+
+    def grade(self, *, prediction: str, reference: str | None, context: str | None) -> _Graded: ...
 
 
 def load_rubric(name: str) -> str:

@@ -60,7 +60,6 @@ class LineageBase:
 
     def __init__(
         self,
-        *,
         lower_is_better: bool,
         metric_field: str | None,
         strict: bool = False,

@@ -15,7 +15,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from fieldkit._lazy import require
 from fieldkit.lineage._index import norm_id
 from fieldkit.lineage._labels import FailureLabel
-from fieldkit.lineage._mlflow_rest import RestError, RestTracking, RunRecord
+from fieldkit.lineage._mlflow_rest import Batch, RestError, RestTracking, RunRecord
 from fieldkit.lineage._trial import FLOAT_FIELDS, Trial, parse_float
 
 __all__ = [
@@ -76,14 +76,7 @@ class ExportResult:
     runs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "experiment_id": self.experiment_id,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "params_kept": self.params_kept,
-            "runs": len(self.runs),
-        }
+        return {**asdict(self), "runs": len(self.runs)}
 
 
 def _text(value: str) -> str:
@@ -214,20 +207,14 @@ class _ClientTracking:
     def create_run(self, exp_id: str, start_ms: int | None, tags: dict[str, str]) -> str:
         return str(self.client.create_run(exp_id, start_time=start_ms, tags=tags).info.run_id)
 
-    def log_batch(
-        self,
-        run_id: str,
-        metrics: list[tuple[str, float, int, int]],
-        params: list[tuple[str, str]],
-        tags: list[tuple[str, str]],
-    ) -> None:
+    def log_batch(self, run_id: str, batch: Batch) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         self.client.log_batch(
             run_id,
-            metrics=[Metric(*m) for m in metrics],
-            params=[Param(*p) for p in params],
-            tags=[RunTag(*t) for t in tags],
+            metrics=[Metric(*m) for m in batch.metrics],
+            params=[Param(*p) for p in batch.params],
+            tags=[RunTag(*t) for t in batch.tags],
         )
 
     def set_terminated(self, run_id: str, status: str, end_ms: int | None) -> None:
@@ -355,12 +342,12 @@ def _export(
             ]
             entities: list[Any] = [*metrics, *params, *[("t", k, v) for k, v in tags]]
             for part in _chunks(entities, _BATCH):
-                tracking.log_batch(
-                    run_id,
+                batch = Batch(
                     [e[1:] for e in part if e[0] == "m"],
                     [e[1:] for e in part if e[0] == "p"],
                     [e[1:] for e in part if e[0] == "t"],
                 )
+                tracking.log_batch(run_id, batch)
             # no timestamp in the log: MLflow stamps its own end time, which is then kept
             status_changed = have.status != want.status or (
                 want.end_ms is not None and have.end_ms != want.end_ms

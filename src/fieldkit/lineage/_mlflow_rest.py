@@ -22,7 +22,7 @@ import httpx
 
 from fieldkit.nim.deadline import Deadline, bounded, transport
 
-__all__ = ["RestError", "RestTracking", "RunRecord"]
+__all__ = ["Batch", "RestError", "RestTracking", "RunRecord"]
 
 
 class RestError(Exception):
@@ -32,6 +32,16 @@ class RestError(Exception):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One ``log_batch`` call's entities: metrics as ``(key, value, timestamp_ms, step)``,
+    params and tags as ``(key, value)``."""
+
+    metrics: list[tuple[str, float, int, int]]
+    params: list[tuple[str, str]]
+    tags: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -230,13 +240,7 @@ class RestTracking:
             raise RestError("runs/create: no run id in the reply")
         return run_id
 
-    def log_batch(
-        self,
-        run_id: str,
-        metrics: list[tuple[str, float, int, int]],
-        params: list[tuple[str, str]],
-        tags: list[tuple[str, str]],
-    ) -> None:
+    def log_batch(self, run_id: str, batch: Batch) -> None:
         self._call(
             "POST",
             "runs/log-batch",
@@ -244,10 +248,10 @@ class RestTracking:
                 "run_id": run_id,
                 "metrics": [
                     {"key": k, "value": v, "timestamp": ts, "step": step}
-                    for k, v, ts, step in metrics
+                    for k, v, ts, step in batch.metrics
                 ],
-                "params": [{"key": k, "value": v} for k, v in params],
-                "tags": [{"key": k, "value": v} for k, v in tags],
+                "params": [{"key": k, "value": v} for k, v in batch.params],
+                "tags": [{"key": k, "value": v} for k, v in batch.tags],
             },
         )
 

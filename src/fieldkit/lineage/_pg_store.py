@@ -63,12 +63,7 @@ class PostgresLineageStore(LineageBase):
         strict: bool = False,
         float_format: FloatFormat = "repr",
     ) -> None:
-        super().__init__(
-            lower_is_better=lower_is_better,
-            metric_field=metric_field,
-            strict=strict,
-            float_format=float_format,
-        )
+        super().__init__(lower_is_better, metric_field, strict, float_format)
         self._table_parts = _split_table(table)
         self.table = table
         self._dsn = dsn

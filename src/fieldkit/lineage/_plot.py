@@ -24,9 +24,8 @@ from fieldkit.lineage._progress import (
     progress_data,
     short_hypothesis,
 )
-from fieldkit.lineage._trial import Trial
 
-__all__ = ["draw_progress", "plot_trials", "save_figure"]
+__all__ = ["draw_progress", "plot_store", "save_figure"]
 
 _KEEP = "#1a7f37"
 _BEST = "#d4a017"
@@ -213,32 +212,6 @@ def _span(data: ProgressData) -> tuple[float, float]:
     return (min(xs), max(xs)) if xs else (0.0, 1.0)
 
 
-def plot_trials(
-    trials: Sequence[Trial],
-    *,
-    metric_field: str,
-    lower_is_better: bool = True,
-    x_axis: XAxis = "order",
-    annotate: int = 5,
-    max_points: int = DEFAULT_MAX_POINTS,
-    title: str | None = None,
-) -> Any:
-    """Figure of *trials*; ``ValueError`` if there are none or none has the metric."""
-    if not trials:
-        raise ValueError("the trial log is empty: nothing to plot")
-    data = progress_data(
-        trials,
-        metric_field=metric_field,
-        lower_is_better=lower_is_better,
-        x_axis=x_axis,
-        annotate=annotate,
-        max_points=max_points,
-    )
-    if not data.keeps and not data.faint:
-        raise ValueError(f"no trial has a {metric_field!r} value: nothing to plot")
-    return draw_progress(data, title=title)
-
-
 def save_figure(fig: Any, out: str | os.PathLike[str]) -> Path:
     """Write *fig* to *out* (format from the suffix: .png, .svg or .pdf); returns the path."""
     path = Path(out)
@@ -270,15 +243,21 @@ def plot_store(
         results_path = getattr(store, "results_path", None)
         name = results_path.parent.name if results_path is not None else store.table
         title = f"{name}: {store.metric_field} of every trial"
-    fig = plot_trials(
-        store.all_trials(),
-        metric_field=store.metric_field,
+    trials = store.all_trials()
+    if not trials:
+        raise ValueError("the trial log is empty: nothing to plot")
+    metric_field = store.metric_field
+    data = progress_data(
+        trials,
+        metric_field=metric_field,
         lower_is_better=store.lower_is_better,
         x_axis=x_axis,
         annotate=annotate,
         max_points=max_points,
-        title=title,
     )
+    if not data.keeps and not data.faint:
+        raise ValueError(f"no trial has a {metric_field!r} value: nothing to plot")
+    fig = draw_progress(data, title=title)
     if out is not None:
         save_figure(fig, out)
     return fig

@@ -13,6 +13,7 @@ from fieldkit.lineage._trial import Trial
 
 __all__ = [
     "EMPTY_PROMPT",
+    "current_best_lines",
     "fmt_delta",
     "fmt_metric",
     "one_line",
@@ -60,6 +61,21 @@ def cell(s: str) -> str:
     return s.replace("|", "\\|") if "|" in s else s
 
 
+def current_best_lines(best: Trial, metric_label: str, value: str, hypothesis: str) -> list[str]:
+    """The LEADERBOARD "Current Best" block: its heading, one bullet per fact, a blank line."""
+    lines = [
+        "## Current Best",
+        f"- **exp_id**: {best.exp_id}",
+        f"- **{metric_label}**: {value}",
+        f"- **specialist**: {one_line(best.specialist)}",
+        f"- **hypothesis**: {hypothesis}",
+    ]
+    if best.snapshot_path:
+        lines.append(f"- **snapshot**: `{one_line(best.snapshot_path)}`")
+    lines.append("")
+    return lines
+
+
 def _chain_lines(chain: Sequence[Trial], metric: MetricFn, chain_note: str) -> list[str]:
     """One line per trial of the chain, root first; the root carries *chain_note*, the last
     trial ``← BEST``."""
@@ -103,14 +119,8 @@ def render_default(
         f"**exp_{best.exp_id}** (core_metric={fmt_metric(metric(best))})."
     )
     L += ["", "## LEADERBOARD.md", ""]
-    L.append("## Current Best")
-    L.append(f"- **exp_id**: {best.exp_id}")
-    L.append(f"- **core_metric**: {fmt_metric(metric(best))}")
-    L.append(f"- **specialist**: {one_line(best.specialist)}")
-    L.append(f"- **hypothesis**: {trunc(one_line(best.hypothesis), 110)}")
-    if best.snapshot_path:
-        L.append(f"- **snapshot**: `{one_line(best.snapshot_path)}`")
-    L.append("")
+    hypothesis = trunc(one_line(best.hypothesis), 110)
+    L += current_best_lines(best, "core_metric", fmt_metric(metric(best)), hypothesis)
     L += [f"## Top {len(top)} Kept Trials", ""]
     if top:
         L.append("| exp | core_metric | Δ | specialist | hypothesis |")

@@ -138,12 +138,7 @@ class LineageStore(LineageBase):
         salvage_malformed: bool = False,
         float_format: FloatFormat = "repr",
     ) -> None:
-        super().__init__(
-            lower_is_better=lower_is_better,
-            metric_field=metric_field,
-            strict=strict,
-            float_format=float_format,
-        )
+        super().__init__(lower_is_better, metric_field, strict, float_format)
         self.root = Path(root)
         self.results_path = self.root / self.RESULTS_FILENAME
         self.salvage_malformed = salvage_malformed

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from fieldkit._managed import AsyncCloses
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._async_pool import AsyncClientPool
 from fieldkit.nim._base import _NIMConfig, closed_error
@@ -31,7 +31,7 @@ _CONNECTIONS_PER_CLIENT = 4
 
 
 @dataclass(eq=False, repr=False)
-class AsyncNIMClient(_NIMConfig):
+class AsyncNIMClient(_NIMConfig, AsyncCloses):
     """Asynchronous client: ``await client.chat(...)``, ``async for d in client.chat_stream(...)``.
 
     Same constructor, defaults, preflight, retry policy and errors as :class:`NIMClient`; one
@@ -69,17 +69,6 @@ class AsyncNIMClient(_NIMConfig):
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""
-        await self.aclose()
-
-    async def __aenter__(self) -> AsyncNIMClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
         await self.aclose()
 
     def _http(self) -> httpx.AsyncClient:

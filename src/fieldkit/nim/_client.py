@@ -7,11 +7,11 @@ import time
 from collections.abc import Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from fieldkit._managed import Closes
 from fieldkit.nim import _payloads as payloads
 from fieldkit.nim._base import _NIMConfig, closed_error
 from fieldkit.nim._deadline import bounded, transport
@@ -30,7 +30,7 @@ from fieldkit.nim._streams import ChatStream
 
 
 @dataclass(eq=False, repr=False)
-class NIMClient(_NIMConfig):
+class NIMClient(_NIMConfig, Closes):
     """Synchronous client for a NIM (or any OpenAI-compatible) endpoint.
 
     ``NIMClient(base_url, model, api_key="local", timeout=60.0, max_retries=4)`` positionally, plus
@@ -57,17 +57,6 @@ class NIMClient(_NIMConfig):
             client, self._client = self._client, None
         if client is not None:
             client.close()
-
-    def __enter__(self) -> NIMClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _http(self) -> httpx.Client:
         client = self._client

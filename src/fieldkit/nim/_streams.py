@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from types import TracebackType
+
+from fieldkit._managed import AsyncCloses, Closes
 
 
-class ChatStream(Iterator[str]):
+class ChatStream(Iterator[str], Closes):
     """Text deltas of one streamed reply (from ``NIMClient.chat_stream``).
 
     Iterate it; to stop early and give the connection back at once, ``close()`` it or use it as
@@ -25,19 +26,8 @@ class ChatStream(Iterator[str]):
         """Stop reading and release the HTTP connection now; idempotent."""
         self._deltas.close()
 
-    def __enter__(self) -> ChatStream:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncChatStream(AsyncIterator[str]):
+class AsyncChatStream(AsyncIterator[str], AsyncCloses):
     """Text deltas of one streamed reply (from ``AsyncNIMClient.chat_stream``).
 
     ``async for`` over it. Leaving an ``async for`` early does not close an async iterator (the
@@ -56,14 +46,3 @@ class AsyncChatStream(AsyncIterator[str]):
     async def aclose(self) -> None:
         """Stop reading and release the HTTP connection now; idempotent."""
         await self._deltas.aclose()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

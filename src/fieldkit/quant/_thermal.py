@@ -8,8 +8,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from fieldkit._managed import StartStop
 from fieldkit.quant._errors import ThermalUnavailable
 from fieldkit.quant._parse import parse_nvidia_smi_csv
 from fieldkit.quant._run import tail
@@ -37,7 +37,7 @@ def parse_nvidia_smi_csv_lenient(text: str) -> tuple[float, float]:
     return (temp if temp is not None else 0.0, clock if clock is not None else 0.0)
 
 
-class ThermalProbe:
+class ThermalProbe(StartStop):
     """Samples ``nvidia-smi`` on demand (:meth:`sample`) or every ``interval_s`` seconds in a
     background thread (:meth:`start`/:meth:`stop`, or ``with probe:``).
 
@@ -173,14 +173,3 @@ class ThermalProbe:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-
-    def __enter__(self) -> ThermalProbe:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -77,6 +77,15 @@ def _block_path(lines: list[str], at: int, targets: Sequence[str]) -> str:
     raise EditError("a SEARCH block names no file and there are several targets")
 
 
+def _lines_until(lines: list[str], start: int, marker: str) -> tuple[list[str], int]:
+    """The lines from *start* up to the first that starts with *marker* once indentation is
+    dropped, and that line's index (``len(lines)`` when none does)."""
+    end = start
+    while end < len(lines) and not lines[end].lstrip().startswith(marker):
+        end += 1
+    return lines[start:end], end
+
+
 def _search_replace(lines: list[str], targets: Sequence[str]) -> list[Edit]:
     edits: list[Edit] = []
     i = 0
@@ -86,18 +95,10 @@ def _search_replace(lines: list[str], targets: Sequence[str]) -> list[Edit]:
             i += 1
             continue
         path = _block_path(lines, i, targets)
-        j = i + 1
-        old: list[str] = []
-        while j < n and not lines[j].strip().startswith("======="):
-            old.append(lines[j])
-            j += 1
+        old, j = _lines_until(lines, i + 1, "=======")
         if j >= n:
             raise EditError("a SEARCH block has no ======= line")
-        k = j + 1
-        new: list[str] = []
-        while k < n and not lines[k].lstrip().startswith(">>>>>>>"):
-            new.append(lines[k])
-            k += 1
+        new, k = _lines_until(lines, j + 1, ">>>>>>>")
         if k >= n:
             raise EditError("a SEARCH block has no >>>>>>> REPLACE line")
         edits.append(Edit(path, "\n".join(old), "\n".join(new)))

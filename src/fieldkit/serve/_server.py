@@ -28,11 +28,11 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import httpx
 
+from fieldkit._managed import StartStop
 from fieldkit.nim import NIMClient, wait_for_warm
 from fieldkit.nim.deadline import Deadline, bounded, transport
 from fieldkit.serve._backend import GPUInfo, probe
@@ -271,7 +271,7 @@ def _stop_all() -> None:
         server.stop()
 
 
-class LocalServer:
+class LocalServer(StartStop):
     """llama.cpp's ``llama-server`` with *model* (default: the bundled SmolLM2-135M-Instruct).
 
     ``with LocalServer() as srv: srv.client().chat([...])``. ``port=0`` picks a free loopback
@@ -611,17 +611,6 @@ class LocalServer:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_TERM_GRACE_S)
-
-    def __enter__(self) -> LocalServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- use -------------------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> NIMClient:

@@ -247,23 +247,29 @@ def truncate_reply(text: str, max_tokens: int) -> tuple[str, str]:
     return text[:limit], "length"
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyFacts:
+    """What a reply to one chat request reports besides its text."""
+
+    model: str
+    prompt_tokens: int
+    max_tokens: int
+    request_id: int
+
+
 def chat_response(
     body: dict[str, Any],
     reply: str,
-    *,
-    model: str,
-    prompt_tokens: int,
-    max_tokens: int,
-    request_id: int,
+    facts: ReplyFacts,
 ) -> dict[str, Any]:
     """``POST /v1/chat/completions`` (non-streamed): the OpenAI chat.completion shape."""
-    text, finish = truncate_reply(reply, max_tokens)
+    text, finish = truncate_reply(reply, facts.max_tokens)
     completion = estimate_tokens(text)
     return {
-        "id": f"chatcmpl-sim-{request_id}",
+        "id": f"chatcmpl-sim-{facts.request_id}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": str(body.get("model") or model),
+        "model": str(body.get("model") or facts.model),
         "choices": [
             {
                 "index": 0,
@@ -272,7 +278,7 @@ def chat_response(
                 "finish_reason": finish,
             }
         ],
-        "usage": usage(prompt_tokens, completion),
+        "usage": usage(facts.prompt_tokens, completion),
     }
 
 
@@ -290,13 +296,13 @@ def split_deltas(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def _chunk_base(body: dict[str, Any], model: str, request_id: int) -> dict[str, Any]:
+def _chunk_base(body: dict[str, Any], facts: ReplyFacts) -> dict[str, Any]:
     """The fields every ``chat.completion.chunk`` of one streamed reply shares."""
     return {
-        "id": f"chatcmpl-sim-{request_id}",
+        "id": f"chatcmpl-sim-{facts.request_id}",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
-        "model": str(body.get("model") or model),
+        "model": str(body.get("model") or facts.model),
     }
 
 
@@ -315,15 +321,11 @@ def _wants_usage(body: dict[str, Any]) -> bool:
 def stream_events(
     body: dict[str, Any],
     reply: str,
-    *,
-    model: str,
-    prompt_tokens: int,
-    max_tokens: int,
-    request_id: int,
+    facts: ReplyFacts,
 ) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a streamed reply (role first, finish last)."""
-    text, finish = truncate_reply(reply, max_tokens)
-    base = _chunk_base(body, model, request_id)
+    text, finish = truncate_reply(reply, facts.max_tokens)
+    base = _chunk_base(body, facts)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return _chunk(base, delta, finish_reason)
@@ -333,25 +335,21 @@ def stream_events(
         yield chunk({"content": piece}, None)
     yield chunk({}, finish)
     if _wants_usage(body):
-        yield {**base, "choices": [], "usage": usage(prompt_tokens, estimate_tokens(text))}
+        yield {**base, "choices": [], "usage": usage(facts.prompt_tokens, estimate_tokens(text))}
 
 
 def timed_stream_events(
     body: dict[str, Any],
     timing: TokenTiming,
-    *,
-    model: str,
-    prompt_tokens: int,
-    max_tokens: int,
-    request_id: int,
+    facts: ReplyFacts,
 ) -> list[tuple[float, dict[str, Any]]]:
     """A scripted streamed reply: ``(seconds to wait before sending, chunk)`` pairs.
 
     Role-only chunk at 0 s, then ``n`` one-token content chunks (the first after ``ttft_s``, the
     rest ``itl_s`` apart), the finish chunk, and the usage chunk when ``include_usage`` was asked.
     """
-    n = timing.tokens if timing.tokens is not None else max_tokens
-    base = _chunk_base(body, model, request_id)
+    n = timing.tokens if timing.tokens is not None else facts.max_tokens
+    base = _chunk_base(body, facts)
 
     def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return _chunk(base, delta, finish_reason)
@@ -361,5 +359,5 @@ def timed_stream_events(
         out.append((timing.ttft_s if i == 0 else timing.itl_s, chunk({"content": "tok "}, None)))
     out.append((0.0, chunk({}, "length")))
     if _wants_usage(body):
-        out.append((0.0, {**base, "choices": [], "usage": usage(prompt_tokens, n)}))
+        out.append((0.0, {**base, "choices": [], "usage": usage(facts.prompt_tokens, n)}))
     return out

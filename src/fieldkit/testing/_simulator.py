@@ -18,9 +18,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
+from fieldkit._managed import StartStop
 from fieldkit.nim import TokenCounter, estimate_tokens
 from fieldkit.testing import _behaviour as behaviour
 from fieldkit.testing._faults import Fault, as_fault
@@ -269,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class NIMSimulator:
+class NIMSimulator(StartStop):
     """An OpenAI/NIM-compatible server on ``127.0.0.1`` for tests and offline demos.
 
     Endpoints (under ``/v1``): ``GET /models``, ``GET /health/ready``, ``POST /chat/completions``
@@ -385,17 +385,6 @@ class NIMSimulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> NIMSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
@@ -602,15 +591,9 @@ class NIMSimulator:
             reply_source = self._reply
             request_id = self._counter
             timing = self._timing
+        facts = behaviour.ReplyFacts(self.model, prompt, max_tokens, request_id)
         if timing is not None and body.get("stream"):
-            scripted = behaviour.timed_stream_events(
-                body,
-                timing,
-                model=self.model,
-                prompt_tokens=prompt,
-                max_tokens=max_tokens,
-                request_id=request_id,
-            )
+            scripted = behaviour.timed_stream_events(body, timing, facts)
             return _Reply(200, events=_paced(scripted))
         try:
             reply = reply_source if isinstance(reply_source, str) else reply_source(body)
@@ -618,12 +601,6 @@ class NIMSimulator:
             raise behaviour.BadRequest(f"the chat reply function raised {exc!r}", 500) from exc
         if not isinstance(reply, str):
             raise behaviour.BadRequest("the simulator's chat reply function must return a str", 500)
-        details: dict[str, Any] = {
-            "model": self.model,
-            "prompt_tokens": prompt,
-            "max_tokens": max_tokens,
-            "request_id": request_id,
-        }
         if body.get("stream"):
-            return _Reply(200, events=behaviour.stream_events(body, reply, **details))
-        return _Reply(200, behaviour.chat_response(body, reply, **details))
+            return _Reply(200, events=behaviour.stream_events(body, reply, facts))
+        return _Reply(200, behaviour.chat_response(body, reply, facts))
