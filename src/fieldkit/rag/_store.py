@@ -260,8 +260,26 @@ class Store:
 
     # -- schema ------------------------------------------------------------------------------
 
-    def ensure_schema(self) -> None:
-        """Create the extension, table, new columns and indexes; refuse a dimension mismatch."""
+    def exists(self) -> bool:
+        """Whether the chunk table exists."""
+        with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
+            row = conn.execute(_sql.table_exists(self.table)).fetchone()
+        return bool(row and row[0])
+
+    def ensure_schema(self, *, probe: Callable[[], int]) -> None:
+        """Create the extension, table, new columns and indexes; refuse a dimension mismatch.
+
+        A new table takes its vector size from ``dim``, so ``probe()`` (the size the embedder
+        really returns) is asked first: another size raises DimensionMismatchError, nothing
+        created."""
+        if not self.exists():
+            got = probe()
+            if got != self.dim:
+                raise DimensionMismatchError(
+                    f"the embedder returns vectors of dimension {got}, not the configured "
+                    f"dimension {self.dim}; set the embedding dimension to {got} "
+                    f"(table {self.table.qualified} was not created)"
+                )
         with (
             _guard(f"ensure_schema on {self.table.qualified}"),
             self.connection(vector=False) as conn,
