@@ -137,11 +137,12 @@ def table_exists(t: TableName) -> sql.Composed:
     return sql.SQL("SELECT to_regclass({q}) IS NOT NULL").format(q=t.regclass)
 
 
-def existing_columns(t: TableName) -> sql.Composed:
-    """Query: the table's column names (no rows if the table does not exist)."""
+def columns(t: TableName) -> sql.Composed:
+    """Query: per column of the table, its name, type modifier (a vector's dimension) and type
+    name (no rows if the table does not exist)."""
     return sql.SQL(
-        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass({q}) "
-        "AND attnum > 0 AND NOT attisdropped"
+        "SELECT attname, atttypmod, atttypid::regtype::text FROM pg_attribute "
+        "WHERE attrelid = to_regclass({q}) AND attnum > 0 AND NOT attisdropped"
     ).format(q=t.regclass)
 
 
@@ -178,14 +179,6 @@ def drop_hnsw(t: TableName) -> sql.Composed:
 def is_empty(t: TableName) -> sql.Composed:
     """Query: whether the table has no rows."""
     return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {t})").format(t=t.ident)
-
-
-def column_dim(t: TableName) -> sql.Composed:
-    """Query: the declared dimension and type name of the table's ``embedding`` column."""
-    return sql.SQL(
-        "SELECT a.atttypmod, a.atttypid::regtype::text FROM pg_attribute a "
-        "WHERE a.attrelid = to_regclass({q}) AND a.attname = 'embedding' AND NOT a.attisdropped"
-    ).format(q=t.regclass)
 
 
 def create_stage(dim: int, storage: str = "vector") -> sql.Composed:

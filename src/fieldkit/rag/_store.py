@@ -287,24 +287,24 @@ class Store:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            row = conn.execute(_sql.column_dim(self.table)).fetchone()
-            if row is not None and row[0] is not None and int(row[0]) not in (-1, self.dim):
+            columns = {r[0]: (r[1], r[2]) for r in conn.execute(_sql.columns(self.table))}
+            dim, storage = columns.get("embedding", (None, None))
+            if dim is not None and int(dim) not in (-1, self.dim):
                 raise DimensionMismatchError(
-                    f"table {self.table.qualified} stores vectors of dimension {row[0]} but "
+                    f"table {self.table.qualified} stores vectors of dimension {dim} but "
                     f"this pipeline embeds with dimension {self.dim}; drop the table or use "
                     "another table name"
                 )
-            if row is not None and row[1] in STORAGE_TYPES and row[1] != self.storage:
+            if storage in STORAGE_TYPES and storage != self.storage:
                 log.info(
                     "table %s stores %s embeddings; using that (asked for %s)",
                     self.table.qualified,
-                    row[1],
+                    storage,
                     self.storage,
                 )
-                self.storage = str(row[1])
+                self.storage = str(storage)
             # Only the DDL that is missing: on an up-to-date table nothing is altered, so no
             # exclusive lock is taken and a non-owner can call this.
-            columns = {r[0] for r in conn.execute(_sql.existing_columns(self.table))}
             if not columns:
                 conn.execute(_sql.create_table(self.table, self.dim, self.storage))
             for name, stmt in _sql.add_columns(self.table).items():
@@ -341,7 +341,7 @@ class Store:
             self._lex_ready = True
             return True
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
-        if not {r[0] for r in conn.execute(_sql.existing_columns(self.table))} >= {"tsv", "text"}:
+        if not {r[0] for r in conn.execute(_sql.columns(self.table))} >= {"tsv", "text"}:
             return False
         row = conn.execute(_lexsql.exists(self.table)).fetchone()
         if not (row and row[0]):
