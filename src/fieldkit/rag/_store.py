@@ -396,25 +396,6 @@ class Store:
         assert row is not None
         return int(row[0]) + (1 if row[1] is not False else 0)
 
-    def bm25(
-        self,
-        text: str,
-        k: int,
-        labels: Sequence[str] | None = None,
-        qvec: NDArray[np.float32] | None = None,
-    ) -> list[Chunk]:
-        """The ``k`` best chunks for ``text`` by BM25 over the table's postings, best first
-        (ties by id), scored in one query. With ``qvec`` they also carry their cosine distance."""
-        from fieldkit.rag._lexical import identifier_terms
-
-        self.ensure_lexical()
-        params: dict[str, Any] = {
-            "text": text,
-            "idents": sorted(identifier_terms(text)),
-            "k": int(k),
-        }
-        return self._text_search(_lexsql.bm25_query, params, labels, qvec, vector=qvec is not None)
-
     def count(self) -> int:
         """Number of stored chunks."""
         with _guard(f"counting {self.table.qualified}"), self.connection(vector=False) as conn:
@@ -590,25 +571,24 @@ class Store:
         k: int,
         labels: Sequence[str] | None = None,
         qvec: NDArray[np.float32] | None = None,
-    ) -> list[Chunk]:
-        """Chunks sharing words with ``text`` (Postgres full text, GIN index), best first.
-
-        With ``qvec`` the returned chunks also carry their cosine distance.
-        """
-        params: dict[str, Any] = {"text": text, "k": int(k)}
-        return self._text_search(_sql.lexical_query, params, labels, qvec, vector=True)
-
-    def _text_search(
-        self,
-        build: _LexicalQuery,
-        params: dict[str, Any],
-        labels: Sequence[str] | None,
-        qvec: NDArray[np.float32] | None,
         *,
-        vector: bool,
+        scoring: str = "bm25",
     ) -> list[Chunk]:
-        """Run a lexical query from *build* (``bm25_query`` or ``lexical_query``) with *params*
-        plus the optional label filter and query vector; rows become chunks."""
+        """The ``k`` chunks best matching ``text``, best first: ``scoring="bm25"`` by BM25 over
+        the table's postings (ties by id, one query), ``"postgres"`` by ``ts_rank_cd`` over
+        Postgres full text (GIN index). With ``qvec`` they also carry their cosine distance."""
+        params: dict[str, Any] = {"text": text, "k": int(k)}
+        build: _LexicalQuery
+        if scoring == "bm25":
+            from fieldkit.rag._lexical import identifier_terms
+
+            self.ensure_lexical()
+            params["idents"] = sorted(identifier_terms(text))
+            build = _lexsql.bm25_query
+        elif scoring == "postgres":
+            build = _sql.lexical_query
+        else:
+            raise ValueError(f"scoring must be 'bm25' or 'postgres'; got {scoring!r}")
         if labels is not None:
             params["labels"] = list(labels)
         if qvec is not None:
@@ -620,7 +600,7 @@ class Store:
             storage=self.storage,
         )
         try:
-            with self.connection(vector=vector) as conn:
+            with self.connection(vector=qvec is not None) as conn:
                 rows = conn.execute(query, params).fetchall()
         except psycopg.Error as exc:
             raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc
