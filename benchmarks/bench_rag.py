@@ -64,6 +64,9 @@ class _Precomputed:
         rows = []
         for t in texts:
             kind, _, idx = t.partition(" ")
+            if not idx.isdigit():  # ensure_schema's probe of the vector size
+                rows.append(self._p[0])
+                continue
             rows.append((self._q if kind == "query" else self._p)[int(idx)])
         return np.asarray(rows, dtype=np.float32)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import psycopg
 import pytest
 
 from fieldkit.nim import NIMClient, NIMContextOverflowError
@@ -30,7 +32,8 @@ def nim_pipe(
         kwargs.setdefault("embed_url", simulator.base_url + "/")
         kwargs.setdefault("embed_dim", simulator.embed_dim)
         p = make_pipe(**kwargs)
-        p.ensure_schema()
+        p.ensure_schema()  # embeds one probe text when the table is new
+        simulator.reset()  # each test counts the requests of its own calls
         return p
 
     return make
@@ -111,6 +114,54 @@ def test_wrong_dimension_from_server_is_a_rag_error(
     )
     with pytest.raises(RAGError, match="dimension 384"):
         p.retrieve("q")
+
+
+def _table_exists(dsn: str, table: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{table}"',)).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_server_ignoring_dimensions_creates_no_table(
+    simulator_factory: Callable[..., NIMSimulator],
+    make_pipe: Callable[..., Pipeline],
+    pg_dsn: str,
+    pg_table: str,
+) -> None:
+    # llama-server style: `dimensions` ignored, the model's own 64-wide vectors come back
+    sim = simulator_factory(embed_dim=64, honour_dimensions=False)
+    wrong = make_pipe(embed_url=sim.base_url, embed_dim=32)
+    with pytest.raises(RAGError, match="dimension 32") as err:
+        wrong.ensure_schema()
+    assert "dimension 64" in str(err.value)
+    assert not _table_exists(pg_dsn, pg_table)
+    right = make_pipe(embed_url=sim.base_url, embed_dim=64)
+    right.ensure_schema()
+    assert right.ingest([Document(1, "DGX Spark memory")]) == 1
+    assert right.retrieve("Spark memory", top_k=1)[0].id == 1
+
+
+class _WideEmbedder:
+    """A user embedder that declares 8 dimensions but returns 16."""
+
+    name = "test:wide"
+    dim = 8
+
+    def embed(self, texts: Sequence[str], *, input_type: str = "passage") -> np.ndarray:
+        return np.ones((len(texts), 16), dtype=np.float32) / 4.0
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_embedder_of_another_size_creates_no_table(
+    make_pipe: Callable[..., Pipeline], pg_dsn: str, pg_table: str
+) -> None:
+    p = make_pipe(embedder=_WideEmbedder())
+    assert p.embed_dim == 8
+    with pytest.raises(RAGError, match="dimension 16, not the configured dimension 8"):
+        p.ensure_schema()
+    assert not _table_exists(pg_dsn, pg_table)
 
 
 def test_rerank_posts_to_the_full_url_and_orders_by_logit(

@@ -551,7 +551,12 @@ class _RandomVectors:
         import numpy as np
 
         src = {"p": self.x, "q": self.q}
-        return np.stack([src[t.split()[0]][int(t.split()[1])] for t in texts])
+        return np.stack(
+            [
+                src[w[0]][int(w[1])] if w[0] in src else self.q[0]  # else: the schema's probe
+                for w in (t.split() for t in texts)
+            ]
+        )
 
     def close(self) -> None:
         pass

@@ -222,11 +222,7 @@ def ingest_paths(
                 f"{other_dim}); this pipeline embeds with {name} (dimension {dim}); use "
                 "another --table or the same embedder"
             )
-    if store.has_ann_index() is None:
-        # A new table takes its vector size from the embedder: one probe first, so a server
-        # that returns another size fails here, before a table or a file row records it.
-        pipe._embed(["dimension probe"], "passage")
-    store.ensure_schema()
+    pipe.ensure_schema()  # before a file row records anything
     sources.ensure()
     records = sources.records()
     if records and store.is_empty():  # the chunks were dropped behind our back: start over

@@ -17,7 +17,7 @@ import hashlib
 from psycopg import sql
 
 from fieldkit.rag._lexical import BM25_B, BM25_K1, IDENTIFIER_MAX
-from fieldkit.rag._sql import TableName
+from fieldkit.rag._sql import TableName, table_exists
 
 __all__ = [
     "backfill",
@@ -66,10 +66,7 @@ def _terms_of(rows: str) -> str:
 
 def exists(t: TableName) -> sql.Composed:
     """Query: whether the statistics table (created last) exists."""
-    stats = lex_tables(t)[1]
-    return sql.SQL("SELECT to_regclass({q}) IS NOT NULL").format(
-        q=sql.Literal(stats.ident.as_string(None))
-    )
+    return table_exists(lex_tables(t)[1])
 
 
 def create(t: TableName) -> list[sql.Composed]:

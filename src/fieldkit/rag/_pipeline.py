@@ -310,8 +310,13 @@ class Pipeline:
     def ensure_schema(self) -> None:
         """Create the table (the published API's columns plus ``doc_id``, ``chunk_index``,
         ``tsv``) with HNSW (cosine), GIN (full text) and b-tree indexes; idempotent. An existing
-        table of another vector dimension is refused with RAGError."""
-        self.store.ensure_schema()
+        table of another vector dimension is refused with RAGError, and so is a new table when
+        the embedder returns vectors of another size than ``embed_dim`` (one short embedding
+        tells)."""
+        self.store.ensure_schema(probe=self._probe_dim)
+
+    def _probe_dim(self) -> int:
+        return int(np.asarray(self._embed(["dimension probe"], "passage")).shape[-1])
 
     def drop_table(self) -> None:
         """Drop this pipeline's table (and its indexes) if it exists, with the file records of

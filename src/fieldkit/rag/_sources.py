@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
 
 from fieldkit.rag._lexsql import side_table
+from fieldkit.rag._sql import table_exists
 from fieldkit.rag._store import Store, db_error
 from fieldkit.rag._types import Source
 
@@ -42,11 +44,20 @@ class SourceTables:
         self.files = side_table(store.table, "files")
         self.spans = side_table(store.table, "spans")
 
+    def _read_files(self, query: LiteralString) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` over the files table (``{f}``); none when it does not exist."""
+        try:
+            with self.store.connection(vector=False) as conn:
+                found = conn.execute(table_exists(self.files)).fetchone()
+                if not found or not found[0]:
+                    return []
+                return conn.execute(sql.SQL(query).format(f=self.files.ident)).fetchall()
+        except psycopg.Error as exc:
+            raise db_error(f"reading {self.files.qualified}", exc) from exc
+
     def exists(self) -> bool:
         with self.store.connection(vector=False) as conn:
-            row = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (self.spans.ident.as_string(None),)
-            ).fetchone()
+            row = conn.execute(table_exists(self.spans)).fetchone()
         return bool(row and row[0])
 
     def ensure(self) -> None:
@@ -88,32 +99,11 @@ class SourceTables:
 
     def embedders(self) -> list[tuple[str, int]]:
         """The distinct (embedder, dim) pairs recorded (none when the table does not exist)."""
-        try:
-            with self.store.connection(vector=False) as conn:
-                reg = conn.execute(
-                    "SELECT to_regclass(%s) IS NOT NULL", (self.files.ident.as_string(None),)
-                ).fetchone()
-                if not reg or not reg[0]:
-                    return []
-                rows = conn.execute(
-                    sql.SQL("SELECT DISTINCT embedder, dim FROM {f} LIMIT 5").format(
-                        f=self.files.ident
-                    )
-                ).fetchall()
-        except psycopg.Error as exc:
-            raise db_error(f"reading {self.files.qualified}", exc) from exc
+        rows = self._read_files("SELECT DISTINCT embedder, dim FROM {f} LIMIT 5")
         return [(str(r[0]), int(r[1])) for r in rows]
 
     def records(self) -> dict[str, FileRecord]:
-        try:
-            with self.store.connection(vector=False) as conn:
-                rows = conn.execute(
-                    sql.SQL("SELECT path, doc_id, sha256, chunks, embedder, dim FROM {f}").format(
-                        f=self.files.ident
-                    )
-                ).fetchall()
-        except psycopg.Error as exc:
-            raise db_error(f"reading {self.files.qualified}", exc) from exc
+        rows = self._read_files("SELECT path, doc_id, sha256, chunks, embedder, dim FROM {f}")
         return {
             r[0]: FileRecord(r[0], int(r[1]), r[2], int(r[3] or 0), r[4], int(r[5])) for r in rows
         }

@@ -44,6 +44,11 @@ class TableName:
         """``schema.name`` or ``name`` (for messages and ``to_regclass``)."""
         return self.name if self.schema is None else f"{self.schema}.{self.name}"
 
+    @property
+    def regclass(self) -> sql.Literal:
+        """The quoted identifier as a string literal, the argument ``to_regclass`` takes."""
+        return sql.Literal(self.ident.as_string(None))
+
     def index_qualified(self, kind: str) -> sql.Identifier:
         """The index name qualified with the table's schema (for DROP INDEX)."""
         name = self.index_name(kind)
@@ -127,12 +132,18 @@ def create_indexes(t: TableName, storage: str = "vector") -> dict[str, sql.Compo
     return out
 
 
-def existing_columns(t: TableName) -> sql.Composed:
-    """Query: the table's column names (no rows if the table does not exist)."""
+def table_exists(t: TableName) -> sql.Composed:
+    """Query: whether the table exists."""
+    return sql.SQL("SELECT to_regclass({q}) IS NOT NULL").format(q=t.regclass)
+
+
+def columns(t: TableName) -> sql.Composed:
+    """Query: per column of the table, its name, type modifier (a vector's dimension) and type
+    name (no rows if the table does not exist)."""
     return sql.SQL(
-        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass({q}) "
-        "AND attnum > 0 AND NOT attisdropped"
-    ).format(q=sql.Literal(t.ident.as_string(None)))
+        "SELECT attname, atttypmod, atttypid::regtype::text FROM pg_attribute "
+        "WHERE attrelid = to_regclass({q}) AND attnum > 0 AND NOT attisdropped"
+    ).format(q=t.regclass)
 
 
 def existing_indexes(t: TableName) -> sql.Composed:
@@ -140,7 +151,7 @@ def existing_indexes(t: TableName) -> sql.Composed:
     return sql.SQL(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "WHERE i.indrelid = to_regclass({q})"
-    ).format(q=sql.Literal(t.ident.as_string(None)))
+    ).format(q=t.regclass)
 
 
 def create_hnsw(t: TableName, storage: str = "vector") -> sql.Composed:
@@ -157,7 +168,7 @@ def has_index(t: TableName, kind: str) -> sql.Composed:
         "SELECT CASE WHEN to_regclass({q}) IS NULL THEN NULL ELSE EXISTS ("
         "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "WHERE i.indrelid = to_regclass({q}) AND c.relname = {n} AND i.indisvalid) END"
-    ).format(q=sql.Literal(t.ident.as_string(None)), n=sql.Literal(t.index_name(kind)))
+    ).format(q=t.regclass, n=sql.Literal(t.index_name(kind)))
 
 
 def drop_hnsw(t: TableName) -> sql.Composed:
@@ -168,14 +179,6 @@ def drop_hnsw(t: TableName) -> sql.Composed:
 def is_empty(t: TableName) -> sql.Composed:
     """Query: whether the table has no rows."""
     return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {t})").format(t=t.ident)
-
-
-def column_dim(t: TableName) -> sql.Composed:
-    """Query: the declared dimension and type name of the table's ``embedding`` column."""
-    return sql.SQL(
-        "SELECT a.atttypmod, a.atttypid::regtype::text FROM pg_attribute a "
-        "WHERE a.attrelid = to_regclass({q}) AND a.attname = 'embedding' AND NOT a.attisdropped"
-    ).format(q=sql.Literal(t.ident.as_string(None)))
 
 
 def create_stage(dim: int, storage: str = "vector") -> sql.Composed:

@@ -260,8 +260,26 @@ class Store:
 
     # -- schema ------------------------------------------------------------------------------
 
-    def ensure_schema(self) -> None:
-        """Create the extension, table, new columns and indexes; refuse a dimension mismatch."""
+    def exists(self) -> bool:
+        """Whether the chunk table exists."""
+        with _guard(f"reading {self.table.qualified}"), self.connection(vector=False) as conn:
+            row = conn.execute(_sql.table_exists(self.table)).fetchone()
+        return bool(row and row[0])
+
+    def ensure_schema(self, *, probe: Callable[[], int]) -> None:
+        """Create the extension, table, new columns and indexes; refuse a dimension mismatch.
+
+        A new table takes its vector size from ``dim``, so ``probe()`` (the size the embedder
+        really returns) is asked first: another size raises DimensionMismatchError, nothing
+        created."""
+        if not self.exists():
+            got = probe()
+            if got != self.dim:
+                raise DimensionMismatchError(
+                    f"the embedder returns vectors of dimension {got}, not the configured "
+                    f"dimension {self.dim}; set the embedding dimension to {got} "
+                    f"(table {self.table.qualified} was not created)"
+                )
         with (
             _guard(f"ensure_schema on {self.table.qualified}"),
             self.connection(vector=False) as conn,
@@ -269,24 +287,24 @@ class Store:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            row = conn.execute(_sql.column_dim(self.table)).fetchone()
-            if row is not None and row[0] is not None and int(row[0]) not in (-1, self.dim):
+            columns = {r[0]: (r[1], r[2]) for r in conn.execute(_sql.columns(self.table))}
+            dim, storage = columns.get("embedding", (None, None))
+            if dim is not None and int(dim) not in (-1, self.dim):
                 raise DimensionMismatchError(
-                    f"table {self.table.qualified} stores vectors of dimension {row[0]} but "
+                    f"table {self.table.qualified} stores vectors of dimension {dim} but "
                     f"this pipeline embeds with dimension {self.dim}; drop the table or use "
                     "another table name"
                 )
-            if row is not None and row[1] in STORAGE_TYPES and row[1] != self.storage:
+            if storage in STORAGE_TYPES and storage != self.storage:
                 log.info(
                     "table %s stores %s embeddings; using that (asked for %s)",
                     self.table.qualified,
-                    row[1],
+                    storage,
                     self.storage,
                 )
-                self.storage = str(row[1])
+                self.storage = str(storage)
             # Only the DDL that is missing: on an up-to-date table nothing is altered, so no
             # exclusive lock is taken and a non-owner can call this.
-            columns = {r[0] for r in conn.execute(_sql.existing_columns(self.table))}
             if not columns:
                 conn.execute(_sql.create_table(self.table, self.dim, self.storage))
             for name, stmt in _sql.add_columns(self.table).items():
@@ -323,7 +341,7 @@ class Store:
             self._lex_ready = True
             return True
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table.qualified,))
-        if not {r[0] for r in conn.execute(_sql.existing_columns(self.table))} >= {"tsv", "text"}:
+        if not {r[0] for r in conn.execute(_sql.columns(self.table))} >= {"tsv", "text"}:
             return False
         row = conn.execute(_lexsql.exists(self.table)).fetchone()
         if not (row and row[0]):
@@ -377,25 +395,6 @@ class Store:
             row = conn.execute(_lexsql.mismatches(self.table)).fetchone()
         assert row is not None
         return int(row[0]) + (1 if row[1] is not False else 0)
-
-    def bm25(
-        self,
-        text: str,
-        k: int,
-        labels: Sequence[str] | None = None,
-        qvec: NDArray[np.float32] | None = None,
-    ) -> list[Chunk]:
-        """The ``k`` best chunks for ``text`` by BM25 over the table's postings, best first
-        (ties by id), scored in one query. With ``qvec`` they also carry their cosine distance."""
-        from fieldkit.rag._lexical import identifier_terms
-
-        self.ensure_lexical()
-        params: dict[str, Any] = {
-            "text": text,
-            "idents": sorted(identifier_terms(text)),
-            "k": int(k),
-        }
-        return self._text_search(_lexsql.bm25_query, params, labels, qvec, vector=qvec is not None)
 
     def count(self) -> int:
         """Number of stored chunks."""
@@ -572,25 +571,24 @@ class Store:
         k: int,
         labels: Sequence[str] | None = None,
         qvec: NDArray[np.float32] | None = None,
-    ) -> list[Chunk]:
-        """Chunks sharing words with ``text`` (Postgres full text, GIN index), best first.
-
-        With ``qvec`` the returned chunks also carry their cosine distance.
-        """
-        params: dict[str, Any] = {"text": text, "k": int(k)}
-        return self._text_search(_sql.lexical_query, params, labels, qvec, vector=True)
-
-    def _text_search(
-        self,
-        build: _LexicalQuery,
-        params: dict[str, Any],
-        labels: Sequence[str] | None,
-        qvec: NDArray[np.float32] | None,
         *,
-        vector: bool,
+        scoring: str = "bm25",
     ) -> list[Chunk]:
-        """Run a lexical query from *build* (``bm25_query`` or ``lexical_query``) with *params*
-        plus the optional label filter and query vector; rows become chunks."""
+        """The ``k`` chunks best matching ``text``, best first: ``scoring="bm25"`` by BM25 over
+        the table's postings (ties by id, one query), ``"postgres"`` by ``ts_rank_cd`` over
+        Postgres full text (GIN index). With ``qvec`` they also carry their cosine distance."""
+        params: dict[str, Any] = {"text": text, "k": int(k)}
+        build: _LexicalQuery
+        if scoring == "bm25":
+            from fieldkit.rag._lexical import identifier_terms
+
+            self.ensure_lexical()
+            params["idents"] = sorted(identifier_terms(text))
+            build = _lexsql.bm25_query
+        elif scoring == "postgres":
+            build = _sql.lexical_query
+        else:
+            raise ValueError(f"scoring must be 'bm25' or 'postgres'; got {scoring!r}")
         if labels is not None:
             params["labels"] = list(labels)
         if qvec is not None:
@@ -602,7 +600,7 @@ class Store:
             storage=self.storage,
         )
         try:
-            with self.connection(vector=vector) as conn:
+            with self.connection(vector=qvec is not None) as conn:
                 rows = conn.execute(query, params).fetchall()
         except psycopg.Error as exc:
             raise db_error(f"lexical retrieval from {self.table.qualified}", exc) from exc

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from fieldkit.rag._sources import side_table
-from fieldkit.rag._sql import TableName, parse_table_name
+from fieldkit.rag._sql import TableName, parse_table_name, table_exists
 from fieldkit.rag._types import RAGError
 
 __all__ = ["TableInfo", "drop_table", "list_tables", "resolve_dsn", "table_stats"]
@@ -92,14 +92,14 @@ def _qualified(schema: str, name: str) -> TableName:
 
 
 def _exists(conn: psycopg.Connection[Any], t: TableName) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (t.ident.as_string(None),)).fetchone()
+    row = conn.execute(table_exists(t)).fetchone()
     return bool(row and row[0])
 
 
 def _info(conn: psycopg.Connection[Any], t: TableName, vector_type: str) -> TableInfo:
     row = conn.execute(
         sql.SQL("SELECT count(*), pg_total_relation_size({r}) FROM {t}").format(
-            r=sql.Literal(t.ident.as_string(None)), t=t.ident
+            r=t.regclass, t=t.ident
         )
     ).fetchone()
     chunks, size = (int(row[0]), int(row[1])) if row else (0, 0)
@@ -109,7 +109,7 @@ def _info(conn: psycopg.Connection[Any], t: TableName, vector_type: str) -> Tabl
         if not _exists(conn, side):
             continue
         got = conn.execute(
-            "SELECT pg_total_relation_size(%s)", (side.ident.as_string(None),)
+            sql.SQL("SELECT pg_total_relation_size({r})").format(r=side.regclass)
         ).fetchone()
         size += int(got[0]) if got else 0
         if suffix == "files":

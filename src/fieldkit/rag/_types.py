@@ -6,22 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = [
-    "CHUNKS_PER_DOC_MAX",
-    "DEFAULT_CHUNK_TOKENS",
-    "DEFAULT_EMBED_BATCH",
-    "DEFAULT_EMBED_DIM",
-    "DEFAULT_EMBED_MODEL",
-    "DEFAULT_RERANK_MODEL",
-    "DEFAULT_RERANK_URL",
-    "Chunk",
-    "Document",
-    "RAGError",
-    "RetrievalMode",
-    "Source",
-    "coerce_document",
-]
-
 DEFAULT_EMBED_MODEL = "nvidia/llama-nemotron-embed-1b-v2"
 DEFAULT_EMBED_DIM = 1024
 DEFAULT_EMBED_BATCH = 32

@@ -12,6 +12,4 @@ def lexical(req: Request) -> list[Chunk]:
     query was embedded already (hybrid), the hits carry their cosine distance."""
     text = req.query.replace("\x00", " ")
     qvec = req.vector() if req.has_vector else None
-    if req.config.lexical == "bm25":
-        return req.store.bm25(text, req.k, req.labels, qvec=qvec)
-    return req.store.lexical(text, req.k, req.labels, qvec=qvec)
+    return req.store.lexical(text, req.k, req.labels, qvec=qvec, scoring=req.config.lexical)
