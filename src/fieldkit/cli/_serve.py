@@ -102,7 +102,7 @@ def serve(
         False,
         "--embeddings",
         help="Serve /v1/embeddings from an embedding GGUF (default: the bundled MiniLM, "
-        "converted to GGUF once, locally).",
+        "converted once, locally, to an f16 GGUF whose vectors match the local embedder's).",
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="CPU threads (default: half the usable CPUs).", show_default=False

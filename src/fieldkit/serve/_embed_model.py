@@ -19,14 +19,16 @@ from fieldkit.serve._locate import LlamaBuildError, llama_source_dir
 
 __all__ = ["EMBED_OUTTYPES", "minilm_gguf"]
 
-#: GGUF types the conversion writes (``convert_hf_to_gguf.py --outtype``).
+#: GGUF types the conversion writes (``convert_hf_to_gguf.py --outtype``). f32 and f16 give the
+#: local embedder's vectors; q8_0's 8-bit matmuls drift on one-token texts (cosine down to 0.998).
 EMBED_OUTTYPES = ("f32", "f16", "q8_0")
 _CONVERT_TIMEOUT_S = 600.0
 
 
 def minilm_gguf(outtype: str = "f16", *, dest_dir: Path | None = None) -> Path:
     """Path of the bundled all-MiniLM-L6-v2 as a GGUF of *outtype*, converting it on first use
-    (needs ``torch``/``transformers`` and the llama.cpp source of ``fieldkit serve --build``)."""
+    (needs ``torch``/``transformers`` and the llama.cpp source of ``fieldkit serve --build``).
+    f16, the default, is the file whose vectors match the local embedder's on every text."""
     if outtype not in EMBED_OUTTYPES:
         raise ValueError(f"outtype must be one of {EMBED_OUTTYPES}, got {outtype!r}")
     dest_dir = dest_dir or fieldkit_home() / "models"
