@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
+from typer.core import TyperCommand
 
 from fieldkit.cli._app import (
     CONTEXT,
@@ -60,7 +61,23 @@ def _offload_line(server: LocalServer) -> str:
     return f"GPU offload: {facts.offloaded}/{facts.offloadable} layers (llama-server's log)"
 
 
-@app.command(context_settings={"allow_extra_args": True, **CONTEXT})
+class _ServeCommand(TyperCommand):
+    """Only the arguments after ``--`` reach llama-server: a stray argument before it is a
+    usage error, so a typo never becomes a llama-server flag."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        own, passthrough = args, []
+        if "--" in args:
+            cut = args.index("--")
+            own, passthrough = args[:cut], args[cut + 1 :]
+        stray = super().parse_args(ctx, own)
+        if stray:
+            fail(f"unexpected argument {stray[0]!r}: only arguments after `--` go to llama-server")
+        ctx.args = passthrough
+        return passthrough
+
+
+@app.command(cls=_ServeCommand, context_settings={"allow_extra_args": True, **CONTEXT})
 def serve(
     click_ctx: typer.Context,
     model: str | None = typer.Option(
