@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail
+from fieldkit.cli._app import command_group, echo_json, fail
 
 if TYPE_CHECKING:
     from fieldkit.lineage import LineageStore
 
-lineage_app = typer.Typer(
-    help="Inspect an autonomous-research trial log (a store directory or a results.tsv).",
-    no_args_is_help=True,
-    add_completion=False,
+lineage_app = command_group(
+    "lineage", "Inspect an autonomous-research trial log (a store directory or a results.tsv)."
 )
-app.add_typer(lineage_app, name="lineage")
 
 PathArg = Annotated[Path, typer.Argument(help="Store directory or a results.tsv file.")]
 MetricOpt = Annotated[
