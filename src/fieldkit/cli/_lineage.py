@@ -31,26 +31,23 @@ SalvageOpt = Annotated[
 ]
 
 
-def _open(
+def _store(
     path: Path, metric: str | None, higher: bool, strict: bool, salvage: bool
 ) -> LineageStore:
+    """The trial log at *path*, parsed once; skipped-row warnings become ``warning:`` lines."""
     from fieldkit.lineage import LineageStore
 
     if not path.exists():
         fail(f"{path} does not exist")
     if path.is_dir() and not (path / LineageStore.RESULTS_FILENAME).is_file():
         fail(f"{path} has no {LineageStore.RESULTS_FILENAME}")
-    return LineageStore.open(
+    store = LineageStore.open(
         path,
         lower_is_better=not higher,
         metric_field=metric,
         strict=strict,
         salvage_malformed=salvage,
     )
-
-
-def _load(store: LineageStore) -> None:
-    """Parse the log once, turning skipped-row warnings into ``warning:`` lines on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -65,6 +62,7 @@ def _load(store: LineageStore) -> None:
             f"pick one with --metric (columns: {', '.join(store.header)})",
             err=True,
         )
+    return store
 
 
 @lineage_app.command("summary")
@@ -77,8 +75,7 @@ def summary(
     salvage: SalvageOpt = False,
 ) -> None:
     """Trials, per-status counts and rates, keeps, the best trial and skipped rows."""
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     s = store.summary()
     out: dict[str, Any] = {
         "trials": s["trials"],
@@ -139,8 +136,7 @@ def render(
         from datetime import UTC, datetime
 
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     snap = store.render_prompt(
         specialist,
         top_k=top_k,
@@ -166,8 +162,7 @@ def tree(
     """Print the research tree as tree.tsv (preorder; depth and id path per trial)."""
     from fieldkit.lineage.views import tree_tsv
 
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     field = store.metric_field
     if as_json:
         echo_json(
@@ -203,8 +198,7 @@ def chain(
     """Print the ancestry of EXP, root first."""
     from fieldkit.lineage.views import one_line
 
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     try:
         trials = store.chain_to(exp)
     except KeyError:
