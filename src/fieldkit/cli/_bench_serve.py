@@ -361,19 +361,9 @@ def bench_serve(
         if out is not None:
             _check_output(option, out)
     if plot is not None:
-        from fieldkit._lazy import MissingExtraError, require
-
-        try:
-            require("matplotlib", "plot", purpose="--plot")
-        except MissingExtraError as exc:
-            fail(str(exc))
+        _require("matplotlib", "plot", "--plot")
     if mlflow is not None:
-        from fieldkit._lazy import MissingExtraError, require
-
-        try:
-            require("mlflow", "mlflow", purpose="--mlflow")
-        except MissingExtraError as exc:
-            fail(str(exc))
+        _require("mlflow", "mlflow", "--mlflow")
         from fieldkit.servebench import MlflowLogError, check_tracking_store
 
         try:
@@ -564,6 +554,16 @@ def bench_serve(
     if failed:
         names = ", ".join(p.label for p in failed)
         fail(f"every request failed at {names}", code=1)
+
+
+def _require(module: str, extra: str, option: str) -> None:
+    """An option that needs an optional extra fails before the run when it is not installed."""
+    from fieldkit._lazy import MissingExtraError, require
+
+    try:
+        require(module, extra, purpose=option)
+    except MissingExtraError as exc:
+        fail(str(exc))
 
 
 def _check_output(option: str, out: Path) -> None:
