@@ -259,7 +259,7 @@ def bench_serve(
             "--mlflow",
             help="Also log each load point as a run in the experiment 'fieldkit-bench-serve' at "
             "this MLflow tracking URI (e.g. sqlite:///mlflow.db, http://host:5000; needs "
-            "fieldkit[mlflow]).",
+            "fieldkit\\[mlflow]).",
         ),
     ] = None,
     plot: Annotated[
@@ -267,7 +267,7 @@ def bench_serve(
         typer.Option(
             "--plot",
             help="Write latency vs throughput across the sweep to this .png/.svg "
-            "(needs fieldkit[plot]).",
+            "(needs fieldkit\\[plot]).",
         ),
     ] = None,
     timeout: Annotated[

@@ -304,7 +304,7 @@ def bench_rag(
         None,
         "--mlflow",
         help="Also log the run to the experiment 'fieldkit-bench-rag' at this MLflow tracking "
-        "URI (e.g. sqlite:///mlflow.db; needs fieldkit[mlflow]).",
+        "URI (e.g. sqlite:///mlflow.db; needs fieldkit\\[mlflow]).",
         show_default=False,
     ),
 ) -> None:
