@@ -265,7 +265,7 @@ def test_embedded_default_in_a_fresh_process_and_home(tiny: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--mode", "fuzzy"], "--mode must be one of"),
+        (["--mode", "fuzzy"], "Invalid value for '--mode'"),
         (["--table", "x; DROP TABLE y"], "invalid table name"),
         (["--k", "0"], "--k, --rerank-k and --max-tokens must be positive"),
         (["--corpus", "/nonexistent/corpus.json"], "cannot read corpus /nonexistent/corpus.json"),

@@ -27,3 +27,18 @@ def test_every_command_has_a_help_section_in_the_cli_doc() -> None:
     assert "fieldkit feasibility" in paths and "fieldkit bench rag" in paths
     missing = [p for p in paths if f"### `{p}`" not in DOC]
     assert not missing, f"run scripts/gen-cli-docs and add these to it: {missing}"
+
+
+def test_help_keeps_the_extra_names_in_brackets() -> None:
+    # Rich reads "[plot]" as markup: an unescaped one vanishes from --help.
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for command, extras in (
+        (["bench", "serve"], ("plot", "mlflow")),
+        (["bench", "rag"], ("mlflow",)),
+    ):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+        assert result.exit_code == 0
+        for extra in extras:
+            assert f"needs fieldkit[{extra}])" in result.output, (command, extra)

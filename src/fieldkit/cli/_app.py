@@ -19,6 +19,7 @@ from fieldkit._status import STATUS_KEY
 __all__ = [
     "app",
     "bench_app",
+    "command_group",
     "detail",
     "echo_json",
     "fail",
@@ -170,12 +171,17 @@ app = typer.Typer(
     context_settings=CONTEXT,
 )
 
-bench_app = typer.Typer(
-    help="Benchmarks: RAG on your corpus (bench rag) and serving load (bench serve).",
-    no_args_is_help=True,
-    add_completion=False,
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """``fieldkit NAME ...``: a group of subcommands; without one it prints its help."""
+    group = typer.Typer(help=help, no_args_is_help=True, add_completion=False)
+    app.add_typer(group, name=name)
+    return group
+
+
+bench_app = command_group(
+    "bench", "Benchmarks: RAG on your corpus (bench rag) and serving load (bench serve)."
 )
-app.add_typer(bench_app, name="bench")
 
 
 def version_line() -> str:

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -90,183 +90,235 @@ def _percentiles(text: str) -> list[float]:
 
 @bench_app.command("serve")
 def bench_serve(
-    base_url: str | None = typer.Option(
-        None,
-        "--base-url",
-        help="OpenAI-compatible root, e.g. http://localhost:8000/v1 (vLLM, NIM, SGLang, "
-        "llama-server, Ollama). Default: start the bundled local model for the run.",
-        show_default=False,
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="Model id. Default: the first one the server lists.",
-        show_default=False,
-    ),
-    api_key: str | None = typer.Option(
-        None,
-        "--api-key",
-        envvar="OPENAI_API_KEY",
-        help="Bearer token, if the server needs one.",
-        show_default=False,
-    ),
-    endpoint: str = typer.Option(
-        "chat",
-        "--endpoint",
-        help="chat (/chat/completions), completions (/completions, the prompt sent raw), "
-        "embeddings (/embeddings) or rerank (/rerank).",
-    ),
-    concurrency: str = typer.Option(
-        "1", "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
-    ),
-    rate: str | None = typer.Option(
-        None,
-        "--rate",
-        "-r",
-        help="Open-loop request rates in req/s (e.g. 2,4,8; inf = all at "
-        "once). Replaces --concurrency; --max-concurrency caps requests in flight.",
-        show_default=False,
-    ),
-    burstiness: float = typer.Option(
-        1.0, "--burstiness", help="Gamma shape of arrivals: 1 = Poisson, <1 burstier, >1 smoother."
-    ),
-    max_concurrency: int | None = typer.Option(
-        None, "--max-concurrency", help="With --rate: most requests in flight.", show_default=False
-    ),
-    num_requests: int = typer.Option(32, "--num-requests", "-n", help="Requests per load point."),
-    repeat: int = typer.Option(
-        1,
-        "--repeat",
-        help="Run the sweep this many times (fresh prompts each time) and report each "
-        "figure's mean and 95 % confidence interval.",
-    ),
-    warmup: int = typer.Option(
-        1, "--warmup", help="Warm-up requests before measuring (≥1 is sent)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed for synthetic prompts and arrival times."),
-    input_len: int = typer.Option(
-        128, "--input-len", help="Synthetic prompt length (words ≈ tokens)."
-    ),
-    output_len: int = typer.Option(64, "--output-len", help="Output tokens asked per request."),
-    range_ratio: float = typer.Option(
-        0.0, "--range-ratio", help="Draw lengths uniformly from L·(1±ratio) instead of fixed."
-    ),
-    shared_prefix: str | None = typer.Option(
-        None,
-        "--shared-prefix",
-        help="GROUPSxQUESTIONS: that many distinct system prompts of --prefix-len words, each "
-        "with that many distinct --input-len questions (exercises the prefix cache).",
-        show_default=False,
-    ),
-    multi_turn: str | None = typer.Option(
-        None,
-        "--multi-turn",
-        help="CONVERSATIONSxTURNS per point: each turn an --input-len message sent with the "
-        "history so far (earlier turns and the server's replies). Closed loop only.",
-        show_default=False,
-    ),
-    prefix_len: int = typer.Option(
-        256, "--prefix-len", help="With --shared-prefix: system prompt length (words)."
-    ),
-    trace: Path | None = typer.Option(
-        None,
-        "--trace",
-        help="Replay a JSONL trace in time: per line a timestamp (ms) and a prompt or "
-        "input_length, optional output_length. All its requests form one point.",
-        show_default=False,
-    ),
-    trace_speed: str = typer.Option(
-        "1", "--trace-speed", help="With --trace: replay speeds, e.g. 1,2 (2 = twice as fast)."
-    ),
-    sharegpt: Path | None = typer.Option(
-        None,
-        "--sharegpt",
-        help="ShareGPT-format file (JSON list or JSONL of 'conversations'): first human turn "
-        "as the prompt, the reply's length as max_tokens.",
-        show_default=False,
-    ),
-    dataset: Path | None = typer.Option(
-        None,
-        "--dataset",
-        help="JSONL of prompts (strings, message lists, or objects with "
-        "messages/prompt/text and optional max_tokens) instead of synthetic ones.",
-        show_default=False,
-    ),
-    ignore_eos: bool = typer.Option(
-        True, "--ignore-eos/--no-ignore-eos", help="Ask the server to generate all max_tokens."
-    ),
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="OpenAI-compatible root, e.g. http://localhost:8000/v1 (vLLM, NIM, SGLang, "
+            "llama-server, Ollama). Default: start the bundled local model for the run.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model id. Default: the first one the server lists."),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key", envvar="OPENAI_API_KEY", help="Bearer token, if the server needs one."
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str,
+        typer.Option(
+            "--endpoint",
+            help="chat (/chat/completions), completions (/completions, the prompt sent raw), "
+            "embeddings (/embeddings) or rerank (/rerank).",
+        ),
+    ] = "chat",
+    concurrency: Annotated[
+        str,
+        typer.Option(
+            "--concurrency", "-c", help="Closed-loop concurrency, or a sweep such as 1,2,4,8."
+        ),
+    ] = "1",
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            "--rate",
+            "-r",
+            help="Open-loop request rates in req/s (e.g. 2,4,8; inf = all at "
+            "once). Replaces --concurrency; --max-concurrency caps requests in flight.",
+        ),
+    ] = None,
+    burstiness: Annotated[
+        float,
+        typer.Option(
+            "--burstiness", help="Gamma shape of arrivals: 1 = Poisson, <1 burstier, >1 smoother."
+        ),
+    ] = 1.0,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", help="With --rate: most requests in flight.")
+    ] = None,
+    num_requests: Annotated[
+        int, typer.Option("--num-requests", "-n", help="Requests per load point.")
+    ] = 32,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            help="Run the sweep this many times (fresh prompts each time) and report each "
+            "figure's mean and 95 % confidence interval.",
+        ),
+    ] = 1,
+    warmup: Annotated[
+        int, typer.Option("--warmup", help="Warm-up requests before measuring (≥1 is sent).")
+    ] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for synthetic prompts and arrival times.")
+    ] = 0,
+    input_len: Annotated[
+        int, typer.Option("--input-len", help="Synthetic prompt length (words ≈ tokens).")
+    ] = 128,
+    output_len: Annotated[
+        int, typer.Option("--output-len", help="Output tokens asked per request.")
+    ] = 64,
+    range_ratio: Annotated[
+        float,
+        typer.Option(
+            "--range-ratio", help="Draw lengths uniformly from L·(1±ratio) instead of fixed."
+        ),
+    ] = 0.0,
+    shared_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--shared-prefix",
+            help="GROUPSxQUESTIONS: that many distinct system prompts of --prefix-len words, each "
+            "with that many distinct --input-len questions (exercises the prefix cache).",
+        ),
+    ] = None,
+    multi_turn: Annotated[
+        str | None,
+        typer.Option(
+            "--multi-turn",
+            help="CONVERSATIONSxTURNS per point: each turn an --input-len message sent with the "
+            "history so far (earlier turns and the server's replies). Closed loop only.",
+        ),
+    ] = None,
+    prefix_len: Annotated[
+        int,
+        typer.Option("--prefix-len", help="With --shared-prefix: system prompt length (words)."),
+    ] = 256,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            "--trace",
+            help="Replay a JSONL trace in time: per line a timestamp (ms) and a prompt or "
+            "input_length, optional output_length. All its requests form one point.",
+        ),
+    ] = None,
+    trace_speed: Annotated[
+        str,
+        typer.Option(
+            "--trace-speed", help="With --trace: replay speeds, e.g. 1,2 (2 = twice as fast)."
+        ),
+    ] = "1",
+    sharegpt: Annotated[
+        Path | None,
+        typer.Option(
+            "--sharegpt",
+            help="ShareGPT-format file (JSON list or JSONL of 'conversations'): first human turn "
+            "as the prompt, the reply's length as max_tokens.",
+        ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help="JSONL of prompts (strings, message lists, or objects with "
+            "messages/prompt/text and optional max_tokens) instead of synthetic ones.",
+        ),
+    ] = None,
+    ignore_eos: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-eos/--no-ignore-eos", help="Ask the server to generate all max_tokens."
+        ),
+    ] = True,
     slo: list[str] = typer.Option(
         [], "--slo", help="Latency objective, repeatable: ttft=500ms, tpot=50ms, itl=…, e2e=2s."
     ),
-    find_max: bool = typer.Option(
-        False,
-        "--find-max",
-        help="Search the highest concurrency (or rate with --rate) meeting "
-        "the SLOs, starting from the lowest given value.",
-    ),
-    attainment: float = typer.Option(
-        0.9, "--attainment", help="Share of requests that must meet the SLOs for a load to pass."
-    ),
-    max_load: float = typer.Option(64, "--max-load", help="Upper bound for --find-max."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON record per load point on stdout."),
-    raw: bool = typer.Option(False, "--raw", help="With --json: include every request's timings."),
-    csv_path: Path | None = typer.Option(
-        None,
-        "--csv",
-        help="Also write one CSV row per load point to this file.",
-        show_default=False,
-    ),
-    mlflow: str | None = typer.Option(
-        None,
-        "--mlflow",
-        help="Also log each load point as a run in the experiment 'fieldkit-bench-serve' at "
-        "this MLflow tracking URI (e.g. sqlite:///mlflow.db, http://host:5000; needs "
-        "fieldkit[mlflow]).",
-        show_default=False,
-    ),
-    plot: Path | None = typer.Option(
-        None,
-        "--plot",
-        help="Write latency vs throughput across the sweep to this .png/.svg "
-        "(needs fieldkit[plot]).",
-        show_default=False,
-    ),
-    timeout: float = typer.Option(
-        300.0,
-        "--timeout",
-        help="Seconds one request may take as a whole (connect, send, the full streamed reply).",
-    ),
-    max_consecutive_errors: int = typer.Option(
-        3,
-        "--max-consecutive-errors",
-        help="End a load point after this many timeouts or connection failures in a row "
-        "(0: never); the run is then partial and exits 1.",
-    ),
-    steady: bool = typer.Option(
-        False,
-        "--steady-state",
-        help="Count only requests sent after the first completion and finished before the "
-        "last send (drops ramp-up and drain).",
-    ),
-    percentiles: str = typer.Option(
-        "50,90,95,99", "--percentiles", help="Latency percentiles to report, e.g. 50,90,99,99.9."
-    ),
-    metrics: bool = typer.Option(
-        True, "--metrics/--no-metrics", help="Read the server's /metrics before/after each point."
-    ),
-    overhead: bool = typer.Option(
-        False,
-        "--overhead",
-        help="First measure the load generator's own overhead against the "
-        "0-latency simulator and print it.",
-    ),
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        help="CPU threads for the local model (without --base-url).",
-        show_default=False,
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    find_max: Annotated[
+        bool,
+        typer.Option(
+            "--find-max",
+            help="Search the highest concurrency (or rate with --rate) meeting "
+            "the SLOs, starting from the lowest given value.",
+        ),
+    ] = False,
+    attainment: Annotated[
+        float,
+        typer.Option(
+            "--attainment", help="Share of requests that must meet the SLOs for a load to pass."
+        ),
+    ] = 0.9,
+    max_load: Annotated[float, typer.Option("--max-load", help="Upper bound for --find-max.")] = 64,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON record per load point on stdout.")
+    ] = False,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="With --json: include every request's timings.")
+    ] = False,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write one CSV row per load point to this file."),
+    ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow",
+            help="Also log each load point as a run in the experiment 'fieldkit-bench-serve' at "
+            "this MLflow tracking URI (e.g. sqlite:///mlflow.db, http://host:5000; needs "
+            "fieldkit\\[mlflow]).",
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write latency vs throughput across the sweep to this .png/.svg "
+            "(needs fieldkit\\[plot]).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds one request may take as a whole (connect, send, the full streamed "
+            "reply).",
+        ),
+    ] = 300.0,
+    max_consecutive_errors: Annotated[
+        int,
+        typer.Option(
+            "--max-consecutive-errors",
+            help="End a load point after this many timeouts or connection failures in a row "
+            "(0: never); the run is then partial and exits 1.",
+        ),
+    ] = 3,
+    steady: Annotated[
+        bool,
+        typer.Option(
+            "--steady-state",
+            help="Count only requests sent after the first completion and finished before the "
+            "last send (drops ramp-up and drain).",
+        ),
+    ] = False,
+    percentiles: Annotated[
+        str,
+        typer.Option("--percentiles", help="Latency percentiles to report, e.g. 50,90,99,99.9."),
+    ] = "50,90,95,99",
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics/--no-metrics", help="Read the server's /metrics before/after each point."
+        ),
+    ] = True,
+    overhead: Annotated[
+        bool,
+        typer.Option(
+            "--overhead",
+            help="First measure the load generator's own overhead against the "
+            "0-latency simulator and print it.",
+        ),
+    ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="CPU threads for the local model (without --base-url)."),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+    ] = True,
 ) -> None:
     """Benchmark a model server: TTFT, TPOT, ITL, E2E, throughput and goodput per load point."""
     from fieldkit.servebench import (
@@ -309,19 +361,9 @@ def bench_serve(
         if out is not None:
             _check_output(option, out)
     if plot is not None:
-        from fieldkit._lazy import MissingExtraError, require
-
-        try:
-            require("matplotlib", "plot", purpose="--plot")
-        except MissingExtraError as exc:
-            fail(str(exc))
+        _require("matplotlib", "plot", "--plot")
     if mlflow is not None:
-        from fieldkit._lazy import MissingExtraError, require
-
-        try:
-            require("mlflow", "mlflow", purpose="--mlflow")
-        except MissingExtraError as exc:
-            fail(str(exc))
+        _require("mlflow", "mlflow", "--mlflow")
         from fieldkit.servebench import MlflowLogError, check_tracking_store
 
         try:
@@ -419,30 +461,18 @@ def bench_serve(
         try:
             cfg = ServeBenchConfig(
                 Target(
-                    base_url,
-                    model,
-                    api_key,
-                    ignore_eos=ignore_eos,
-                    timeout_s=timeout,
+                    base_url, model, api_key, ignore_eos=ignore_eos, timeout_s=timeout,
                     endpoint=_ENDPOINTS[endpoint],
                 ),
                 prompts,
                 mode=mode,  # type: ignore[arg-type]
                 loads=loads,
                 num_requests=len(prompts) if trace is not None else num_requests,
-                warmup=warmup,
-                burstiness=burstiness,
-                max_concurrency=max_concurrency,
-                seed=seed,
-                slos=slos,
-                find_max=find_max,
-                attainment=attainment,
-                max_load=max_load,
-                scrape_metrics=metrics,
-                max_consecutive_errors=max_consecutive_errors,
-                percentiles=pcts,
-                steady_state=steady,
-            )
+                warmup=warmup, burstiness=burstiness, max_concurrency=max_concurrency, seed=seed,
+                slos=slos, find_max=find_max, attainment=attainment, max_load=max_load,
+                scrape_metrics=metrics, max_consecutive_errors=max_consecutive_errors,
+                percentiles=pcts, steady_state=steady,
+            )  # fmt: skip
         except ServeBenchError as exc:
             fail(str(exc))
         from fieldkit.servebench import run_serve_bench
@@ -524,6 +554,16 @@ def bench_serve(
     if failed:
         names = ", ".join(p.label for p in failed)
         fail(f"every request failed at {names}", code=1)
+
+
+def _require(module: str, extra: str, option: str) -> None:
+    """An option that needs an optional extra fails before the run when it is not installed."""
+    from fieldkit._lazy import MissingExtraError, require
+
+    try:
+        require(module, extra, purpose=option)
+    except MissingExtraError as exc:
+        fail(str(exc))
 
 
 def _check_output(option: str, out: Path) -> None:

@@ -21,16 +21,13 @@ from pathlib import Path
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail
+from fieldkit.cli._app import command_group, echo_json, fail
 
 __all__ = ["eval_app"]
 
-eval_app = typer.Typer(
-    help="Evaluation reports from JSONL files: pass@k, matched-base comparison, trajectories.",
-    no_args_is_help=True,
-    add_completion=False,
+eval_app = command_group(
+    "eval", "Evaluation reports from JSONL files: pass@k, matched-base comparison, trajectories."
 )
-app.add_typer(eval_app, name="eval")
 
 
 def _check_file(path: Path) -> None:

@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail
+from fieldkit.cli._app import command_group, echo_json, fail
 
 if TYPE_CHECKING:
     from fieldkit.lineage import LineageStore
 
-lineage_app = typer.Typer(
-    help="Inspect an autonomous-research trial log (a store directory or a results.tsv).",
-    no_args_is_help=True,
-    add_completion=False,
+lineage_app = command_group(
+    "lineage", "Inspect an autonomous-research trial log (a store directory or a results.tsv)."
 )
-app.add_typer(lineage_app, name="lineage")
 
 PathArg = Annotated[Path, typer.Argument(help="Store directory or a results.tsv file.")]
 MetricOpt = Annotated[
@@ -34,26 +31,23 @@ SalvageOpt = Annotated[
 ]
 
 
-def _open(
+def _store(
     path: Path, metric: str | None, higher: bool, strict: bool, salvage: bool
 ) -> LineageStore:
+    """The trial log at *path*, parsed once; skipped-row warnings become ``warning:`` lines."""
     from fieldkit.lineage import LineageStore
 
     if not path.exists():
         fail(f"{path} does not exist")
     if path.is_dir() and not (path / LineageStore.RESULTS_FILENAME).is_file():
         fail(f"{path} has no {LineageStore.RESULTS_FILENAME}")
-    return LineageStore.open(
+    store = LineageStore.open(
         path,
         lower_is_better=not higher,
         metric_field=metric,
         strict=strict,
         salvage_malformed=salvage,
     )
-
-
-def _load(store: LineageStore) -> None:
-    """Parse the log once, turning skipped-row warnings into ``warning:`` lines on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -68,6 +62,7 @@ def _load(store: LineageStore) -> None:
             f"pick one with --metric (columns: {', '.join(store.header)})",
             err=True,
         )
+    return store
 
 
 @lineage_app.command("summary")
@@ -80,8 +75,7 @@ def summary(
     salvage: SalvageOpt = False,
 ) -> None:
     """Trials, per-status counts and rates, keeps, the best trial and skipped rows."""
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     s = store.summary()
     out: dict[str, Any] = {
         "trials": s["trials"],
@@ -142,18 +136,12 @@ def render(
         from datetime import UTC, datetime
 
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     snap = store.render_prompt(
-        specialist,
-        top_k=top_k,
-        recent_n=recent,
-        last_m_full=last_m,
-        session_timestamp=timestamp,
-        style="cxcscmu" if canonical == "cxcscmu" else "classic",
-        workdir=workdir,
+        specialist, top_k=top_k, recent_n=recent, last_m_full=last_m, session_timestamp=timestamp,
+        style="cxcscmu" if canonical == "cxcscmu" else "classic", workdir=workdir,
         tree_path=tree_path,
-    )
+    )  # fmt: skip
     typer.echo(snap.rendered_prompt, nl=False)
 
 
@@ -169,8 +157,7 @@ def tree(
     """Print the research tree as tree.tsv (preorder; depth and id path per trial)."""
     from fieldkit.lineage.views import tree_tsv
 
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     field = store.metric_field
     if as_json:
         echo_json(
@@ -206,8 +193,7 @@ def chain(
     """Print the ancestry of EXP, root first."""
     from fieldkit.lineage.views import one_line
 
-    store = _open(path, metric, higher_is_better, strict, salvage)
-    _load(store)
+    store = _store(path, metric, higher_is_better, strict, salvage)
     try:
         trials = store.chain_to(exp)
     except KeyError:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fieldkit.cli._app import check_seconds, echo_json, echo_json_line, fail
-from fieldkit.cli._lineage import HigherOpt, MetricOpt, lineage_app
+from fieldkit.cli._lineage import HigherOpt, MetricOpt, SalvageOpt, lineage_app
 
 if TYPE_CHECKING:
     from fieldkit.lineage.views import LineageBase
@@ -22,9 +22,6 @@ StoreArg = Annotated[
 ]
 TableOpt = Annotated[
     str, typer.Option("--table", help="Postgres table of the trial log (DSN stores only).")
-]
-SalvageOpt = Annotated[
-    bool, typer.Option("--salvage", help="Recover rows whose tail lost its tabs (cxcscmu).")
 ]
 
 

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from fieldkit.cli._app import app, fail
+from fieldkit.cli._app import command_group, fail
 
-pg_app = typer.Typer(help="The embedded Postgres (extra `embedded`).", no_args_is_help=True)
-app.add_typer(pg_app, name="pg")
+pg_app = command_group("pg", "The embedded Postgres (extra `embedded`).")
 
 _DIR = typer.Argument(help="Data directory (default: $FIELDKIT_HOME/pgdata).")
 

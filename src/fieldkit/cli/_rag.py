@@ -23,6 +23,7 @@ import typer
 from fieldkit._atomic import atomic_write_text
 from fieldkit._progress import progress_bar
 from fieldkit.cli._app import app, bench_app, check_seconds, check_url, echo_json, fail, note_done  # noqa: F401
+from fieldkit.cli._rag_modes import RetrievalModeName
 
 if TYPE_CHECKING:
     from fieldkit.nim import NIMClient
@@ -277,9 +278,7 @@ def bench_rag(
     ),
     k: int = typer.Option(5, "--k", help="Passages retrieved per question (hit rate @k)."),
     rerank_k: int = typer.Option(3, "--rerank-k", help="Passages kept for the generator."),
-    mode: str = typer.Option(
-        "hybrid", "--mode", help="Retrieval mode of ask: dense|lexical|hybrid."
-    ),
+    mode: RetrievalModeName = typer.Option("hybrid", "--mode", help="Retrieval mode of ask."),
     max_tokens: int = typer.Option(96, "--max-tokens", help="Completion tokens per answer."),
     warm_timeout: float = typer.Option(
         120.0, "--warm-timeout", help="Seconds to wait for each NIM to become ready."
@@ -305,16 +304,14 @@ def bench_rag(
         None,
         "--mlflow",
         help="Also log the run to the experiment 'fieldkit-bench-rag' at this MLflow tracking "
-        "URI (e.g. sqlite:///mlflow.db; needs fieldkit[mlflow]).",
+        "URI (e.g. sqlite:///mlflow.db; needs fieldkit\\[mlflow]).",
         show_default=False,
     ),
 ) -> None:
     """Ingest the bundled corpus and benchmark RAG: latency per stage and hit rate per mode."""
-    from fieldkit.rag import RETRIEVAL_MODES, RAGError
+    from fieldkit.rag import RAGError
     from fieldkit.rag.bench import PipelineOptions, load_bench_corpus
 
-    if mode not in RETRIEVAL_MODES:
-        fail(f"--mode must be one of {', '.join(RETRIEVAL_MODES)}, got {mode!r}")
     if k <= 0 or rerank_k <= 0 or max_tokens <= 0:
         fail("--k, --rerank-k and --max-tokens must be positive")
     if embed_dim is not None and embed_dim <= 0:

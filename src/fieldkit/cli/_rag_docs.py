@@ -10,19 +10,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fieldkit._terminal import printable
-from fieldkit.cli._app import app, check_seconds, check_url, echo_json, fail
+from fieldkit.cli._app import check_seconds, check_url, command_group, echo_json, fail
 from fieldkit.cli._rag_modes import ModeOpt
 
 if TYPE_CHECKING:
     from fieldkit.rag import Chunk, Pipeline
 
-rag_app = typer.Typer(
-    help="RAG over your own documents: ingest files, search them, ask with citations.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+rag_app = command_group(
+    "rag", "RAG over your own documents: ingest files, search them, ask with citations."
 )
-app.add_typer(rag_app, name="rag")
 
 _TABLE_HELP = "Chunk table (default: fieldkit_docs)."
 
@@ -223,13 +219,9 @@ def rag_ingest(
     try:
         with pipe:
             summary = pipe.ingest_paths(
-                roots,
-                glob=glob,
-                label=label,
-                chunk_tokens=chunk_tokens,
-                progress=None,
+                roots, glob=glob, label=label, chunk_tokens=chunk_tokens,
                 follow_symlinks=follow_symlinks,
-            )
+            )  # fmt: skip
     except IngestInterrupted as exc:
         s = exc.summary
         typer.echo(

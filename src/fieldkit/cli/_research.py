@@ -12,17 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fieldkit.cli._app import app, echo_json, fail, status
+from fieldkit.cli._app import command_group, echo_json, fail, status
 
 if TYPE_CHECKING:
     from fieldkit.research import StopRequest, TrialRecord, Workspace
 
-research_app = typer.Typer(
-    help="Run autonomous experiments: propose an edit, run it under limits, keep or discard.",
-    no_args_is_help=True,
-    add_completion=False,
+research_app = command_group(
+    "research", "Run autonomous experiments: propose an edit, run it under limits, keep or discard."
 )
-app.add_typer(research_app, name="research")
 
 DirArg = Annotated[Path, typer.Argument(help="The research workspace folder.")]
 ProposerOpt = Annotated[

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
+from typer.core import TyperCommand
 
 from fieldkit.cli._app import (
     CONTEXT,
@@ -60,7 +61,23 @@ def _offload_line(server: LocalServer) -> str:
     return f"GPU offload: {facts.offloaded}/{facts.offloadable} layers (llama-server's log)"
 
 
-@app.command(context_settings={"allow_extra_args": True, **CONTEXT})
+class _ServeCommand(TyperCommand):
+    """Only the arguments after ``--`` reach llama-server: a stray argument before it is a
+    usage error, so a typo never becomes a llama-server flag."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        own, passthrough = args, []
+        if "--" in args:
+            cut = args.index("--")
+            own, passthrough = args[:cut], args[cut + 1 :]
+        stray = super().parse_args(ctx, own)
+        if stray:
+            fail(f"unexpected argument {stray[0]!r}: only arguments after `--` go to llama-server")
+        ctx.args = passthrough
+        return passthrough
+
+
+@app.command(cls=_ServeCommand, context_settings={"allow_extra_args": True, **CONTEXT})
 def serve(
     click_ctx: typer.Context,
     model: str | None = typer.Option(
@@ -154,19 +171,10 @@ def serve(
             fail(str(exc), code=1)
     try:
         server = LocalServer(
-            model_path,
-            ctx=n_ctx,
-            threads=threads,
-            port=port,
-            host=host,
-            api_key=api_key,
-            kv_dtype=kv_dtype,
-            gpu_layers=layers,
-            embeddings=embeddings,
-            memory_check=memory_check,
-            extra_args=passthrough,
-            startup_timeout=startup_timeout,
-        )
+            model_path, ctx=n_ctx, threads=threads, port=port, host=host, api_key=api_key,
+            kv_dtype=kv_dtype, gpu_layers=layers, embeddings=embeddings,
+            memory_check=memory_check, extra_args=passthrough, startup_timeout=startup_timeout,
+        )  # fmt: skip
     except ValueError as exc:
         fail(str(exc).replace("api_key", "--api-key").replace("kv_dtype", "--kv-dtype"))
     if threading.current_thread() is threading.main_thread():

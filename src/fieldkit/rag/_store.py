@@ -22,6 +22,7 @@ from psycopg import sql
 from fieldkit.rag import _lexsql, _sql
 from fieldkit.rag._ids import collision_message
 from fieldkit.rag._sql import STORAGE_TYPES, TableName
+from fieldkit.rag._tables import _first_line
 from fieldkit.rag._types import Chunk, RAGError
 
 __all__ = ["DimensionMismatchError", "Row", "Store", "mask_dsn"]
@@ -151,7 +152,7 @@ class Store:
                     ).close()
                 except psycopg.Error as exc:
                     raise RAGError(
-                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {exc}"
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {_first_line(exc)}"
                     ) from exc
                 pool = ConnectionPool(
                     self.dsn,
@@ -171,7 +172,7 @@ class Store:
                 except Exception as exc:
                     pool.close()
                     raise RAGError(
-                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {exc}"
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {_first_line(exc)}"
                     ) from exc
                 self._pool = pool
             return self._pool
