@@ -461,18 +461,30 @@ def bench_serve(
         try:
             cfg = ServeBenchConfig(
                 Target(
-                    base_url, model, api_key, ignore_eos=ignore_eos, timeout_s=timeout,
+                    base_url,
+                    model,
+                    api_key,
+                    ignore_eos=ignore_eos,
+                    timeout_s=timeout,
                     endpoint=_ENDPOINTS[endpoint],
                 ),
                 prompts,
                 mode=mode,  # type: ignore[arg-type]
                 loads=loads,
                 num_requests=len(prompts) if trace is not None else num_requests,
-                warmup=warmup, burstiness=burstiness, max_concurrency=max_concurrency, seed=seed,
-                slos=slos, find_max=find_max, attainment=attainment, max_load=max_load,
-                scrape_metrics=metrics, max_consecutive_errors=max_consecutive_errors,
-                percentiles=pcts, steady_state=steady,
-            )  # fmt: skip
+                warmup=warmup,
+                burstiness=burstiness,
+                max_concurrency=max_concurrency,
+                seed=seed,
+                slos=slos,
+                find_max=find_max,
+                attainment=attainment,
+                max_load=max_load,
+                scrape_metrics=metrics,
+                max_consecutive_errors=max_consecutive_errors,
+                percentiles=pcts,
+                steady_state=steady,
+            )
         except ServeBenchError as exc:
             fail(str(exc))
         from fieldkit.servebench import run_serve_bench

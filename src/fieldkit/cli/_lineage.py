@@ -138,10 +138,15 @@ def render(
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     store = _store(path, metric, higher_is_better, strict, salvage)
     snap = store.render_prompt(
-        specialist, top_k=top_k, recent_n=recent, last_m_full=last_m, session_timestamp=timestamp,
-        style="cxcscmu" if canonical == "cxcscmu" else "classic", workdir=workdir,
+        specialist,
+        top_k=top_k,
+        recent_n=recent,
+        last_m_full=last_m,
+        session_timestamp=timestamp,
+        style="cxcscmu" if canonical == "cxcscmu" else "classic",
+        workdir=workdir,
         tree_path=tree_path,
-    )  # fmt: skip
+    )
     typer.echo(snap.rendered_prompt, nl=False)
 
 

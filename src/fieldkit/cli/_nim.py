@@ -26,9 +26,13 @@ def simulate(
         fail(f"--port must be between 0 and 65535, got {port}")
     try:
         sim = NIMSimulator(
-            port=port, model=model, embed_dim=embed_dim, context_window=context_window,
-            latency_s=latency, cold_start_s=cold_start,
-        )  # fmt: skip
+            port=port,
+            model=model,
+            embed_dim=embed_dim,
+            context_window=context_window,
+            latency_s=latency,
+            cold_start_s=cold_start,
+        )
         sim.start()
     except ValueError as exc:
         fail(str(exc))

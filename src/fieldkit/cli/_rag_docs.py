@@ -219,9 +219,13 @@ def rag_ingest(
     try:
         with pipe:
             summary = pipe.ingest_paths(
-                roots, glob=glob, label=label, chunk_tokens=chunk_tokens,
+                roots,
+                glob=glob,
+                label=label,
+                chunk_tokens=chunk_tokens,
+                progress=None,
                 follow_symlinks=follow_symlinks,
-            )  # fmt: skip
+            )
     except IngestInterrupted as exc:
         s = exc.summary
         typer.echo(

@@ -171,10 +171,19 @@ def serve(
             fail(str(exc), code=1)
     try:
         server = LocalServer(
-            model_path, ctx=n_ctx, threads=threads, port=port, host=host, api_key=api_key,
-            kv_dtype=kv_dtype, gpu_layers=layers, embeddings=embeddings,
-            memory_check=memory_check, extra_args=passthrough, startup_timeout=startup_timeout,
-        )  # fmt: skip
+            model_path,
+            ctx=n_ctx,
+            threads=threads,
+            port=port,
+            host=host,
+            api_key=api_key,
+            kv_dtype=kv_dtype,
+            gpu_layers=layers,
+            embeddings=embeddings,
+            memory_check=memory_check,
+            extra_args=passthrough,
+            startup_timeout=startup_timeout,
+        )
     except ValueError as exc:
         fail(str(exc).replace("api_key", "--api-key").replace("kv_dtype", "--kv-dtype"))
     if threading.current_thread() is threading.main_thread():
