@@ -251,3 +251,59 @@ def test_https_and_environment_proxies_keep_httpx_transport(
     assert lean_transport_for("http://10.0.0.5:8000/v1", 4) is None
     monkeypatch.setenv("NO_PROXY", "10.0.0.5")
     assert isinstance(lean_transport_for("http://10.0.0.5:8000/v1", 4), LeanTransport)
+
+
+def _paced(
+    first: bytes, rest: bytes, close: bool
+) -> tuple[Callable[..., None], threading.Event, threading.Event]:
+    """A handler that sends *first*, waits for the client's go-ahead (the first event), then
+    sends *rest* (and closes when *close*); the second event is set once all of it is out."""
+    go, sent = threading.Event(), threading.Event()
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        conn.sendall(first)
+        go.wait(5)
+        conn.sendall(rest)
+        if close:
+            conn.close()
+        sent.set()
+        time.sleep(0.5)
+
+    return handle, go, sent
+
+
+def _read_slowly(url: str, go: threading.Event, sent: threading.Event) -> list[bytes]:
+    """Stream *url*, awaiting other work after the first piece until the server sent it all
+    (so the rest, and any EOF, reach the transport while nobody is reading)."""
+
+    async def go_() -> list[bytes]:
+        timeout = httpx.Timeout(1.0, connect=2.0)
+        async with httpx.AsyncClient(transport=LeanTransport(1), timeout=timeout) as client:
+            async with client.stream("GET", url) as resp:
+                out = []
+                async for piece in resp.aiter_bytes():
+                    out.append(piece)
+                    if len(out) == 1:
+                        go.set()
+                        while not sent.is_set():
+                            await asyncio.sleep(0.01)
+                        await asyncio.sleep(0.1)
+                return out
+
+    return asyncio.run(go_())
+
+
+def test_a_chunked_body_read_slowly_arrives_whole(loopback: Callable[..., Loopback]) -> None:
+    handle, go, sent = _paced(OK + b"1\r\na\r\n", b"1\r\nb\r\n2\r\ncd\r\n0\r\n\r\n", False)
+    lb = loopback(handle)
+    assert b"".join(_read_slowly(lb.url, go, sent)) == b"abcd"
+
+
+def test_a_close_delimited_body_read_slowly_ends_at_eof(
+    loopback: Callable[..., Loopback],
+) -> None:
+    # HTTP/1.0 without Content-Length: the body is whatever comes until the server closes.
+    handle, go, sent = _paced(b"HTTP/1.0 200 OK\r\n\r\nab", b"cd", close=True)
+    lb = loopback(handle)
+    assert b"".join(_read_slowly(lb.url, go, sent)) == b"abcd"

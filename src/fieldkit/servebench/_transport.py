@@ -125,12 +125,16 @@ class _Body(httpx.AsyncByteStream):
             pieces = reader.take_body()
             if reader.done:
                 await self.aclose()  # read to the end: the connection is free for the next one
-            for piece in pieces:
-                yield piece
-            if reader.done:
+                for piece in pieces:
+                    yield piece
                 return
-            _check(conn, reader, self._request)
-            await conn.wait(self._timeout)
+            if pieces:
+                for piece in pieces:
+                    yield piece
+                continue  # the caller may have awaited: bytes or EOF may have come meanwhile
+            _check(conn, reader, self._request)  # may complete a close-delimited body
+            if not reader.done:
+                await conn.wait(self._timeout)
 
     async def aclose(self) -> None:
         if self._released:
