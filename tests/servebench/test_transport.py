@@ -4,6 +4,7 @@ stale connections, cut bodies, silent servers, the pool limit, and when httpx's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -279,17 +280,17 @@ def _read_slowly(url: str, go: threading.Event, sent: threading.Event) -> list[b
 
     async def go_() -> list[bytes]:
         timeout = httpx.Timeout(1.0, connect=2.0)
-        async with httpx.AsyncClient(transport=LeanTransport(1), timeout=timeout) as client:
-            async with client.stream("GET", url) as resp:
-                out = []
-                async for piece in resp.aiter_bytes():
-                    out.append(piece)
-                    if len(out) == 1:
-                        go.set()
-                        while not sent.is_set():
-                            await asyncio.sleep(0.01)
-                        await asyncio.sleep(0.1)
-                return out
+        client = httpx.AsyncClient(transport=LeanTransport(1), timeout=timeout)
+        async with client, client.stream("GET", url) as resp:
+            out = []
+            async for piece in resp.aiter_bytes():
+                out.append(piece)
+                if len(out) == 1:
+                    go.set()
+                    while not sent.is_set():
+                        await asyncio.sleep(0.01)
+                    await asyncio.sleep(0.1)
+            return out
 
     return asyncio.run(go_())
 
@@ -307,3 +308,34 @@ def test_a_close_delimited_body_read_slowly_ends_at_eof(
     handle, go, sent = _paced(b"HTTP/1.0 200 OK\r\n\r\nab", b"cd", close=True)
     lb = loopback(handle)
     assert b"".join(_read_slowly(lb.url, go, sent)) == b"abcd"
+
+
+def test_a_cancel_as_the_pool_slot_frees_is_never_swallowed(
+    loopback: Callable[..., Loopback],
+) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while _read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    lb = loopback(handle)
+
+    async def go(steps: int) -> tuple[bool, int]:
+        transport = LeanTransport(1)
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
+            holder = await client.send(client.build_request("GET", lb.url), stream=True)
+            waiting = asyncio.create_task(client.get(lb.url))
+            for _ in range(3):
+                await asyncio.sleep(0.01)  # it now waits for the one slot
+            await holder.aclose()  # frees the slot for the waiting request ...
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            finished = waiting.done()
+            waiting.cancel()  # ... and cancels it at some step of taking it
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            async with asyncio.timeout(5):  # the slot is free again
+                code = (await client.get(lb.url)).status_code
+            return waiting.cancelled() or finished, code
+
+    for steps in range(6):
+        assert asyncio.run(go(steps)) == (True, 200), f"cancelled after {steps} steps"

@@ -174,7 +174,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
         port = request.url.port or 80
         key = (host, port)
         try:
-            await asyncio.wait_for(self._slots.acquire(), pool_t)
+            # asyncio.timeout, not wait_for: wait_for may return a won slot and swallow a cancel
+            async with asyncio.timeout(pool_t):
+                await self._slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout("no free connection within the pool timeout") from None
         try:
@@ -214,7 +216,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
             self._all.discard(conn)
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(_Conn, *key), timeout)
+            async with asyncio.timeout(timeout):
+                _, conn = await loop.create_connection(_Conn, *key)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"no connection to {key[0]}:{key[1]}") from None
         except OSError as exc:
