@@ -339,3 +339,30 @@ def test_a_cancel_as_the_pool_slot_frees_is_never_swallowed(
 
     for steps in range(6):
         assert asyncio.run(go(steps)) == (True, 200), f"cancelled after {steps} steps"
+
+
+def test_a_header_value_with_a_line_break_is_refused_not_sent(
+    loopback: Callable[..., Loopback],
+) -> None:
+    seen: list[bytes] = []
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while request := _read_request(conn):
+            seen.append(request)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    lb = loopback(handle)
+
+    async def go() -> list[str]:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            errors = []
+            for key in ("k\r\nX-Injected: 1", "k\n", "k\x00"):
+                try:
+                    await client.get(lb.url, headers={"Authorization": f"Bearer {key}"})
+                except httpx.LocalProtocolError as exc:
+                    errors.append(str(exc))
+            assert (await client.get(lb.url)).status_code == 200  # the slot was given back
+            return errors
+
+    assert asyncio.run(go()) == ["illegal header value for 'Authorization': CR, LF or NUL"] * 3
+    assert len(seen) == 1 and b"X-Injected" not in seen[0]

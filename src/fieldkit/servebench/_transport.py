@@ -11,6 +11,7 @@ httpx transport. ``https://`` URLs and proxies stay on httpx's default transport
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.request
 from collections.abc import AsyncIterator
 
@@ -180,12 +181,12 @@ class LeanTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout("no free connection within the pool timeout") from None
         try:
-            body = await request.aread()
+            data = _request_bytes(request, await request.aread())
             conn = await self._connection(key, connect_t, request)
             reader = ResponseReader(no_body=request.method == "HEAD")
             conn.reader, conn.received_any = reader, False
             assert conn.transport is not None
-            conn.transport.write(_request_bytes(request, body))
+            conn.transport.write(data)
             while reader.head is None:
                 _check(conn, reader, request)
                 await conn.wait(read_t)
@@ -241,11 +242,21 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+
+
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """The request as sent; a header that would break the framing (a name that is not a
+    token, CR, LF or NUL in a value) raises ``httpx.LocalProtocolError`` naming the header."""
     target = request.url.raw_path
     lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
     have_length = False
     for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name):
+            raise httpx.LocalProtocolError(f"illegal header name {name[:40]!r}", request=request)
+        if b"\r" in value or b"\n" in value or b"\0" in value:
+            why = f"illegal header value for {name.decode()!r}: CR, LF or NUL"
+            raise httpx.LocalProtocolError(why, request=request)
         if name.lower() == b"content-length":
             have_length = True
         if name.lower() == b"transfer-encoding":
