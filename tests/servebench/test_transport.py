@@ -366,3 +366,24 @@ def test_a_header_value_with_a_line_break_is_refused_not_sent(
 
     assert asyncio.run(go()) == ["illegal header value for 'Authorization': CR, LF or NUL"] * 3
     assert len(seen) == 1 and b"X-Injected" not in seen[0]
+
+
+def test_an_http_1_0_reply_reads_as_one_and_its_connection_is_not_reused(
+    loopback: Callable[..., Loopback],
+) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while _read_request(conn):  # keeps the connection open: only the version says close
+            conn.sendall(b"HTTP/1.0 201 Created\r\nContent-Length: 2\r\n\r\nok")
+
+    lb = loopback(handle)
+
+    async def go() -> list[tuple[str, str, bytes]]:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            out = []
+            for _ in range(2):
+                resp = await client.get(lb.url)
+                out.append((resp.http_version, resp.reason_phrase, resp.content))
+            return out
+
+    assert asyncio.run(go()) == [("HTTP/1.0", "Created", b"ok")] * 2
+    assert lb.state["conns"] == 2

@@ -197,11 +197,12 @@ class LeanTransport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         head = reader.head
+        version = b"HTTP/1.0" if head.get(b":http/1.0") is not None else b"HTTP/1.1"
         return httpx.Response(
             head.status,
             headers=[(k, v) for k, v in head.headers if not k.startswith(b":")],
             stream=_Body(self, key, conn, reader, read_t, request),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason.encode()},
+            extensions={"http_version": version, "reason_phrase": head.reason.encode("latin-1")},
             request=request,
         )
 
