@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import socket
 import threading
 import time
@@ -387,3 +388,125 @@ def test_an_http_1_0_reply_reads_as_one_and_its_connection_is_not_reused(
 
     assert asyncio.run(go()) == [("HTTP/1.0", "Created", b"ok")] * 2
     assert lb.state["conns"] == 2
+
+
+def test_cancels_while_connecting_waiting_or_reading_give_the_slot_back(
+    loopback: Callable[..., Loopback],
+) -> None:
+    closed: list[bytes] = []
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while request := _read_request(conn):
+            if b" /ok " in request:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                continue
+            if b" /body " in request:
+                conn.sendall(OK + b"5\r\nhello\r\n")
+            conn.settimeout(5)
+            if conn.recv(1) == b"":  # holds until the client closes the connection
+                closed.append(request.split(b" ")[1])
+            return
+
+    lb = loopback(handle)
+    root = lb.url.removesuffix("/v1/chat/completions")
+    with socket.socket() as full:  # a listener that accepts nothing: connects to it hang
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        hanging = [socket.socket() for _ in range(4)]
+        for s in hanging:
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.connect(full.getsockname())
+        never = f"http://127.0.0.1:{full.getsockname()[1]}/x"
+
+        async def go() -> tuple[list[str], int]:
+            async with httpx.AsyncClient(transport=LeanTransport(1), timeout=5.0) as client:
+                outcomes = []
+                for url in [never, root + "/head", root + "/body"] * 3:
+                    try:
+                        async with asyncio.timeout(0.2), client.stream("GET", url) as resp:
+                            async for _ in resp.aiter_bytes():
+                                outcomes.append("piece")
+                    except TimeoutError:
+                        outcomes.append("cancelled")
+                async with asyncio.timeout(5):
+                    code = (await client.get(root + "/ok")).status_code
+                    while len(closed) < 6:  # each cancelled exchange closed its connection
+                        await asyncio.sleep(0.01)
+                return outcomes, code
+
+        try:
+            outcomes, code = asyncio.run(go())
+        finally:
+            for s in hanging:
+                s.close()
+    assert outcomes == ["cancelled", "cancelled", "piece", "cancelled"] * 3 and code == 200
+    assert sorted(closed) == [b"/body"] * 3 + [b"/head"] * 3
+
+
+def test_bodiless_replies_and_gzip_keep_one_connection(loopback: Callable[..., Loopback]) -> None:
+    packed = gzip.compress(b"data: x\n\n" * 50)
+    replies = {
+        b"HEAD": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+        b"/204": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        b"/304": b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"/gz": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(packed), packed),
+    }
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while request := _read_request(conn):
+            method, path = request.split(b" ")[:2]
+            conn.sendall(replies[method if method == b"HEAD" else path])
+
+    lb = loopback(handle)
+    root = lb.url.removesuffix("/v1/chat/completions")
+
+    async def go() -> list[tuple[int, bytes]]:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            out = []
+            for method, path in [("HEAD", "/"), ("GET", "/204"), ("GET", "/304"), ("GET", "/gz")]:
+                resp = await client.request(method, root + path)
+                out.append((resp.status_code, resp.content))
+            return out
+
+    assert asyncio.run(go()) == [(200, b""), (204, b""), (304, b""), (200, b"data: x\n\n" * 50)]
+    assert lb.state["conns"] == 1
+
+
+def test_a_connection_left_mid_body_or_spoken_to_while_idle_is_not_reused(
+    loopback: Callable[..., Loopback],
+) -> None:
+    spoke = threading.Event()
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        while request := _read_request(conn):
+            if b" /error " in request:  # an error with a long body the client reads a bit of
+                conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 100000\r\n\r\n" + b"e" * 400)
+            elif b" /chatty " in request:  # a reply, then bytes nobody asked for
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                conn.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+                spoke.set()
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    lb = loopback(handle)
+    root = lb.url.removesuffix("/v1/chat/completions")
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            codes = []
+            async with client.stream("GET", root + "/error") as resp:
+                async for _ in resp.aiter_bytes():
+                    break
+                codes.append(resp.status_code)
+            codes.append((await client.get(root + "/ok")).status_code)
+            codes.append((await client.get(root + "/chatty")).status_code)
+            while not spoke.is_set():
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # the unasked-for bytes reach the idle connection
+            codes.append((await client.get(root + "/ok")).status_code)
+            return codes
+
+    assert asyncio.run(go()) == [500, 200, 200, 200]
+    assert lb.state["conns"] == 3  # error → new one for /ok and /chatty → new one after
