@@ -248,6 +248,7 @@ def test_https_and_environment_proxies_keep_httpx_transport(
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     assert lean_transport_for("https://example.org/v1", 4) is None
+    assert lean_transport_for("http:///v1", 4) is None  # httpx's own error names the problem
     assert isinstance(lean_transport_for("http://127.0.0.1:8000/v1", 4), LeanTransport)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
     assert lean_transport_for("http://10.0.0.5:8000/v1", 4) is None

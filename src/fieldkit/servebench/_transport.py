@@ -24,9 +24,9 @@ __all__ = ["LeanTransport", "lean_transport_for"]
 
 def lean_transport_for(url: str, max_connections: int) -> LeanTransport | None:
     """The lean transport for *url*, or None where httpx's default must serve it (``https``,
-    or a proxy from the environment that applies to this host)."""
+    no host, or a proxy from the environment that applies to this host)."""
     parsed = httpx.URL(url)
-    if parsed.scheme != "http":
+    if parsed.scheme != "http" or not parsed.host:
         return None
     proxies = urllib.request.getproxies()
     if ("http" in proxies or "all" in proxies) and not urllib.request.proxy_bypass(parsed.host):
