@@ -42,7 +42,6 @@ class _Conn(asyncio.Protocol):
         self.reader: ResponseReader | None = None
         self.closed = False
         self.error: BaseException | None = None
-        self.received_any = False
         self._waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -53,7 +52,6 @@ class _Conn(asyncio.Protocol):
         if self.reader is None:
             self.closed = True  # bytes on an idle connection: it cannot be reused
             return
-        self.received_any = True
         try:
             self.reader.feed(data)
         except WireError as exc:
@@ -184,7 +182,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             data = _request_bytes(request, await request.aread())
             conn = await self._connection(key, connect_t, request)
             reader = ResponseReader(no_body=request.method == "HEAD")
-            conn.reader, conn.received_any = reader, False
+            conn.reader = reader
             assert conn.transport is not None
             conn.transport.write(data)
             while reader.head is None:
