@@ -256,6 +256,34 @@ def test_https_and_environment_proxies_keep_httpx_transport(
     assert isinstance(lean_transport_for("http://10.0.0.5:8000/v1", 4), LeanTransport)
 
 
+@pytest.mark.parametrize(
+    ("no_proxy", "url", "direct"),
+    [
+        (".example.com", "http://example.com:8000/v1", False),  # subdomains only
+        (".example.com", "http://gpu.example.com:8000/v1", True),
+        ("example.com", "http://example.com/v1", True),
+        ("example.com", "http://gpu.example.com/v1", True),
+        ("example.com", "http://myexample.com/v1", False),
+        ("::1", "http://[::1]:8000/v1", True),
+        ("localhost,127.0.0.1", "http://LOCALHOST:8000/v1", True),
+        ("10.0.0.0/8", "http://10.0.0.5/v1", False),
+        ("*", "http://anything/v1", True),
+    ],
+)
+def test_no_proxy_is_read_as_httpx_reads_it(
+    monkeypatch: pytest.MonkeyPatch, no_proxy: str, url: str, direct: bool
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    # httpx's own client, given no transport, goes direct exactly where the lean one is used.
+    client = httpx.AsyncClient()
+    mounted = client._transport_for_url(httpx.URL(url))  # the reference
+    assert (mounted is client._transport) == direct
+    assert isinstance(lean_transport_for(url, 4), LeanTransport) == direct
+
+
 def _paced(
     first: bytes, rest: bytes, close: bool
 ) -> tuple[Callable[..., None], threading.Event, threading.Event]:

@@ -11,6 +11,7 @@ httpx transport. ``https://`` URLs and proxies stay on httpx's default transport
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import urllib.request
 from collections.abc import AsyncIterator
@@ -29,9 +30,40 @@ def lean_transport_for(url: str, max_connections: int) -> LeanTransport | None:
     if parsed.scheme != "http" or not parsed.host:
         return None
     proxies = urllib.request.getproxies()
-    if ("http" in proxies or "all" in proxies) and not urllib.request.proxy_bypass(parsed.host):
+    if ("http" in proxies or "all" in proxies) and not _no_proxy_covers(
+        parsed.host, proxies.get("no", "")
+    ):
         return None
     return LeanTransport(max_connections)
+
+
+def _no_proxy_covers(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` exempts *host* as httpx reads it: ``*``; an IP or ``localhost``
+    exactly; ``name`` with its subdomains; ``.name`` subdomains only. Entries with a scheme,
+    port or range count as not covering, leaving those hosts to httpx's own transport."""
+    host = host.lower()
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        if entry == "localhost" or _is_ip(entry):
+            if host == entry:
+                return True
+        elif not entry or ":" in entry or "/" in entry:
+            continue
+        elif entry.startswith("."):
+            if host.endswith(entry):
+                return True
+        elif host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Conn(asyncio.Protocol):
