@@ -539,3 +539,31 @@ def test_a_connection_left_mid_body_or_spoken_to_while_idle_is_not_reused(
 
     assert asyncio.run(go()) == [500, 200, 200, 200]
     assert lb.state["conns"] == 3  # error → new one for /ok and /chatty → new one after
+
+
+def test_an_idle_connection_spoken_to_is_closed_at_once(
+    loopback: Callable[..., Loopback],
+) -> None:
+    closed = threading.Event()
+
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        time.sleep(0.05)
+        conn.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # while the client holds it idle
+        conn.settimeout(5)
+        if conn.recv(1) == b"":
+            closed.set()
+
+    lb = loopback(handle)
+
+    async def go() -> bool:
+        async with httpx.AsyncClient(transport=LeanTransport(1)) as client:
+            assert (await client.get(lb.url)).status_code == 200
+            for _ in range(500):  # the client closes it without waiting for a next request
+                if closed.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            return closed.is_set()
+
+    assert asyncio.run(go())

@@ -82,7 +82,7 @@ class _Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.reader is None:
-            self.closed = True  # bytes on an idle connection: it cannot be reused
+            self.close()  # bytes on an idle connection: it cannot be reused, so free it now
             return
         try:
             self.reader.feed(data)
