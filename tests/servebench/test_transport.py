@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gzip
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from fieldkit.servebench._loadgen import _error_kind
 from fieldkit.servebench._transport import LeanTransport, lean_transport_for
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -567,3 +569,21 @@ def test_an_idle_connection_spoken_to_is_closed_at_once(
             return closed.is_set()
 
     assert asyncio.run(go())
+
+
+@pytest.mark.parametrize("after_head", [False, True])
+def test_a_reset_reads_as_a_dropped_connection(
+    loopback: Callable[..., Loopback], after_head: bool
+) -> None:
+    def handle(conn: socket.socket, state: dict[str, int]) -> None:
+        _read_request(conn)
+        if after_head:
+            conn.sendall(OK + b"5\r\nhello\r\n")
+            time.sleep(0.1)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()  # with linger 0: an RST, not a FIN
+
+    lb = loopback(handle)
+    with pytest.raises(httpx.ReadError, match="reset") as caught:
+        _stream(lb.url, LeanTransport(1))
+    assert _error_kind(caught.value) == "disconnected"
