@@ -183,6 +183,21 @@ def test_impossible_tokenizer_counts_are_not_believed() -> None:
     assert all(r.token_source == "estimated" and (r.output_tokens or 0) > 0 for r in point.records)
 
 
+def test_a_tokenizer_count_below_the_chunks_is_raised_to_them() -> None:
+    # Re-tokenizing a reply can merge pieces that were generated (and streamed) as separate
+    # tokens: 3 chunks re-tokenized as 2 still mean at least 3 tokens, counted by the tokenizer.
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        for _ in range(3):
+            out.token()
+        out.done()
+        out.end()
+
+    with ScriptedServer(reply, tokenize=lambda text: {"count": 2}) as server:
+        result = _bounded(lambda: run_serve_bench(_cfg(server, num_requests=2)))
+    (point,) = result.points
+    assert [(r.token_source, r.output_tokens) for r in point.records] == [("tokenizer", 3)] * 2
+
+
 def test_input_tokens_come_only_from_the_server() -> None:
     def reply(n: int, body: dict[str, Any], out: Out) -> None:
         for _ in range(2):

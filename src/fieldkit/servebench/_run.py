@@ -454,8 +454,10 @@ class _Runner:
             rec.input_tokens_estimated = estimate_tokens(prompt.text)
             if generates and rec.token_source is None:
                 out = await self._tokenize(rec.text)
-                if out is not None and out >= rec.chunks:
-                    rec.output_tokens, rec.token_source = out, "tokenizer"
+                if out is not None:
+                    # each content chunk carried at least one token, while re-tokenizing the
+                    # reply may merge pieces generated apart: the chunk count is a floor
+                    rec.output_tokens, rec.token_source = max(out, rec.chunks), "tokenizer"
                 else:
                     rec.output_tokens, rec.token_source = estimate_tokens(rec.text), "estimated"
             if rec.input_tokens is None:
