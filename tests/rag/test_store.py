@@ -626,3 +626,27 @@ def test_two_loads_finishing_at_once_both_leave_one_hnsw_index(pipe: Pipeline) -
             t.join(timeout=60)
         assert errors == []
         assert store.has_ann_index() is True
+
+
+def test_hnsw_build_memory_follows_the_table_and_an_overflow_is_reported(
+    make_pipe: Callable[..., Pipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    n = 3000
+    p = make_pipe(embedder=_RandomVectors(n, 1))
+    p.ensure_schema()
+    p.ingest(Document(i, f"p {i}") for i in range(n))
+    store = p.store
+    assert store.last_index_build == {"rows": n, "build_memory": "64MB", "outgrew": []}
+    store.drop_ann_index()
+    store.build_memory = "1MB"  # far below the graph of 3000 vectors
+    with caplog.at_level(logging.WARNING, logger="fieldkit.rag"):
+        store.build_ann_index()
+    build = store.last_index_build
+    assert build["rows"] == n and build["build_memory"] == "1MB"
+    assert "no longer fits" in build["outgrew"][0]
+    assert "did not fit its 1MB build memory" in caplog.text
+    assert store.has_ann_index() is True
+    top = p.retrieve("q 0", mode="dense", top_k=1)
+    assert len(top) == 1

@@ -8,7 +8,9 @@ documents' old chunks, then move the staged rows in. A failure rolls back that b
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from numpy.typing import NDArray
 from psycopg import sql
 
 from fieldkit.rag import _lexsql, _sql
+from fieldkit.rag._build_memory import build_memory_bytes, build_memory_ceiling, pg_memory
 from fieldkit.rag._ids import collision_message
 from fieldkit.rag._sql import STORAGE_TYPES, TableName
 from fieldkit.rag._tables import _first_line
@@ -126,7 +129,8 @@ class Store:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.ef_search = ef_search
-        self.build_memory = "512MB"
+        self.build_memory: str | None = None  # None: sized to the table (see _build_memory)
+        self.last_index_build: dict[str, Any] = {}
         self._pool: Any = None
         self._lock = threading.Lock()
         self._closed = False
@@ -421,7 +425,19 @@ class Store:
             conn.execute(_sql.drop_hnsw(self.table))
 
     def build_ann_index(self) -> None:
-        """(Re)create the HNSW index, with enough maintenance memory to build it in RAM."""
+        """(Re)create the HNSW index with maintenance memory for the whole graph.
+
+        ``build_memory`` (a Postgres size such as ``"4GB"``) fixes it; None sizes it to the
+        table's rows and vector size, capped by this machine's memory when the server is local
+        (1 GiB for a remote one). When the graph still outgrows it, pgvector finishes on disk,
+        several times slower: that is logged as a warning and kept in ``last_index_build``.
+        """
+        outgrew: list[str] = []
+
+        def notice(diag: psycopg.errors.Diagnostic) -> None:
+            if "no longer fits" in (diag.message_primary or ""):
+                outgrew.append(diag.message_primary or "")
+
         with (
             _guard(f"building the index of {self.table.qualified}"),
             self.connection(vector=False) as conn,
@@ -429,11 +445,27 @@ class Store:
             # CREATE INDEX IF NOT EXISTS races with itself (a duplicate pg_class name) when two
             # loads finish at once; under the DDL lock the second finds the index and does nothing
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute(
-                "SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,)
+            rows = _count(conn.execute(_sql.count_rows(self.table)).fetchone())
+            memory = self.build_memory or pg_memory(
+                build_memory_bytes(rows, self.dim, self.storage, _ceiling(self.dsn))
             )
-            conn.execute(_sql.create_hnsw(self.table, self.storage))
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
+            conn.add_notice_handler(notice)
+            try:
+                conn.execute(_sql.create_hnsw(self.table, self.storage))
+            finally:
+                conn.remove_notice_handler(notice)
         self._ann_checked = True
+        self.last_index_build = {"rows": rows, "build_memory": memory, "outgrew": outgrew[:1]}
+        if outgrew:
+            log.warning(
+                "the HNSW index of %s did not fit its %s build memory (%s); the build finished "
+                "on disk, several times slower. Free more memory or set a larger "
+                "store.build_memory (e.g. '4GB') before the next build.",
+                self.table.qualified,
+                memory,
+                outgrew[0],
+            )
 
     def has_ann_index(self) -> bool | None:
         """Whether the table has its (valid) HNSW index; None when the table does not exist."""
@@ -619,3 +651,33 @@ def _chunk(row: Sequence[Any]) -> Chunk:
         doc_id=None if doc_id is None else int(doc_id),
         chunk_index=None if idx is None else int(idx),
     )
+
+
+def _count(row: tuple[Any, ...] | None) -> int:
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _server_is_local(dsn: str) -> bool:
+    """Whether every host of *dsn* is this machine (a socket folder, loopback, or unset)."""
+    try:
+        hosts = str(psycopg.conninfo.conninfo_to_dict(dsn).get("host") or "")
+    except psycopg.ProgrammingError:
+        return False
+    local = {"", "localhost", "127.0.0.1", "::1"}
+    return all(h in local or h.startswith("/") for h in hosts.split(","))
+
+
+def _ceiling(dsn: str) -> int:
+    """The build-memory ceiling for a server at *dsn*: this machine's RAM and free ``/dev/shm``
+    when it is local; unknown (1 GiB) otherwise."""
+    if not _server_is_local(dsn):
+        return build_memory_ceiling(None, None)
+    try:
+        ram: int | None = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        ram = None
+    try:
+        shm: int | None = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        shm = None
+    return build_memory_ceiling(ram, shm)
