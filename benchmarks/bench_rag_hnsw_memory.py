@@ -17,11 +17,15 @@ import re
 import statistics
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks._table import Row
 from benchmarks.bench_rag_scale import _dsn
+
+if TYPE_CHECKING:
+    from fieldkit.rag import Pipeline
 
 DESCRIPTION = "HNSW build at 300k x 384-dim chunks: build memory sized to the table vs fixed 512 MB"
 
@@ -47,9 +51,12 @@ class _Random:
             out[k] = v / np.linalg.norm(v)
         return out
 
+    def close(self) -> None:
+        pass
 
-def _build(pipe: object, memory: str | None) -> tuple[float, str, str]:
-    store = pipe.store  # type: ignore[attr-defined]
+
+def _build(pipe: Pipeline, memory: str | None) -> tuple[float, str, str]:
+    store = pipe.store
     store.drop_ann_index()
     store.build_memory = memory
     t0 = time.perf_counter()
@@ -73,7 +80,7 @@ def run(quick: bool) -> list[Row]:
         t0 = time.perf_counter()
         pipe.ingest(Document(i + 1, f"c {i}") for i in range(n))
         print(f"  loaded {n:,} chunks in {time.perf_counter() - t0:.1f} s", flush=True)
-        runs = {"fixed": [], "ours": []}  # type: dict[str, list[tuple[float, str, str]]]
+        runs: dict[str, list[tuple[float, str, str]]] = {"fixed": [], "ours": []}
         for _ in range(2):
             runs["fixed"].append(_build(pipe, "512MB"))
             runs["ours"].append(_build(pipe, None))
