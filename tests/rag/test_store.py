@@ -54,6 +54,20 @@ def test_ensure_schema_creates_columns_and_indexes(pipe: Pipeline, pg_dsn: str) 
     assert typ == ("vector(384)",)
 
 
+def test_ensure_schema_rebuilds_a_missing_hnsw_with_the_build_memory(small_pipe: Pipeline) -> None:
+    store = small_pipe.store
+    store.build_memory = "96MB"  # a fixed setting is honoured by every HNSW build
+    store.drop_ann_index()
+    assert store.has_ann_index() is False
+    small_pipe.ensure_schema()
+    assert store.has_ann_index() is True
+    assert store.last_index_build == {
+        "rows": len(SMALL_CORPUS),
+        "build_memory": "96MB",
+        "outgrew": [],
+    }
+
+
 def test_local_embedder_adapts_the_default_dim(make_pipe: Callable[..., Pipeline]) -> None:
     assert make_pipe().embed_dim == 384
     with pytest.raises(ValueError, match="embed_dim=512"):

@@ -323,6 +323,8 @@ class Store:
                             "table %s had no HNSW index (an interrupted bulk load?); rebuilding",
                             self.table.qualified,
                         )
+                        self._create_hnsw(conn)  # sized like every other build
+                        continue
                     conn.execute(stmt)
             self._create_lexical(conn)
             self._ann_checked = True
@@ -432,12 +434,6 @@ class Store:
         (1 GiB for a remote one). When the graph still outgrows it, pgvector finishes on disk,
         several times slower: that is logged as a warning and kept in ``last_index_build``.
         """
-        outgrew: list[str] = []
-
-        def notice(diag: psycopg.errors.Diagnostic) -> None:
-            if "no longer fits" in (diag.message_primary or ""):
-                outgrew.append(diag.message_primary or "")
-
         with (
             _guard(f"building the index of {self.table.qualified}"),
             self.connection(vector=False) as conn,
@@ -445,17 +441,28 @@ class Store:
             # CREATE INDEX IF NOT EXISTS races with itself (a duplicate pg_class name) when two
             # loads finish at once; under the DDL lock the second finds the index and does nothing
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            rows = _count(conn.execute(_sql.count_rows(self.table)).fetchone())
-            memory = self.build_memory or pg_memory(
-                build_memory_bytes(rows, self.dim, self.storage, _ceiling(self.dsn))
-            )
-            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
-            conn.add_notice_handler(notice)
-            try:
-                conn.execute(_sql.create_hnsw(self.table, self.storage))
-            finally:
-                conn.remove_notice_handler(notice)
+            self._create_hnsw(conn)
         self._ann_checked = True
+
+    def _create_hnsw(self, conn: psycopg.Connection[Any]) -> None:
+        """Create the HNSW index inside the caller's transaction with the build memory of
+        ``build_ann_index`` (one count of the rows), recording it in ``last_index_build``."""
+        outgrew: list[str] = []
+
+        def notice(diag: psycopg.errors.Diagnostic) -> None:
+            if "no longer fits" in (diag.message_primary or ""):
+                outgrew.append(diag.message_primary or "")
+
+        rows = _count(conn.execute(_sql.count_rows(self.table)).fetchone())
+        memory = self.build_memory or pg_memory(
+            build_memory_bytes(rows, self.dim, self.storage, _ceiling(self.dsn))
+        )
+        conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (memory,))
+        conn.add_notice_handler(notice)
+        try:
+            conn.execute(_sql.create_hnsw(self.table, self.storage))
+        finally:
+            conn.remove_notice_handler(notice)
         self.last_index_build = {"rows": rows, "build_memory": memory, "outgrew": outgrew[:1]}
         if outgrew:
             log.warning(
