@@ -449,10 +449,6 @@ class Pipeline:
         self._has_sources = None
         return summary
 
-    def _invalidate_lexical(self) -> None:
-        """Kept for callers of earlier versions: the lexical index lives in Postgres and is
-        current after every write, so there is nothing to invalidate."""
-
     def _source_tables(self) -> SourceTables | None:
         """The table's file/span side tables, when it was filled from files."""
         if self._has_sources is None or self._sources is None:
