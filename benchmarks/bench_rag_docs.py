@@ -20,12 +20,8 @@ Ingest: files → searchable wall time, fieldkit ``ingest_paths`` vs parse + spl
 
 from __future__ import annotations
 
-import atexit
-import os
 import re
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._table import Row
+from benchmarks.bench_rag import _dsn
 
 DESCRIPTION = (
     "rag over the PostgreSQL manual: hit@1/hit@5/MRR@10 and p50 latency, fieldkit "
@@ -70,18 +67,6 @@ def _queries(pages: Sequence[Path]) -> list[tuple[str, str, str]]:
         if len(paths) == 1 and len(h.split()) >= 2:
             out.append(("heading", h, paths[0]))
     return out
-
-
-def _dsn() -> str:
-    env = os.environ.get("FIELDKIT_BENCH_DSN")
-    if env:
-        return env
-    from fieldkit._embedded_pg import embedded_dsn
-
-    home = Path(tempfile.mkdtemp(prefix="fk-bench-ragdocs-"))
-    home.chmod(0o755)
-    atexit.register(shutil.rmtree, home, True)
-    return embedded_dsn(home / "pgdata")
 
 
 def _score(ranked: Sequence[str], target: str) -> tuple[float, float, float]:

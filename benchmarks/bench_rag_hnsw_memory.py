@@ -1,4 +1,4 @@
-"""HNSW build time: fieldkit's build memory sized to the table vs the fixed 512 MB it used before.
+"""HNSW build time: fieldkit's build memory sized to the table vs a fixed 512 MB.
 
 A table of N chunks with 384-dimension vectors (the size of the bundled MiniLM; random unit
 vectors, so the graph has no easy structure) is loaded once through ``Pipeline.ingest``; then
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmarks._table import Row
-from benchmarks.bench_rag_scale import _dsn
+from benchmarks.bench_rag import _dsn
 
 if TYPE_CHECKING:
     from fieldkit.rag import Pipeline

@@ -26,17 +26,14 @@ Runs on ``$FIELDKIT_BENCH_DSN`` if set, else a throw-away embedded Postgres.
 from __future__ import annotations
 
 import ast
-import atexit
 import functools
 import json
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -46,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchmarks._table import Row
+from benchmarks.bench_rag import _dsn
 
 if TYPE_CHECKING:
     from fieldkit.rag import Pipeline
@@ -172,18 +170,6 @@ def queries(texts: Sequence[str], n: int = N_QUERIES) -> list[str]:
         words = texts[i % len(texts)].split()
         out.append(" ".join(words[1 : 1 + min(8, max(4, len(words) // 3))]))
     return out
-
-
-def _dsn() -> str:
-    env = os.environ.get("FIELDKIT_BENCH_DSN")
-    if env:
-        return env
-    from fieldkit._embedded_pg import embedded_dsn
-
-    home = Path(tempfile.mkdtemp(prefix="fk-bench-ragscale-"))
-    home.chmod(0o755)
-    atexit.register(shutil.rmtree, home, True)
-    return embedded_dsn(home / "pgdata")
 
 
 def _pct(xs: Sequence[float], q: float) -> float:
