@@ -184,20 +184,9 @@ def test_default_threads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 _KILLED_CHILD = """
 import os, signal, sys
-import numpy as np
 from fieldkit.rag import Pipeline
 from fieldkit.rag import _sources
-
-class Hash:
-    name = "test:hash-16"
-    dim = 16
-    def embed(self, texts, *, input_type="passage"):
-        out = np.ones((len(texts), 16), dtype=np.float32)
-        for i, t in enumerate(texts):
-            out[i, len(t) % 16] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-    def close(self):
-        pass
+from tests.rag._hash import Hash16 as Hash
 
 calls = []
 real = _sources.SourceTables.record
@@ -228,6 +217,7 @@ def test_a_killed_ingest_resumes_without_duplicates_or_orphans(
         (folder / f"n{i:02d}.txt").write_text(f"note number {i} about topic {i * 7}")
     proc = subprocess.run(
         [sys.executable, "-c", _KILLED_CHILD, pg_dsn, pg_table, str(folder)],
+        cwd=Path(__file__).resolve().parents[2],  # the child imports tests.rag._hash from here
         capture_output=True,
         text=True,
         timeout=300,

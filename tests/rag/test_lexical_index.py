@@ -8,7 +8,7 @@ import itertools
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +19,7 @@ from fieldkit.rag import RETRIEVAL_MODES, Document, Pipeline, RAGError, _lexsql
 from fieldkit.rag._lexical import Bm25Index, identifier_terms, with_identifiers
 from fieldkit.rag._retrievers import RETRIEVERS
 
-
-class _Hash:
-    name = "test:hash-16"
-    dim = 16
-
-    def embed(self, texts: Sequence[str], *, input_type: str = "passage") -> np.ndarray:
-        out = np.ones((len(texts), 16), dtype=np.float32)
-        for i, t in enumerate(texts):
-            out[i, len(t) % 16] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def close(self) -> None:
-        pass
-
+from ._hash import Hash16 as _Hash
 
 _VOCAB = (
     "postgres vector index chunk query ranking lexical dense hybrid fusion table embed "
@@ -153,20 +140,12 @@ def test_deleted_files_leave_no_postings(
     )
 
 
+_ROOT = Path(__file__).resolve().parents[2]  # the child imports tests.rag._hash from here
 _KILLED_CHILD = """
 import os, signal, sys
-import numpy as np
 import psycopg
 from fieldkit.rag import Document, Pipeline
-
-class Hash:
-    name = "test:hash-16"
-    dim = 16
-    def embed(self, texts, *, input_type="passage"):
-        out = np.ones((len(texts), 16), dtype=np.float32)
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-    def close(self):
-        pass
+from tests.rag._hash import Hash16 as Hash
 
 rows = []
 real = psycopg.Copy.write_row
@@ -189,6 +168,7 @@ def test_sigkill_mid_copy_keeps_the_index_in_agreement(
     committed batches and their postings stay, the open one leaves neither."""
     proc = subprocess.run(
         [sys.executable, "-c", _KILLED_CHILD, pg_dsn, pg_table],
+        cwd=_ROOT,
         capture_output=True,
         text=True,
         timeout=300,
