@@ -25,7 +25,6 @@ from fieldkit.rag import _lexsql, _sql
 from fieldkit.rag._build_memory import build_memory_bytes, build_memory_ceiling, pg_memory
 from fieldkit.rag._ids import collision_message
 from fieldkit.rag._sql import STORAGE_TYPES, TableName
-from fieldkit.rag._tables import _first_line
 from fieldkit.rag._types import Chunk, RAGError
 
 __all__ = ["DimensionMismatchError", "Row", "Store", "mask_dsn"]
@@ -87,8 +86,13 @@ def db_error(what: str, exc: psycopg.Error) -> RAGError:
     hint = ""
     if isinstance(exc, psycopg.errors.UndefinedTable):
         hint = "; call ensure_schema() first, or ingest (fieldkit rag ingest PATH --table NAME)"
-    lines = str(exc).strip().splitlines()
-    return RAGError(f"{what} failed: {lines[0] if lines else type(exc).__name__}{hint}")
+    return RAGError(f"{what} failed: {first_line(exc)}{hint}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The error's first line (libpq's message without its hint lines or query excerpt), so a
+    CLI error stays one line."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @contextmanager
@@ -156,7 +160,7 @@ class Store:
                     ).close()
                 except psycopg.Error as exc:
                     raise RAGError(
-                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {_first_line(exc)}"
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {first_line(exc)}"
                     ) from exc
                 pool = ConnectionPool(
                     self.dsn,
@@ -176,7 +180,7 @@ class Store:
                 except Exception as exc:
                     pool.close()
                     raise RAGError(
-                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {_first_line(exc)}"
+                        f"cannot connect to Postgres at {mask_dsn(self.dsn)}: {first_line(exc)}"
                     ) from exc
                 self._pool = pool
             return self._pool

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from fieldkit.rag._sources import side_table
 from fieldkit.rag._sql import TableName, parse_table_name, table_exists
+from fieldkit.rag._store import first_line
 from fieldkit.rag._types import RAGError
 
 __all__ = ["TableInfo", "drop_table", "list_tables", "resolve_dsn", "table_stats"]
@@ -75,16 +76,11 @@ def resolve_dsn(dsn: str | None) -> str:
         raise RAGError(str(exc)) from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    """libpq's message without its hint lines, so a CLI error stays one line."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def _connect(dsn: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(dsn, autocommit=True, connect_timeout=30)
     except psycopg.Error as exc:
-        raise RAGError(f"cannot connect to Postgres: {_first_line(exc)}") from exc
+        raise RAGError(f"cannot connect to Postgres: {first_line(exc)}") from exc
 
 
 def _qualified(schema: str, name: str) -> TableName:
@@ -128,7 +124,7 @@ def list_tables(dsn: str | None = None) -> list[TableInfo]:
             found = conn.execute(_FIND + "ORDER BY 1, 2").fetchall()
             return [_info(conn, _qualified(s, n), vt) for s, n, vt in found]
     except psycopg.Error as exc:
-        raise RAGError(f"listing chunk tables: {_first_line(exc)}") from exc
+        raise RAGError(f"listing chunk tables: {first_line(exc)}") from exc
 
 
 def _find(conn: psycopg.Connection[Any], table: str) -> tuple[TableName, str]:
@@ -168,7 +164,7 @@ def table_stats(table: str, dsn: str | None = None) -> TableInfo:
                 ).fetchone()
                 last = got[0].isoformat() if got and got[0] is not None else None
     except psycopg.Error as exc:
-        raise RAGError(f"reading {table}: {_first_line(exc)}") from exc
+        raise RAGError(f"reading {table}: {first_line(exc)}") from exc
     stats = {
         "labels": {str(label): int(n) for label, n in labels},
         "mean_chunk_chars": round(float(mean[0]), 1) if mean and mean[0] is not None else 0.0,
