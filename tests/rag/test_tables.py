@@ -53,6 +53,24 @@ def test_list_stats_drop(pg_dsn: str, pg_table: str, tmp_path: Path) -> None:
     drop_table(other, pg_dsn)
 
 
+def test_size_counts_every_side_table_including_the_lexical_postings(
+    pg_dsn: str, pg_table: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a.md").write_text("# A\n\nalpha text\n", encoding="utf-8")
+    with Pipeline(pgvector_dsn=pg_dsn, table=pg_table, embedder=_HashEmbedder()) as pipe:
+        pipe.ingest_paths([tmp_path], progress=False)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        rels = [pg_table] + [f"{pg_table}_{s}" for s in ("files", "spans", "lex", "lexstats")]
+        sizes = [
+            conn.execute("SELECT pg_total_relation_size(to_regclass(%s))", (r,)).fetchone()
+            for r in rels
+        ]
+    assert all(row is not None and row[0] > 0 for row in sizes), sizes
+    want = sum(int(row[0]) for row in sizes if row is not None)
+    assert {t.name: t.bytes for t in list_tables(pg_dsn)}[pg_table] == want
+    assert table_stats(pg_table, pg_dsn).bytes == want
+
+
 def test_slow_rate_advice_names_the_faster_options() -> None:
     slow = IngestSummary(chunks=500, embed_seconds=100.0)
     lines = slow_rate_advice(slow, "torch", "cpu")

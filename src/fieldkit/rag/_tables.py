@@ -23,7 +23,8 @@ from fieldkit.rag._types import RAGError
 
 __all__ = ["TableInfo", "drop_table", "list_tables", "resolve_dsn", "table_stats"]
 
-SIDE_SUFFIXES = ("files", "spans")
+# every side table the chunk table owns (file records, spans, BM25 postings and statistics)
+SIDE_SUFFIXES = ("files", "spans", "lex", "lexstats")
 
 _FIND = (
     "SELECT n.nspname, c.relname, format_type(a.atttypid, a.atttypmod) "
