@@ -139,8 +139,9 @@ def serve(
         help="Print what was started as one JSON line (with --build: a pretty-printed document).",
     ),
 ) -> None:
-    """Run llama.cpp's llama-server (OpenAI-compatible) until Ctrl-C; arguments after `--` go
-    to llama-server as given."""
+    """Run llama.cpp's llama-server (OpenAI-compatible) until Ctrl-C.
+
+    Arguments after `--` go to llama-server as given."""
     import signal
     import threading
     import time
