@@ -216,7 +216,6 @@ def serve(
         what = f"signal {-code}" if code < 0 else f"status {code}"
         died = f"llama-server (pid {server.pid}) exited with {what}; log kept: {server.log_path}"
     except (LocalServerError, LlamaBuildError) as exc:
-        server.stop()
         fail(str(exc), code=2 if isinstance(exc, ContextTooLarge) else 1)
     finally:  # Ctrl-C: the server stops, then the app prints one line and exits 130
         server.stop()
@@ -253,7 +252,7 @@ def _build(as_json: bool) -> None:
     )
 
     try:
-        found = llama_binary("llama-server", build=False)
+        llama_binary("llama-server", build=False)
         built = False
     except LlamaBuildError:
         status(
@@ -264,9 +263,8 @@ def _build(as_json: bool) -> None:
     try:
         found = llama_binary("llama-server", build=True)
         tools = {t: str(llama_binary(t, build=False)) for t in LLAMA_TARGETS}
-        src: str | None = None
         try:
-            src = str(llama_source_dir())
+            src: str | None = str(llama_source_dir())
         except LlamaBuildError:
             src = None
     except LlamaBuildError as exc:
