@@ -442,14 +442,28 @@ def test_publish_quant_refuses_a_staging_folder_with_stale_files(tmp_path: Path)
     assert ok.files_uploaded == ("README.md", "model-Q8_0.gguf")
 
 
-def test_hardware_comes_from_the_report_never_from_the_brand(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("measured_on", "said"),
+    [
+        ("CPU: AMD EPYC 7B13 (x86_64)", "measured on CPU: AMD EPYC 7B13 (x86_64)."),
+        # a line break in the probed name cannot start a Markdown heading in the card
+        (
+            "NVIDIA GeForce RTX 4090\n# Injected (1 GPU)",
+            "measured on NVIDIA GeForce RTX 4090 # Injected (1 GPU).",
+        ),
+    ],
+)
+def test_hardware_comes_from_the_report_never_from_the_brand(
+    tmp_path: Path, measured_on: str, said: str
+) -> None:
     rep = _report(tmp_path)
-    rep.measured_on = "CPU: AMD EPYC 7B13 (x86_64)"
+    rep.measured_on = measured_on
     r = publish_quant(quant_report=rep, base_model="b", repo_name="Foo-GGUF",
                       staging_dir=tmp_path / "s")  # fmt: skip
     assert r.card_path is not None
     card = r.card_path.read_text(encoding="utf-8")
-    assert "measured on CPU: AMD EPYC 7B13 (x86_64)." in card
+    assert said in card
+    assert "\n# Injected" not in card
     assert "Spark" not in card and "GB10" not in card and "spark-tested" not in card
     assert "TBD" not in card
 
@@ -480,14 +494,3 @@ def test_the_card_and_the_manifest_state_the_same_measured_facts(tmp_path: Path)
     assert manifest["recommended_variant"] == "Q8_0"
     for fact in ("| Q4_K_M | 18 GB | 7.100 | 24.0 |", "42", "FinanceBench", "62.0%"):
         assert fact in card
-
-
-def test_publish_quant_names_only_the_probed_hardware(tmp_path: Path) -> None:
-    report = _report(tmp_path)
-    report.measured_on = "NVIDIA GeForce RTX 4090\n# Injected (1 GPU)"
-    r = publish_quant(quant_report=report, base_model="nvidia/Foo-30B", repo_name="Foo-GGUF",
-                      staging_dir=tmp_path / "stage")  # fmt: skip
-    assert r.card_path is not None
-    card = r.card_path.read_text(encoding="utf-8")
-    assert "measured on NVIDIA GeForce RTX 4090 # Injected (1 GPU)." in card
-    assert "\n# Injected" not in card and "Spark" not in card and "spark-tested" not in card

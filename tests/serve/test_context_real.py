@@ -67,3 +67,17 @@ def test_ipv6_loopback_host(tmp_path: Path) -> None:
         assert server.base_url.startswith("http://[::1]:")
         with server.client() as client:
             assert client.chat([{"role": "user", "content": "hi"}], max_tokens=2)["choices"]
+
+
+def test_a_reused_log_gives_the_facts_of_this_start_alone(tmp_path: Path) -> None:
+    """The log file is appended to across starts; the KV size read back is this start's, not
+    the sum over every start the file has seen."""
+    log = tmp_path / "server.log"
+    sizes = []
+    for _ in range(2):
+        with LocalServer(ctx=512, threads=1, log_path=log) as server:
+            assert server.log_facts is not None
+            sizes.append(server.log_facts.kv_mib)
+    assert log.read_text().count("CPU KV buffer size") == 2
+    assert sizes[0] == sizes[1] == round(kv_cache_bytes(read_gguf_shape(default_model()), 512)
+                                         / (1 << 20), 2)  # fmt: skip

@@ -28,20 +28,38 @@ def _fieldkit(*args: str) -> list[str]:
     return [sys.executable, "-m", "fieldkit", *args]
 
 
-def test_a_startup_failure_keeps_the_log_it_names(tmp_path: Path) -> None:
-    server = tmp_path / "llama-server"
-    server.write_text('#!/bin/sh\necho "fatal: out of cheese"\nexit 3\n')
-    server.chmod(0o755)
-    model = tmp_path / "m.gguf"
-    model.write_bytes(b"GGUF" + bytes(60))
-    proc = subprocess.run(
-        _fieldkit("serve", "--model", str(model), "--port", "0"),
+def _run(
+    tmp_path: Path, *args: str, server: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`fieldkit serve ARGS` to completion (60 s at most), output captured."""
+    return subprocess.run(
+        _fieldkit("serve", *args),
         env=_env(tmp_path, server),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """`fieldkit serve ARGS` left running, its stdout and stderr piped."""
+    return subprocess.Popen(
+        _fieldkit("serve", *args),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_startup_failure_keeps_the_log_it_names(tmp_path: Path) -> None:
+    server = tmp_path / "llama-server"
+    server.write_text('#!/bin/sh\necho "fatal: out of cheese"\nexit 3\n')
+    server.chmod(0o755)
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + bytes(60))
+    proc = _run(tmp_path, "--model", str(model), "--port", "0", server=server)
     assert proc.returncode == 1
     assert "exited with status 3" in proc.stderr
     log = Path(proc.stderr.split("last lines of ", 1)[1].split(":\n", 1)[0])
@@ -87,14 +105,7 @@ def test_flags_and_passthrough_reach_llama_server(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], message: str) -> None:
-    proc = subprocess.run(
-        _fieldkit("serve", *args),
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run(tmp_path, *args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], proc.stderr
@@ -107,76 +118,44 @@ def test_bad_settings_are_one_error_line(tmp_path: Path, args: list[str], messag
     [("10.255.255.254", "Cannot assign requested address"), ("nosuchhost.invalid", "")],
 )
 def test_a_host_that_cannot_be_bound_is_one_error_line(tmp_path: Path, host: str, why: str) -> None:
-    proc = subprocess.run(
-        _fieldkit("serve", "--host", host, "--api-key", "k", "--port", "0"),
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run(tmp_path, "--host", host, "--api-key", "k", "--port", "0")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, proc.stderr
     assert lines[-1].startswith(f"error: cannot listen on host '{host}': ") and why in lines[-1]
     assert "Traceback" not in proc.stderr
 
 
-def test_a_killed_server_is_noticed(tmp_path: Path) -> None:
-    """SIGKILL the real llama-server: `fieldkit serve` exits 1 naming the signal and its log."""
-    proc = subprocess.Popen(
-        _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [
+        (signal.SIGKILL, "exited with signal 9; log kept: {log}"),
+        # a clean exit it did not ask for: the log it names is kept all the same
+        (signal.SIGTERM, "log kept: {log}"),
+    ],
+)
+def test_a_server_stopped_from_outside_is_noticed(
+    tmp_path: Path, sig: signal.Signals, said: str
+) -> None:
+    """Signal the real llama-server: `fieldkit serve` exits 1, says so, and keeps its log."""
+    proc = _start(tmp_path, "--port", "0", "--threads", "1", "--ctx", "512", "--json")
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        os.kill(info["pid"], signal.SIGKILL)
+        os.kill(info["pid"], sig)
         _out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 1
-    assert "exited with signal 9; log kept:" in err
-    assert Path(info["log_path"]).is_file()
-
-
-def test_a_server_stopped_from_outside_keeps_its_log(tmp_path: Path) -> None:
-    """SIGTERM to llama-server (a clean exit it did not ask for): the log it names is kept."""
-    proc = subprocess.Popen(
-        _fieldkit("serve", "--port", "0", "--threads", "1", "--ctx", "512", "--json"),
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        os.kill(info["pid"], signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 1
-    assert f"log kept: {info['log_path']}" in err
+    assert said.format(log=info["log_path"]) in err
     assert Path(info["log_path"]).is_file()
 
 
 def test_ctx_auto_prints_the_kv_size_the_server_allocates(tmp_path: Path) -> None:
     """`fieldkit serve --ctx auto` on SmolLM2: the printed arithmetic gives the byte count of
     the KV buffer llama-server then reports (same MiB, same number of cells)."""
-    proc = subprocess.Popen(
-        _fieldkit("serve", "--ctx", "auto", "--port", "0", "--threads", "1"),
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start(tmp_path, "--ctx", "auto", "--port", "0", "--threads", "1")
     try:
         assert proc.stderr is not None
         lines: list[str] = []

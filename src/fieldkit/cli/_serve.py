@@ -139,8 +139,9 @@ def serve(
         help="Print what was started as one JSON line (with --build: a pretty-printed document).",
     ),
 ) -> None:
-    """Run llama.cpp's llama-server (OpenAI-compatible) until Ctrl-C; arguments after `--` go
-    to llama-server as given."""
+    """Run llama.cpp's llama-server (OpenAI-compatible) until Ctrl-C.
+
+    Arguments after `--` go to llama-server as given."""
     import signal
     import threading
     import time
@@ -215,7 +216,6 @@ def serve(
         what = f"signal {-code}" if code < 0 else f"status {code}"
         died = f"llama-server (pid {server.pid}) exited with {what}; log kept: {server.log_path}"
     except (LocalServerError, LlamaBuildError) as exc:
-        server.stop()
         fail(str(exc), code=2 if isinstance(exc, ContextTooLarge) else 1)
     finally:  # Ctrl-C: the server stops, then the app prints one line and exits 130
         server.stop()
@@ -252,7 +252,7 @@ def _build(as_json: bool) -> None:
     )
 
     try:
-        found = llama_binary("llama-server", build=False)
+        llama_binary("llama-server", build=False)
         built = False
     except LlamaBuildError:
         status(
@@ -263,9 +263,8 @@ def _build(as_json: bool) -> None:
     try:
         found = llama_binary("llama-server", build=True)
         tools = {t: str(llama_binary(t, build=False)) for t in LLAMA_TARGETS}
-        src: str | None = None
         try:
-            src = str(llama_source_dir())
+            src: str | None = str(llama_source_dir())
         except LlamaBuildError:
             src = None
     except LlamaBuildError as exc:

@@ -1,7 +1,7 @@
 """``probe_hardware``: what machine a measurement ran on, read from the machine itself.
 
-Model cards name this, never a brand's label: the GPU name ``nvidia-smi`` reports (with its
-memory), else the CPU model and architecture from the operating system.
+Model cards name this, never a brand's label: the GPU names ``nvidia-smi`` reports (with their
+count), else the CPU model and architecture from the operating system.
 """
 
 from __future__ import annotations

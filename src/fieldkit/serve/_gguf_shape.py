@@ -30,11 +30,6 @@ class GGUFShape:
     file_type: str
     embedding: bool
 
-    @property
-    def kv_elements_per_token(self) -> int:
-        """K + V elements one token adds to the cache, over all layers."""
-        return sum(h * (self.head_dim_k + self.head_dim_v) for h in self.kv_heads)
-
 
 def _int(meta: dict[str, object], key: str) -> int | None:
     value = meta.get(key)

@@ -34,8 +34,8 @@ class LocalModel:
     context_length: int | None
     architecture: str
     fits_ctx: int | None
-    """Largest context whose f16 KV cache fits the free memory here (0: the weights alone do
-    not fit; ``None``: the header lacks the shape)."""
+    """Largest context, up to the model's trained one, whose f16 KV cache fits the free memory
+    here beside the weights (0: not even 256 tokens fit; ``None``: the header lacks the shape)."""
 
     def to_dict(self) -> dict[str, object]:
         d = dataclasses.asdict(self)

@@ -510,6 +510,7 @@ class LocalServer(StartStop):
         )
         t0 = time.monotonic()
         with open(self.log_path, "ab") as log:
+            log_start = log.tell()  # a reused log keeps earlier starts; the facts are this one's
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
@@ -534,8 +535,9 @@ class LocalServer(StartStop):
             self._kill()
             raise
         self.ready_s = time.monotonic() - t0
-        with contextlib.suppress(OSError):
-            self.log_facts = parse_server_log(self.log_path.read_text(errors="replace"))
+        with contextlib.suppress(OSError), open(self.log_path, "rb") as log:
+            log.seek(log_start)
+            self.log_facts = parse_server_log(log.read().decode(errors="replace"))
 
     def _wait_ready(self, deadline: float) -> None:
         assert self._proc is not None and self.log_path is not None

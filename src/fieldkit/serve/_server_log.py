@@ -33,7 +33,8 @@ class ServerLogFacts:
 
 
 def parse_server_log(text: str) -> ServerLogFacts:
-    """The last load's facts in llama-server log *text*."""
+    """The facts in llama-server log *text* of one start (KV buffers of the same name, e.g. the
+    full and sliding-window caches, are summed; the last offload line counts)."""
     offloaded = offloadable = None
     for m in _OFFLOADED.finditer(text):
         offloaded, offloadable = int(m.group(1)), int(m.group(2))
