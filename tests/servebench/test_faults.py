@@ -376,6 +376,24 @@ def test_rerank_endpoint_sends_query_and_passages() -> None:
     assert server.paths.count("/v1/rerank") == 3  # warm-up + 2
 
 
+def test_non_streamed_reply_over_the_cap_is_refused_by_name() -> None:
+    from fieldkit.servebench._loadgen import MAX_REPLY_BYTES
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        out.complete(2)
+
+    huge = b'{"results": [], "pad": "' + b"x" * MAX_REPLY_BYTES + b'"}'
+    with ScriptedServer(reply, rerank_body=huge) as server:
+        target = Target(server.base_url, MODEL, endpoint="rerank", timeout_s=30.0)
+        cfg = ServeBenchConfig(
+            target, [Prompt(({"role": "user", "content": "a b c"},), 4)], num_requests=1,
+            scrape_metrics=False,
+        )  # fmt: skip
+        with pytest.raises(ServeBenchError, match=f"bad_reply.*larger than {MAX_REPLY_BYTES}"):
+            _bounded(lambda: run_serve_bench(cfg))
+    assert server.paths.count("/v1/rerank") == 1  # the warm-up only
+
+
 def test_multi_turn_history_grows_with_the_servers_replies() -> None:
     from fieldkit.servebench import multi_turn_prompts
 

@@ -242,7 +242,7 @@ async def _exchange_once(
                 ((await _head(resp)).decode("utf-8", "replace")),
             )
             return
-        body = b""
+        body = bytearray()  # appended in place: linear up to the cap
         async for data in resp.aiter_bytes():
             body += data
             if len(body) > MAX_REPLY_BYTES:
