@@ -260,31 +260,27 @@ def test_frozen_metrics_endpoint_costs_only_its_own_short_timeout() -> None:
     assert server.paths.count("/metrics") == 1  # timed out once, then not asked again
 
 
-def test_prefix_cache_hit_rate_from_the_servers_metrics() -> None:
-    scrapes = iter(
-        [
+@pytest.mark.parametrize(
+    ("before", "after", "server_name", "rate"),
+    [
+        (  # vLLM: hits over queries
             "vllm:prefix_cache_queries_total 100\nvllm:prefix_cache_hits_total 10\n",
             "vllm:prefix_cache_queries_total 300\nvllm:prefix_cache_hits_total 160\n",
-        ]
-    )
-
-    def reply(n: int, body: dict[str, Any], out: Out) -> None:
-        out.complete(2)
-
-    with ScriptedServer(reply, metrics=lambda: next(scrapes)) as server:
-        cfg = _cfg(server, num_requests=2, scrape_metrics=True)
-        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
-    assert point.server is not None
-    assert point.server["prefix_cache_hit_rate"] == pytest.approx(0.75)
-
-
-def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> None:
-    scrapes = iter(
-        [
+            "vllm",
+            150 / 200,
+        ),
+        (  # llama.cpp: cached over all prompt tokens (processed + cached)
             "llamacpp:prompt_tokens_total 0\nllamacpp:prompt_tokens_cached_total 0\n",
             "llamacpp:prompt_tokens_total 1213\nllamacpp:prompt_tokens_cached_total 771\n",
-        ]
-    )
+            "llama.cpp",
+            771 / 1984,
+        ),
+    ],
+)
+def test_prefix_cache_hit_rate_from_the_servers_metrics(
+    before: str, after: str, server_name: str, rate: float
+) -> None:
+    scrapes = iter([before, after])
 
     def reply(n: int, body: dict[str, Any], out: Out) -> None:
         out.complete(2)
@@ -292,8 +288,8 @@ def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> N
     with ScriptedServer(reply, metrics=lambda: next(scrapes)) as server:
         cfg = _cfg(server, num_requests=2, scrape_metrics=True)
         (point,) = _bounded(lambda: run_serve_bench(cfg)).points
-    assert point.server is not None and point.server["server"] == "llama.cpp"
-    assert point.server["prefix_cache_hit_rate"] == pytest.approx(771 / 1984)
+    assert point.server is not None and point.server["server"] == server_name
+    assert point.server["prefix_cache_hit_rate"] == pytest.approx(rate)
 
 
 def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
