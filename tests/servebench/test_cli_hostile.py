@@ -156,6 +156,21 @@ def test_plot_has_the_workload_in_its_title(
     assert "sweep" in result.stdout and "goodput" in result.stdout
 
 
+def test_plot_title_counts_the_requests_a_trace_point_sent(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(
+        "".join(f'{{"timestamp": {t}, "input_length": 4, "output_length": 3}}\n' for t in (0, 1, 2))
+    )
+    plot = tmp_path / "p.svg"
+    args = [*_base(simulator.base_url), "--trace", str(trace), "--plot", str(plot)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 requests per point" in plot.read_text()  # the trace's rows, not -n 2
+
+
 def test_csv_has_one_row_per_point(
     runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
 ) -> None:

@@ -541,7 +541,7 @@ def bench_serve(
             workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
         else:
             workload = f"synthetic {input_len} → {output_len} tokens"
-        title = f"{model}: {workload}, {num_requests} requests per point"
+        title = f"{model}: {workload}, {cfg.num_requests} requests per point"
         if repeat > 1:
             title += f" (repeat 1 of {len(results)})"
         try:
