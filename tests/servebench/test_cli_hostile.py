@@ -171,6 +171,17 @@ def test_plot_title_counts_the_requests_a_trace_point_sent(
     assert "3 requests per point" in plot.read_text()  # the trace's rows, not -n 2
 
 
+def test_sweep_columns_are_named_by_the_percentiles_computed(
+    runner: CliRunner, simulator: NIMSimulator
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    args = [*_base(simulator.base_url), "-c", "1,2", "--percentiles", "90,99.9"]
+    result = runner.invoke(app, [*args, "--output-len", "3"])
+    assert result.exit_code == 0, result.output
+    sweep = result.stdout[result.stdout.index("sweep") :]
+    assert "TTFT p90" in sweep and "TTFT p99.9" in sweep and "p99 " not in sweep
+
+
 def test_csv_has_one_row_per_point(
     runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
 ) -> None:
