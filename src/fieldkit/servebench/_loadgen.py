@@ -35,8 +35,9 @@ _PATHS = {
 MAX_REPLY_BYTES = 64 << 20
 """Largest non-streamed reply read (embeddings, rerank); a larger one fails as ``bad_reply``."""
 DRAIN_S = 0.5
-# A chat template adds tokens to the prompt: allowance before a prompt count is implausible.
-_TEMPLATE_TOKENS = 4096
+TEMPLATE_TOKENS = 4096
+"""Tokens a chat template may add to a prompt: a prompt count above its bytes plus this is
+impossible."""
 
 Progress = Callable[[RequestRecord], None]
 
@@ -262,7 +263,7 @@ async def _exchange_once(
         return
     usage = obj.get("usage")
     p = _count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
-    if p is not None and 0 <= p <= len(prompt.text.encode()) + _TEMPLATE_TOKENS:
+    if p is not None and 0 <= p <= len(prompt.text.encode()) + TEMPLATE_TOKENS:
         rec.input_tokens, rec.input_token_source = p, "usage"
     rec.output_tokens = 0
 
@@ -302,7 +303,7 @@ def _take_usage(rec: RequestRecord, usage: dict[str, Any], prompt: Prompt) -> No
         rec.usage_rejected = (
             f"completion_tokens {c} outside [{rec.chunks} chunks, {prompt.max_tokens} max_tokens]"
         )
-    elif p is not None and not 0 <= p <= prompt_bytes + _TEMPLATE_TOKENS:
+    elif p is not None and not 0 <= p <= prompt_bytes + TEMPLATE_TOKENS:
         rec.usage_rejected = f"prompt_tokens {p} impossible for a {prompt_bytes}-byte prompt"
     else:
         rec.output_tokens, rec.token_source = c, "usage"
