@@ -294,7 +294,6 @@ def test_prefix_cache_hit_rate_from_the_servers_metrics(
 
 def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
     import json
-    import time
 
     from fieldkit.servebench import load_trace
 
@@ -311,10 +310,7 @@ def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
     assert prompts[1].messages[0]["content"] == "between"
     assert len(prompts[0].messages[0]["content"].split()) == 3
 
-    sent: list[float] = []
-
     def reply(n: int, body: dict[str, Any], out: Out) -> None:
-        sent.append(time.monotonic())
         out.complete(body["max_tokens"])
 
     with ScriptedServer(reply) as server:
