@@ -172,14 +172,17 @@ def test_plot_title_counts_the_requests_a_trace_point_sent(
 
 
 def test_sweep_columns_are_named_by_the_percentiles_computed(
-    runner: CliRunner, simulator: NIMSimulator
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
 ) -> None:
     simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    plot = tmp_path / "p.svg"
     args = [*_base(simulator.base_url), "-c", "1,2", "--percentiles", "90,99.9"]
-    result = runner.invoke(app, [*args, "--output-len", "3"])
+    result = runner.invoke(app, [*args, "--output-len", "3", "--plot", str(plot)])
     assert result.exit_code == 0, result.output
     sweep = result.stdout[result.stdout.index("sweep") :]
     assert "TTFT p90" in sweep and "TTFT p99.9" in sweep and "p99 " not in sweep
+    svg = plot.read_text()
+    assert "TTFT p90" in svg and "TTFT p99.9" in svg and "median" not in svg
 
 
 def test_csv_has_one_row_per_point(

@@ -105,7 +105,7 @@ def render_sweep(points: Sequence[LoadPoint]) -> str:
     buf = StringIO()
     console = Console(file=buf, width=130, force_terminal=False, color_system=None)
     table = Table(title="sweep", title_justify="left")
-    mid, tail = _sweep_percentiles(points)
+    mid, tail = sweep_percentiles(points)
     pcols = [f"{lm} p{p:g}" for lm in ("TTFT", "TPOT") for p in (mid, tail)]
     for col in ("load", "ok/sent", "req/s", "out tok/s", *pcols, "goodput", "SLOs", "errors"):
         table.add_column(col, justify="right")
@@ -131,7 +131,7 @@ def render_sweep(points: Sequence[LoadPoint]) -> str:
     return buf.getvalue()
 
 
-def _sweep_percentiles(points: Sequence[LoadPoint]) -> tuple[float, float]:
+def sweep_percentiles(points: Sequence[LoadPoint]) -> tuple[float, float]:
     """The sweep's two percentile columns: the median (else the lowest computed) and the
     highest computed; every point of a run computes the same percentiles."""
     ps = [p for p, _ in points[0].metrics.latency["ttft"].percentiles] if points else []
