@@ -240,8 +240,9 @@ def test_shared_prefix_workload_sends_groups_of_questions(
     assert len(set(systems)) == 2 and all(systems.count(s) == 3 for s in set(systems))
     assert len({m[1]["content"] for m in measured}) == 6
     assert all(len(s.split()) == 22 for s in systems)  # "Context N:" + 20 words
-    bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", "2by3"])
-    assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)
+    for shape in ("2by3", "\u00b2x3"):  # a superscript two is a digit to str.isdigit, not to int
+        bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", shape])
+        assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)
 
 
 def test_sharegpt_file_gives_first_human_turn_and_reply_length(
