@@ -384,7 +384,7 @@ async def run_concurrency(
     # More workers than units of work would only idle: one per unit at most.
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(units))))))
     sent = [r for r in records if r.e2e is not None or r.error is not None]
-    run = PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    run = PointRun(sent, _duration(sent), time.thread_time() - cpu0, streak.note)
     run.extra["sent_prompts"] = sent_prompts
     return run
 
@@ -446,12 +446,11 @@ async def run_rate(
         with contextlib.suppress(BaseException):
             await asyncio.gather(*tasks, return_exceptions=True)
     sent = [r for r in records if r.e2e is not None or r.error is not None]
-    return PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    return PointRun(sent, _duration(sent), time.thread_time() - cpu0, streak.note)
 
 
-def _duration(records: Sequence[RequestRecord], origin: float) -> float:
+def _duration(records: Sequence[RequestRecord]) -> float:
     """First send → last completion (or failure) of the point, in seconds."""
-    del origin
     if not records:
         return 0.0
     end = max(r.sent + (r.e2e or 0.0) for r in records)
