@@ -126,8 +126,10 @@ class ScriptedServer:
         *,
         metrics: Callable[[], str | None] | None = None,
         tokenize: Callable[[str], Any] | None = None,
+        rerank_body: bytes | None = None,
     ) -> None:
         self.reply, self.metrics, self.tokenize = reply, metrics, tokenize
+        self.rerank_body = rerank_body
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.chats = 0
@@ -171,6 +173,8 @@ class ScriptedServer:
         elif path == "/tokenize" and self.tokenize is not None:
             text = json.loads(body).get("content", "")
             _plain(h, 200, json.dumps(self.tokenize(text)).encode(), "application/json")
+        elif path == "/v1/rerank" and self.rerank_body is not None:
+            _plain(h, 200, self.rerank_body, "application/json")
         elif path == "/v1/rerank":
             docs = json.loads(body).get("documents", [])
             results = [{"index": i, "relevance_score": 1.0 / (i + 1)} for i in range(len(docs))]

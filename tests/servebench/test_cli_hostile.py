@@ -156,6 +156,35 @@ def test_plot_has_the_workload_in_its_title(
     assert "sweep" in result.stdout and "goodput" in result.stdout
 
 
+def test_plot_title_counts_the_requests_a_trace_point_sent(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(
+        "".join(f'{{"timestamp": {t}, "input_length": 4, "output_length": 3}}\n' for t in (0, 1, 2))
+    )
+    plot = tmp_path / "p.svg"
+    args = [*_base(simulator.base_url), "--trace", str(trace), "--plot", str(plot)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 requests per point" in plot.read_text()  # the trace's rows, not -n 2
+
+
+def test_sweep_columns_are_named_by_the_percentiles_computed(
+    runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
+) -> None:
+    simulator.set_token_timing(ttft_s=0.0, itl_s=0.0, tokens=3)
+    plot = tmp_path / "p.svg"
+    args = [*_base(simulator.base_url), "-c", "1,2", "--percentiles", "90,99.9"]
+    result = runner.invoke(app, [*args, "--output-len", "3", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    sweep = result.stdout[result.stdout.index("sweep") :]
+    assert "TTFT p90" in sweep and "TTFT p99.9" in sweep and "p99 " not in sweep
+    svg = plot.read_text()
+    assert "TTFT p90" in svg and "TTFT p99.9" in svg and "median" not in svg
+
+
 def test_csv_has_one_row_per_point(
     runner: CliRunner, simulator: NIMSimulator, tmp_path: Path
 ) -> None:
@@ -211,8 +240,9 @@ def test_shared_prefix_workload_sends_groups_of_questions(
     assert len(set(systems)) == 2 and all(systems.count(s) == 3 for s in set(systems))
     assert len({m[1]["content"] for m in measured}) == 6
     assert all(len(s.split()) == 22 for s in systems)  # "Context N:" + 20 words
-    bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", "2by3"])
-    assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)
+    for shape in ("2by3", "\u00b2x3"):  # a superscript two is a digit to str.isdigit, not to int
+        bad = runner.invoke(app, [*_base(simulator.base_url), "--shared-prefix", shape])
+        assert bad.exit_code == 2 and "GROUPSxQUESTIONS" in _error_line(bad)
 
 
 def test_sharegpt_file_gives_first_human_turn_and_reply_length(

@@ -260,31 +260,27 @@ def test_frozen_metrics_endpoint_costs_only_its_own_short_timeout() -> None:
     assert server.paths.count("/metrics") == 1  # timed out once, then not asked again
 
 
-def test_prefix_cache_hit_rate_from_the_servers_metrics() -> None:
-    scrapes = iter(
-        [
+@pytest.mark.parametrize(
+    ("before", "after", "server_name", "rate"),
+    [
+        (  # vLLM: hits over queries
             "vllm:prefix_cache_queries_total 100\nvllm:prefix_cache_hits_total 10\n",
             "vllm:prefix_cache_queries_total 300\nvllm:prefix_cache_hits_total 160\n",
-        ]
-    )
-
-    def reply(n: int, body: dict[str, Any], out: Out) -> None:
-        out.complete(2)
-
-    with ScriptedServer(reply, metrics=lambda: next(scrapes)) as server:
-        cfg = _cfg(server, num_requests=2, scrape_metrics=True)
-        (point,) = _bounded(lambda: run_serve_bench(cfg)).points
-    assert point.server is not None
-    assert point.server["prefix_cache_hit_rate"] == pytest.approx(0.75)
-
-
-def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> None:
-    scrapes = iter(
-        [
+            "vllm",
+            150 / 200,
+        ),
+        (  # llama.cpp: cached over all prompt tokens (processed + cached)
             "llamacpp:prompt_tokens_total 0\nllamacpp:prompt_tokens_cached_total 0\n",
             "llamacpp:prompt_tokens_total 1213\nllamacpp:prompt_tokens_cached_total 771\n",
-        ]
-    )
+            "llama.cpp",
+            771 / 1984,
+        ),
+    ],
+)
+def test_prefix_cache_hit_rate_from_the_servers_metrics(
+    before: str, after: str, server_name: str, rate: float
+) -> None:
+    scrapes = iter([before, after])
 
     def reply(n: int, body: dict[str, Any], out: Out) -> None:
         out.complete(2)
@@ -292,13 +288,12 @@ def test_llama_cpp_prefix_cache_hit_rate_is_cached_over_all_prompt_tokens() -> N
     with ScriptedServer(reply, metrics=lambda: next(scrapes)) as server:
         cfg = _cfg(server, num_requests=2, scrape_metrics=True)
         (point,) = _bounded(lambda: run_serve_bench(cfg)).points
-    assert point.server is not None and point.server["server"] == "llama.cpp"
-    assert point.server["prefix_cache_hit_rate"] == pytest.approx(771 / 1984)
+    assert point.server is not None and point.server["server"] == server_name
+    assert point.server["prefix_cache_hit_rate"] == pytest.approx(rate)
 
 
 def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
     import json
-    import time
 
     from fieldkit.servebench import load_trace
 
@@ -315,10 +310,7 @@ def test_trace_is_replayed_at_its_timestamps(tmp_path: Any) -> None:
     assert prompts[1].messages[0]["content"] == "between"
     assert len(prompts[0].messages[0]["content"].split()) == 3
 
-    sent: list[float] = []
-
     def reply(n: int, body: dict[str, Any], out: Out) -> None:
-        sent.append(time.monotonic())
         out.complete(body["max_tokens"])
 
     with ScriptedServer(reply) as server:
@@ -374,6 +366,24 @@ def test_rerank_endpoint_sends_query_and_passages() -> None:
     assert seen[0]["query"] == "w0 w1 w2 w3 w4 w5 w6 w7"
     assert [len(d.split()) for d in seen[0]["documents"]] == [5, 5, 5, 5]
     assert server.paths.count("/v1/rerank") == 3  # warm-up + 2
+
+
+def test_non_streamed_reply_over_the_cap_is_refused_by_name() -> None:
+    from fieldkit.servebench._loadgen import MAX_REPLY_BYTES
+
+    def reply(n: int, body: dict[str, Any], out: Out) -> None:
+        out.complete(2)
+
+    huge = b'{"results": [], "pad": "' + b"x" * MAX_REPLY_BYTES + b'"}'
+    with ScriptedServer(reply, rerank_body=huge) as server:
+        target = Target(server.base_url, MODEL, endpoint="rerank", timeout_s=30.0)
+        cfg = ServeBenchConfig(
+            target, [Prompt(({"role": "user", "content": "a b c"},), 4)], num_requests=1,
+            scrape_metrics=False,
+        )  # fmt: skip
+        with pytest.raises(ServeBenchError, match=f"bad_reply.*larger than {MAX_REPLY_BYTES}"):
+            _bounded(lambda: run_serve_bench(cfg))
+    assert server.paths.count("/v1/rerank") == 1  # the warm-up only
 
 
 def test_multi_turn_history_grows_with_the_servers_replies() -> None:

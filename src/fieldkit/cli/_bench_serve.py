@@ -67,10 +67,10 @@ _ENDPOINTS: dict[str, Literal["chat", "completions", "embeddings", "rerank"]] = 
 
 
 def _groups(text: str, option: str, shape: str) -> tuple[int, int]:
-    a, sep, b = text.lower().partition("x")
-    if not sep or not a.strip().isdigit() or not b.strip().isdigit():
+    a, sep, b = (part.strip() for part in text.lower().partition("x"))
+    if not sep or not all(p.isascii() and p.isdigit() for p in (a, b)):
         fail(f"{option} takes {shape} such as 4x8; got {text!r}")
-    if len(a.strip()) > 6 or len(b.strip()) > 6:
+    if len(a) > 6 or len(b) > 6:
         fail(f"{option}: at most 999999 of each, got {text!r}")
     return int(a), int(b)
 
@@ -541,7 +541,7 @@ def bench_serve(
             workload = f"shared prefix {shared_prefix} ({prefix_len} + {input_len} → {output_len})"
         else:
             workload = f"synthetic {input_len} → {output_len} tokens"
-        title = f"{model}: {workload}, {num_requests} requests per point"
+        title = f"{model}: {workload}, {cfg.num_requests} requests per point"
         if repeat > 1:
             title += f" (repeat 1 of {len(results)})"
         try:

@@ -35,8 +35,9 @@ _PATHS = {
 MAX_REPLY_BYTES = 64 << 20
 """Largest non-streamed reply read (embeddings, rerank); a larger one fails as ``bad_reply``."""
 DRAIN_S = 0.5
-# A chat template adds tokens to the prompt: allowance before a prompt count is implausible.
-_TEMPLATE_TOKENS = 4096
+TEMPLATE_TOKENS = 4096
+"""Tokens a chat template may add to a prompt: a prompt count above its bytes plus this is
+impossible."""
 
 Progress = Callable[[RequestRecord], None]
 
@@ -242,7 +243,7 @@ async def _exchange_once(
                 ((await _head(resp)).decode("utf-8", "replace")),
             )
             return
-        body = b""
+        body = bytearray()  # appended in place: linear up to the cap
         async for data in resp.aiter_bytes():
             body += data
             if len(body) > MAX_REPLY_BYTES:
@@ -262,7 +263,7 @@ async def _exchange_once(
         return
     usage = obj.get("usage")
     p = _count(usage.get("prompt_tokens")) if isinstance(usage, dict) else None
-    if p is not None and 0 <= p <= len(prompt.text.encode()) + _TEMPLATE_TOKENS:
+    if p is not None and 0 <= p <= len(prompt.text.encode()) + TEMPLATE_TOKENS:
         rec.input_tokens, rec.input_token_source = p, "usage"
     rec.output_tokens = 0
 
@@ -302,7 +303,7 @@ def _take_usage(rec: RequestRecord, usage: dict[str, Any], prompt: Prompt) -> No
         rec.usage_rejected = (
             f"completion_tokens {c} outside [{rec.chunks} chunks, {prompt.max_tokens} max_tokens]"
         )
-    elif p is not None and not 0 <= p <= prompt_bytes + _TEMPLATE_TOKENS:
+    elif p is not None and not 0 <= p <= prompt_bytes + TEMPLATE_TOKENS:
         rec.usage_rejected = f"prompt_tokens {p} impossible for a {prompt_bytes}-byte prompt"
     else:
         rec.output_tokens, rec.token_source = c, "usage"
@@ -383,7 +384,7 @@ async def run_concurrency(
     # More workers than units of work would only idle: one per unit at most.
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(units))))))
     sent = [r for r in records if r.e2e is not None or r.error is not None]
-    run = PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    run = PointRun(sent, _duration(sent), time.thread_time() - cpu0, streak.note)
     run.extra["sent_prompts"] = sent_prompts
     return run
 
@@ -445,12 +446,11 @@ async def run_rate(
         with contextlib.suppress(BaseException):
             await asyncio.gather(*tasks, return_exceptions=True)
     sent = [r for r in records if r.e2e is not None or r.error is not None]
-    return PointRun(sent, _duration(sent, origin), time.thread_time() - cpu0, streak.note)
+    return PointRun(sent, _duration(sent), time.thread_time() - cpu0, streak.note)
 
 
-def _duration(records: Sequence[RequestRecord], origin: float) -> float:
+def _duration(records: Sequence[RequestRecord]) -> float:
     """First send → last completion (or failure) of the point, in seconds."""
-    del origin
     if not records:
         return 0.0
     end = max(r.sent + (r.e2e or 0.0) for r in records)

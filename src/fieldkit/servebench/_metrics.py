@@ -188,7 +188,8 @@ class PointMetrics:
     when the server gave none); ``input_tokens_estimated`` the client's estimate for requests
     the server did not count. Goodput is successful requests meeting every SLO per second of
     the point (``None`` without SLOs); ``slo_attainment`` their share of all requests sent.
-    ``short_outputs`` counts replies shorter than ``max_tokens`` while ``ignore_eos`` was asked.
+    ``short_outputs`` counts replies shorter than ``max_tokens`` by a server-given count, whether
+    or not ``ignore_eos`` was asked (a run warns about them only when it was).
     """
 
     requests: int

@@ -56,11 +56,7 @@ class BenchRun:
 
 
 def _param(value: object) -> str:
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else None
-    if text is None:
-        text = str(value)
-    text = " ".join(text.split())
-    return text if len(text) <= _VALUE_LIMIT else text[: _VALUE_LIMIT - 1] + "…"
+    return _brief(repr(value) if isinstance(value, float) else value, _VALUE_LIMIT)
 
 
 def _finite(out: dict[str, float], name: str, value: object) -> None:
@@ -224,6 +220,7 @@ def log_bench_runs(
 
 
 def _brief(detail: object, limit: int = 300) -> str:
+    """*detail* as one line of at most *limit* characters (whitespace runs become one space)."""
     text = " ".join(str(detail).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from fieldkit._lazy import require
 from fieldkit.servebench._latency import LATENCIES
-from fieldkit.servebench._render import LOW_SAMPLE
+from fieldkit.servebench._metrics import percentile_key
+from fieldkit.servebench._render import LOW_SAMPLE, sweep_percentiles
 
 if TYPE_CHECKING:
     from fieldkit.servebench._run import LoadPoint
@@ -21,10 +22,11 @@ __all__ = ["plot_sweep"]
 
 
 def plot_sweep(points: Sequence[LoadPoint], path: str | Path, *, title: str = "") -> Path:
-    """Write TTFT, TPOT and E2E (median and the highest percentile) against output-token
-    throughput, one marker per load point labelled with its load, with each SLO as a dashed
-    line; a fourth panel shows req/s, goodput and failed requests per point. A tail marker
-    resting on fewer than 100 requests is drawn hollow. The file type follows the suffix."""
+    """Write TTFT, TPOT and E2E (the median, else the lowest percentile computed, and the
+    highest percentile computed) against output-token throughput, one marker per load point
+    labelled with its load, with each SLO as a dashed line; a fourth panel shows req/s, goodput
+    and failed requests per point. A tail marker resting on fewer than 100 requests is drawn
+    hollow. The file type follows the suffix."""
     out = Path(path)
     if out.suffix.lower() not in (".png", ".svg"):
         raise ValueError(f"the plot file must end in .png or .svg, got {out.name!r}")
@@ -34,10 +36,11 @@ def plot_sweep(points: Sequence[LoadPoint], path: str | Path, *, title: str = ""
     pts = [p for p in points if p.metrics.completed]
     xs = [p.metrics.output_throughput for p in pts]
     low = any(p.metrics.completed < LOW_SAMPLE for p in pts)
+    mid_p, tail_p = sweep_percentiles(pts)
+    mid, tail = percentile_key(mid_p), percentile_key(tail_p)
     for ax, lm in zip(axes[:3], [m for m in LATENCIES if m.name != "itl"], strict=True):
-        tail = pts[0].metrics.latency[lm.name].keys()[-1] if pts else "p99"
-        med = [p.metrics.stat(lm.name, "median") for p in pts]
-        ax.plot(xs, med, "o-", label=f"{lm.label} median")
+        med = [p.metrics.stat(lm.name, mid) for p in pts]
+        ax.plot(xs, med, "o-", label=f"{lm.label} {mid}")
         ys = [p.metrics.stat(lm.name, tail) for p in pts]
         ax.plot(xs, ys, "--", color="C1", label=f"{lm.label} {tail}")
         for p, x, y in zip(pts, xs, ys, strict=True):

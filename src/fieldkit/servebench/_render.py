@@ -8,7 +8,7 @@ from io import StringIO
 from typing import TYPE_CHECKING
 
 from fieldkit.servebench._latency import LATENCIES
-from fieldkit.servebench._metrics import PointMetrics
+from fieldkit.servebench._metrics import percentile_key
 
 if TYPE_CHECKING:
     from fieldkit.servebench._repeat import RepeatSummary
@@ -96,17 +96,18 @@ def render_point(point: LoadPoint) -> str:
 
 
 def render_sweep(points: Sequence[LoadPoint]) -> str:
-    """One row per point: load, ok/sent, req/s, output tok/s, TTFT/TPOT median and p99, goodput
-    and whether it met the SLOs, errors and partial marks."""
+    """One row per point: load, ok/sent, req/s, output tok/s, TTFT/TPOT at the median (the
+    lowest percentile computed when 50 is not) and the highest percentile computed, goodput and
+    whether it met the SLOs, errors and partial marks; the columns are named by percentile."""
     from rich.console import Console
     from rich.table import Table
 
     buf = StringIO()
     console = Console(file=buf, width=130, force_terminal=False, color_system=None)
     table = Table(title="sweep", title_justify="left")
-    for col in ("load", "ok/sent", "req/s", "out tok/s", "TTFT p50", "TTFT p99"):
-        table.add_column(col, justify="right")
-    for col in ("TPOT p50", "TPOT p99", "goodput", "SLOs", "errors"):
+    mid, tail = sweep_percentiles(points)
+    pcols = [f"{lm} p{p:g}" for lm in ("TTFT", "TPOT") for p in (mid, tail)]
+    for col in ("load", "ok/sent", "req/s", "out tok/s", *pcols, "goodput", "SLOs", "errors"):
         table.add_column(col, justify="right")
     for p in points:
         m = p.metrics
@@ -116,10 +117,10 @@ def render_sweep(points: Sequence[LoadPoint]) -> str:
             f"{m.completed}/{m.requests}",
             f"{m.request_throughput:.2f}",
             f"{m.output_throughput:.1f}",
-            _fmt(m.stat("ttft", "median")),
-            _fmt(_tail(m, "ttft")) + low,
-            _fmt(m.stat("tpot", "median")),
-            _fmt(_tail(m, "tpot")) + low,
+            _fmt(m.stat("ttft", percentile_key(mid))),
+            _fmt(m.stat("ttft", percentile_key(tail))) + low,
+            _fmt(m.stat("tpot", percentile_key(mid))),
+            _fmt(m.stat("tpot", percentile_key(tail))) + low,
             "—" if m.goodput is None else f"{m.goodput:.2f}",
             "—" if p.meets_slos is None else ("meets" if p.meets_slos else "misses"),
             str(m.failed),
@@ -130,10 +131,13 @@ def render_sweep(points: Sequence[LoadPoint]) -> str:
     return buf.getvalue()
 
 
-def _tail(m: PointMetrics, metric: str) -> float | None:
-    """The highest percentile computed (p99 by default)."""
-    keys = m.latency[metric].keys()
-    return m.stat(metric, keys[-1]) if len(keys) > 1 else None
+def sweep_percentiles(points: Sequence[LoadPoint]) -> tuple[float, float]:
+    """The sweep's two percentile columns: the median (else the lowest computed) and the
+    highest computed; every point of a run computes the same percentiles."""
+    ps = [p for p, _ in points[0].metrics.latency["ttft"].percentiles] if points else []
+    if not ps:
+        return 50.0, 99.0
+    return (50.0 if 50 in ps else min(ps)), max(ps)
 
 
 def render_repeats(summaries: Sequence[RepeatSummary]) -> str:

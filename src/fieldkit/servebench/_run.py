@@ -18,7 +18,14 @@ from typing import Any, Literal
 import httpx
 
 from fieldkit.nim import estimate_tokens
-from fieldkit.servebench._loadgen import PointRun, Target, run_concurrency, run_rate, send_one
+from fieldkit.servebench._loadgen import (
+    TEMPLATE_TOKENS,
+    PointRun,
+    Target,
+    run_concurrency,
+    run_rate,
+    send_one,
+)
 from fieldkit.servebench._metrics import (
     DEFAULT_PERCENTILES,
     PointMetrics,
@@ -418,7 +425,7 @@ class _Runner:
                 count = raw
             elif isinstance(data.get("tokens"), list):
                 count = len(data["tokens"])
-        if count is not None and not 0 <= count <= len(text.encode()) + 4096:
+        if count is not None and not 0 <= count <= len(text.encode()) + TEMPLATE_TOKENS:
             count = None
         self.tokenizer = count is not None
         return count

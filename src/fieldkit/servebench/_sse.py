@@ -27,14 +27,16 @@ async def iter_lines(
 ) -> AsyncIterator[str]:
     """Lines (without ``\r``/``\n``) of a byte stream, holding at most *max_line_bytes* of one
     unfinished line in memory; raises :class:`LineTooLong` past that."""
-    buf = b""
+    buf = bytearray()  # an unfinished line, appended in place: linear in its length
     async for data in chunks:
-        buf = buf + data if buf else data
         if b"\n" not in data:
+            buf += data
             if len(buf) > max_line_bytes:
                 raise LineTooLong(f"an SSE line longer than {max_line_bytes} bytes")
             continue
-        *lines, buf = buf.split(b"\n")
+        # the usual case, whole events per read, splits the read itself: no copy into buf
+        lines: list[bytes] | list[bytearray] = (buf + data if buf else data).split(b"\n")
+        buf = bytearray(lines.pop())
         for raw in lines:
             if len(raw) > max_line_bytes:
                 raise LineTooLong(f"an SSE line longer than {max_line_bytes} bytes")
