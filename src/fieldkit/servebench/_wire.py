@@ -79,11 +79,6 @@ class ResponseReader:
         self._state = "head"  # chunked: "size", "data", "crlf", "trailer"
         self._body: list[bytes] = []
 
-    @property
-    def buffered(self) -> int:
-        """Bytes held that are not yet framed (a bound for callers that cap memory)."""
-        return len(self._buf)
-
     def feed(self, data: bytes) -> None:
         """Add *data* and frame all that it completes; raises :class:`WireError`."""
         if self.done:
