@@ -10,7 +10,6 @@ loses at most the trial that was running, and a new ``run`` carries on without d
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._lock import file_lock
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
 from fieldkit.research._edits import (
     EditError,
@@ -70,16 +70,12 @@ class StopRequest:
 
 @contextlib.contextmanager
 def _run_lock(ws: Workspace) -> Iterator[None]:
-    ws.state.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ws.state / "run.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(file_lock(ws.state / "run.lock", wait=False))
         except BlockingIOError:
             raise ResearchError(f"another `research run` is active in {ws.root}") from None
         yield
-    finally:
-        os.close(fd)
 
 
 def _trial_ids(store: LineageStore) -> set[str]:
