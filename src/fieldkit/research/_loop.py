@@ -180,7 +180,7 @@ class _Loop:
     def __init__(
         self,
         ws: Workspace,
-        proposer: Proposer | None,
+        proposer: Proposer,
         runner: Runner,
         *,
         lineage: bool,
@@ -313,7 +313,6 @@ class _Loop:
             failures=_failures(self.store, 3),
         )
         base = {"exp_id": exp_id, "parent": parent, "best_before": best}
-        assert self.proposer is not None
         try:
             reply = self.proposer.propose(messages)
         except ProposerError as exc:
