@@ -170,7 +170,8 @@ def _failures(store: LineageStore, n: int) -> list[Failure]:
     return [Failure(t.exp_id, _outcome_of(t), t.hypothesis, t.notes) for t in bad[-n:]]
 
 
-def _better(value: float, best: float | None, lower_is_better: bool) -> bool:
+def better(value: float, best: float | None, lower_is_better: bool) -> bool:
+    """Whether *value* beats *best* in the task's direction (anything beats no best)."""
     if best is None:
         return True
     return value < best if lower_is_better else value > best
@@ -346,7 +347,7 @@ class _Loop:
             commit = ""
             if failed is not None:
                 outcome = failed
-            elif metric is not None and _better(metric, best, self.cfg.lower_is_better):
+            elif metric is not None and better(metric, best, self.cfg.lower_is_better):
                 outcome = Outcome.KEEP
                 commit = self._commit(tree, exp_id, hypothesis, metric)
             else:
