@@ -191,3 +191,21 @@ def test_the_upgrade_work_folder_is_handed_to_pgserver_user_not_opened_to_all(
     finally:
         made.rmdir()
         beside.rmdir()
+
+
+@pytest.mark.parametrize("written", ["0", "-{group}"])
+def test_a_group_pid_in_postmaster_pid_reaps_no_child_and_removes_nothing(
+    tmp_path: Path, written: str
+) -> None:
+    from fieldkit._embedded_pg import _drop_stale_lock_files
+
+    child = subprocess.Popen(["true"])
+    exited = os.WEXITED | os.WNOWAIT
+    os.waitid(os.P_PID, child.pid, exited)  # exited, not reaped
+    pid_file = tmp_path / "postmaster.pid"
+    pid_file.write_text(written.format(group=os.getpgrp()) + "\n")
+    _drop_stale_lock_files(tmp_path)
+    assert pid_file.exists()
+    # our own child is still ours to reap: nothing waited for the whole group
+    assert os.waitid(os.P_PID, child.pid, exited | os.WNOHANG) is not None
+    assert child.wait() == 0

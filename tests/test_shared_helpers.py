@@ -38,6 +38,23 @@ def test_file_lock_serialises_processes(tmp_path: Path) -> None:
     assert [x.split("-")[1] for x in lines] == ["in", "out", "in", "out"]
 
 
+def _try_lock(lock: str) -> str:
+    try:
+        with file_lock(Path(lock), wait=False):
+            return "got"
+    except BlockingIOError:
+        return "busy"
+
+
+def test_file_lock_without_wait_fails_at_once_while_held_elsewhere(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    ctx = multiprocessing.get_context("fork")
+    with file_lock(lock), ctx.Pool(1) as pool:
+        assert pool.apply(_try_lock, (str(lock),)) == "busy"
+    with ctx.Pool(1) as pool:  # released on leaving the block
+        assert pool.apply(_try_lock, (str(lock),)) == "got"
+
+
 def test_percentile_known_values() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)

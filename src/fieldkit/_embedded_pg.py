@@ -125,7 +125,10 @@ def _proc_state(pid: int) -> str | None:
 
 def _dead_pid(pid: int) -> bool:
     """Whether *pid* has exited: gone, or a zombie nobody reaped (reaped here when it is our
-    child). A zombie answers ``kill(pid, 0)`` and looks "running" to psutil, but it is dead."""
+    child). A zombie answers ``kill(pid, 0)`` and looks "running" to psutil, but it is dead.
+    A pid <= 0 names a process group, never one process: never dead (and nothing is reaped)."""
+    if pid <= 0:
+        return False
     with contextlib.suppress(ChildProcessError, OSError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
@@ -163,7 +166,7 @@ def _drop_stale_lock_files(path: Path) -> None:
     pid_file = path / "postmaster.pid"
     try:
         lines = pid_file.read_text().splitlines()
-        pid = int(lines[0])
+        pid = abs(int(lines[0]))  # Postgres writes -pid for a standalone backend
     except (OSError, ValueError, IndexError):
         return
     if not _dead_pid(pid):

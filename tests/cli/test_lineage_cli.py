@@ -57,7 +57,15 @@ def test_summary_text(tmp_path: Path) -> None:
     r = runner.invoke(app, ["lineage", "summary", str(_store(tmp_path, _five()))])
     assert r.exit_code == 0
     assert "5 trials" in r.stdout and "keeps: 2 (40.0%)" in r.stdout
-    assert "best: exp_030 (core_metric=1.078041)" in r.stdout
+    assert "best: exp_030 (core_metric=1.078041; lower is better)" in r.stdout
+
+
+def test_summary_text_names_the_direction_that_picked_the_best(tmp_path: Path) -> None:
+    store = str(_store(tmp_path, _five()))
+    r = runner.invoke(app, ["lineage", "summary", store, "--higher-is-better"])
+    assert r.exit_code == 0
+    best = [line for line in r.stdout.splitlines() if line.startswith("best: ")]
+    assert len(best) == 1 and best[0].endswith("; higher is better)")
 
 
 def test_render_matches_golden(tmp_path: Path) -> None:

@@ -322,3 +322,23 @@ def test_the_cli_bounds_the_run_listing_with_max_pages(tmp_path: Path) -> None:
         )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "max_pages=3 pages" in proc.stderr
+
+
+def test_a_failed_experiment_lookup_closes_the_connection() -> None:
+    """The export's HTTP connections are closed when it fails at its first call."""
+    closed = threading.Event()
+
+    def serve(conn: socket.socket, stop: threading.Event, request: bytes) -> None:
+        if not request:  # the reachability probe
+            return
+        body = b'{"error_code": "INTERNAL_ERROR", "message": "boom"}'
+        head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        conn.settimeout(30)
+        if conn.recv(1) == b"":  # the client hung up: its connection pool was closed
+            closed.set()
+
+    with _raw_server(serve) as url:
+        err = _bounded(lambda: export_trials([], url, experiment="x"))
+        assert isinstance(err, ExportError) and "HTTP 500 INTERNAL_ERROR boom" in str(err)
+        assert closed.wait(30)  # while the error (and the export's frame) is still alive

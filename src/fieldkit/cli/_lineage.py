@@ -98,7 +98,10 @@ def summary(
         typer.echo("best: (empty store)")
     else:
         value = "—" if best["metric"] is None else repr(best["metric"])
-        typer.echo(f"best: exp_{best['exp_id']} ({s['metric_field']}={value})")
+        direction = "higher" if higher_is_better else "lower"
+        typer.echo(
+            f"best: exp_{best['exp_id']} ({s['metric_field']}={value}; {direction} is better)"
+        )
 
 
 @lineage_app.command("render")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -126,11 +126,8 @@ def _ctrl_c(stop: StopRequest) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _interrupted() -> None:
-    typer.echo(
-        "error: interrupted: the running trial was dropped (`research run` resumes)", err=True
-    )
-    raise typer.Exit(130)
+def _interrupted() -> NoReturn:
+    fail("interrupted: the running trial was dropped (`research run` resumes)", 130)
 
 
 @contextmanager

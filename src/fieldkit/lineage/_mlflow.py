@@ -287,7 +287,11 @@ def _export(
         latest[norm_id(t.exp_id)] = t  # dict order = first appearance, value = last row
     try:  # opening a store can fail in many ways (bad path, driver, schema): all are "can't"
         tracking = _open(tracking_uri, request_timeout, max_response_bytes)
-        exp_id = tracking.experiment_id(experiment)
+        try:
+            exp_id = tracking.experiment_id(experiment)
+        except BaseException:
+            tracking.close()  # its connections go now, not when the error is collected
+            raise
     except ExportError:
         raise
     except RestError as exc:

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from fieldkit._managed import Closes
 from fieldkit.lineage._base import LineageBase
 from fieldkit.lineage._index import LineageIndex
 from fieldkit.lineage._policy import (
@@ -43,7 +44,7 @@ def _cell_text(value: object) -> str:
     return "" if value is None else json.dumps(value)
 
 
-class PostgresLineageStore(LineageBase):
+class PostgresLineageStore(LineageBase, Closes):
     """Trial log in table *table* of the database at *dsn* (embedded Postgres if None).
 
     Same read API, rendering and row policy as ``LineageStore``: the metric column defaults
@@ -146,12 +147,6 @@ class PostgresLineageStore(LineageBase):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    def __enter__(self) -> PostgresLineageStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- storage hooks --------------------------------------------------------------------
     def _sync(self) -> LineageIndex:

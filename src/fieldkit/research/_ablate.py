@@ -18,7 +18,7 @@ from typing import Any
 from fieldkit._atomic import atomic_write_text
 from fieldkit.lineage import FailureLabel, Trial
 from fieldkit.lineage.views import encode_row
-from fieldkit.research._loop import StopRequest, run_research
+from fieldkit.research._loop import StopRequest, better, run_research
 from fieldkit.research._proposer import Proposer
 from fieldkit.research._workspace import STATE_DIR, Workspace, init_workspace, open_workspace
 
@@ -33,8 +33,8 @@ def best_so_far(trials: Sequence[Trial], metric: str, lower_is_better: bool) -> 
     best: float | None = None
     for t in trials:
         value = t.metric(metric)
-        counted = value is not None and t.status in (FailureLabel.KEEP, FailureLabel.BASELINE)
-        if counted and (best is None or (value < best if lower_is_better else value > best)):  # type: ignore[operator]
+        counted = t.status in (FailureLabel.KEEP, FailureLabel.BASELINE)
+        if counted and value is not None and better(value, best, lower_is_better):
             best = value
         out.append(best)
     return out

@@ -10,7 +10,6 @@ loses at most the trial that was running, and a new ``run`` carries on without d
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fieldkit._atomic import atomic_write_text
+from fieldkit._lock import file_lock
 from fieldkit.lineage import FailureLabel, LineageStore, Trial
 from fieldkit.research._edits import (
     EditError,
@@ -70,16 +70,12 @@ class StopRequest:
 
 @contextlib.contextmanager
 def _run_lock(ws: Workspace) -> Iterator[None]:
-    ws.state.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ws.state / "run.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(file_lock(ws.state / "run.lock", wait=False))
         except BlockingIOError:
             raise ResearchError(f"another `research run` is active in {ws.root}") from None
         yield
-    finally:
-        os.close(fd)
 
 
 def _trial_ids(store: LineageStore) -> set[str]:
@@ -174,7 +170,8 @@ def _failures(store: LineageStore, n: int) -> list[Failure]:
     return [Failure(t.exp_id, _outcome_of(t), t.hypothesis, t.notes) for t in bad[-n:]]
 
 
-def _better(value: float, best: float | None, lower_is_better: bool) -> bool:
+def better(value: float, best: float | None, lower_is_better: bool) -> bool:
+    """Whether *value* beats *best* in the task's direction (anything beats no best)."""
     if best is None:
         return True
     return value < best if lower_is_better else value > best
@@ -184,7 +181,7 @@ class _Loop:
     def __init__(
         self,
         ws: Workspace,
-        proposer: Proposer | None,
+        proposer: Proposer,
         runner: Runner,
         *,
         lineage: bool,
@@ -317,7 +314,6 @@ class _Loop:
             failures=_failures(self.store, 3),
         )
         base = {"exp_id": exp_id, "parent": parent, "best_before": best}
-        assert self.proposer is not None
         try:
             reply = self.proposer.propose(messages)
         except ProposerError as exc:
@@ -351,7 +347,7 @@ class _Loop:
             commit = ""
             if failed is not None:
                 outcome = failed
-            elif metric is not None and _better(metric, best, self.cfg.lower_is_better):
+            elif metric is not None and better(metric, best, self.cfg.lower_is_better):
                 outcome = Outcome.KEEP
                 commit = self._commit(tree, exp_id, hypothesis, metric)
             else:

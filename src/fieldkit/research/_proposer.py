@@ -59,14 +59,15 @@ class ChatProposer:
 
 
 def _model_of(url: str) -> str:
-    """The first model an endpoint lists at ``/models`` (``"default"`` when it lists none)."""
-    import httpx
-
-    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
-        doc = httpx.get(url.rstrip("/") + "/models", timeout=10.0).json()
-        model = doc["data"][0]["id"]
-        if isinstance(model, str) and model:
-            return model
+    """The first model an endpoint lists at ``/models`` (``"default"`` when it lists none or
+    does not answer within 10 s in all)."""
+    with (
+        NIMClient(url, "default", timeout=10.0, max_retries=0) as client,
+        contextlib.suppress(NIMError, ValueError),
+    ):
+        models = client.models()
+        if models and models[0]:
+            return models[0]
     return "default"
 
 

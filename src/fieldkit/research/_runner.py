@@ -150,6 +150,8 @@ class Runner:
             )
             with self._lock:
                 self._pgid = proc.pid
+            if self._aborted.is_set():  # abort() came before the group existed to be killed
+                kill_group(proc.pid)
             try:
                 if on_start is not None:
                     on_start(proc.pid)

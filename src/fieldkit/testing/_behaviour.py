@@ -327,13 +327,10 @@ def stream_events(
     text, finish = truncate_reply(reply, facts.max_tokens)
     base = _chunk_base(body, facts)
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        return _chunk(base, delta, finish_reason)
-
-    yield chunk({"role": "assistant", "content": ""}, None)
+    yield _chunk(base, {"role": "assistant", "content": ""}, None)
     for piece in split_deltas(text):
-        yield chunk({"content": piece}, None)
-    yield chunk({}, finish)
+        yield _chunk(base, {"content": piece}, None)
+    yield _chunk(base, {}, finish)
     if _wants_usage(body):
         yield {**base, "choices": [], "usage": usage(facts.prompt_tokens, estimate_tokens(text))}
 
@@ -351,13 +348,11 @@ def timed_stream_events(
     n = timing.tokens if timing.tokens is not None else facts.max_tokens
     base = _chunk_base(body, facts)
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        return _chunk(base, delta, finish_reason)
-
-    out: list[tuple[float, dict[str, Any]]] = [(0.0, chunk({"role": "assistant"}, None))]
+    out: list[tuple[float, dict[str, Any]]] = [(0.0, _chunk(base, {"role": "assistant"}, None))]
     for i in range(n):
-        out.append((timing.ttft_s if i == 0 else timing.itl_s, chunk({"content": "tok "}, None)))
-    out.append((0.0, chunk({}, "length")))
+        wait = timing.ttft_s if i == 0 else timing.itl_s
+        out.append((wait, _chunk(base, {"content": "tok "}, None)))
+    out.append((0.0, _chunk(base, {}, "length")))
     if _wants_usage(body):
         out.append((0.0, {**base, "choices": [], "usage": usage(facts.prompt_tokens, n)}))
     return out
