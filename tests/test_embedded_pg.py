@@ -199,13 +199,20 @@ def test_a_group_pid_in_postmaster_pid_reaps_no_child_and_removes_nothing(
 ) -> None:
     from fieldkit._embedded_pg import _drop_stale_lock_files
 
-    child = subprocess.Popen(["true"])
-    exited = os.WEXITED | os.WNOWAIT
-    os.waitid(os.P_PID, child.pid, exited)  # exited, not reaped
-    pid_file = tmp_path / "postmaster.pid"
-    pid_file.write_text(written.format(group=os.getpgrp()) + "\n")
-    _drop_stale_lock_files(tmp_path)
-    assert pid_file.exists()
-    # our own child is still ours to reap: nothing waited for the whole group
-    assert os.waitid(os.P_PID, child.pid, exited | os.WNOHANG) is not None
-    assert child.wait() == 0
+    # A live group leader of our own, and an exited (unreaped) child of ours inside its group:
+    # waiting on the group (-pid) would reap that child.
+    leader = subprocess.Popen(["sleep", "60"], process_group=0)
+    try:
+        child = subprocess.Popen(["true"], process_group=leader.pid)
+        exited = os.WEXITED | os.WNOWAIT
+        os.waitid(os.P_PID, child.pid, exited)  # exited, not reaped
+        pid_file = tmp_path / "postmaster.pid"
+        pid_file.write_text(written.format(group=leader.pid) + "\n")
+        _drop_stale_lock_files(tmp_path)
+        assert pid_file.exists()
+        # our own child is still ours to reap: nothing waited for the whole group
+        assert os.waitid(os.P_PID, child.pid, exited | os.WNOHANG) is not None
+        assert child.wait() == 0
+    finally:
+        leader.kill()
+        leader.wait()
